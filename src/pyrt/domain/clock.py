@@ -1,0 +1,49 @@
+"""Clocks. Cores take time from a Clock so tests and backtests control it."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now_ns(self) -> int: ...
+
+
+class WallClock:
+    """Real time, UTC nanoseconds."""
+
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+
+class ManualClock:
+    """A clock a test or backtest moves by hand."""
+
+    def __init__(self, start_ns: int = 1_700_000_000_000_000_000) -> None:
+        self._now = start_ns
+
+    def now_ns(self) -> int:
+        return self._now
+
+    def set(self, ns: int) -> None:
+        self._now = ns
+
+    def advance(self, seconds: float) -> None:
+        self._now += int(seconds * 1_000_000_000)
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
+
+
+def datetime_to_ns(dt: datetime) -> int:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp() * 1_000_000) * 1000
+
+
+def iso_utc(ns: int) -> str:
+    """RFC 3339 in UTC with microseconds, as Alpaca sends timestamps."""
+    return ns_to_datetime(ns).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

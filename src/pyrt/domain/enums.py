@@ -1,0 +1,93 @@
+"""Enumerations, spelled as Alpaca spells them on the wire."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class OrderSide(str, Enum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(str, Enum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+
+
+class TimeInForce(str, Enum):
+    DAY = "day"
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
+
+
+class OrderStatus(str, Enum):
+    """Every order status Alpaca documents."""
+
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    DONE_FOR_DAY = "done_for_day"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    REPLACED = "replaced"
+    PENDING_CANCEL = "pending_cancel"
+    PENDING_REPLACE = "pending_replace"
+    ACCEPTED = "accepted"
+    PENDING_NEW = "pending_new"
+    ACCEPTED_FOR_BIDDING = "accepted_for_bidding"
+    STOPPED = "stopped"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+    CALCULATED = "calculated"
+
+
+OPEN_STATUSES = frozenset(
+    {
+        OrderStatus.NEW,
+        OrderStatus.PARTIALLY_FILLED,
+        OrderStatus.DONE_FOR_DAY,
+        OrderStatus.PENDING_CANCEL,
+        OrderStatus.PENDING_REPLACE,
+        OrderStatus.ACCEPTED,
+        OrderStatus.PENDING_NEW,
+        OrderStatus.ACCEPTED_FOR_BIDDING,
+        OrderStatus.STOPPED,
+        OrderStatus.SUSPENDED,
+        OrderStatus.CALCULATED,
+    }
+)
+TERMINAL_STATUSES = frozenset(
+    {
+        OrderStatus.FILLED,
+        OrderStatus.CANCELED,
+        OrderStatus.EXPIRED,
+        OrderStatus.REPLACED,
+        OrderStatus.REJECTED,
+    }
+)
+
+
+class TradeEvent(str, Enum):
+    """Events of Alpaca's trade_updates stream."""
+
+    NEW = "new"
+    FILL = "fill"
+    PARTIAL_FILL = "partial_fill"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    DONE_FOR_DAY = "done_for_day"
+    REPLACED = "replaced"
+    REJECTED = "rejected"
+    PENDING_NEW = "pending_new"
+    STOPPED = "stopped"
+    PENDING_CANCEL = "pending_cancel"
+    PENDING_REPLACE = "pending_replace"
+    CALCULATED = "calculated"
+    SUSPENDED = "suspended"
+    ORDER_REPLACE_REJECTED = "order_replace_rejected"
+    ORDER_CANCEL_REJECTED = "order_cancel_rejected"
+    ACCEPTED = "accepted"

@@ -1,0 +1,1 @@
+"""Persistence: the append-only order journal (SQLite WAL, source of truth) and projections rebuilt from it."""

@@ -1,0 +1,1 @@
+"""execution-engine: journal-first order submission through a venue adapter, one order state machine, reconciliation."""

@@ -1,0 +1,1 @@
+"""market-data: alpaca-py data stream in, normalised quotes/trades/bars out on the bus."""

@@ -1,0 +1,1 @@
+"""risk-manager: pre-trade checks, trading state and (later) the circuit breaker."""

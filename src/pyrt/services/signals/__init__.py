@@ -1,0 +1,1 @@
+"""signal-bridge: strategies turn market data into signals and order intents."""

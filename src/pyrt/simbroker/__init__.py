@@ -1,0 +1,1 @@
+"""The simulated broker server: Alpaca's REST v2, trade_updates stream, market data stream and historical bars on one port, durable state in SQLite, and fault injection. alpaca-py cannot tell it from Alpaca paper trading."""
