@@ -1,0 +1,345 @@
+"""The signal bridge's pure core: routes market data to strategies, collects their signals
+and order intents, isolates strategies that raise, and keeps each strategy's positions and
+pending intents from risk decisions and execution reports.
+
+Synchronous, no I/O; time comes from the injected Clock. The service shell feeds it
+market data and reports, publishes what it returns and drains `drain_events()`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Any, Union
+
+import msgspec
+
+from pyrt.domain.clock import Clock
+from pyrt.domain.enums import TradeEvent
+from pyrt.domain.intents import OrderIntent
+from pyrt.domain.market import Bar, Quote, Trade
+from pyrt.domain.money import to_decimal
+from pyrt.services.signals.strategy import (
+    NO_OUTPUT,
+    IntentIdFactory,
+    Output,
+    Signal,
+    Strategy,
+    StrategyContext,
+    SymbolBook,
+    SymbolState,
+)
+
+TERMINAL_EVENTS = frozenset(
+    e.value for e in (TradeEvent.FILL, TradeEvent.CANCELED, TradeEvent.EXPIRED, TradeEvent.REJECTED)
+)
+
+
+class StrategyError(msgspec.Struct, frozen=True, kw_only=True):
+    """A strategy hook raised (or returned something invalid); the core carried on."""
+
+    strategy: str
+    symbol: str
+    hook: str
+    error_type: str
+    message: str
+    consecutive: int
+    ts_ns: int
+
+
+class StrategyDisabled(msgspec.Struct, frozen=True, kw_only=True):
+    """A strategy was taken out of routing (after too many consecutive errors, or by
+    the operator); `enable_strategy` brings it back."""
+
+    strategy: str
+    reason: str
+    ts_ns: int
+
+
+class IntentDropped(msgspec.Struct, frozen=True, kw_only=True):
+    """An intent a strategy returned was not sent, and why (not counted as an error)."""
+
+    strategy: str
+    symbol: str
+    intent_id: str
+    reason: str
+    ts_ns: int
+
+
+CoreEvent = Union[StrategyError, StrategyDisabled, IntentDropped]
+Route = tuple[Callable[[StrategyContext, Any], Sequence[Output]], "_Runtime"]
+
+
+class _Runtime:
+    """Per-strategy bookkeeping inside the core."""
+
+    __slots__ = ("strategy", "ctx", "books", "states", "enabled", "consecutive_errors",
+                 "total_errors")
+
+    def __init__(self, strategy: Strategy, ctx: StrategyContext,
+                 books: dict[str, SymbolBook], states: dict[str, SymbolState]) -> None:
+        self.strategy = strategy
+        self.ctx = ctx
+        self.books = books
+        self.states = states
+        self.enabled = True
+        self.consecutive_errors = 0
+        self.total_errors = 0
+
+
+class SignalCore:
+    """Routes quotes, trades and bars to the strategies subscribed to the symbol.
+
+    `trading_enabled` False is safe mode: signals are still computed and returned, but
+    order intents are suppressed (and counted in `suppressed_intents`). A strategy that
+    raises `max_consecutive_errors` times in a row is disabled; others keep running."""
+
+    def __init__(
+        self,
+        strategies: Iterable[Strategy],
+        clock: Clock,
+        *,
+        trading_enabled: bool = True,
+        max_consecutive_errors: int = 10,
+        intent_epoch: str | None = None,
+        max_buffered_events: int = 10_000,
+    ) -> None:
+        if max_consecutive_errors < 1:
+            raise ValueError("max_consecutive_errors: must be >= 1")
+        self.clock = clock
+        self.trading_enabled = trading_enabled
+        self.max_consecutive_errors = max_consecutive_errors
+        self.suppressed_intents = 0
+        self.dropped_intents = 0
+        self.sent_intents = 0
+        self.signals = 0
+        self._ids = (
+            IntentIdFactory(intent_epoch) if intent_epoch else IntentIdFactory.from_clock(clock)
+        )
+        self._last_quotes: dict[str, Quote] = {}
+        self._events: deque[CoreEvent] = deque(maxlen=max_buffered_events)
+        self._pending: dict[str, tuple[_Runtime, SymbolBook]] = {}
+        self._runtimes: dict[str, _Runtime] = {}
+        for s in strategies:
+            if s.name in self._runtimes:
+                raise ValueError(f"strategy {s.name!r}: name: duplicate strategy name")
+            books = {sym: SymbolBook(sym) for sym in s.symbols}
+            states = {sym: s.create_state(sym) for sym in s.symbols}
+            ctx = StrategyContext(s.name, clock, books, states, self._last_quotes, self._ids)
+            self._runtimes[s.name] = _Runtime(s, ctx, books, states)
+        self._quote_routes: dict[str, list[Route]] = {}
+        self._trade_routes: dict[str, list[Route]] = {}
+        self._bar_routes: dict[str, list[Route]] = {}
+        self._rebuild_routes()
+
+    # --- market data (hot path) -----------------------------------------------------
+
+    def on_quote(self, quote: Quote) -> Sequence[Output]:
+        """Remember the quote and run subscribed strategies' `on_quote`."""
+        self._last_quotes[quote.symbol] = quote
+        routes = self._quote_routes.get(quote.symbol)
+        if routes is None:
+            return NO_OUTPUT
+        return self._run(routes, "on_quote", quote, quote.symbol)
+
+    def on_trade(self, trade: Trade) -> Sequence[Output]:
+        """Run subscribed strategies' `on_trade`."""
+        routes = self._trade_routes.get(trade.symbol)
+        if routes is None:
+            return NO_OUTPUT
+        return self._run(routes, "on_trade", trade, trade.symbol)
+
+    def on_bar(self, bar: Bar) -> Sequence[Output]:
+        """Run subscribed strategies' `on_bar`."""
+        routes = self._bar_routes.get(bar.symbol)
+        if routes is None:
+            return NO_OUTPUT
+        return self._run(routes, "on_bar", bar, bar.symbol)
+
+    def _run(self, routes: list[Route], hook: str, event: Any, symbol: str) -> Sequence[Output]:
+        outputs: list[Output] | None = None
+        for fn, rt in routes:
+            try:
+                result = fn(rt.ctx, event)
+            except Exception as exc:
+                self._record_error(rt, symbol, hook, type(exc).__name__, str(exc))
+                continue
+            if rt.consecutive_errors:
+                rt.consecutive_errors = 0
+            if result:
+                if outputs is None:
+                    outputs = []
+                self._collect(rt, result, outputs, symbol, hook)
+        return outputs if outputs else NO_OUTPUT
+
+    def _collect(self, rt: _Runtime, result: Any, outputs: list[Output], symbol: str,
+                 hook: str) -> None:
+        try:
+            items = list(result)
+        except TypeError:
+            items = [result]
+        for item in items:
+            if type(item) is Signal:
+                self.signals += 1
+                outputs.append(item)
+            elif type(item) is OrderIntent:
+                if self._accept_intent(rt, item):
+                    outputs.append(item)
+            else:
+                self._record_error(rt, symbol, hook, "TypeError",
+                                   f"returned {type(item).__name__}, not Signal or OrderIntent")
+
+    def _accept_intent(self, rt: _Runtime, intent: OrderIntent) -> bool:
+        book = rt.books.get(intent.symbol)
+        reason = ""
+        if intent.strategy != rt.strategy.name:
+            reason = f"strategy field is {intent.strategy!r}"
+        elif book is None:
+            reason = "symbol not subscribed by the strategy"
+        elif not intent.qty > 0:
+            reason = "qty must be > 0"
+        elif intent.intent_id in self._pending:
+            reason = "duplicate intent_id"
+        elif book.pending and not rt.strategy.allow_concurrent_intents:
+            reason = "an intent for this symbol is already pending"
+        if reason:
+            self.dropped_intents += 1
+            self._events.append(IntentDropped(strategy=rt.strategy.name, symbol=intent.symbol,
+                                              intent_id=intent.intent_id, reason=reason,
+                                              ts_ns=self.clock.now_ns()))
+            return False
+        if not self.trading_enabled:
+            self.suppressed_intents += 1
+            return False
+        assert book is not None
+        book.pending[intent.intent_id] = intent
+        self._pending[intent.intent_id] = (rt, book)
+        self.sent_intents += 1
+        return True
+
+    def _record_error(self, rt: _Runtime, symbol: str, hook: str, error_type: str,
+                      message: str) -> None:
+        rt.consecutive_errors += 1
+        rt.total_errors += 1
+        now = self.clock.now_ns()
+        self._events.append(StrategyError(
+            strategy=rt.strategy.name, symbol=symbol, hook=hook, error_type=error_type,
+            message=message[:500], consecutive=rt.consecutive_errors, ts_ns=now))
+        if rt.enabled and rt.consecutive_errors >= self.max_consecutive_errors:
+            self.disable_strategy(
+                rt.strategy.name, f"{rt.consecutive_errors} consecutive errors")
+
+    # --- order path feedback ----------------------------------------------------------
+
+    def on_risk_decision(self, intent_id: str, approved: bool, reason_code: str) -> None:
+        """An approval keeps the intent pending until execution finishes it; a denial
+        ends it and tells the strategy (`on_intent_closed(..., "denied")`)."""
+        if not approved:
+            self._close_intent(intent_id, "denied")
+
+    def on_execution_report(
+        self,
+        strategy: str,
+        symbol: str,
+        event: TradeEvent | str,
+        position_qty: Decimal | None,
+        intent_id: str | None = None,
+    ) -> None:
+        """Record the strategy's position after the event (None: unchanged) and, on a
+        terminal event (fill, canceled, expired, rejected), end the pending intent."""
+        rt = self._runtimes.get(strategy)
+        if rt is not None and position_qty is not None:
+            book = rt.books.get(symbol)
+            if book is not None:
+                book.position = to_decimal(position_qty, "position_qty")
+        name = event.value if isinstance(event, TradeEvent) else str(event)
+        if intent_id is not None and name in TERMINAL_EVENTS:
+            self._close_intent(intent_id, name)
+
+    def _close_intent(self, intent_id: str, outcome: str) -> None:
+        entry = self._pending.pop(intent_id, None)
+        if entry is None:
+            return
+        rt, book = entry
+        intent = book.pending.pop(intent_id)
+        if not rt.enabled:
+            return
+        try:
+            rt.strategy.on_intent_closed(rt.ctx, intent, outcome)
+        except Exception as exc:
+            self._record_error(rt, intent.symbol, "on_intent_closed", type(exc).__name__,
+                               str(exc))
+
+    def set_position(self, strategy: str, symbol: str, qty: Decimal) -> None:
+        """Set a position from a snapshot (start-up, reconciliation)."""
+        self._runtimes[strategy].books[symbol].position = to_decimal(qty, "qty")
+
+    # --- operator controls and introspection -------------------------------------------
+
+    def set_trading_enabled(self, enabled: bool) -> None:
+        """Leave (True) or enter (False) safe mode."""
+        self.trading_enabled = enabled
+
+    def disable_strategy(self, name: str, reason: str = "operator") -> None:
+        """Stop routing data to a strategy and report it."""
+        rt = self._runtimes[name]
+        if not rt.enabled:
+            return
+        rt.enabled = False
+        self._events.append(StrategyDisabled(strategy=name, reason=reason,
+                                             ts_ns=self.clock.now_ns()))
+        self._rebuild_routes()
+
+    def enable_strategy(self, name: str) -> None:
+        """Route data to a strategy again and reset its consecutive-error count."""
+        rt = self._runtimes[name]
+        rt.enabled = True
+        rt.consecutive_errors = 0
+        self._rebuild_routes()
+
+    def drain_events(self) -> list[CoreEvent]:
+        """Return and forget the buffered error/disable/drop events (oldest first)."""
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+    @property
+    def strategy_names(self) -> list[str]:
+        """All strategies, enabled or not."""
+        return list(self._runtimes)
+
+    @property
+    def disabled_strategies(self) -> list[str]:
+        """Names of disabled strategies."""
+        return [n for n, rt in self._runtimes.items() if not rt.enabled]
+
+    def errors_by_strategy(self) -> dict[str, int]:
+        """Total errors per strategy since start."""
+        return {n: rt.total_errors for n, rt in self._runtimes.items()}
+
+    def position(self, strategy: str, symbol: str) -> Decimal:
+        """A strategy's position as the core knows it."""
+        return self._runtimes[strategy].ctx.position(symbol)
+
+    def pending_intents(self) -> list[OrderIntent]:
+        """Intents sent and not yet denied or finished."""
+        return [book.pending[i] for i, (_, book) in self._pending.items()]
+
+    def _rebuild_routes(self) -> None:
+        # Build new lists (never mutate the old ones: _run may be iterating them).
+        quote: dict[str, list[Route]] = {}
+        trade: dict[str, list[Route]] = {}
+        bar: dict[str, list[Route]] = {}
+        for rt in self._runtimes.values():
+            if not rt.enabled:
+                continue
+            s = rt.strategy
+            for sym in s.symbols:
+                if s.wants_quotes:
+                    quote.setdefault(sym, []).append((s.on_quote, rt))
+                if s.wants_trades:
+                    trade.setdefault(sym, []).append((s.on_trade, rt))
+                if s.wants_bars:
+                    bar.setdefault(sym, []).append((s.on_bar, rt))
+        self._quote_routes, self._trade_routes, self._bar_routes = quote, trade, bar
