@@ -172,9 +172,13 @@ class MatchingEngine:
         return self.orders[oid]
 
     # ----------------------------------------------------------------- commands
-    def submit(self, req: NewOrder, now_ns: int) -> tuple[SimOrder, list[TradeUpdate]]:
+    def submit(
+        self, req: NewOrder, now_ns: int, reject_reason: str | None = None
+    ) -> tuple[SimOrder, list[TradeUpdate]]:
         """Accept an order (or raise Rejection as Alpaca would answer it). Returns the order as
-        acknowledged (status accepted) and the events that followed (new, fills...)."""
+        acknowledged (status accepted) and the events that followed (new, fills...).
+        With `reject_reason` the order is acknowledged and then rejected on the stream, as
+        Alpaca does for orders its downstream refuses."""
         qty = self._validate(req)
         hold_price = self._check_funds(req, qty)
         client_id = req.client_order_id or self.ids.next()
@@ -201,6 +205,12 @@ class MatchingEngine:
         )
         self.orders[order.id] = order
         self.by_client_id[client_id] = order.id
+        if reject_reason is not None:
+            ack = order.snapshot()
+            order.status = OrderStatus.REJECTED
+            order.failed_at_ns = now_ns
+            self._touch(order)
+            return ack, [TradeUpdate(event=TradeEvent.REJECTED, order=order.snapshot(), ts_ns=now_ns)]
         if hold_price is not None:
             self._hold[order.id] = hold_price
         self._books[req.symbol].open_ids.append(order.id)
@@ -280,6 +290,10 @@ class MatchingEngine:
         return events
 
     # ----------------------------------------------------------------- persistence
+    def has_changes(self) -> bool:
+        ch = self._changes
+        return bool(ch.orders or ch.fills or ch.positions or ch.account)
+
     def take_changes(self) -> Changes:
         changes = self._changes
         changes.id_counter = self.ids.counter

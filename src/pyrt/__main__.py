@@ -1,0 +1,3 @@
+from pyrt.ops.cli import main
+
+main()
