@@ -106,7 +106,8 @@ def test_sma_has_no_drift_over_long_runs() -> None:
     sma = Sma(3)
     for i in range(20_000):
         sma.update(1e6 + (i % 7) * 0.1)
-    assert sma.value == pytest.approx(np.mean([1e6 + (i % 7) * 0.1 for i in range(19_997, 20_000)]), rel=1e-13)
+    expected = np.mean([1e6 + (i % 7) * 0.1 for i in range(19_997, 20_000)])
+    assert sma.value == pytest.approx(expected, rel=1e-13)
 
 
 def test_bad_period_rejected() -> None:

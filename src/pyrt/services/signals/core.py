@@ -32,7 +32,8 @@ from pyrt.services.signals.strategy import (
 )
 
 TERMINAL_EVENTS = frozenset(
-    e.value for e in (TradeEvent.FILL, TradeEvent.CANCELED, TradeEvent.EXPIRED, TradeEvent.REJECTED)
+    e.value
+    for e in (TradeEvent.FILL, TradeEvent.CANCELED, TradeEvent.EXPIRED, TradeEvent.REJECTED)
 )
 
 

@@ -72,7 +72,7 @@ class CloseStrategy(Strategy):
             return NO_OUTPUT
         if not (0.0 < quote.bid_price <= quote.ask_price):
             return NO_OUTPUT
-        state = ctx.state(quote.symbol)
+        state: Any = ctx.state(quote.symbol)  # a CloseState made by create_state
         close = state.sampler.update(quote.ts_ns, quote.mid)
         if close is None:
             return NO_OUTPUT
