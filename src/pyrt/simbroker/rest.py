@@ -163,7 +163,8 @@ async def list_orders(request: Request, broker: SimBroker) -> Response:
     for o in broker.engine.orders.values():
         if status == "open" and not o.is_open or status == "closed" and o.is_open:
             continue
-        if after is not None and o.submitted_at_ns <= after or until is not None and o.submitted_at_ns >= until:
+        submitted_us = o.submitted_at_ns // 1000 * 1000  # timestamps travel with microseconds
+        if after is not None and submitted_us <= after or until is not None and submitted_us >= until:
             continue
         if symbols and o.symbol not in symbols or side and o.side.value != side:
             continue

@@ -1,0 +1,130 @@
+"""Fixtures: a sim broker per test on a free port, and alpaca-py clients pointed at it."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from alpaca.trading.client import TradingClient
+from alpaca.trading.stream import TradingStream
+
+from pyrt.simbroker.broker import SimBrokerOptions
+from pyrt.simbroker.harness import DEFAULT_KEYS, InThreadSimBroker
+
+KEY, SECRET = DEFAULT_KEYS
+HEADERS = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+
+
+def wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+class Sim:
+    def __init__(self, running: InThreadSimBroker) -> None:
+        self.running = running
+        self.broker = running.broker
+        self.url = running.url
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        r = requests.request(method, self.url + path, json=body, headers=HEADERS, timeout=5)
+        r.raise_for_status()
+        return r.json()
+
+    def quote(self, symbol: str, bid: float, ask: float, bid_size: float = 100, ask_size: float = 100) -> None:
+        self.admin("POST", "/admin/quote", {"symbol": symbol, "bid": bid, "ask": ask, "bid_size": bid_size, "ask_size": ask_size})
+
+    def client(self, timeout: float | None = 5.0) -> TradingClient:
+        c = TradingClient(KEY, SECRET, paper=True, url_override=self.url)
+        c._retry = 0  # tests must not sleep through alpaca-py's 3 s retries
+        if timeout is not None:
+            original = c._session.request
+            c._session.request = lambda *a, **kw: original(*a, **{"timeout": timeout, **kw})  # type: ignore[method-assign]
+        return c
+
+
+@pytest.fixture
+def sim_opts(tmp_path: Path) -> SimBrokerOptions:
+    """Paused market (tests drive quotes), no rate limit, fresh state."""
+    return SimBrokerOptions(data_dir=tmp_path / "sim", seed=7, rate_limit_per_minute=0)
+
+
+@pytest.fixture
+def sim(sim_opts: SimBrokerOptions) -> Iterator[Sim]:
+    with InThreadSimBroker(sim_opts) as running:
+        s = Sim(running)
+        s.admin("POST", "/admin/market", {"paused": True})
+        s.quote("AAPL", 99.0, 101.0, 300, 200)
+        s.quote("MSFT", 49.0, 51.0, 100, 100)
+        s.quote("GOOGL", 149.0, 151.0, 100, 100)
+        yield s
+
+
+class TradeUpdates:
+    """alpaca-py's TradingStream in a thread, collecting raw trade_updates."""
+
+    def __init__(self, url: str) -> None:
+        self.stream = TradingStream(KEY, SECRET, paper=True, raw_data=True, url_override=url.replace("http", "ws") + "/stream")
+        self.events: "queue.Queue[dict[str, Any]]" = queue.Queue()
+        self.seen: list[dict[str, Any]] = []
+
+        async def handler(msg: Any) -> None:
+            self.events.put(msg["data"])
+
+        self.stream.subscribe_trade_updates(handler)
+        self.thread = threading.Thread(target=self.stream.run, daemon=True)
+
+    def start(self, sim: Sim) -> TradeUpdates:
+        self.thread.start()
+        wait_for(lambda: sim.broker.trade_subs, what="trade stream subscription")
+        return self
+
+    def next(self, timeout: float = 5.0) -> dict[str, Any]:
+        ev = self.events.get(timeout=timeout)
+        self.seen.append(ev)
+        return ev
+
+    def take(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        return [self.next(timeout) for _ in range(n)]
+
+    def stop(self) -> None:
+        try:
+            self.stream.stop()
+        except Exception:  # noqa: BLE001 - loop may be gone already
+            pass
+        self.thread.join(5)
+
+
+@pytest.fixture
+def trade_updates(sim: Sim) -> Iterator[TradeUpdates]:
+    tu = TradeUpdates(sim.url).start(sim)
+    yield tu
+    tu.stop()
+
+
+@pytest.fixture
+def sim_factory(tmp_path: Path) -> Iterator[Callable[..., Sim]]:
+    started: list[InThreadSimBroker] = []
+
+    def make(**overrides: Any) -> Sim:
+        opts = replace(SimBrokerOptions(data_dir=tmp_path / f"sim{len(started)}", seed=7, rate_limit_per_minute=0), **overrides)
+        running = InThreadSimBroker(opts).__enter__()
+        started.append(running)
+        return Sim(running)
+
+    yield make
+    for running in started:
+        running.__exit__(None, None, None)
