@@ -1,0 +1,382 @@
+"""Typed model of `config/system.json`: venue, simulated broker, services, ports and paths.
+Every field has a default, so `{}` is a valid (local, simulated) system.json."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints, ValidationError, model_validator
+
+from pyrt.config.errors import flatten_errors, problems_error
+from pyrt.config.types import (
+    Host,
+    Port,
+    RelPath,
+    StrictModel,
+    Symbol,
+    Symbols,
+    Url,
+    non_empty,
+    ZmqAddress,
+    is_loopback_host,
+    zmq_tcp_host_port,
+)
+
+SERVICE_NAMES = ("market_data", "signal_bridge", "risk_manager", "execution_engine")
+"""The four services, spelled as in their log file and metrics port names."""
+
+ALPACA_REQUESTS_PER_MINUTE = 200
+DEFAULT_SYMBOLS = ("AAPL", "MSFT", "GOOGL")
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+EmailAddress = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$")]
+EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+
+
+class VenueConfig(StrictModel):
+    """Where orders and market data go. URLs here are overridden by the environment
+    (APCA_API_BASE_URL, APCA_API_DATA_URL); see `pyrt.config.venue.resolve_venue`."""
+
+    kind: Literal["sim", "alpaca"] = "sim"
+    live: bool = False
+    feed: Literal["iex", "sip"] = "iex"
+    trading_url: Url | None = None
+    data_url: Url | None = None
+
+
+class ReplayConfig(StrictModel):
+    """Replay recorded market data (a CSV of bars or quotes) instead of generating it."""
+
+    path: RelPath
+    speed: PositiveFloat = 1.0
+
+
+class SimBrokerConfig(StrictModel):
+    """The built-in Alpaca-compatible simulated broker."""
+
+    host: Host = "127.0.0.1"
+    port: Port = 8787
+    data_dir: RelPath = "data/sim_broker"  # type: ignore[assignment]
+    seed: int = 42
+    symbols: tuple[Symbol, ...] | None = None  # None: the market_data symbols
+    allow_shorting: bool = False
+    latency_ms: NonNegativeFloat = 0
+    slippage_bps: NonNegativeFloat = 0
+    fee_per_share: Annotated[Decimal, Field(ge=0)] = Decimal(0)
+    initial_cash: Annotated[Decimal, Field(gt=0)] = Decimal(100000)
+    quotes_per_second: PositiveFloat = 20  # per symbol
+    session_calendar: bool = False  # False: open 24/7; True: 09:30-16:00 America/New_York
+    rate_limit_per_minute: PositiveInt = ALPACA_REQUESTS_PER_MINUTE
+    replay: ReplayConfig | None = None
+
+
+class ReconnectConfig(StrictModel):
+    """Exponential backoff with jitter for the market data websocket."""
+
+    initial_delay_s: PositiveFloat = 0.5
+    max_delay_s: PositiveFloat = 30
+    jitter: Annotated[float, Field(ge=0, le=1)] = 0.2
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReconnectConfig:
+        if self.max_delay_s < self.initial_delay_s:
+            raise problems_error([("max_delay_s", f"must be >= initial_delay_s ({self.initial_delay_s})")])
+        return self
+
+
+class MarketDataConfig(StrictModel):
+    """The market-data service."""
+
+    symbols: Symbols = DEFAULT_SYMBOLS
+    zmq_publish_address: ZmqAddress = "tcp://127.0.0.1:5555"
+    stale_after_seconds: PositiveFloat = 5
+    reconnect: ReconnectConfig = Field(default_factory=ReconnectConfig)
+    cache_dir: RelPath = "cache/market_data"  # type: ignore[assignment]
+    bars_to_keep: PositiveInt = 500
+
+    @model_validator(mode="after")
+    def _unique(self) -> MarketDataConfig:
+        dupes = sorted({s for s in self.symbols if self.symbols.count(s) > 1})
+        if dupes:
+            raise problems_error([("symbols", f"duplicate symbols {dupes}")])
+        return self
+
+
+class EmaCrossoverParams(StrictModel):
+    """Parameters of the EMA crossover strategy."""
+
+    fast_period: Annotated[int, Field(ge=1)] = 12
+    slow_period: Annotated[int, Field(ge=2)] = 26
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EmaCrossoverParams:
+        if self.fast_period >= self.slow_period:
+            raise problems_error([("fast_period", f"must be less than slow_period ({self.slow_period})")])
+        return self
+
+
+class RsiMeanReversionParams(StrictModel):
+    """Parameters of the RSI mean-reversion strategy (buy below oversold, sell above overbought)."""
+
+    period: Annotated[int, Field(ge=2)] = 14
+    oversold: Annotated[float, Field(gt=0, lt=100)] = 30
+    overbought: Annotated[float, Field(gt=0, lt=100)] = 70
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RsiMeanReversionParams:
+        if self.oversold >= self.overbought:
+            raise problems_error([("oversold", f"must be less than overbought ({self.overbought})")])
+        return self
+
+
+STRATEGY_PARAMS: dict[str, type[StrictModel]] = {
+    "ema_crossover": EmaCrossoverParams,
+    "rsi_mean_reversion": RsiMeanReversionParams,
+}
+"""Parameter model of each strategy kind."""
+
+
+class StrategyConfig(StrictModel):
+    """One strategy instance. `params` is checked against the kind's parameter model and
+    holds every parameter afterwards (defaults filled in)."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,24}$")]
+    kind: Literal["ema_crossover", "rsi_mean_reversion"]
+    symbols: Symbols
+    params: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _typed_params(self) -> StrategyConfig:
+        try:
+            typed = STRATEGY_PARAMS[self.kind].model_validate(self.params)
+        except ValidationError as exc:
+            raise problems_error([(".".join(("params", *loc)), r) for loc, r in flatten_errors(exc)]) from None
+        object.__setattr__(self, "params", typed.model_dump())
+        return self
+
+
+class SizingConfig(StrictModel):
+    """How many shares a signal trades, and the most a strategy may hold per symbol."""
+
+    max_position_shares: PositiveInt = 100
+    order_qty: PositiveInt = 10
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SizingConfig:
+        if self.order_qty > self.max_position_shares:
+            raise problems_error([("order_qty", f"must be <= max_position_shares ({self.max_position_shares})")])
+        return self
+
+
+def _default_strategies() -> tuple[StrategyConfig, ...]:
+    return (
+        StrategyConfig(name="ema_cross", kind="ema_crossover", symbols=("AAPL", "MSFT")),
+        StrategyConfig(name="rsi_revert", kind="rsi_mean_reversion", symbols=("GOOGL",)),
+    )
+
+
+class SignalsConfig(StrictModel):
+    """The signal bridge: strategies, sizing and an optional model file."""
+
+    strategies: tuple[StrategyConfig, ...] = Field(default_factory=_default_strategies)
+    sizing: SizingConfig = Field(default_factory=SizingConfig)
+    model_path: RelPath | None = None
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> SignalsConfig:
+        seen: set[str] = set()
+        problems = []
+        for i, strategy in enumerate(self.strategies):
+            if strategy.name in seen:
+                problems.append((f"strategies.{i}.name", f"duplicate strategy name {strategy.name!r}"))
+            seen.add(strategy.name)
+        if problems:
+            raise problems_error(problems)
+        return self
+
+
+class RiskServiceConfig(StrictModel):
+    """The risk manager process (its limits live in risk_limits.toml)."""
+
+    intent_endpoint: ZmqAddress = "tcp://127.0.0.1:5557"  # REP: order intents in, decisions out
+    publish_address: ZmqAddress = "tcp://127.0.0.1:5559"  # PUB: risk state (breaker, exposure)
+    state_path: RelPath = "data/risk_state.json"  # type: ignore[assignment]
+
+
+class ExecutionConfig(StrictModel):
+    """The execution engine. `request_budget_per_minute` caps broker REST calls other than
+    cancels; `cancel_reserve_per_minute` is kept on top for cancels, so that a kill switch
+    can always cancel. Together they must stay within Alpaca's 200 requests/minute."""
+
+    order_endpoint: ZmqAddress = "tcp://127.0.0.1:5558"  # REP: approved orders in
+    report_publish_address: ZmqAddress = "tcp://127.0.0.1:5556"  # PUB: reports, positions, P&L
+    journal_path: RelPath = "data/journal.db"  # type: ignore[assignment]
+    lock_path: RelPath = "run/execution_engine.lock"  # type: ignore[assignment]
+    request_budget_per_minute: PositiveInt = 150
+    cancel_reserve_per_minute: PositiveInt = 30
+    submit_timeout_s: PositiveFloat = 10
+
+    @model_validator(mode="after")
+    def _budget(self) -> ExecutionConfig:
+        total = self.request_budget_per_minute + self.cancel_reserve_per_minute
+        if total > ALPACA_REQUESTS_PER_MINUTE:
+            raise problems_error(
+                [
+                    (
+                        "request_budget_per_minute",
+                        f"plus cancel_reserve_per_minute is {total}, above the broker's "
+                        f"{ALPACA_REQUESTS_PER_MINUTE} requests/minute",
+                    )
+                ]
+            )
+        return self
+
+
+class MetricsConfig(StrictModel):
+    """Each service serves its own /metrics on host:<its port>."""
+
+    host: Host = "127.0.0.1"
+    market_data: Port = 9090
+    risk_manager: Port = 9091
+    execution_engine: Port = 9092
+    signal_bridge: Port = 9093
+
+    def port_for(self, service: str) -> int:
+        """The metrics port of a service in SERVICE_NAMES."""
+        if service not in SERVICE_NAMES:
+            raise KeyError(f"unknown service {service!r}; expected one of {SERVICE_NAMES}")
+        return int(getattr(self, service))
+
+
+class ApiConfig(StrictModel):
+    """The control API."""
+
+    host: Host = "127.0.0.1"
+    port: Port = 8080
+
+
+class PathsConfig(StrictModel):
+    """Directories of the deployment (relative ones are under the root)."""
+
+    logs_dir: RelPath = "logs"  # type: ignore[assignment]
+    data_dir: RelPath = "data"  # type: ignore[assignment]
+    cache_dir: RelPath = "cache"  # type: ignore[assignment]
+    models_dir: RelPath = "models"  # type: ignore[assignment]
+    backups_dir: RelPath = "backups"  # type: ignore[assignment]
+    run_dir: RelPath = "run"  # type: ignore[assignment]
+
+
+class LoggingConfig(StrictModel):
+    """Log level and format of every service."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"  # text: one greppable line per event
+
+
+class SmtpConfig(StrictModel):
+    """E-mail alerts. The password is read from the environment variable `password_env`."""
+
+    host: Host
+    port: Port = 587
+    from_addr: EmailAddress
+    to_addrs: Annotated[tuple[EmailAddress, ...], AfterValidator(non_empty)]
+    username: str | None = None
+    password_env: EnvVarName | None = None
+    starttls: bool = True
+
+
+class NotificationsConfig(StrictModel):
+    """Where alerts (breaker trips, kill switch) are sent."""
+
+    webhook_url: Url | None = None
+    smtp: SmtpConfig | None = None
+
+
+class SecurityConfig(StrictModel):
+    """Every listener binds to loopback unless this is set explicitly (e.g. in docker,
+    behind TLS and auth)."""
+
+    allow_non_loopback: bool = False
+
+
+class MetadataConfig(StrictModel):
+    """Free description of this deployment."""
+
+    environment: str = "development"
+    version: str = ""
+    description: str = ""
+
+
+class SystemConfig(StrictModel):
+    """The whole of system.json."""
+
+    venue: VenueConfig = Field(default_factory=VenueConfig)
+    sim_broker: SimBrokerConfig = Field(default_factory=SimBrokerConfig)
+    market_data: MarketDataConfig = Field(default_factory=MarketDataConfig)
+    signals: SignalsConfig = Field(default_factory=SignalsConfig)
+    risk: RiskServiceConfig = Field(default_factory=RiskServiceConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    paths: PathsConfig = Field(default_factory=PathsConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    metadata: MetadataConfig = Field(default_factory=MetadataConfig)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> SystemConfig:
+        if self.sim_broker.symbols is None:
+            sim = self.sim_broker.model_copy(update={"symbols": self.market_data.symbols})
+            object.__setattr__(self, "sim_broker", sim)
+        problems = [*self._symbol_problems(), *self._listener_problems()]
+        if problems:
+            raise problems_error(problems)
+        return self
+
+    def _symbol_problems(self) -> Iterator[tuple[str, str]]:
+        known = set(self.market_data.symbols)
+        for i, strategy in enumerate(self.signals.strategies):
+            missing = [s for s in strategy.symbols if s not in known]
+            if missing:
+                yield f"signals.strategies.{i}.symbols", f"{missing} not in market_data.symbols"
+        served = set(self.sim_broker.symbols or ())
+        missing = [s for s in self.market_data.symbols if s not in served]
+        if self.venue.kind == "sim" and missing:
+            yield "sim_broker.symbols", f"does not include market_data symbols {missing}"
+
+    def listeners(self) -> list[tuple[str, str, int]]:
+        """(dotted field, host, port) of every TCP listener this config sets up."""
+        found = [
+            ("sim_broker.port", self.sim_broker.host, self.sim_broker.port),
+            ("api.port", self.api.host, self.api.port),
+            *((f"metrics.{s}", self.metrics.host, self.metrics.port_for(s)) for s in SERVICE_NAMES),
+        ]
+        for field, address in (
+            ("market_data.zmq_publish_address", self.market_data.zmq_publish_address),
+            ("risk.intent_endpoint", self.risk.intent_endpoint),
+            ("risk.publish_address", self.risk.publish_address),
+            ("execution.order_endpoint", self.execution.order_endpoint),
+            ("execution.report_publish_address", self.execution.report_publish_address),
+        ):
+            host_port = zmq_tcp_host_port(address)
+            if host_port:
+                found.append((field, *host_port))
+        return found
+
+    def _listener_problems(self) -> Iterator[tuple[str, str]]:
+        used: dict[int, str] = {}
+        for field, host, port in self.listeners():
+            if not self.security.allow_non_loopback and not is_loopback_host(host):
+                yield field, f"binds to non-loopback host {host!r}; set security.allow_non_loopback to allow"
+            if port == 0:
+                continue  # ephemeral
+            if port in used:
+                yield field, f"port {port} already used by {used[port]}"
+            else:
+                used[port] = field

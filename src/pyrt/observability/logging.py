@@ -1,0 +1,192 @@
+"""Logging set-up of a service: structlog on top of stdlib logging, one greppable line per
+event, written to `<logs_dir>/<service>.log` and stderr:
+
+    2026-11-25T08:00:00.123Z INFO  market_data websocket disconnected reason=timeout attempt=3
+
+Secrets never reach a log line: values of keys named like key/secret/token/password/
+authorization are replaced by `***` (also inside nested dicts), and every string
+registered with `register_secret` is replaced by `***` wherever it appears in a line,
+including lines from other libraries and rendered tracebacks."""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import logging.handlers
+import re
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+REDACTED = "***"
+MIN_SECRET_LENGTH = 4
+_SECRET_WORDS = frozenset(
+    {"key", "keys", "secret", "secrets", "token", "tokens", "password", "passwd", "pwd", "passphrase",
+     "authorization", "auth", "credential", "credentials", "apikey", "secretkey", "keyid", "cookie"}
+)  # fmt: skip
+_SECRET_SUFFIXES = ("secret", "token", "password")
+_WORD_SPLIT = re.compile(r"[^a-z0-9]+")
+_PLAIN_VALUE = re.compile(r'^[^\s"=]+$')
+_HANDLER_MARK = "_pyrt_handler"
+
+_secrets: tuple[str, ...] = ()
+_secrets_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Redact every later occurrence of `value` in log output (too short values are ignored:
+    they would mangle ordinary text)."""
+    global _secrets
+    if not value or len(value) < MIN_SECRET_LENGTH:
+        return
+    with _secrets_lock:
+        if value not in _secrets:
+            _secrets = tuple(sorted((*_secrets, value), key=len, reverse=True))
+
+
+def scrub(text: str) -> str:
+    """`text` with every registered secret replaced by ***."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def is_secret_key(key: object) -> bool:
+    """True for names like api_key, APCA-API-SECRET-KEY, Authorization, auth_token."""
+    words = [w for w in _WORD_SPLIT.split(str(key).lower()) if w]
+    return any(w in _SECRET_WORDS or w.endswith(_SECRET_SUFFIXES) for w in words)
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, Mapping):
+        return {k: REDACTED if is_secret_key(k) else _redact_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_redact_value(v) for v in value]
+    return value
+
+
+def redact_secrets(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: redact secret-named keys and registered secret strings."""
+    return {
+        k: REDACTED if k not in ("event", "level") and is_secret_key(k) else _redact_value(v)
+        for k, v in event_dict.items()
+    }
+
+
+def _add_time_and_logger(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    record = event_dict.get("_record")
+    created = record.created if record is not None else time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+    event_dict["timestamp"] = f"{stamp}.{int(created * 1000) % 1000:03d}Z"
+    if record is not None and not event_dict.get("_from_structlog"):
+        event_dict["logger"] = record.name
+    return event_dict
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, (dict, list, tuple)):
+        return jsonlib.dumps(value, default=str, ensure_ascii=False)
+    text = str(value)
+    return text if _PLAIN_VALUE.match(text) else jsonlib.dumps(text, ensure_ascii=False)
+
+
+class _LineRenderer:
+    """`<ts> <LEVEL> <service> <event> key=value ...` on one line."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> str:
+        ts = event_dict.pop("timestamp", "")
+        level = str(event_dict.pop("level", "info")).upper()
+        event = str(event_dict.pop("event", "")).replace("\r", "\\r").replace("\n", "\\n")
+        pairs = " ".join(f"{k}={_format_value(v)}" for k, v in event_dict.items())
+        return f"{ts} {level:<5} {self.service} {event}" + (f" {pairs}" if pairs else "")
+
+
+class _JsonRenderer:
+    """One JSON object per line."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> str:
+        head = {"ts": event_dict.pop("timestamp", ""), "level": str(event_dict.pop("level", "info")).upper(),
+                "service": self.service, "event": event_dict.pop("event", "")}  # fmt: skip
+        return jsonlib.dumps({**head, **event_dict}, default=str, ensure_ascii=False)
+
+
+class _ScrubbingFormatter(structlog.stdlib.ProcessorFormatter):
+    """Renders through structlog processors, then scrubs registered secrets from the line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time (survives test capture swaps)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def setup_logging(service: str, logs_dir: Path, level: str | int = "INFO", json: bool = False) -> Any:
+    """Send this process's logs (structlog and stdlib) to `<logs_dir>/<service>.log` and
+    stderr, one line per event (JSON objects if `json`). Calling it again replaces the
+    previous set-up. Returns a structlog logger for `service`."""
+    reset_logging()
+    logs_dir = Path(logs_dir)
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    renderer = _JsonRenderer(service) if json else _LineRenderer(service)
+    formatter = _ScrubbingFormatter(
+        processors=[
+            structlog.stdlib.add_log_level,
+            _add_time_and_logger,
+            structlog.processors.format_exc_info,
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            redact_secrets,
+            renderer,
+        ],
+    )
+    file_handler = logging.handlers.WatchedFileHandler(logs_dir / f"{service}.log", encoding="utf-8")
+    root = logging.getLogger()
+    for handler in (file_handler, _StderrHandler()):
+        handler.setFormatter(formatter)
+        setattr(handler, _HANDLER_MARK, True)
+        root.addHandler(handler)
+    root.setLevel(level.upper() if isinstance(level, str) else level)
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    return structlog.stdlib.get_logger(service)
+
+
+def reset_logging() -> None:
+    """Remove and close the handlers installed by setup_logging."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, _HANDLER_MARK, False):
+            root.removeHandler(handler)
+            handler.close()
