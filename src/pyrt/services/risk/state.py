@@ -44,7 +44,7 @@ class Trigger(str, Enum):
 
 def trading_day(now_ns: int) -> str:
     """The US equities trading day of an instant: its America/New_York date, ISO format."""
-    utc = datetime.fromtimestamp(now_ns / 1e9, tz=timezone.utc)
+    utc = datetime.fromtimestamp(now_ns // 1_000_000_000, tz=timezone.utc)
     return utc.astimezone(NEW_YORK).date().isoformat()
 
 
