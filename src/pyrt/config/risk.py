@@ -26,13 +26,15 @@ BREAKER_TRIGGERS = (
     "daily_loss",
     "drawdown",
     "consecutive_losses",
-    "trades_per_day",
+    "max_trades_per_day",
     "consecutive_rejections",
     "error_rate",
     "market_data_stale",
+    "integrity",
     "manual",
 )
-"""Why the circuit breaker can trip; also the `trigger` label of its activation metric."""
+"""Why the circuit breaker can trip (the risk core's `Trigger` values); also the `trigger`
+label of its activation metric."""
 
 
 class PositionLimits(StrictModel):
@@ -42,6 +44,7 @@ class PositionLimits(StrictModel):
     max_notional_per_position: PositiveDecimal
     max_total_exposure: PositiveDecimal
     max_open_positions: PositiveInt
+    allow_shorting: bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> PositionLimits:
@@ -105,15 +108,17 @@ class LossLimits(StrictModel):
 
 
 class BreakerModes(StrictModel):
-    """[circuit_breaker.modes]: the trading state each trigger puts the system in."""
+    """[circuit_breaker.modes]: the trading state each trigger puts the system in. Losses
+    stop adding risk but let positions be closed; an unhealthy system stops everything."""
 
-    daily_loss: BreakerMode = "HALTED"
-    drawdown: BreakerMode = "HALTED"
-    consecutive_losses: BreakerMode = "HALTED"
-    trades_per_day: BreakerMode = "REDUCING"
+    daily_loss: BreakerMode = "REDUCING"
+    drawdown: BreakerMode = "REDUCING"
+    consecutive_losses: BreakerMode = "REDUCING"
+    max_trades_per_day: BreakerMode = "REDUCING"
     consecutive_rejections: BreakerMode = "HALTED"
     error_rate: BreakerMode = "HALTED"
     market_data_stale: BreakerMode = "HALTED"
+    integrity: BreakerMode = "HALTED"  # overfill, broker-position mismatch
     manual: BreakerMode = "HALTED"
 
     def for_trigger(self, trigger: str) -> BreakerMode:
@@ -127,7 +132,7 @@ class BreakerModes(StrictModel):
 class CircuitBreaker(StrictModel):
     """[circuit_breaker]. `daily_loss_threshold` may be omitted; if given it must equal
     loss_limits.max_daily_loss (after loading it always does). A tripped breaker stays
-    tripped until an operator resumes it unless `auto_resume` is true."""
+    tripped until an operator resumes it: `auto_resume` must be false."""
 
     enabled: bool = True
     daily_loss_threshold: PositiveDecimal | None = None
@@ -139,6 +144,12 @@ class CircuitBreaker(StrictModel):
     cooldown_minutes: PositiveFloat
     auto_resume: bool = False
     modes: BreakerModes = Field(default_factory=BreakerModes)
+
+    @model_validator(mode="after")
+    def _manual_resume(self) -> CircuitBreaker:
+        if self.auto_resume:
+            raise problems_error([("auto_resume", "not supported: only an operator resumes a tripped breaker")])
+        return self
 
 
 class RiskMetadata(StrictModel):
