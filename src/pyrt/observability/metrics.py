@@ -1,0 +1,267 @@
+"""The metrics registry: every metric name of py_rt is declared once, here, grouped by the
+service that updates it. Each service process builds its own CollectorRegistry with
+`new_registry()` (process metrics included), declares its groups on it, and serves it with
+`serve_metrics`. Names are exactly those of the operations guide; prometheus_client adds
+`_total` to counters, so counters are declared without it.
+
+    registry = new_registry()
+    md = market_data_metrics(registry)
+    md.symbols.set(3)
+    server = serve_metrics(registry, "127.0.0.1", 9090)
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+from pyrt.config.risk import BREAKER_TRIGGERS
+
+PROCESSING_LATENCY_BUCKETS = (
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+)  # fmt: skip
+"""10 µs to 1 s: processing of one message inside a service."""
+
+FEED_LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+"""0.5 ms to 10 s: market data event time to receipt, and broker round trips."""
+
+MESSAGE_TYPES = ("quote", "trade", "bar")
+RELOAD_STATUSES = ("success", "failed")
+
+
+def new_registry(process_metrics: bool = True) -> CollectorRegistry:
+    """A fresh registry for one service process, with process_* (CPU, memory),
+    python_info and python_gc_* metrics unless `process_metrics` is false."""
+    registry = CollectorRegistry(auto_describe=True)
+    if process_metrics:
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+    return registry
+
+
+@dataclass(frozen=True)
+class CommonMetrics:
+    """Metrics of every service; `messages_processed` and errors are bound to the service."""
+
+    service: str
+    messages_processed: Any  # trading_messages_processed_total{service}
+    processing_latency: Histogram  # trading_processing_latency_seconds
+    errors: Counter  # trading_errors_total{service,kind}
+    bus_messages_dropped: Counter  # bus_messages_dropped_total{reason}
+    bus_seq_gaps: Counter  # bus_seq_gaps_total
+    config_reload: Counter  # config_reload_total{status}
+
+    def error(self, kind: str) -> None:
+        """Count one error of this service."""
+        self.errors.labels(service=self.service, kind=kind).inc()
+
+
+def common_metrics(registry: CollectorRegistry, service: str) -> CommonMetrics:
+    """Declare the metrics every service has."""
+    processed = Counter("trading_messages_processed", "Messages processed", ["service"], registry=registry)
+    reload = Counter("config_reload", "Configuration reloads by outcome", ["status"], registry=registry)
+    for status in RELOAD_STATUSES:
+        reload.labels(status=status)
+    return CommonMetrics(
+        service=service,
+        messages_processed=processed.labels(service=service),
+        processing_latency=Histogram(
+            "trading_processing_latency_seconds",
+            "Time to process one message",
+            buckets=PROCESSING_LATENCY_BUCKETS,
+            registry=registry,
+        ),
+        errors=Counter("trading_errors", "Errors by service and kind", ["service", "kind"], registry=registry),
+        bus_messages_dropped=Counter(
+            "bus_messages_dropped", "Bus messages dropped (malformed, unknown version, oversized)", ["reason"],
+            registry=registry,
+        ),
+        bus_seq_gaps=Counter("bus_seq_gaps", "Sequence gaps seen by bus subscribers", registry=registry),
+        config_reload=reload,
+    )
+
+
+@dataclass(frozen=True)
+class MarketDataMetrics:
+    """market-data service."""
+
+    websocket_connected: Gauge  # market_data_websocket_connected (0/1)
+    messages_received: Counter  # market_data_messages_received_total{type}
+    latency: Histogram  # market_data_latency_seconds (event time to receipt)
+    symbols: Gauge  # market_data_symbols (number of configured symbols)
+    websocket_reconnects: Counter  # market_data_websocket_reconnects_total{reason}
+
+
+def market_data_metrics(registry: CollectorRegistry) -> MarketDataMetrics:
+    """Declare the market-data metrics."""
+    received = Counter("market_data_messages_received", "Feed messages by type", ["type"], registry=registry)
+    for kind in MESSAGE_TYPES:
+        received.labels(type=kind)
+    return MarketDataMetrics(
+        websocket_connected=Gauge("market_data_websocket_connected", "1 if the feed websocket is up", registry=registry),
+        messages_received=received,
+        latency=Histogram(
+            "market_data_latency_seconds", "Event time to receipt", buckets=FEED_LATENCY_BUCKETS, registry=registry
+        ),
+        symbols=Gauge("market_data_symbols", "Number of configured symbols", registry=registry),
+        websocket_reconnects=Counter(
+            "market_data_websocket_reconnects", "Feed reconnects by reason", ["reason"], registry=registry
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class RiskMetrics:
+    """risk-manager service."""
+
+    checks_performed: Counter  # risk_checks_performed_total
+    checks_failed: Counter  # risk_checks_failed_total{reason}
+    max_position_size: Gauge  # risk_max_position_size (shares, position_limits.max_shares)
+    circuit_breaker_active: Gauge  # risk_circuit_breaker_active (0/1)
+    circuit_breaker_activations: Counter  # risk_circuit_breaker_activations_total{trigger}
+
+
+def risk_metrics(registry: CollectorRegistry) -> RiskMetrics:
+    """Declare the risk-manager metrics."""
+    activations = Counter(
+        "risk_circuit_breaker_activations", "Circuit breaker trips by trigger", ["trigger"], registry=registry
+    )
+    for trigger in BREAKER_TRIGGERS:
+        activations.labels(trigger=trigger)
+    return RiskMetrics(
+        checks_performed=Counter("risk_checks_performed", "Order intents checked", registry=registry),
+        checks_failed=Counter("risk_checks_failed", "Order intents denied by reason", ["reason"], registry=registry),
+        max_position_size=Gauge("risk_max_position_size", "Position limit in shares", registry=registry),
+        circuit_breaker_active=Gauge("risk_circuit_breaker_active", "1 while the breaker is tripped", registry=registry),
+        circuit_breaker_activations=activations,
+    )
+
+
+@dataclass(frozen=True)
+class ExecutionMetrics:
+    """execution-engine service."""
+
+    orders_submitted: Counter  # execution_orders_submitted_total
+    orders_filled: Counter  # execution_orders_filled_total (orders completely filled)
+    orders_rejected: Counter  # execution_orders_rejected_total{reason}
+    orders_cancelled: Counter  # execution_orders_cancelled_total
+    submit_latency: Histogram  # execution_submit_latency_seconds (broker round trip)
+    rate_limit_remaining: Gauge  # execution_rate_limit_remaining (broker requests this minute)
+
+
+def execution_metrics(registry: CollectorRegistry) -> ExecutionMetrics:
+    """Declare the execution-engine metrics."""
+    return ExecutionMetrics(
+        orders_submitted=Counter("execution_orders_submitted", "Orders sent to the broker", registry=registry),
+        orders_filled=Counter("execution_orders_filled", "Orders completely filled", registry=registry),
+        orders_rejected=Counter("execution_orders_rejected", "Orders rejected by reason", ["reason"], registry=registry),
+        orders_cancelled=Counter("execution_orders_cancelled", "Orders cancelled", registry=registry),
+        submit_latency=Histogram(
+            "execution_submit_latency_seconds", "Order submit round trip", buckets=FEED_LATENCY_BUCKETS,
+            registry=registry,
+        ),
+        rate_limit_remaining=Gauge(
+            "execution_rate_limit_remaining", "Broker requests left in the current minute", registry=registry
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class TradingMetrics:
+    """Positions and P&L, served by the process that owns them (the execution engine)."""
+
+    open_positions: Gauge  # trading_open_positions
+    realized_pnl: Gauge  # trading_realized_pnl_total (a gauge: P&L goes down too)
+    unrealized_pnl: Gauge  # trading_unrealized_pnl
+    position_size: Gauge  # trading_position_size{symbol} (signed shares)
+
+
+def trading_metrics(registry: CollectorRegistry) -> TradingMetrics:
+    """Declare the position and P&L metrics."""
+    return TradingMetrics(
+        open_positions=Gauge("trading_open_positions", "Number of open positions", registry=registry),
+        realized_pnl=Gauge("trading_realized_pnl_total", "Realized P&L in USD", registry=registry),
+        unrealized_pnl=Gauge("trading_unrealized_pnl", "Unrealized P&L in USD", registry=registry),
+        position_size=Gauge("trading_position_size", "Position in shares (negative: short)", ["symbol"], registry=registry),
+    )
+
+
+@dataclass(frozen=True)
+class SignalBridgeMetrics:
+    """signal-bridge service."""
+
+    signals_generated: Counter  # signal_bridge_signals_generated_total{strategy}
+    intents_denied: Counter  # signal_bridge_intents_denied_total{reason}
+
+
+def signal_bridge_metrics(registry: CollectorRegistry) -> SignalBridgeMetrics:
+    """Declare the signal-bridge metrics."""
+    return SignalBridgeMetrics(
+        signals_generated=Counter(
+            "signal_bridge_signals_generated", "Signals by strategy", ["strategy"], registry=registry
+        ),
+        intents_denied=Counter(
+            "signal_bridge_intents_denied", "Intents the risk manager denied, by reason", ["reason"], registry=registry
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ServiceMetrics:
+    """Everything one service process exposes. Only the groups of that service are set."""
+
+    registry: CollectorRegistry
+    common: CommonMetrics
+    market_data: MarketDataMetrics | None = None
+    risk: RiskMetrics | None = None
+    execution: ExecutionMetrics | None = None
+    trading: TradingMetrics | None = None
+    signal_bridge: SignalBridgeMetrics | None = None
+
+
+def service_metrics(service: str, registry: CollectorRegistry | None = None) -> ServiceMetrics:
+    """The metrics of a service ("market_data", "risk_manager", "execution_engine",
+    "signal_bridge") on a new registry (or `registry`)."""
+    registry = registry if registry is not None else new_registry()
+    common = common_metrics(registry, service)
+    if service == "market_data":
+        return ServiceMetrics(registry, common, market_data=market_data_metrics(registry))
+    if service == "risk_manager":
+        return ServiceMetrics(registry, common, risk=risk_metrics(registry))
+    if service == "execution_engine":
+        return ServiceMetrics(registry, common, execution=execution_metrics(registry), trading=trading_metrics(registry))
+    if service == "signal_bridge":
+        return ServiceMetrics(registry, common, signal_bridge=signal_bridge_metrics(registry))
+    raise ValueError(f"unknown service {service!r}")
+
+
+class MetricsServer:
+    """A running /metrics HTTP server (daemon thread). `port` is the bound port."""
+
+    def __init__(self, server: Any, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+        self.host: str = server.server_address[0]
+        self.port: int = server.server_address[1]
+
+    def close(self) -> None:
+        """Stop serving and free the port."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def serve_metrics(registry: CollectorRegistry, host: str = "127.0.0.1", port: int = 0) -> MetricsServer:
+    """Serve `registry` on http://host:port/metrics; port 0 picks a free port."""
+    server, thread = start_http_server(port, addr=host, registry=registry)
+    return MetricsServer(server, thread)
