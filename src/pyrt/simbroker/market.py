@@ -36,6 +36,13 @@ def default_start_price(symbol: str) -> float:
     return 20.0 + (symbol_key(symbol) % 48_000) / 100.0
 
 
+def bid_ask_around(mid: float, spread_bps: float) -> tuple[float, float]:
+    """Bid and ask in cents straddling `mid` by `spread_bps`, at least one cent apart."""
+    half = mid * spread_bps * 1e-4 / 2
+    bid = max(round(mid - half, 2), 0.01)
+    return bid, max(round(mid + half, 2), round(bid + 0.01, 2))
+
+
 @dataclass(frozen=True)
 class QuoteColumns:
     """A batch of quotes as numpy columns: row i of each (symbols, n) matrix is symbols[i],
@@ -135,7 +142,7 @@ class SyntheticMarket:
             u = rng.random(5).tolist()
             mid = self._mids[symbol] * math.exp(drift + sigma * z)
             self._mids[symbol] = mid
-            bid, ask = self._bid_ask(mid)
+            bid, ask = bid_ask_around(mid, self.spread_bps)
             bid_size, ask_size = float(LOT * (1 + int(u[0] * 20))), float(LOT * (1 + int(u[1] * 20)))
             events.append(Quote(symbol, bid, bid_size, ask, ask_size, now_ns))
             if u[2] < self.trade_probability:
@@ -192,11 +199,6 @@ class SyntheticMarket:
             raise ValueError(f"time went backwards: {now_ns} < {last}")
         self._last_ns = now_ns
         return now_ns - last
-
-    def _bid_ask(self, mid: float) -> tuple[float, float]:
-        half = mid * self.spread_bps * 1e-4 / 2
-        bid = max(round(mid - half, 2), 0.01)
-        return bid, max(round(mid + half, 2), round(bid + 0.01, 2))
 
 
 class _BarAccumulator:
