@@ -49,10 +49,11 @@ class VenueConfig(StrictModel):
 
 
 class ReplayConfig(StrictModel):
-    """Replay recorded market data (a CSV of bars or quotes) instead of generating it."""
+    """Replay recorded market data instead of generating it: `path` is a CSV file or a
+    directory of per-symbol CSVs; `speed` is the multiple of real time."""
 
     path: RelPath
-    speed: PositiveFloat = 1.0
+    speed: PositiveFloat = 60.0
 
 
 class SimBrokerConfig(StrictModel):
@@ -209,28 +210,30 @@ class RiskServiceConfig(StrictModel):
 
 
 class ExecutionConfig(StrictModel):
-    """The execution engine. `request_budget_per_minute` caps broker REST calls other than
-    cancels; `cancel_reserve_per_minute` is kept on top for cancels, so that a kill switch
-    can always cancel. Together they must stay within Alpaca's 200 requests/minute."""
+    """The execution engine. `request_budget_per_minute` caps all broker REST calls of the
+    process (keep it below Alpaca's 200/minute); within it `cancel_reserve_per_minute` is
+    kept for cancels only and `read_reserve_per_minute` for reads and cancels, so that a
+    kill switch can always cancel and reconcile."""
 
     order_endpoint: ZmqAddress = "tcp://127.0.0.1:5558"  # REP: approved orders in
     report_publish_address: ZmqAddress = "tcp://127.0.0.1:5556"  # PUB: reports, positions, P&L
     journal_path: RelPath = "data/journal.db"  # type: ignore[assignment]
     lock_path: RelPath = "run/execution_engine.lock"  # type: ignore[assignment]
-    request_budget_per_minute: PositiveInt = 150
-    cancel_reserve_per_minute: PositiveInt = 30
+    request_budget_per_minute: Annotated[int, Field(gt=0, le=ALPACA_REQUESTS_PER_MINUTE)] = 150
+    cancel_reserve_per_minute: Annotated[int, Field(ge=0)] = 30
+    read_reserve_per_minute: Annotated[int, Field(ge=0)] = 10
     submit_timeout_s: PositiveFloat = 10
 
     @model_validator(mode="after")
     def _budget(self) -> ExecutionConfig:
-        total = self.request_budget_per_minute + self.cancel_reserve_per_minute
-        if total > ALPACA_REQUESTS_PER_MINUTE:
+        reserves = self.cancel_reserve_per_minute + self.read_reserve_per_minute
+        if reserves >= self.request_budget_per_minute:
             raise problems_error(
                 [
                     (
-                        "request_budget_per_minute",
-                        f"plus cancel_reserve_per_minute is {total}, above the broker's "
-                        f"{ALPACA_REQUESTS_PER_MINUTE} requests/minute",
+                        "cancel_reserve_per_minute",
+                        f"plus read_reserve_per_minute ({reserves}) leaves nothing of "
+                        f"request_budget_per_minute ({self.request_budget_per_minute}) for submits",
                     )
                 ]
             )
