@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -65,6 +66,7 @@ async def market_loop(broker: SimBroker) -> None:
 def build_app(broker: SimBroker) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        broker.prime()
         task = asyncio.create_task(market_loop(broker))
         try:
             yield
@@ -93,6 +95,13 @@ class _ReadyServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, ready_file: Path | None) -> None:
         super().__init__(config)
         self.ready_file = ready_file
+
+    def handle_exit(self, sig: int, frame: object) -> None:  # type: ignore[override]
+        """Graceful stop on SIGINT/SIGTERM, then exit 0 (uvicorn would re-raise the signal)."""
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        else:
+            self.should_exit = True
 
     async def startup(self, sockets: list | None = None) -> None:  # type: ignore[override]
         await super().startup(sockets)

@@ -214,6 +214,14 @@ class SimBroker:
             self.stats["quotes_generated"] += len(events)
             self.fan_out_market_data(events, now_ns)
 
+    def prime(self) -> None:
+        """Draw one quote per symbol before serving, so orders never meet an empty book."""
+        now = self.clock.now_ns()
+        for ev in self.market.step(now, 1):
+            if type(ev) is Quote:
+                self.engine.on_quote(ev, now)
+        self.commit([])
+
     def inject_quote(self, quote: Quote) -> None:
         """An operator- or test-supplied quote: matched and streamed like a generated one."""
         now = self.clock.now_ns()

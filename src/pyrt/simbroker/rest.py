@@ -69,16 +69,18 @@ def _guard(handler: Handler, kind: str, broker: SimBroker) -> Callable[[Request]
             allowed, rl_headers = broker.ratelimiter.check(key or "", broker.clock.now_ns())
             if not allowed:
                 return json_response({"code": 42910000, "message": "rate limit exceeded"}, 429, rl_headers)
-            hang = broker.faults.hang_seconds(kind)
-            if hang:
-                await asyncio.sleep(hang)
+        hang = 0.0
+        if kind != "admin":
             status = broker.faults.http_error_status(kind)
             if status is not None:
                 return json_response({"code": status * 100000, "message": "injected fault"}, status, rl_headers)
+            hang = broker.faults.hang_seconds(kind)
         try:
             response = await handler(request, broker)
         except Rejection as rej:
             response = json_response(rej.body(), rej.http_status)
+        if hang:
+            await asyncio.sleep(hang)  # the request was handled; the answer is late
         for name, value in rl_headers.items():
             response.headers[name] = value
         return response
