@@ -1,0 +1,476 @@
+"""ZeroMQ transport: the only module in the project that imports zmq.
+
+- Broadcast: ``ZmqPublisher`` (PUB) and ``ZmqSubscriber`` (SUB). Frames are single-part
+  (see ``pyrt.bus.schema``); bad frames are dropped and counted, never raised.
+- Order path: ``RequestClient`` (DEALER) and ``ReplyServer`` (ROUTER). A DEALER never
+  wedges after a timeout: replies are matched by correlation id and late ones discarded.
+
+Endpoints may use an ephemeral port (``tcp://127.0.0.1:*``, see ``EPHEMERAL``); every
+socket exposes the real one as ``last_endpoint``. Deadlines use ``time.monotonic``;
+timestamps in envelopes come from the injected clock.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+import zmq
+
+from pyrt.bus.schema import (
+    DEFAULT_MAX_FRAME_BYTES,
+    PROBE_PREFIX,
+    REASON_LATE_REPLY,
+    REASON_MALFORMED,
+    REASON_STALE,
+    REASON_UNROUTABLE,
+    Envelope,
+    EnvelopeFactory,
+    FrameEncoder,
+    FrameIntake,
+    GapHandler,
+    Heartbeat,
+    QuoteMsg,
+    RequestTimeout,
+    SeqTracker,
+    exact,
+    md_quote,
+    reply_topic,
+    request_topic,
+)
+from pyrt.domain.clock import Clock, WallClock
+from pyrt.domain.market import Quote
+
+EPHEMERAL = "tcp://127.0.0.1:*"
+"""Bind to a free loopback port; read the real endpoint from ``last_endpoint``."""
+
+DEFAULT_HWM = 100_000
+DEFAULT_LINGER_MS = 200
+
+MessageHandler = Callable[[str, Envelope], None]
+RequestHandler = Callable[[Envelope], Any]
+
+
+def _default_id(kind: str) -> str:
+    return f"{kind}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class _Socket:
+    """Shared lifecycle: one zmq socket, close() and context-manager support."""
+
+    _sock: zmq.Socket[bytes]
+
+    def _open(
+        self, kind: int, context: zmq.Context[zmq.Socket[bytes]] | None, linger_ms: int
+    ) -> zmq.Socket[bytes]:
+        ctx = context if context is not None else zmq.Context.instance()
+        self._sock = ctx.socket(kind)
+        self._sock.setsockopt(zmq.LINGER, linger_ms)
+        return self._sock
+
+    @property
+    def last_endpoint(self) -> str:
+        """The endpoint actually bound or connected last (real port for ``:*``)."""
+        value = self._sock.getsockopt(zmq.LAST_ENDPOINT)
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._sock.closed)
+
+    def close(self) -> None:
+        """Close the socket (idempotent). The shared context is left alone."""
+        if not self._sock.closed:
+            self._sock.close()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _attach(sock: zmq.Socket[bytes], endpoints: str | Iterable[str], bind: bool) -> None:
+    for endpoint in [endpoints] if isinstance(endpoints, str) else endpoints:
+        if bind:
+            sock.bind(endpoint)
+        else:
+            sock.connect(endpoint)
+
+
+def bind_ephemeral(socket_kind: int | str = "pub", context: zmq.Context[Any] | None = None) -> str:
+    """Find a free loopback tcp endpoint by binding a throwaway socket of ``socket_kind``
+    (``"pub"``, ``"router"`` or a zmq constant) to port ``*``; the port is free again on
+    return. Prefer passing ``EPHEMERAL`` to the bus classes
+    directly and reading ``last_endpoint``; this is for code that needs the address first."""
+    ctx = context if context is not None else zmq.Context.instance()
+    kind = getattr(zmq, socket_kind.upper()) if isinstance(socket_kind, str) else socket_kind
+    sock = ctx.socket(kind)
+    try:
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.bind(EPHEMERAL)
+        value = sock.getsockopt(zmq.LAST_ENDPOINT)
+        return value.decode() if isinstance(value, bytes) else str(value)
+    finally:
+        sock.close()
+
+
+# --------------------------------------------------------------------------- pub/sub
+
+
+class ZmqPublisher(_Socket):
+    """PUB socket stamping envelopes for one publisher (epoch, seq per topic).
+
+    A PUB socket drops silently for a subscriber whose queue is at the high-water mark;
+    subscribers see that as a seq gap."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        bind: bool = True,
+        publisher_id: str = "",
+        clock: Clock | None = None,
+        epoch: int | None = None,
+        sndhwm: int = DEFAULT_HWM,
+        linger_ms: int = DEFAULT_LINGER_MS,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        context: zmq.Context[Any] | None = None,
+    ) -> None:
+        sock = self._open(zmq.PUB, context, linger_ms)
+        sock.setsockopt(zmq.SNDHWM, sndhwm)
+        try:
+            _attach(sock, endpoint, bind)
+        except zmq.ZMQError:
+            sock.close(0)
+            raise
+        self.factory = EnvelopeFactory(publisher_id or _default_id("pub"), clock, epoch)
+        self.encoder = FrameEncoder(max_frame_bytes)
+        self.sent = 0
+
+    @property
+    def publisher_id(self) -> str:
+        return self.factory.publisher_id
+
+    def publish(
+        self, topic: str, payload: Any, ts_event: int | None = None, correlation_id: str = ""
+    ) -> Envelope:
+        """Stamp, encode and send one message; returns the envelope sent."""
+        env = self.factory.make(topic, payload, ts_event, correlation_id)
+        self._sock.send(self.encoder.encode(topic, env))
+        self.sent += 1
+        return env
+
+    def publish_quote(self, quote: Any) -> Envelope:
+        """Fast path for quotes: a ``QuoteMsg`` (or a domain ``Quote``, converted) on
+        ``md.quote.<symbol>`` with ``ts_event`` = the quote's time."""
+        msg = QuoteMsg.from_domain(quote) if isinstance(quote, Quote) else quote
+        env = self.factory.make(md_quote(msg.symbol), msg, msg.ts_ns)
+        self._sock.send(self.encoder.encode_quote(env))
+        self.sent += 1
+        return env
+
+    def publish_raw(self, frame: bytes) -> None:
+        """Send a frame as is (tests, replays). No stamping, no checks."""
+        self._sock.send(frame)
+
+
+class ZmqSubscriber(_Socket):
+    """SUB socket: decodes, tracks seq per (publisher, topic), drops and counts bad
+    frames and duplicates (``dropped`` by reason) and reports gaps to ``on_gap``.
+
+    Use ``poll(timeout_ms)`` to dispatch to ``handler`` or ``recv_batch(timeout_ms)`` to
+    get the messages. Prefixes are plain topic prefixes (``MD_PREFIX``, ``md_quote(s)``)
+    or ``exact(topic)``."""
+
+    def __init__(
+        self,
+        endpoints: str | Sequence[str],
+        prefixes: Iterable[str] = ("",),
+        handler: MessageHandler | None = None,
+        *,
+        bind: bool = False,
+        on_gap: GapHandler | None = None,
+        tracker: SeqTracker | None = None,
+        rcvhwm: int = DEFAULT_HWM,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        linger_ms: int = 0,
+        context: zmq.Context[Any] | None = None,
+    ) -> None:
+        sock = self._open(zmq.SUB, context, linger_ms)
+        sock.setsockopt(zmq.RCVHWM, rcvhwm)
+        for prefix in prefixes:
+            self.subscribe(prefix)
+        try:
+            _attach(sock, endpoints, bind)
+        except zmq.ZMQError:
+            sock.close(0)
+            raise
+        self.handler = handler
+        self.intake = FrameIntake(max_frame_bytes, tracker, on_gap)
+        self._backlog: list[tuple[str, Envelope]] = []
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Frames not delivered, by reason (malformed, oversized, duplicate, ...)."""
+        return self.intake.dropped
+
+    @property
+    def tracker(self) -> SeqTracker:
+        return self.intake.tracker
+
+    def subscribe(self, prefix: str) -> None:
+        self._sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
+
+    def unsubscribe(self, prefix: str) -> None:
+        self._sock.setsockopt(zmq.UNSUBSCRIBE, prefix.encode())
+
+    def recv_batch(
+        self, timeout_ms: int = 0, max_messages: int = 10_000
+    ) -> list[tuple[str, Envelope]]:
+        """Wait up to ``timeout_ms`` for traffic, then take what is queued (at most
+        ``max_messages`` frames). Returns accepted (topic, envelope) pairs in order."""
+        out, self._backlog = self._backlog, []
+        if not out and not self._sock.poll(timeout_ms, zmq.POLLIN):
+            return out
+        recv, accept = self._sock.recv, self.intake.accept
+        for _ in range(max_messages):
+            try:
+                frame = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            item = accept(frame)
+            if item is not None:
+                out.append(item)
+        return out
+
+    def poll(self, timeout_ms: int = 0, max_messages: int = 10_000) -> int:
+        """Like ``recv_batch`` but hands each message to ``handler``; returns how many."""
+        handler = self.handler
+        if handler is None:
+            raise RuntimeError("ZmqSubscriber has no handler; use recv_batch")
+        batch = self.recv_batch(timeout_ms, max_messages)
+        for topic, env in batch:
+            handler(topic, env)
+        return len(batch)
+
+
+def wait_connected(
+    publisher: ZmqPublisher,
+    subscriber: ZmqSubscriber,
+    timeout_s: float = 5.0,
+    interval_ms: int = 20,
+) -> None:
+    """Publish probes until ``subscriber`` receives one (the slow-joiner problem), or raise
+    TimeoutError. Other messages that arrive meanwhile are kept: handed to the
+    subscriber's handler, or returned by its next ``recv_batch``."""
+    probe = PROBE_PREFIX + uuid.uuid4().hex
+    subscriber.subscribe(exact(probe))
+    deadline = time.monotonic() + timeout_s
+    try:
+        while probe not in subscriber.intake.probes_seen:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{subscriber.last_endpoint} saw no probe in {timeout_s} s")
+            publisher.publish(probe, Heartbeat(publisher.publisher_id, "probe", 0))
+            batch = subscriber.recv_batch(interval_ms)
+            if subscriber.handler is not None:
+                for topic, env in batch:
+                    subscriber.handler(topic, env)
+            else:
+                subscriber._backlog.extend(batch)
+    finally:
+        subscriber.unsubscribe(exact(probe))
+        subscriber.intake.probes_seen.discard(probe)
+
+
+# --------------------------------------------------------------------------- request/reply
+
+
+def _remaining_ms(deadline: float) -> int:
+    return max(0, math.ceil((deadline - time.monotonic()) * 1000))
+
+
+class RequestClient(_Socket):
+    """DEALER client for the order path: ``request`` sends one envelope and waits for the
+    reply with the same correlation id, or raises RequestTimeout (count it as rejected).
+
+    With ZMQ_IMMEDIATE a request is never queued for a server that is not connected, so
+    it cannot be delivered long after the caller gave up."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        timeout_ms: int = 1000,
+        *,
+        client_id: str = "",
+        clock: Clock | None = None,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        context: zmq.Context[Any] | None = None,
+    ) -> None:
+        sock = self._open(zmq.DEALER, context, 0)
+        sock.setsockopt(zmq.IMMEDIATE, 1)
+        try:
+            sock.connect(endpoint)
+        except zmq.ZMQError:
+            sock.close(0)
+            raise
+        self.timeout_ms = timeout_ms
+        self.factory = EnvelopeFactory(client_id or _default_id("req"), clock)
+        self._topic = request_topic(self.factory.publisher_id)
+        self.encoder = FrameEncoder(max_frame_bytes)
+        self.intake = FrameIntake(max_frame_bytes, track=False)
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Replies discarded, by reason (late_reply, malformed, ...)."""
+        return self.intake.dropped
+
+    def send_raw(self, frame: bytes, timeout_ms: int | None = None) -> None:
+        """Send a frame as is, without waiting for a reply (tests of the server's drop
+        path). Raises RequestTimeout if no server is connected in time."""
+        timeout = self.timeout_ms if timeout_ms is None else timeout_ms
+        self._send(frame, time.monotonic() + timeout / 1000, "", timeout)
+
+    def _send(self, frame: bytes, deadline: float, cid: str, timeout: float) -> None:
+        sock = self._sock
+        while True:
+            try:
+                sock.send(frame, zmq.NOBLOCK)
+                return
+            except zmq.Again:  # no connected server yet (ZMQ_IMMEDIATE)
+                if time.monotonic() >= deadline:
+                    raise RequestTimeout(cid, timeout) from None
+                sock.poll(min(_remaining_ms(deadline), 10) or 1, zmq.POLLOUT)
+
+    def request(
+        self, payload: Any, correlation_id: str = "", timeout_ms: int | None = None
+    ) -> Envelope:
+        """Send ``payload`` and return the matching reply envelope."""
+        timeout = self.timeout_ms if timeout_ms is None else timeout_ms
+        cid = correlation_id or uuid.uuid4().hex
+        frame = self.encoder.encode(self._topic, self.factory.make(self._topic, payload, None, cid))
+        deadline = time.monotonic() + timeout / 1000
+        self._send(frame, deadline, cid, timeout)
+        sock = self._sock
+        while True:
+            remaining = _remaining_ms(deadline)
+            if not sock.poll(remaining, zmq.POLLIN):
+                if time.monotonic() >= deadline:
+                    raise RequestTimeout(cid, timeout)
+                continue
+            while True:
+                try:
+                    reply = sock.recv(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                item = self.intake.accept(reply)
+                if item is None:
+                    continue
+                env = item[1]
+                if env.correlation_id == cid:
+                    return env
+                self.intake.drop(REASON_LATE_REPLY, reply, env.correlation_id)
+
+
+class ReplyServer(_Socket):
+    """ROUTER server for the order path. ``poll`` yields (identity, request envelope);
+    ``reply`` answers one; ``serve`` does both with a handler. Malformed and (optionally)
+    stale requests are dropped and counted in ``dropped``.
+
+    ``max_request_age_ms``: drop requests whose ``ts_init`` is older than this, so a
+    request the client has already timed out on is not acted on. Set it to the clients'
+    timeout."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        bind: bool = True,
+        server_id: str = "",
+        clock: Clock | None = None,
+        max_request_age_ms: int | None = None,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        linger_ms: int = DEFAULT_LINGER_MS,
+        context: zmq.Context[Any] | None = None,
+    ) -> None:
+        sock = self._open(zmq.ROUTER, context, linger_ms)
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        try:
+            _attach(sock, endpoint, bind)
+        except zmq.ZMQError:
+            sock.close(0)
+            raise
+        self.clock: Clock = clock if clock is not None else WallClock()
+        self.factory = EnvelopeFactory(server_id or _default_id("rep"), self.clock)
+        self._topic = reply_topic(self.factory.publisher_id)
+        self.encoder = FrameEncoder(max_frame_bytes)
+        self.intake = FrameIntake(max_frame_bytes, track=False)
+        self.max_request_age_ms = max_request_age_ms
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Requests (and replies) not handled, by reason."""
+        return self.intake.dropped
+
+    def poll(self, timeout_ms: int = 0, max_messages: int = 1000) -> list[tuple[bytes, Envelope]]:
+        """Wait up to ``timeout_ms``, then take the queued requests."""
+        out: list[tuple[bytes, Envelope]] = []
+        sock = self._sock
+        if not sock.poll(timeout_ms, zmq.POLLIN):
+            return out
+        max_age_ns = None if self.max_request_age_ms is None else self.max_request_age_ms * 10**6
+        for _ in range(max_messages):
+            try:
+                parts = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            if len(parts) != 2:
+                self.intake.drop(REASON_MALFORMED, b"".join(parts), f"{len(parts)} parts")
+                continue
+            identity, frame = parts
+            item = self.intake.accept(frame)
+            if item is None:
+                continue
+            env = item[1]
+            if max_age_ns is not None and self.clock.now_ns() - env.ts_init > max_age_ns:
+                self.intake.drop(REASON_STALE, frame, env.correlation_id)
+                continue
+            out.append((identity, env))
+        return out
+
+    def reply(
+        self,
+        identity: bytes,
+        payload: Any,
+        correlation_id: str,
+        ts_event: int | None = None,
+    ) -> bool:
+        """Send a reply; False (and counted as unroutable) if the client is gone."""
+        env = self.factory.make(self._topic, payload, ts_event, correlation_id)
+        frame = self.encoder.encode(self._topic, env)
+        try:
+            self._sock.send_multipart([identity, frame], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            self.intake.drop(REASON_UNROUTABLE, frame, correlation_id)
+            return False
+        return True
+
+    def serve(self, handler: RequestHandler, timeout_ms: int = 0) -> int:
+        """Poll once and answer each request with ``handler(envelope)``; a handler that
+        returns None sends no reply (the client times out). Returns requests handled."""
+        requests = self.poll(timeout_ms)
+        for identity, env in requests:
+            payload = handler(env)
+            if payload is not None:
+                self.reply(identity, payload, env.correlation_id)
+        return len(requests)
