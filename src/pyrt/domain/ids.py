@@ -30,12 +30,13 @@ def client_order_id(strategy: str, intent_id: str, attempt: int = 0) -> str:
       the prefixes are sanitised and shortened for humans and the hash (blake2b of the
       length-prefixed parts) is what makes the id unique.
 
-    Raises ValueError for an empty strategy or intent_id or an attempt outside 0..999.
+    Raises ValueError for an empty strategy or intent_id or an attempt outside 0..999,
+    TypeError for an attempt that is not an int.
     """
     if not strategy or not intent_id:
         raise ValueError("strategy and intent_id must be non-empty")
     if isinstance(attempt, bool) or not isinstance(attempt, int):
-        raise ValueError(f"attempt must be an int, got {type(attempt).__name__}")
+        raise TypeError(f"attempt must be an int, got {type(attempt).__name__}")
     if not 0 <= attempt <= MAX_ATTEMPT:
         raise ValueError(f"attempt must be in 0..{MAX_ATTEMPT}, got {attempt}")
 

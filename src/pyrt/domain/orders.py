@@ -250,8 +250,12 @@ def _commit(order: Order, ts_ns: int, updates: dict[str, Any], alerts: tuple[str
     notional_delta = new.filled_notional - order.filled_notional if qty_delta else ZERO
     if new.filled_qty > new.qty and qty_delta:
         return OverfillDetected(
-            new, changed, alerts + (OVERFILL,), fill_qty_delta=qty_delta,
-            fill_notional_delta=notional_delta, excess_qty=new.filled_qty - new.qty,
+            new,
+            changed,
+            alerts + (OVERFILL,),
+            fill_qty_delta=qty_delta,
+            fill_notional_delta=notional_delta,
+            excess_qty=new.filled_qty - new.qty,
         )
     return Applied(new, changed, alerts, fill_qty_delta=qty_delta, fill_notional_delta=notional_delta)
 
@@ -260,7 +264,9 @@ def _reject(order: Order, reason: str) -> Outcome:
     return TransitionRejected(order, reason=reason)
 
 
-def _fill_fields(order: Order, fills_qty: Decimal, fills_notional: Decimal, rep_qty: Decimal, rep_avg: Decimal | None) -> dict[str, Any]:
+def _fill_fields(
+    order: Order, fills_qty: Decimal, fills_notional: Decimal, rep_qty: Decimal, rep_avg: Decimal | None
+) -> dict[str, Any]:
     """Effective fill fields: the larger of the execution sum and the highest snapshot."""
     if fills_qty >= rep_qty:
         filled, avg = fills_qty, (fills_notional / fills_qty if fills_qty else None)
@@ -375,8 +381,11 @@ def apply_fill(order: Order, execution_id: str, qty: Decimal, price: Decimal, ts
     if order.state in (S.DENIED, S.REJECTED, S.REPLACED):
         return _reject(order, f"fill on a {order.state.value} order")
     fields = _fill_fields(
-        order, order.fills_qty + qty, order.fills_notional + qty * price,
-        order.reported_filled_qty, order.reported_avg_price,
+        order,
+        order.fills_qty + qty,
+        order.fills_notional + qty * price,
+        order.reported_filled_qty,
+        order.reported_avg_price,
     )
     fields["execution_ids"] = order.execution_ids | {execution_id}
     complete = fields["filled_qty"] >= order.qty

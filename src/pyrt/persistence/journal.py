@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import msgspec
 
@@ -90,7 +90,9 @@ _encoder = msgspec.json.Encoder()
 class Journal:
     """Append-only journal in one SQLite file. Thread-safe; one writer per file per process."""
 
-    def __init__(self, path: str | os.PathLike[str], *, clock: Clock | None = None, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, clock: Clock | None = None, read_only: bool = False
+    ) -> None:
         self.path = Path(path)
         self.read_only = read_only
         self._clock = clock or WallClock()
@@ -125,11 +127,15 @@ class Journal:
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute("BEGIN IMMEDIATE")
                 _create_schema(conn)
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
                 conn.execute("COMMIT")
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None or row[0] != str(SCHEMA_VERSION):
-                raise JournalError(f"{self.path}: schema version {row and row[0]!r}, expected {SCHEMA_VERSION}")
+                raise JournalError(
+                    f"{self.path}: schema version {row and row[0]!r}, expected {SCHEMA_VERSION}"
+                )
         except BaseException:
             conn.close()
             raise
@@ -137,7 +143,9 @@ class Journal:
 
     # --- writing -----------------------------------------------------------------------
 
-    def append(self, kind: RecordKind | str, client_order_id: str, payload: Payload = None, ts_ns: int | None = None) -> int:
+    def append(
+        self, kind: RecordKind | str, client_order_id: str, payload: Payload = None, ts_ns: int | None = None
+    ) -> int:
         """Append one record and commit it durably; return its seq. Raises JournalWriteError."""
         return self._write([self._row(kind, client_order_id, payload, ts_ns)])[0]
 
@@ -151,7 +159,10 @@ class Journal:
         return JournalRecord(seq, row[0], row[1], row[2], msgspec.json.decode(row[3]))
 
     def append_many(
-        self, entries: Iterable[tuple[RecordKind | str, str, Payload] | tuple[RecordKind | str, str, Payload, int | None]]
+        self,
+        entries: Iterable[
+            tuple[RecordKind | str, str, Payload] | tuple[RecordKind | str, str, Payload, int | None]
+        ],
     ) -> list[int]:
         """Append several (kind, client_order_id, payload[, ts_ns]) records in one
         transaction, all or nothing; return their seqs."""
@@ -165,7 +176,8 @@ class Journal:
                 try:
                     seqs = [
                         conn.execute(
-                            "INSERT INTO journal (ts_ns, kind, client_order_id, payload) VALUES (?, ?, ?, ?)", row
+                            "INSERT INTO journal (ts_ns, kind, client_order_id, payload) VALUES (?, ?, ?, ?)",
+                            row,
                         ).lastrowid
                         for row in rows
                     ]
@@ -178,7 +190,9 @@ class Journal:
                 raise JournalWriteError(f"journal write failed: {exc}") from exc
         return [int(s) for s in seqs if s is not None]
 
-    def _row(self, kind: RecordKind | str, client_order_id: str, payload: Payload, ts_ns: int | None = None) -> tuple[int, str, str, str]:
+    def _row(
+        self, kind: RecordKind | str, client_order_id: str, payload: Payload, ts_ns: int | None = None
+    ) -> tuple[int, str, str, str]:
         try:
             kind_value = RecordKind(kind).value
             body = _encoder.encode({} if payload is None else payload)
@@ -203,10 +217,14 @@ class Journal:
         last = since_seq
         while True:
             with self._lock:
-                rows = self._readable().execute(
-                    "SELECT seq, ts_ns, kind, client_order_id, payload FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
-                    (last, _PAGE_SIZE),
-                ).fetchall()
+                rows = (
+                    self._readable()
+                    .execute(
+                        "SELECT seq, ts_ns, kind, client_order_id, payload FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
+                        (last, _PAGE_SIZE),
+                    )
+                    .fetchall()
+                )
             for seq, ts_ns, kind, coid, payload in rows:
                 yield JournalRecord(seq, ts_ns, kind, coid, msgspec.json.decode(payload))
             if len(rows) < _PAGE_SIZE:
@@ -241,9 +259,14 @@ class Journal:
             last = 0
             while True:
                 with self._lock:
-                    rows = self._readable().execute(
-                        "SELECT seq, kind, payload FROM journal WHERE seq > ? ORDER BY seq LIMIT ?", (last, _PAGE_SIZE)
-                    ).fetchall()
+                    rows = (
+                        self._readable()
+                        .execute(
+                            "SELECT seq, kind, payload FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
+                            (last, _PAGE_SIZE),
+                        )
+                        .fetchall()
+                    )
                 for seq, kind, payload in rows:
                     if kind not in kinds:
                         problems.append(f"seq {seq}: unknown kind {kind!r}")
@@ -279,7 +302,7 @@ class Journal:
             with _writers_lock:
                 _writers.discard(self._key)
 
-    def __enter__(self) -> Journal:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -309,7 +332,9 @@ FAILPOINT_ENV = "PYRT_FAILPOINTS"
 KNOWN_FAILPOINTS = frozenset(
     {"after_journal_before_send", "after_send_before_ack_write", "after_fill_before_position_update"}
 )
-_ARMED: frozenset[str] = frozenset(n.strip() for n in os.environ.get(FAILPOINT_ENV, "").split(",") if n.strip())
+_ARMED: frozenset[str] = frozenset(
+    n.strip() for n in os.environ.get(FAILPOINT_ENV, "").split(",") if n.strip()
+)
 
 
 def failpoint(name: str) -> None:

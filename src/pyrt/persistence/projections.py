@@ -159,12 +159,16 @@ class OrderProjection:
                 self.halted_symbols.add(order.symbol)
         if outcome.fill_qty_delta > ZERO:
             price = outcome.fill_notional_delta / outcome.fill_qty_delta
-            position = apply_fill_to_position(self.position(order.symbol), order.side, outcome.fill_qty_delta, price)
+            position = apply_fill_to_position(
+                self.position(order.symbol), order.side, outcome.fill_qty_delta, price
+            )
             self.positions[order.symbol] = position
         if record.kind == RecordKind.FILL and "position_qty" in record.payload:
             broker_qty = to_decimal(record.payload["position_qty"], "position_qty")
             if broker_qty != self.position(order.symbol).qty:
-                self._note(record, f"position_qty {broker_qty} != projected {self.position(order.symbol).qty}")
+                self._note(
+                    record, f"position_qty {broker_qty} != projected {self.position(order.symbol).qty}"
+                )
 
     def _note(self, record: JournalRecord, what: str) -> None:
         self.anomalies.append(Anomaly(record.seq, record.client_order_id, what))
@@ -214,4 +218,3 @@ def replay(records: Iterable[JournalRecord]) -> OrderProjection:
     for record in records:
         projection.apply(record)
     return projection
-

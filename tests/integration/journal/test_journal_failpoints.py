@@ -38,7 +38,7 @@ journal.close()
 def run_child(path: Path, armed: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYRT_FAILPOINTS=armed)
     return subprocess.run(
-        [sys.executable, "-c", CHILD, str(path)], env=env, capture_output=True, text=True, timeout=30
+        [sys.executable, "-c", CHILD, str(path)], env=env, check=False, capture_output=True, text=True, timeout=30
     )
 
 
@@ -47,7 +47,12 @@ def run_child(path: Path, armed: str) -> subprocess.CompletedProcess[str]:
     [
         ("after_journal_before_send", "", ["intent", "submit_sent"], OrderState.SUBMITTED),
         ("other,after_send_before_ack_write", "SENT\n", ["intent", "submit_sent"], OrderState.SUBMITTED),
-        ("after_fill_before_position_update", "SENT\n", ["intent", "submit_sent", "ack", "fill"], OrderState.FILLED),
+        (
+            "after_fill_before_position_update",
+            "SENT\n",
+            ["intent", "submit_sent", "ack", "fill"],
+            OrderState.FILLED,
+        ),
     ],
 )
 def test_crash_at_failpoint_leaves_committed_records(

@@ -36,7 +36,11 @@ SCENARIO: list[tuple[str, str, Any]] = [
     ("intent", "s-b-0", intent("b", "AAPL", "sell", "15")),
     ("submit_sent", "s-b-0", {}),
     ("unknown", "s-b-0", {"reason": "timeout"}),
-    ("reconciliation", "s-b-0", {"status": "filled", "filled_qty": "15", "filled_avg_price": "110", "broker_order_id": "b-b"}),
+    (
+        "reconciliation",
+        "s-b-0",
+        {"status": "filled", "filled_qty": "15", "filled_avg_price": "110", "broker_order_id": "b-b"},
+    ),
     ("fill", "s-b-0", {"execution_id": "y1", "qty": "15", "price": "110"}),  # the execution behind it
     # MSFT: canceled, then a late fill
     ("intent", "s-c-0", intent("c", "MSFT", "buy", "5")),
@@ -92,14 +96,14 @@ def test_live_projection_equals_replay_of_the_file(tmp_path: Path) -> None:
 def test_projected_state(tmp_path: Path) -> None:
     p = write_live(tmp_path / "journal.db")
     a, b, c, d = (p.orders[f"s-{x}-0"] for x in "abcd")
-    assert (a.state, a.filled_qty, a.avg_fill_price) == (OrderState.FILLED, 10, D("103"))
+    assert (a.state, a.filled_qty, a.avg_fill_price) == (OrderState.FILLED, 10, D(103))
     assert (b.state, b.filled_qty, b.broker_order_id) == (OrderState.FILLED, 15, "b-b")
     assert (c.state, c.filled_qty, c.cancel_requested) == (OrderState.CANCELED, 2, True)
     assert d.overfilled and p.halted_symbols == {"TSLA"}
     aapl = p.position("AAPL")
-    assert (aapl.qty, aapl.avg_entry_price, aapl.realized_pnl) == (-5, D("110"), D("70"))
+    assert (aapl.qty, aapl.avg_entry_price, aapl.realized_pnl) == (-5, D(110), D(70))
     assert p.position("MSFT").qty == 2 and p.position("TSLA").qty == 2
-    assert p.realized_pnl() == D("70")
+    assert p.realized_pnl() == D(70)
     assert [o.client_order_id for o in p.needs_resolution()] == ["s-e-0"]
     assert p.open_orders() == []
     assert p.orders["s-f-0"].state == OrderState.DENIED
@@ -115,6 +119,7 @@ def test_projected_state(tmp_path: Path) -> None:
 
 
 # --- crash at any record: replay of a prefix, then the rest live, equals a full replay ---
+
 
 def as_records(entries: list[tuple[str, str, Any]]) -> list[JournalRecord]:
     return [

@@ -45,7 +45,9 @@ def test_write_read_roundtrip_and_since_seq(path: Path) -> None:
 
 def test_append_record_returns_what_a_reader_sees(path: Path) -> None:
     with Journal(path) as journal:
-        live = journal.append_record("fill", "c1", {"execution_id": "e1", "qty": Decimal("2"), "price": Decimal("9.99")})
+        live = journal.append_record(
+            "fill", "c1", {"execution_id": "e1", "qty": Decimal(2), "price": Decimal("9.99")}
+        )
         assert list(journal.iter_records()) == [live]
 
 
@@ -67,7 +69,9 @@ def test_wal_and_synchronous_full_are_set(path: Path) -> None:
         try:
             assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             assert other.execute("SELECT COUNT(*) FROM journal").fetchone()[0] == 1
-            assert other.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+            assert other.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(
+                SCHEMA_VERSION
+            )
         finally:
             other.close()
 
@@ -147,8 +151,12 @@ def test_integrity_check_reports_foreign_rows(path: Path) -> None:
     with Journal(path) as journal:
         journal.append("intent", "c1", {})
         raw = sqlite3.connect(path)
-        raw.execute("INSERT INTO journal (ts_ns, kind, client_order_id, payload) VALUES (1, 'weird', '', 'not json')")
-        raw.execute("INSERT INTO journal (ts_ns, kind, client_order_id, payload) VALUES (1, 'fill', '', '[1]')")
+        raw.execute(
+            "INSERT INTO journal (ts_ns, kind, client_order_id, payload) VALUES (1, 'weird', '', 'not json')"
+        )
+        raw.execute(
+            "INSERT INTO journal (ts_ns, kind, client_order_id, payload) VALUES (1, 'fill', '', '[1]')"
+        )
         raw.commit()
         raw.close()
         problems = journal.integrity_check()

@@ -12,7 +12,9 @@ from pyrt.services.execution.budget import RequestBudget, RequestKind
 KINDS = list(RequestKind)
 
 
-def budget(per_minute: int = 150, cancel_reserve: int = 30, read_reserve: int = 10) -> tuple[RequestBudget, ManualClock]:
+def budget(
+    per_minute: int = 150, cancel_reserve: int = 30, read_reserve: int = 10
+) -> tuple[RequestBudget, ManualClock]:
     clock = ManualClock(start_ns=0)
     return RequestBudget(per_minute, cancel_reserve, clock, read_reserve=read_reserve), clock
 
@@ -98,9 +100,11 @@ steps = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(steps, st.integers(2, 40), st.data())
-def test_never_over_budget_in_any_window(script: list[tuple[int, str, int]], per_minute: int, data: st.DataObject) -> None:
+def test_never_over_budget_in_any_window(
+    script: list[tuple[int, str, int]], per_minute: int, data: st.DataObject
+) -> None:
     cancel_reserve = data.draw(st.integers(0, per_minute - 1))
     read_reserve = data.draw(st.integers(0, per_minute - cancel_reserve - 1))
     b, clock = budget(per_minute, cancel_reserve, read_reserve)
@@ -123,7 +127,9 @@ def test_never_over_budget_in_any_window(script: list[tuple[int, str, int]], per
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 5_000), st.sampled_from(KINDS)), max_size=80), st.sampled_from(KINDS))
+@given(
+    st.lists(st.tuples(st.integers(0, 5_000), st.sampled_from(KINDS)), max_size=80), st.sampled_from(KINDS)
+)
 def test_waiting_wait_time_is_enough(script: list[tuple[int, RequestKind]], kind: RequestKind) -> None:
     b, clock = budget(per_minute=12, cancel_reserve=3, read_reserve=2)
     for advance_ms, k in script:

@@ -39,8 +39,16 @@ from pyrt.domain.orders import (
 )
 
 S = OrderState
-DO_NOT_TOUCH = ["new", "accepted", "pending_new", "done_for_day", "calculated", "stopped", "suspended",
-                "accepted_for_bidding"]
+DO_NOT_TOUCH = [
+    "new",
+    "accepted",
+    "pending_new",
+    "done_for_day",
+    "calculated",
+    "stopped",
+    "suspended",
+    "accepted_for_bidding",
+]
 
 
 def order(state: OrderState = S.INITIALIZED, qty: str = "10", **kw: object) -> Order:
@@ -98,8 +106,8 @@ def _events() -> dict[str, Callable[[Order], Outcome]]:
         "reject": lambda o: apply_reject(o, "403", 5),
         "not_found": lambda o: apply_not_found(o, "404", 5),
         "cancel_requested": lambda o: apply_cancel_requested(o, 5),
-        "fill": lambda o: apply_fill(o, "e1", D(3), D("10"), 5),
-        "full_fill": lambda o: apply_fill(o, "e2", D(10), D("10"), 5),
+        "fill": lambda o: apply_fill(o, "e1", D(3), D(10), 5),
+        "full_fill": lambda o: apply_fill(o, "e2", D(10), D(10), 5),
     }
     for status in OrderStatus:
         events[f"ack:{status.value}"] = lambda o, st=status: apply_ack(o, "b1", st, 5)
@@ -114,21 +122,24 @@ EVENTS = _events()
 
 
 @pytest.mark.parametrize("state", list(OrderState))
-@pytest.mark.parametrize("name", sorted(EVENTS))
-def test_every_event_on_every_state(state: OrderState, name: str) -> None:
-    before = order(state)
+def test_every_event_on_every_state(state: OrderState) -> None:
+    for name in sorted(EVENTS):
+        _check_event(order(state), name)
+
+
+def _check_event(before: Order, name: str) -> None:
     first = EVENTS[name](before)
     if isinstance(first, TransitionRejected):
         assert first.order is before and first.reason
         return
     after = first.order
     if isinstance(first, Applied) and after.state != before.state:
-        assert can_transition(before.state, after.state), (before.state, after.state)
+        assert can_transition(before.state, after.state), (name, before.state, after.state)
         if before.state in TERMINAL_STATES:
             assert LATE_FILL in first.alerts
     assert after.filled_qty >= before.filled_qty
     second = EVENTS[name](after)
-    assert isinstance(second, (NoChange, TransitionRejected)), (name, second)
+    assert isinstance(second, (NoChange, TransitionRejected)), (name, before.state, second)
     assert second.order == after
 
 

@@ -39,7 +39,12 @@ class RequestBudget:
     """Sliding-minute request budget with reserves for cancels and reads."""
 
     def __init__(
-        self, per_minute: int = 150, cancel_reserve: int = 30, clock: Clock | None = None, *, read_reserve: int = 10
+        self,
+        per_minute: int = 150,
+        cancel_reserve: int = 30,
+        clock: Clock | None = None,
+        *,
+        read_reserve: int = 10,
     ) -> None:
         if per_minute < 1 or cancel_reserve < 0 or read_reserve < 0:
             raise ValueError("per_minute must be >= 1 and reserves >= 0")
@@ -105,7 +110,9 @@ class RequestBudget:
         self._prune(now)
         wait = _wait_for_room(self._all, self.per_minute, now)
         if kind != RequestKind.CANCEL:
-            wait = max(wait, _wait_for_room(self._non_cancel, self.limit(kind), now), self._paused_until_ns - now)
+            wait = max(
+                wait, _wait_for_room(self._non_cancel, self.limit(kind), now), self._paused_until_ns - now
+            )
         return max(wait, 0)
 
     def _prune(self, now: int) -> None:
