@@ -20,6 +20,7 @@ from pyrt.config.risk import RiskLimits
 from pyrt.config.secrets import Secrets, load_secrets, read_dotenv
 from pyrt.config.system import SystemConfig
 from pyrt.config.venue import ResolvedVenue, is_alpaca_host, resolve_venue
+from pyrt.observability.logging import register_secret
 
 SYSTEM_FILE = "system.json"
 RISK_FILE = "risk_limits.toml"
@@ -54,8 +55,6 @@ def load_config(config_dir: Path, env: Mapping[str, str] | None = None) -> AppCo
     config, problems = _collect(Path(config_dir), os.environ if env is None else env)
     if config is None:
         raise ConfigError(problems)
-    from pyrt.observability.logging import register_secret
-
     for value in config.secrets.secret_values():
         register_secret(value)
     return config
