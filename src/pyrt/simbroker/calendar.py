@@ -8,7 +8,7 @@ nanoseconds since the epoch; nothing here reads the wall clock.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -163,4 +163,4 @@ class NyseSession:
 
 
 def _ny_date(ts_ns: int) -> date:
-    return datetime.fromtimestamp(ts_ns // NS_PER_S, tz=timezone.utc).astimezone(NEW_YORK).date()
+    return datetime.fromtimestamp(ts_ns // NS_PER_S, tz=UTC).astimezone(NEW_YORK).date()

@@ -60,7 +60,8 @@ class QuoteColumns:
         n_sym = len(self.symbols)
         symbols = list(self.symbols) * len(self.ts_ns)
         ts = np.repeat(self.ts_ns, n_sym).tolist()
-        cols = [m.T.ravel().tolist() for m in (self.bid_price, self.bid_size, self.ask_price, self.ask_size)]
+        matrices = (self.bid_price, self.bid_size, self.ask_price, self.ask_size)
+        cols = [m.T.ravel().tolist() for m in matrices]
         return list(map(Quote, symbols, *cols, ts))
 
 
@@ -143,7 +144,8 @@ class SyntheticMarket:
             mid = self._mids[symbol] * math.exp(drift + sigma * z)
             self._mids[symbol] = mid
             bid, ask = bid_ask_around(mid, self.spread_bps)
-            bid_size, ask_size = float(LOT * (1 + int(u[0] * 20))), float(LOT * (1 + int(u[1] * 20)))
+            bid_size = float(LOT * (1 + int(u[0] * 20)))
+            ask_size = float(LOT * (1 + int(u[1] * 20)))
             events.append(Quote(symbol, bid, bid_size, ask, ask_size, now_ns))
             if u[2] < self.trade_probability:
                 price = min(max(round(bid + u[3] * (ask - bid), 2), bid), ask)
@@ -176,7 +178,8 @@ class SyntheticMarket:
         bid = np.maximum(np.round(mids - half, 2), 0.01)
         ask = np.maximum(np.round(mids + half, 2), np.round(bid + 0.01, 2))
         sizes *= LOT
-        return QuoteColumns(self.symbols, ts, bid, sizes[:, :n_per_symbol], ask, sizes[:, n_per_symbol:])
+        bid_size, ask_size = sizes[:, :n_per_symbol], sizes[:, n_per_symbol:]
+        return QuoteColumns(self.symbols, ts, bid, bid_size, ask, ask_size)
 
     def quotes_batch(self, now_ns: int, n_per_symbol: int) -> list[Quote]:
         """Like `quotes_batch_columns`, as Quote records in time order."""
@@ -191,7 +194,9 @@ class SyntheticMarket:
         and the symbol's start price (or its default start price for unknown symbols).
         """
         price = self._start_prices.get(symbol) or default_start_price(symbol)
-        return history_bars(symbol, timeframe, start_ns, end_ns, limit, self.seed, price, self.vol_annual)
+        return history_bars(
+            symbol, timeframe, start_ns, end_ns, limit, self.seed, price, self.vol_annual
+        )
 
     def _advance(self, now_ns: int) -> int:
         last = now_ns - self.tick_interval_ns if self._last_ns is None else self._last_ns
@@ -228,10 +233,12 @@ class _BarAccumulator:
 
     def to_bar(self, symbol: str) -> Bar:
         if self.t_ohlc is not None:
-            vwap = self.notional / self.volume if self.volume else self.t_ohlc[3]
-            return Bar(symbol, *self.t_ohlc, self.volume, self.start_ns, self.count, vwap)
+            o, h, lo, c = self.t_ohlc
+            vwap = self.notional / self.volume if self.volume else c
+            return Bar(symbol, o, h, lo, c, self.volume, self.start_ns, self.count, vwap)
         assert self.m_ohlc is not None
-        return Bar(symbol, *self.m_ohlc, 0.0, self.start_ns, 0, self.mid_sum / self.mids)
+        o, h, lo, c = self.m_ohlc
+        return Bar(symbol, o, h, lo, c, 0.0, self.start_ns, 0, self.mid_sum / self.mids)
 
 
 def _update_ohlc(ohlc: list[float] | None, price: float) -> list[float]:
@@ -294,7 +301,8 @@ class BarBuilder:
     def _bar_for(self, symbol: str, ts_ns: int) -> tuple[_BarAccumulator | None, list[Bar]]:
         start = ts_ns - ts_ns % self.interval_ns
         acc = self._open.get(symbol)
-        late = start + self.interval_ns <= self._flushed_until or start < self._closed_until.get(symbol, start)
+        flushed = start + self.interval_ns <= self._flushed_until
+        late = flushed or start < self._closed_until.get(symbol, start)
         if late or (acc is not None and start < acc.start_ns):
             self.late_events += 1
             return None, []
@@ -330,7 +338,8 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     x = x + np.uint64(0x9E3779B97F4A7C15)
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    mixed: np.ndarray = x ^ (x >> np.uint64(31))
+    return mixed
 
 
 def _hash_normal(base: int, stream: int, index: np.ndarray) -> np.ndarray:
@@ -361,7 +370,9 @@ def _log_level(base: int, sigma_min: float, edges: np.ndarray) -> np.ndarray:
     return level
 
 
-def _minute_bars(base: int, p0: float, vol_annual: float, minutes: np.ndarray) -> dict[str, np.ndarray]:
+def _minute_bars(
+    base: int, p0: float, vol_annual: float, minutes: np.ndarray
+) -> dict[str, np.ndarray]:
     """OHLCV columns of the 1-minute bars starting at the given sorted epoch-minute indices."""
     sigma_min = vol_annual / math.sqrt(CALENDAR_YEAR_MIN)
     run_ends = np.r_[minutes[1:] != minutes[:-1] + 1, True]
@@ -373,7 +384,8 @@ def _minute_bars(base: int, p0: float, vol_annual: float, minutes: np.ndarray) -
     wick_l = np.abs(_hash_normal(base, _WICK_STREAM + 1, minutes)) * sigma_min * 0.6
     high = np.maximum(np.round(np.maximum(o, c) * np.exp(wick_h), 2), np.maximum(o, c))
     low = np.minimum(np.round(np.minimum(o, c) * np.exp(-wick_l), 2), np.minimum(o, c))
-    volume = np.maximum(np.round(20_000 * np.exp(0.5 * _hash_normal(base, _VOLUME_STREAM, minutes))), LOT)
+    volume_noise = _hash_normal(base, _VOLUME_STREAM, minutes)
+    volume = np.maximum(np.round(20_000 * np.exp(0.5 * volume_noise)), LOT)
     vwap = np.round((high + low + c) / 3.0, 4)
     return {"open": o, "high": high, "low": low, "close": c, "volume": volume, "vwap": vwap}
 
@@ -421,9 +433,11 @@ def history_bars(
         per_day = [np.arange(o // NS_PER_MIN, c // NS_PER_MIN, dtype=np.int64) for o, c in sessions]
         if timeframe == "1Min":
             minutes = np.concatenate(per_day)
-            minutes = minutes[(minutes * NS_PER_MIN >= start_ns) & (minutes * NS_PER_MIN <= end_ns)][:room]
+            ts = minutes * NS_PER_MIN
+            minutes = minutes[(ts >= start_ns) & (ts <= end_ns)][:room]
             if len(minutes):
-                out.extend(_minute_records(symbol, minutes, _minute_bars(base, p0, vol_annual, minutes)))
+                cols = _minute_bars(base, p0, vol_annual, minutes)
+                out.extend(_minute_records(symbol, minutes, cols))
             continue
         days = [(o, _ny_midnight_ns(o)) for o, _ in sessions]
         wanted = [i for i, (_, d) in enumerate(days) if start_ns <= d <= end_ns][:room]
@@ -443,8 +457,12 @@ def _ny_midnight_ns(ts_ns: int) -> int:
 
 
 def _minute_records(symbol: str, minutes: np.ndarray, cols: dict[str, np.ndarray]) -> list[Bar]:
-    rows = zip(minutes.tolist(), *(cols[k].tolist() for k in ("open", "high", "low", "close", "volume", "vwap")))
-    return [Bar(symbol, o, h, lo, c, v, m * NS_PER_MIN, int(v) // 150 + 1, vw) for m, o, h, lo, c, v, vw in rows]
+    names = ("open", "high", "low", "close", "volume", "vwap")
+    rows = zip(minutes.tolist(), *(cols[k].tolist() for k in names))
+    return [
+        Bar(symbol, o, h, lo, c, v, m * NS_PER_MIN, int(v) // 150 + 1, vw)
+        for m, o, h, lo, c, v, vw in rows
+    ]
 
 
 def _day_bar(symbol: str, day_ns: int, cols: dict[str, np.ndarray]) -> Bar:

@@ -12,7 +12,7 @@ import heapq
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from pyrt.simbroker.market import LOT, symbol_key
 REQUIRED_COLUMNS = ("timestamp", "symbol", "open", "high", "low", "close", "volume")
 OPTIONAL_COLUMNS = ("vwap", "trade_count")
 DEFAULT_BAR_NS = 60_000_000_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _BAR, _QUOTE = 0, 1  # at equal times a bar's close comes before the next bar's first quote
 
@@ -83,7 +83,8 @@ def _bar_from(get: Callable[[str], Any], fail: Callable[[str, str], ReplayDataEr
         raise fail("high", f"high {h} is below max(open, close) = {max(o, c)}")
     volume = number("volume", 0.0)
     count = number("trade_count", 0.0, default=0.0)
-    return Bar(symbol.strip(), o, h, lo, c, volume, ts_ns, int(count), number("vwap", 0.0, default=0.0))
+    vwap = number("vwap", 0.0, default=0.0)
+    return Bar(symbol.strip(), o, h, lo, c, volume, ts_ns, int(count), vwap)
 
 
 def _check_header(path: Path, columns: list[str], where: str) -> None:
@@ -99,7 +100,8 @@ def read_csv_bars(path: Path) -> list[tuple[Bar, int]]:
         reader = csv.reader(f)
         header = [name.strip() for name in next(reader, [])]
         _check_header(path, header, "line 1")
-        index = {name: i for i, name in enumerate(header) if name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS}
+        known = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+        index = {name: i for i, name in enumerate(header) if name in known}
         i_ts, i_sym, i_o, i_h, i_l, i_c, i_v = (index[name] for name in REQUIRED_COLUMNS)
         i_vwap, i_n = index.get("vwap"), index.get("trade_count")
         for row in reader:
@@ -107,9 +109,11 @@ def read_csv_bars(path: Path) -> list[tuple[Bar, int]]:
                 continue
             line = reader.line_num
             if len(row) != len(header):
-                raise ReplayDataError(path, f"line {line}", None, f"expected {len(header)} fields, got {len(row)}")
+                problem = f"expected {len(header)} fields, got {len(row)}"
+                raise ReplayDataError(path, f"line {line}", None, problem)
             try:  # fast path for well-formed rows; anything odd goes to the checking parser
-                o, h, lo, c, v = float(row[i_o]), float(row[i_h]), float(row[i_l]), float(row[i_c]), float(row[i_v])
+                o, h, lo, c = float(row[i_o]), float(row[i_h]), float(row[i_l]), float(row[i_c])
+                v = float(row[i_v])
                 vwap = float(row[i_vwap]) if i_vwap is not None and row[i_vwap] else 0.0
                 count = float(row[i_n]) if i_n is not None and row[i_n] else 0.0
                 symbol = row[i_sym].strip()
@@ -130,16 +134,19 @@ def read_csv_bars(path: Path) -> list[tuple[Bar, int]]:
                 def fail(column: str, problem: str, line: int = line) -> ReplayDataError:
                     return ReplayDataError(path, f"line {line}", column, problem)
 
-                bar = _bar_from(lambda col, row=row: row[index[col]] if col in index else None, fail)
+                def get(col: str, row: list[str] = row) -> str | None:
+                    return row[index[col]] if col in index else None
+
+                bar = _bar_from(get, fail)
             out.append((bar, line))
     return out
 
 
 def read_parquet_bars(path: Path) -> list[tuple[Bar, int]]:
     """Bars of one Parquet file, each with its row number (counting from 1)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     table = pq.read_table(path)
     _check_header(path, table.column_names, "schema")
@@ -157,7 +164,10 @@ def read_parquet_bars(path: Path) -> list[tuple[Bar, int]]:
         def fail(column: str, problem: str, i: int = i) -> ReplayDataError:
             return ReplayDataError(path, f"row {i + 1}", column, problem)
 
-        out.append((_bar_from(lambda col, i=i: columns[col][i] if col in columns else None, fail), i + 1))
+        def get(col: str, i: int = i) -> Any:
+            return columns[col][i] if col in columns else None
+
+        out.append((_bar_from(get, fail), i + 1))
     return out
 
 
@@ -209,7 +219,8 @@ class ReplayMarket:
                 key = (bar.symbol, bar.ts_ns)
                 if key in seen:
                     first = "{} {} {}".format(*seen[key])
-                    raise ReplayDataError(path, f"{unit} {position}", "timestamp", f"duplicate bar (first: {first})")
+                    problem = f"duplicate bar (first: {first})"
+                    raise ReplayDataError(path, f"{unit} {position}", "timestamp", problem)
                 seen[key] = (path, unit, position)
                 self._bars.setdefault(bar.symbol, []).append(bar)
         if not self._bars:
@@ -259,7 +270,9 @@ class ReplayMarket:
         for ts, _, _, event in merged:
             yield round((ts - self.start_ns) / self.speed), event
 
-    def events_until(self, elapsed_wall_ns: int, max_events: int | None = None) -> list[ReplayEvent]:
+    def events_until(
+        self, elapsed_wall_ns: int, max_events: int | None = None
+    ) -> list[ReplayEvent]:
         """The not yet returned events due by `elapsed_wall_ns` (at most `max_events`)."""
         out: list[ReplayEvent] = []
         while max_events is None or len(out) < max_events:
@@ -286,7 +299,8 @@ class ReplayMarket:
         ts, bid, bid_size, ask, ask_size = self._quote_columns(symbol)
         for i, bar in enumerate(bars):
             for j in range(i * n, i * n + n):
-                yield ts[j], _QUOTE, symbol, Quote(symbol, bid[j], bid_size[j], ask[j], ask_size[j], ts[j])
+                quote = Quote(symbol, bid[j], bid_size[j], ask[j], ask_size[j], ts[j])
+                yield ts[j], _QUOTE, symbol, quote
             yield ends[i], _BAR, symbol, bar
 
     def _quote_columns(self, symbol: str) -> tuple[list[Any], ...]:
@@ -294,9 +308,9 @@ class ReplayMarket:
         n, bars = self.quotes_per_bar, self._bars[symbol]
         ohlc = np.array([(b.open, b.high, b.low, b.close) for b in bars])
         up = ohlc[:, 3] >= ohlc[:, 0]
-        path = np.column_stack(  # open -> low -> high -> close on up bars, high first on down bars
-            [ohlc[:, 0], np.where(up, ohlc[:, 2], ohlc[:, 1]), np.where(up, ohlc[:, 1], ohlc[:, 2]), ohlc[:, 3]]
-        )
+        first = np.where(up, ohlc[:, 2], ohlc[:, 1])  # up bars visit the low first
+        second = np.where(up, ohlc[:, 1], ohlc[:, 2])
+        path = np.column_stack([ohlc[:, 0], first, second, ohlc[:, 3]])
         x = np.linspace(0.0, 3.0, n) if n > 1 else np.zeros(1)
         seg = np.minimum(x.astype(np.int64), 2)
         mids = path[:, seg] + (path[:, seg + 1] - path[:, seg]) * (x - seg)
@@ -307,7 +321,8 @@ class ReplayMarket:
         spans = np.array(self._ends[symbol], dtype=np.int64) - starts
         ts = starts[:, None] + (spans[:, None] * np.arange(n)) // n
         # Row j of the sizes is drawn j-th, so a quote's sizes do not depend on later bars.
-        sizes = LOT * np.random.default_rng(symbol_key(symbol)).integers(1, 21, size=(len(bars) * n, 2))
+        rng = np.random.default_rng(symbol_key(symbol))
+        sizes = LOT * rng.integers(1, 21, size=(len(bars) * n, 2))
         return (
             ts.ravel().tolist(),
             bid.ravel().tolist(),
@@ -321,4 +336,3 @@ class ReplayMarket:
         gaps = [b - a for a, b in zip(starts, starts[1:])]
         duration = duration_ns or (min(gaps) if gaps else DEFAULT_BAR_NS)
         return [min(s + duration, nxt) for s, nxt in zip(starts, starts[1:] + [2**63])]
-

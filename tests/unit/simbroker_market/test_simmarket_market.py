@@ -130,7 +130,8 @@ def test_bar_builder_uses_quote_mids_without_trades_and_drops_late_data() -> Non
     assert [b.symbol for b in bars] == ["AAPL", "MSFT"]
     msft = bars[1]
     assert (msft.open, msft.high, msft.low, msft.close) == pytest.approx((10.1, 10.5, 9.9, 9.9))
-    assert msft.volume == 0 and msft.trade_count == 0 and msft.vwap == pytest.approx((10.1 + 10.5 + 9.9) / 3)
+    assert msft.volume == 0 and msft.trade_count == 0
+    assert msft.vwap == pytest.approx((10.1 + 10.5 + 9.9) / 3)
     assert builder.on_trade(Trade("MSFT", 10.0, 1, minute + 59 * SEC)) == []
     assert builder.late_events == 1
 
@@ -148,7 +149,8 @@ def test_market_into_bars_is_deterministic() -> None:
     first = bars(11)
     assert first == bars(11) and len(first) >= 18
     for b in first:
-        assert b.ts_ns % NS_PER_MIN == 0 and b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high
+        assert b.ts_ns % NS_PER_MIN == 0
+        assert b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high
 
 
 def test_history_is_deterministic_and_independent_of_the_range() -> None:
@@ -174,7 +176,8 @@ def test_daily_history_aggregates_the_minute_bars_of_each_session() -> None:
         ns(f"2024-{d}T05:00:00+00:00") for d in ("11-25", "11-26", "11-27", "11-29", "12-02")
     ]
     friday = days[3]
-    minutes = history_bars("AAPL", "1Min", friday.ts_ns, friday.ts_ns + 86_400 * SEC, None, 3, 200.0)
+    day_end = friday.ts_ns + 86_400 * SEC
+    minutes = history_bars("AAPL", "1Min", friday.ts_ns, day_end, None, seed=3, start_price=200.0)
     assert len(minutes) == 210  # early close at 13:00
     assert friday.open == minutes[0].open and friday.close == minutes[-1].close
     assert friday.high == max(b.high for b in minutes) and friday.low == min(b.low for b in minutes)
@@ -190,4 +193,5 @@ def test_market_history_uses_the_symbol_start_price() -> None:
     start = ns("2024-03-01T00:00:00+00:00")
     bars = market.history_bars("AAPL", "1Day", start, start + 20 * 86_400 * SEC, limit=5)
     assert len(bars) == 5 and all(700 < b.close < 1400 for b in bars)
-    assert market.history_bars("NEW", "1Min", start, start + 7 * 86_400 * SEC, limit=3)[0].symbol == "NEW"
+    unknown = market.history_bars("NEW", "1Min", start, start + 7 * 86_400 * SEC, limit=3)
+    assert [b.symbol for b in unknown] == ["NEW"] * 3
