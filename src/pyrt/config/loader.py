@@ -97,14 +97,17 @@ def _collect(config_dir: Path, env: Mapping[str, str]) -> tuple[AppConfig | None
     if system is not None:
         try:
             venue = resolve_venue(system.venue, system.sim_broker, merged, _label(config_dir / SYSTEM_FILE))
-            allow_default = venue.embedded_sim or (system.venue.kind == "sim" and not is_alpaca_host(venue.trading_url))
+            external_sim = system.venue.kind == "sim" and not is_alpaca_host(venue.trading_url)
+            allow_default = venue.embedded_sim or external_sim
             smtp = system.notifications.smtp
             secrets = load_secrets(merged, allow_default, smtp.password_env if smtp else None)
         except ConfigError as exc:
             problems.extend(exc.problems)
     if problems or system is None or risk is None or venue is None or secrets is None:
         return None, problems
-    config = AppConfig(root=root, config_dir=config_dir.resolve(), system=system, risk=risk, secrets=secrets, venue=venue)
+    config = AppConfig(
+        root=root, config_dir=config_dir.resolve(), system=system, risk=risk, secrets=secrets, venue=venue
+    )
     return config, []
 
 

@@ -51,14 +51,36 @@ def read_dotenv(root: Path) -> dict[str, str]:
         return {}
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise ConfigError([file_problem(str(path), f"accessible by group/others (mode {mode:04o}); run chmod 600 {path}")])
+        reason = f"accessible by group/others (mode {mode:04o}); run chmod 600 {path}"
+        raise ConfigError([file_problem(str(path), reason)])
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
-def load_secrets(env: Mapping[str, str], allow_sim_default: bool, smtp_password_env: str | None = None) -> Secrets:
+def load_secrets(
+    env: Mapping[str, str], allow_sim_default: bool, smtp_password_env: str | None = None
+) -> Secrets:
     """Secrets from `env` (the process environment merged over .env). Without broker keys,
     `allow_sim_default` picks the sim pair; otherwise it is a ConfigError."""
     problems: list[str] = []
+    values: dict[str, object] = _broker_keys(env, allow_sim_default, problems)
+    for field, var in (("api_token", ENV_API_TOKEN), ("api_read_token", ENV_API_READ_TOKEN)):
+        token = env.get(var, "").strip()
+        if token and len(token) < MIN_TOKEN_LENGTH:
+            reason = f"must be at least {MIN_TOKEN_LENGTH} characters"
+            problems.append(problem_line(f"env {var}", ("secrets", field), reason))
+        values[field] = token or None
+    if smtp_password_env:
+        password = env.get(smtp_password_env, "")
+        if not password:
+            field_path = ("notifications", "smtp", "password_env")
+            problems.append(problem_line(f"env {smtp_password_env}", field_path, "not set"))
+        values["smtp_password"] = password or None
+    if problems:
+        raise ConfigError(problems)
+    return Secrets.model_validate(values)
+
+
+def _broker_keys(env: Mapping[str, str], allow_sim_default: bool, problems: list[str]) -> dict[str, object]:
     pairs = []
     for key_var, secret_var in KEY_PAIRS:
         key, secret = env.get(key_var, "").strip(), env.get(secret_var, "").strip()
@@ -66,29 +88,16 @@ def load_secrets(env: Mapping[str, str], allow_sim_default: bool, smtp_password_
             pairs.append((key_var, key, secret))
         elif key or secret:
             have, missing = (key_var, secret_var) if key else (secret_var, key_var)
-            problems.append(problem_line(f"env {missing}", ("secrets", missing.lower()), f"required when {have} is set"))
+            reason = f"required when {have} is set"
+            problems.append(problem_line(f"env {missing}", ("secrets", missing.lower()), reason))
     if len(pairs) == 2 and pairs[0][1:] != pairs[1][1:]:
-        problems.append(
-            problem_line(f"env {pairs[1][0]}", ("secrets",), f"differs from {pairs[0][0]}: set only one key pair")
-        )
-    values: dict[str, object] = {}
+        reason = f"differs from {pairs[0][0]}: set only one key pair"
+        problems.append(problem_line(f"env {pairs[1][0]}", ("secrets",), reason))
     if pairs:
-        values.update(api_key_id=pairs[0][1], api_secret_key=pairs[0][2], source="env")
-    elif allow_sim_default:
-        values.update(api_key_id=DEFAULT_SIM_KEY_ID, api_secret_key=DEFAULT_SIM_SECRET, source="sim-default")
-    elif not problems:
-        names = " or ".join(f"{k}/{s}" for k, s in KEY_PAIRS)
-        problems.append(problem_line(f"env {KEY_PAIRS[0][0]}", ("secrets", "api_key_id"), f"broker keys required for this venue: set {names}"))
-    for field, var in (("api_token", ENV_API_TOKEN), ("api_read_token", ENV_API_READ_TOKEN)):
-        token = env.get(var, "").strip()
-        if token and len(token) < MIN_TOKEN_LENGTH:
-            problems.append(problem_line(f"env {var}", ("secrets", field), f"must be at least {MIN_TOKEN_LENGTH} characters"))
-        values[field] = token or None
-    if smtp_password_env:
-        password = env.get(smtp_password_env, "")
-        if not password:
-            problems.append(problem_line(f"env {smtp_password_env}", ("notifications", "smtp", "password_env"), "not set"))
-        values["smtp_password"] = password or None
-    if problems:
-        raise ConfigError(problems)
-    return Secrets.model_validate(values)
+        return {"api_key_id": pairs[0][1], "api_secret_key": pairs[0][2], "source": "env"}
+    if allow_sim_default:
+        return {"api_key_id": DEFAULT_SIM_KEY_ID, "api_secret_key": DEFAULT_SIM_SECRET, "source": "sim-default"}
+    if not problems:
+        reason = "broker keys required for this venue: set " + " or ".join(f"{k}/{s}" for k, s in KEY_PAIRS)
+        problems.append(problem_line(f"env {KEY_PAIRS[0][0]}", ("secrets", "api_key_id"), reason))
+    return {}

@@ -64,10 +64,16 @@ def resolve_venue(
 
     if trading is None:
         if venue.kind == "sim":
-            reason = f"{ENV_DATA_URL} is set but no trading URL: set {ENV_TRADING_URL} too (or neither for the embedded sim)"
+            reason = (
+                f"{ENV_DATA_URL} is set but no trading URL: "
+                f"set {ENV_TRADING_URL} too (or neither for the embedded sim)"
+            )
             raise ConfigError([problem_line(data[0] if data else file_label, ("venue", "trading_url"), reason)])
         if venue.live:
-            reason = f"live trading needs an explicit trading URL ({ENV_TRADING_URL} or venue.trading_url = {ALPACA_LIVE_URL})"
+            reason = (
+                f"live trading needs an explicit trading URL "
+                f"({ENV_TRADING_URL} or venue.trading_url = {ALPACA_LIVE_URL})"
+            )
             raise ConfigError([problem_line(file_label, ("venue", "live"), reason)])
         trading = (file_label, ALPACA_PAPER_URL)
 
@@ -75,9 +81,11 @@ def resolve_venue(
     parts = urlsplit(trading_url)
     live_url = parts.hostname == _LIVE_HOST
     if venue.live and not live_url:
-        problems.append(problem_line(label, ("venue", "live"), f"live is true but {trading_url} is not the live Alpaca API ({ALPACA_LIVE_URL})"))
+        reason = f"live is true but {trading_url} is not the live Alpaca API ({ALPACA_LIVE_URL})"
+        problems.append(problem_line(label, ("venue", "live"), reason))
     if live_url and not venue.live:
-        problems.append(problem_line(label, ("venue", "trading_url"), f"{trading_url} is the live Alpaca API but venue.live is false"))
+        reason = f"{trading_url} is the live Alpaca API but venue.live is false"
+        problems.append(problem_line(label, ("venue", "trading_url"), reason))
     if live_url and parts.scheme != "https":
         problems.append(problem_line(label, ("venue", "trading_url"), "live trading requires https"))
     if problems:
