@@ -201,9 +201,8 @@ class QuoteMsg(msgspec.Struct, tag="quote", frozen=True, gc=False):
 
     @classmethod
     def from_domain(cls, quote: Quote) -> QuoteMsg:
-        return cls(
-            quote.symbol, quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size, quote.ts_ns
-        )
+        q = quote
+        return cls(q.symbol, q.bid_price, q.bid_size, q.ask_price, q.ask_size, q.ts_ns)
 
     def to_domain(self) -> Quote:
         return Quote(

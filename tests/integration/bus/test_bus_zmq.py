@@ -88,7 +88,8 @@ def test_bad_frames_are_dropped_counted_and_logged(caplog: pytest.LogCaptureFixt
     body = msgspec.msgpack.decode(s.encode(topic, template).partition(b"\0")[2])
     unknown_version = b"md.q\x00" + msgspec.msgpack.encode([9, *body[1:]])
     unknown_type = b"md.q\x00" + msgspec.msgpack.encode([*body[:7], {"type": "nope"}])
-    bad = [b"md.no separator", b"md.q\x00\xc1\xc1", b"md." + b"x" * 5000, unknown_version, unknown_type]
+    garbage = [b"md.no separator", b"md.q\x00\xc1\xc1", b"md." + b"x" * 5000]
+    bad = [*garbage, unknown_version, unknown_type]
     with caplog.at_level(logging.WARNING, logger="pyrt.bus"):
         with pubsub([s.MD_PREFIX], max_frame_bytes=4096) as (pub, sub):
             for frame in bad:
@@ -150,7 +151,9 @@ def test_request_reply_round_trip() -> None:
             with serving(server, echo):
                 replies = [client.request(s.Heartbeat("sig", "ok", i), f"c{i}") for i in range(20)]
     assert [r.correlation_id for r in replies] == [f"c{i}" for i in range(20)]
-    assert all(r.publisher == "risk" and r.payload.status == f"echo c{i}" for i, r in enumerate(replies))  # type: ignore[union-attr]
+    for i, reply in enumerate(replies):
+        assert reply.publisher == "risk"
+        assert isinstance(reply.payload, s.Heartbeat) and reply.payload.status == f"echo c{i}"
 
 
 def test_timeout_then_late_reply_is_discarded() -> None:
@@ -180,7 +183,8 @@ def test_server_drops_malformed_and_stale_requests_and_keeps_serving() -> None:
                 client.send_raw(b"req.x\x00\x93\x01")
                 with pytest.raises(s.RequestTimeout):
                     stale.request(s.Heartbeat("old", "ok", 0), "old")
-                assert client.request(s.Heartbeat("sig", "ok", 0), "fresh").correlation_id == "fresh"
+                fresh = client.request(s.Heartbeat("sig", "ok", 0), "fresh")
+                assert fresh.correlation_id == "fresh"
                 deadline = time.monotonic() + 5
                 while "stale" not in server.dropped and time.monotonic() < deadline:
                     time.sleep(0.005)  # polling a condition with a deadline
@@ -203,3 +207,16 @@ def test_wait_connected_gives_up_at_its_deadline() -> None:
     with ZmqPublisher(EPHEMERAL) as pub, ZmqSubscriber(bind_ephemeral_endpoint(), [""]) as sub:
         with pytest.raises(TimeoutError):
             wait_connected(pub, sub, timeout_s=0.2)
+
+
+def test_reply_to_a_client_that_left_is_counted_not_raised() -> None:
+    with ReplyServer(EPHEMERAL) as server:
+        with RequestClient(server.last_endpoint, 200) as client:
+            with pytest.raises(s.RequestTimeout):
+                client.request(s.Heartbeat("sig", "ok", 0), "gone")
+        [(identity, env)] = server.poll(2000)
+        deadline = time.monotonic() + 5
+        while server.reply(identity, echo(env), env.correlation_id):
+            assert time.monotonic() < deadline, "ROUTER never noticed the client left"
+            time.sleep(0.01)  # polling a condition with a deadline
+        assert server.dropped == {"unroutable": 1}

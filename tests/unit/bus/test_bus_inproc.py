@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from pyrt.bus import schema as s
@@ -40,7 +41,8 @@ def test_quote_fast_path_and_domain_quotes() -> None:
     env = pub.publish_quote(Quote("MSFT", 1.0, 2.0, 3.0, 4.0, 99))
     topic, got = sub.recv_batch()[0]
     assert topic == "md.quote.MSFT" and got == env and got.ts_event == 99
-    assert got.payload.to_domain() == Quote("MSFT", 1.0, 2.0, 3.0, 4.0, 99)  # type: ignore[union-attr]
+    assert isinstance(got.payload, s.QuoteMsg)
+    assert got.payload.to_domain() == Quote("MSFT", 1.0, 2.0, 3.0, 4.0, 99)
 
 
 def test_drain_dispatches_chains_of_handlers() -> None:
@@ -50,8 +52,9 @@ def test_drain_dispatches_chains_of_handlers() -> None:
     seen: list[str] = []
 
     def on_quote(topic: str, env: s.Envelope) -> None:
-        q = env.payload
-        sig.publish(s.signal("momo", q.symbol), s.Signal("momo", q.symbol, "long", 1.0, 0))  # type: ignore[union-attr]
+        assert isinstance(env.payload, s.QuoteMsg)
+        sym = env.payload.symbol
+        sig.publish(s.signal("momo", sym), s.Signal("momo", sym, "long", 1.0, 0))
 
     bus.subscriber([s.MD_PREFIX], on_quote)
     bus.subscriber([s.SIGNAL_PREFIX], lambda topic, env: seen.append(topic))
@@ -107,15 +110,17 @@ def test_request_reply() -> None:
         intent = env.payload.intent
         if intent.intent_id == "lost":
             return None
-        return s.RiskDecisionMsg(RiskDecision(intent_id=intent.intent_id, approved=True, reason_code="OK"))
+        decision = RiskDecision(intent_id=intent.intent_id, approved=True, reason_code="OK")
+        return s.RiskDecisionMsg(decision)
 
     with bus.reply_server("risk", decide) as server, bus.request_client("risk", 50) as client:
         reply = client.request(s.OrderIntentMsg(INTENT), correlation_id="c1")
-        assert reply.correlation_id == "c1" and reply.payload.decision.approved  # type: ignore[union-attr]
+        assert reply.correlation_id == "c1"
+        assert isinstance(reply.payload, s.RiskDecisionMsg) and reply.payload.decision.approved
         assert client.request(s.OrderIntentMsg(INTENT)).correlation_id  # generated id
-        lost = OrderIntent(intent_id="lost", strategy="m", symbol="A", side=OrderSide.BUY, qty=Decimal(1))
+        lost = s.OrderIntentMsg(msgspec.structs.replace(INTENT, intent_id="lost"))
         with pytest.raises(s.RequestTimeout) as info:
-            client.request(s.OrderIntentMsg(lost), correlation_id="c3")
+            client.request(lost, correlation_id="c3")
         assert info.value.correlation_id == "c3" and info.value.timeout_ms == 50
         assert server.handled == 3
     with bus.request_client("risk") as client, pytest.raises(s.RequestTimeout):

@@ -65,8 +65,11 @@ PAYLOADS = [
 ]
 
 
-def make(payload: object, topic: str = "t.x", **kw: object) -> s.Envelope:
-    return s.EnvelopeFactory("pub-1", ManualClock(), epoch=77).make(topic, payload, **kw)  # type: ignore[arg-type]
+def make(
+    payload: object, topic: str = "t.x", ts_event: int | None = None, correlation_id: str = ""
+) -> s.Envelope:
+    factory = s.EnvelopeFactory("pub-1", ManualClock(), epoch=77)
+    return factory.make(topic, payload, ts_event, correlation_id)
 
 
 def test_topics_are_built_by_functions() -> None:
@@ -205,6 +208,7 @@ def decode_only_wire_errors(frame: bytes) -> None:
 
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ_STRUCTURED = settings(FUZZ, max_examples=100)
 
 
 @FUZZ
@@ -228,29 +232,35 @@ def test_fuzz_mutated_valid_frames(edits: list[tuple[int, int]]) -> None:
     decode_only_wire_errors(bytes(frame))
 
 
+INT64 = st.integers(-(2**63), 2**63 - 1)
+SHORT_TEXT = st.text(max_size=8)
 JSONISH = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.text(max_size=8),
-    lambda kids: st.lists(kids, max_size=9) | st.dictionaries(st.text(max_size=8), kids, max_size=5),
+    st.none() | st.booleans() | INT64 | st.floats() | SHORT_TEXT,
+    lambda kids: st.lists(kids, max_size=9) | st.dictionaries(SHORT_TEXT, kids, max_size=5),
     max_leaves=20,
 )
-SCALAR = st.none() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8)
+SCALAR = st.none() | INT64 | SHORT_TEXT
+FIELD_VALUE = (
+    SCALAR | st.lists(SCALAR, max_size=3) | st.dictionaries(SHORT_TEXT, SCALAR, max_size=3)
+)
+FIELD_NAME = st.sampled_from(["symbol", "qty", "items", "intent", "side", "features", "x"])
 PAYLOAD_LIKE = st.builds(
     lambda tag, fields: {**fields, "type": tag},
-    st.sampled_from(sorted(s.MESSAGE_TYPES)) | st.text(max_size=8),
-    st.dictionaries(st.sampled_from(["symbol", "qty", "items", "intent", "side", "x"]), SCALAR),
+    st.sampled_from(sorted(s.MESSAGE_TYPES)) | SHORT_TEXT,
+    st.dictionaries(FIELD_NAME, FIELD_VALUE),
 )
 ENVELOPE_LIKE = st.tuples(
     st.sampled_from([1, 2, -1, "1"]), st.lists(SCALAR, min_size=6, max_size=7), PAYLOAD_LIKE
 )
 
 
-@FUZZ
+@FUZZ_STRUCTURED
 @given(JSONISH)
 def test_fuzz_structured_msgpack_bodies(obj: object) -> None:
     decode_only_wire_errors(b"t.x\x00" + msgspec.msgpack.encode(obj))
 
 
-@FUZZ
+@FUZZ_STRUCTURED
 @given(ENVELOPE_LIKE)
 def test_fuzz_envelope_shaped_bodies(parts: tuple[object, list[object], dict[str, object]]) -> None:
     version, middle, payload = parts

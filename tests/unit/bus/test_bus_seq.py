@@ -19,7 +19,8 @@ def env(seq: int, epoch: int = 1, publisher: str = "md") -> s.Envelope:
 def test_in_order_stream_reports_nothing() -> None:
     tracker = s.SeqTracker()
     assert all(tracker.observe("t", env(n)) is None for n in range(1, 50))
-    assert tracker.stats() == {"gaps": 0, "missing": 0, "duplicates": 0, "restarts": 0, "streams": 1}
+    stats = tracker.stats()
+    assert stats == {"gaps": 0, "missing": 0, "duplicates": 0, "restarts": 0, "streams": 1}
 
 
 def test_gap_is_reported_with_missing_count() -> None:
