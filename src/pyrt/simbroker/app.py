@@ -118,7 +118,11 @@ class _ReadyServer(uvicorn.Server):
 
 def serve(opts: SimBrokerOptions, ready_file: Path | None = None, log_level: str = "warning") -> None:
     """Run the sim broker in the foreground until SIGINT/SIGTERM."""
-    broker = SimBroker(opts, build_source(opts))
+    source = build_source(opts)
+    replay_symbols = getattr(source, "symbols", ())
+    if opts.replay_paths and replay_symbols:
+        opts.symbols = tuple(dict.fromkeys([*opts.symbols, *replay_symbols]))
+    broker = SimBroker(opts, source)
     app = build_app(broker)
     config = uvicorn.Config(
         app,
