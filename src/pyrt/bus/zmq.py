@@ -137,8 +137,8 @@ class ZmqPublisher(_Socket):
     def __init__(
         self,
         endpoint: str,
-        *,
         bind: bool = True,
+        *,
         publisher_id: str = "",
         clock: Clock | None = None,
         epoch: int | None = None,
