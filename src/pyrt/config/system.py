@@ -186,6 +186,8 @@ class SignalsConfig(StrictModel):
 
     strategies: tuple[StrategyConfig, ...] = Field(default_factory=_default_strategies)
     sizing: SizingConfig = Field(default_factory=SizingConfig)
+    publish_address: ZmqAddress = "tcp://127.0.0.1:5560"  # signals, for monitors
+    risk_timeout_ms: int = Field(default=1000, gt=0)
     model_path: RelPath | None = None
 
     @model_validator(mode="after")
@@ -241,13 +243,15 @@ class ExecutionConfig(StrictModel):
 
 
 class MetricsConfig(StrictModel):
-    """Each service serves its own /metrics on host:<its port>."""
+    """Each service serves its own /metrics on host:<its port>; the control process serves
+    all of them merged on `gateway` (the guide's `curl localhost:9090/metrics`)."""
 
     host: Host = "127.0.0.1"
-    market_data: Port = 9090
-    risk_manager: Port = 9091
+    gateway: Port = 9090
+    market_data: Port = 9091
     execution_engine: Port = 9092
-    signal_bridge: Port = 9093
+    risk_manager: Port = 9093
+    signal_bridge: Port = 9094
 
     def port_for(self, service: str) -> int:
         """The metrics port of a service in SERVICE_NAMES."""
@@ -358,6 +362,7 @@ class SystemConfig(StrictModel):
         found = [
             ("sim_broker.port", self.sim_broker.host, self.sim_broker.port),
             ("api.port", self.api.host, self.api.port),
+            ("metrics.gateway", self.metrics.host, self.metrics.gateway),
             *((f"metrics.{s}", self.metrics.host, self.metrics.port_for(s)) for s in SERVICE_NAMES),
         ]
         for field, address in (
@@ -366,6 +371,7 @@ class SystemConfig(StrictModel):
             ("risk.publish_address", self.risk.publish_address),
             ("execution.order_endpoint", self.execution.order_endpoint),
             ("execution.report_publish_address", self.execution.report_publish_address),
+            ("signals.publish_address", self.signals.publish_address),
         ):
             host_port = zmq_tcp_host_port(address)
             if host_port:

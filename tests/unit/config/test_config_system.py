@@ -20,8 +20,8 @@ def test_shipped_config_is_valid_and_complete(cfg: Any) -> None:
     assert system.market_data.symbols == ("AAPL", "MSFT", "GOOGL")
     assert system.sim_broker.symbols == ("AAPL", "MSFT", "GOOGL")  # defaults to market data's
     assert system.market_data.zmq_publish_address == "tcp://127.0.0.1:5555"
-    assert (system.metrics.market_data, system.metrics.risk_manager) == (9090, 9091)
-    assert (system.metrics.execution_engine, system.metrics.signal_bridge) == (9092, 9093)
+    assert (system.metrics.gateway, system.metrics.market_data, system.metrics.risk_manager) == (9090, 9091, 9093)
+    assert (system.metrics.execution_engine, system.metrics.signal_bridge) == (9092, 9094)
     assert (system.api.host, system.api.port) == ("127.0.0.1", 8080)
     kinds = {s.name: (s.kind, s.symbols, s.params) for s in system.signals.strategies}
     assert kinds["ema_cross"] == ("ema_crossover", ("AAPL", "MSFT"), {"fast_period": 12, "slow_period": 26})
@@ -84,7 +84,7 @@ INVALID_SYSTEM = [
     ("budget over 200", {"execution__request_budget_per_minute": 250}, "execution.request_budget_per_minute: Input should be less than or equal to 200 (got 250)"),
     ("reserves eat budget", {"execution__cancel_reserve_per_minute": 140}, "execution.cancel_reserve_per_minute: plus read_reserve_per_minute (150) leaves nothing"),
     ("zero timeout", {"execution__submit_timeout_s": 0}, "execution.submit_timeout_s: Input should be greater than 0"),
-    ("metrics port clash", {"metrics__risk_manager": 9090}, "metrics.risk_manager: port 9090 already used by metrics.market_data"),
+    ("metrics port clash", {"metrics__risk_manager": 9091}, "metrics.risk_manager: port 9091 already used by metrics.market_data"),
     ("zmq port clash", {"risk__intent_endpoint": "tcp://127.0.0.1:5555"}, "risk.intent_endpoint: port 5555 already used by market_data.zmq_publish_address"),
     ("api on all interfaces", {"api__host": "0.0.0.0"}, "api.port: binds to non-loopback host '0.0.0.0'"),
     ("zmq on all interfaces", {"execution__order_endpoint": "tcp://*:5558"}, "execution.order_endpoint: binds to non-loopback host '*'"),

@@ -1,0 +1,142 @@
+"""The Alpaca venue: alpaca-py's TradingClient (raw JSON, no pydantic models on the hot
+path) against real Alpaca or the sim broker, with every failure translated into the venue
+error tree of `pyrt.venues.port`.
+
+alpaca-py's own retry (3 s sleeps on 429/504) is switched off: a POST is never repeated
+blindly, and waits are the request budget's decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from alpaca.common.exceptions import APIError
+from alpaca.trading.client import TradingClient
+from requests.adapters import HTTPAdapter
+
+from pyrt.domain.intents import OrderIntent
+from pyrt.venues.alpaca.mapping import (
+    account_from_json,
+    order_from_json,
+    order_request_body,
+    position_from_json,
+)
+from pyrt.venues.port import (
+    AuthFailed,
+    BrokerAccount,
+    BrokerOrder,
+    BrokerPosition,
+    NotFound,
+    OrderRejectedByVenue,
+    OutcomeUnknown,
+    RateLimited,
+    VenueUnavailable,
+)
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """Every request gets a timeout (alpaca-py sets none)."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(pool_connections=4, pool_maxsize=8, max_retries=0)
+        self.timeout_s = timeout_s
+
+    def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout_s
+        return super().send(request, **kwargs)
+
+
+def _api_error_code(err: APIError) -> int | None:
+    try:
+        return int(err.code)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+class AlpacaVenue:
+    def __init__(self, trading_url: str, key_id: str, secret_key: str, timeout_s: float = 5.0) -> None:
+        self.client = TradingClient(key_id, secret_key, paper=True, raw_data=True, url_override=trading_url)
+        self.client._retry = 0  # noqa: SLF001 - no blind retries, see module docstring
+        adapter = _TimeoutAdapter(timeout_s)
+        self.client._session.mount("http://", adapter)  # noqa: SLF001
+        self.client._session.mount("https://", adapter)  # noqa: SLF001
+
+    # ------------------------------------------------------------- translation
+    def _call(self, fn: Any, *args: Any, mutating: bool = False) -> Any:
+        try:
+            return fn(*args)
+        except APIError as err:
+            status = err.status_code
+            if status == 404:
+                raise NotFound(str(err)) from None
+            if status == 429:
+                reset = err.response.headers.get("X-Ratelimit-Reset") if err.response is not None else None
+                raise RateLimited(float(reset) if reset else None) from None
+            if status == 401:
+                raise AuthFailed("the venue refused the API keys (401)") from None
+            if status in (403, 422) and mutating:
+                raise OrderRejectedByVenue(status, _api_error_code(err), _message(err)) from None
+            if status in (403, 422):
+                raise OrderRejectedByVenue(status, _api_error_code(err), _message(err)) from None
+            if mutating:
+                raise OutcomeUnknown(f"HTTP {status}: {_message(err)}") from None
+            raise VenueUnavailable(f"HTTP {status}: {_message(err)}") from None
+        except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
+            kind = type(err).__name__
+            if mutating:
+                raise OutcomeUnknown(f"{kind} talking to the venue") from None
+            raise VenueUnavailable(f"{kind} talking to the venue") from None
+
+    # ------------------------------------------------------------- orders
+    def submit_order(self, client_order_id: str, intent: OrderIntent) -> BrokerOrder:
+        body = order_request_body(client_order_id, intent)
+        return order_from_json(self._call(self.client.post, "/orders", body, mutating=True))
+
+    def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder:
+        raw = self._call(self.client.get, "/orders:by_client_order_id", {"client_order_id": client_order_id})
+        return order_from_json(raw)
+
+    def get_order(self, order_id: str) -> BrokerOrder:
+        return order_from_json(self._call(self.client.get, f"/orders/{order_id}"))
+
+    def cancel_order(self, order_id: str) -> None:
+        self._call(self.client.delete, f"/orders/{order_id}", mutating=True)
+
+    def cancel_all_orders(self) -> list[tuple[str, int]]:
+        raw = self._call(self.client.delete, "/orders", mutating=True) or []
+        return [(str(r["id"]), int(r["status"])) for r in raw]
+
+    def list_orders(self, status: str = "open", after: str | None = None, limit: int = 500) -> list[BrokerOrder]:
+        params: dict[str, Any] = {"status": status, "limit": limit, "direction": "asc"}
+        if after:
+            params["after"] = after
+        return [order_from_json(o) for o in self._call(self.client.get, "/orders", params) or []]
+
+    def list_all_orders_since(self, after: str | None) -> list[BrokerOrder]:
+        """Every order submitted after `after` (paginated by submission time)."""
+        out: list[BrokerOrder] = []
+        cursor = after
+        while True:
+            page = self.list_orders("all", cursor, 500)
+            out.extend(page)
+            if len(page) < 500:
+                return out
+            cursor = page[-1].submitted_at
+
+    # ------------------------------------------------------------- positions, account
+    def positions(self) -> list[BrokerPosition]:
+        return [position_from_json(p) for p in self._call(self.client.get, "/positions") or []]
+
+    def account(self) -> BrokerAccount:
+        return account_from_json(self._call(self.client.get, "/account"))
+
+    def close_position(self, symbol: str) -> BrokerOrder:
+        return order_from_json(self._call(self.client.delete, f"/positions/{symbol}", mutating=True))
+
+
+def _message(err: APIError) -> str:
+    try:
+        return str(err.message)
+    except Exception:  # noqa: BLE001 - body was not JSON
+        return str(err)
