@@ -1,0 +1,136 @@
+"""What every service process shares: loading the config, logging to logs/<service>.log,
+serving /metrics, the pid and ready files the supervisor waits on, and signals
+(SIGTERM/SIGINT: stop gracefully; SIGHUP: reload the config).
+
+Ready protocol: once a service accepts work it writes `run/<service>.ready`, a JSON object
+{"service", "pid", "started_at", "metrics_port", ...extra}; the supervisor and health checks
+read it. The pid file `run/<service>.pid` exists from start to exit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from pyrt.config import SERVICE_NAMES, AppConfig, load_config
+from pyrt.observability.logging import setup_logging
+from pyrt.observability.metrics import MetricsServer, ServiceMetrics, serve_metrics, service_metrics
+
+ALIASES = {name.replace("_", "-"): name for name in SERVICE_NAMES}
+
+
+def canonical_service(name: str) -> str:
+    """'market-data' or 'market_data' -> 'market_data'; ValueError for anything else."""
+    key = name.strip().lower()
+    if key in SERVICE_NAMES:
+        return key
+    if key in ALIASES:
+        return ALIASES[key]
+    raise ValueError(f"unknown service {name!r}; expected one of {', '.join(ALIASES)}")
+
+
+def pid_path(cfg: AppConfig, service: str) -> Path:
+    return cfg.system.paths.run_dir / f"{service}.pid"
+
+
+def ready_path(cfg: AppConfig, service: str) -> Path:
+    return cfg.system.paths.run_dir / f"{service}.ready"
+
+
+def read_ready(cfg: AppConfig, service: str) -> dict[str, Any] | None:
+    try:
+        return json.loads(ready_path(cfg, service).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class ServiceRuntime:
+    """Use as a context manager around a service's main loop."""
+
+    def __init__(self, service: str, config_dir: Path, cfg: AppConfig | None = None) -> None:
+        self.service = canonical_service(service)
+        self.config_dir = Path(config_dir)
+        self.cfg = cfg if cfg is not None else load_config(self.config_dir)
+        paths = self.cfg.system.paths
+        self.logger = setup_logging(self.service, paths.logs_dir, self.cfg.system.logging.level,
+                                    json=self.cfg.system.logging.format == "json")
+        self.log = logging.getLogger(f"pyrt.{self.service}")
+        self.metrics: ServiceMetrics = service_metrics(self.service)
+        self.stop_event = threading.Event()
+        self.reload_event = threading.Event()
+        self.started_at = time.time()
+        self._metrics_server: MetricsServer | None = None
+        self._old_handlers: dict[int, Any] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> ServiceRuntime:
+        run_dir = self.cfg.system.paths.run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        ready_path(self.cfg, self.service).unlink(missing_ok=True)
+        _write_atomic(pid_path(self.cfg, self.service), f"{os.getpid()}\n")
+        m = self.cfg.system.metrics
+        self._metrics_server = serve_metrics(self.metrics.registry, m.host, m.port_for(self.service))
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old_handlers[sig] = signal.signal(sig, self._on_stop_signal)
+            self._old_handlers[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._on_reload_signal)
+        self.log.info("%s starting pid=%d metrics_port=%d", self.service, os.getpid(), self.metrics_port)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        ready_path(self.cfg, self.service).unlink(missing_ok=True)
+        pid_path(self.cfg, self.service).unlink(missing_ok=True)
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+        for sig, handler in self._old_handlers.items():
+            signal.signal(sig, handler)
+        self.log.info("%s stopped after %.1fs", self.service, time.time() - self.started_at)
+
+    @property
+    def metrics_port(self) -> int:
+        return self._metrics_server.port if self._metrics_server is not None else 0
+
+    def mark_ready(self, **extra: Any) -> None:
+        """Tell the supervisor this service accepts work."""
+        info = {"service": self.service, "pid": os.getpid(), "started_at": self.started_at,
+                "metrics_port": self.metrics_port, **extra}
+        _write_atomic(ready_path(self.cfg, self.service), json.dumps(info))
+        self.log.info("%s ready", self.service)
+
+    # ------------------------------------------------------------------ signals
+    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.stop_event.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.stop_event.set()
+
+    def _on_reload_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.reload_event.set()
+
+    def try_reload(self) -> AppConfig | None:
+        """If SIGHUP arrived: load and validate the config again. Returns the new config, or
+        None (no reload asked, or the new config is invalid: then the old one stays)."""
+        if not self.reload_event.is_set():
+            return None
+        self.reload_event.clear()
+        try:
+            new = load_config(self.config_dir)
+        except Exception as exc:  # ConfigError lists every problem
+            self.metrics.common.config_reload.labels(status="failed").inc()
+            self.log.error("config reload rejected, keeping the running config: %s", exc)
+            return None
+        self.metrics.common.config_reload.labels(status="success").inc()
+        self.log.info("config reloaded from %s", self.config_dir)
+        self.cfg = new
+        return new
