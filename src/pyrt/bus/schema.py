@@ -159,6 +159,11 @@ def risk_state() -> str:
     return RISK_STATE_TOPIC
 
 
+def exec_alert() -> str:
+    """Integrity alerts from the execution engine."""
+    return "exec.alert"
+
+
 def heartbeat(service: str) -> str:
     """A service's heartbeat: ``hb.<service>``."""
     return HEARTBEAT_PREFIX + _segment(service)
@@ -366,6 +371,46 @@ class Heartbeat(msgspec.Struct, tag="heartbeat", frozen=True):
     ts_ns: int
 
 
+class OrderAck(msgspec.Struct, tag="order_ack", frozen=True, kw_only=True):
+    """The execution engine's answer on the order path: `accepted` means the intent is
+    journalled (durable) and will be submitted exactly once; otherwise `reason_code` says
+    why not (EXECUTION_HALTED, NOT_READY, JOURNAL_WRITE_FAILED, SYMBOL_HALTED, ...).
+    `duplicate` marks an intent seen before (the earlier order stands)."""
+
+    intent_id: str
+    client_order_id: str
+    accepted: bool
+    reason_code: str = "OK"
+    message: str = ""
+    duplicate: bool = False
+
+
+class IntegrityAlert(msgspec.Struct, tag="integrity_alert", frozen=True):
+    """Something that must stop trading until a human looks: an overfill, a broker position
+    that disagrees with ours, an order at the broker we never sent."""
+
+    kind: str
+    symbol: str
+    detail: str
+
+
+class ControlCommand(msgspec.Struct, tag="control", frozen=True):
+    """An operator command to a service (cancel all, halt, enable trading ...)."""
+
+    action: str
+    args: dict[str, str] = {}
+    reason: str = ""
+    actor: str = ""
+
+
+class ControlResult(msgspec.Struct, tag="control_result", frozen=True):
+    """A service's answer to a ControlCommand."""
+
+    ok: bool
+    detail: str = ""
+    data: dict[str, Any] = {}
+
+
 class SnapshotRequest(msgspec.Struct, tag="snapshot_request", frozen=True):
     """Ask a publisher for current state after a gap. ``kind`` names the state
     ("positions", "open_orders", "risk_state", ...); ``topic_prefix`` narrows it."""
@@ -377,7 +422,8 @@ class SnapshotRequest(msgspec.Struct, tag="snapshot_request", frozen=True):
 
 SnapshotItem = Union[
     QuoteMsg, TradeMsg, BarMsg, SymbolStatus, Signal, OrderIntentMsg, RiskDecisionMsg,
-    ExecutionReport, PositionUpdate, PnLUpdate, RiskState, Heartbeat,
+    ExecutionReport, PositionUpdate, PnLUpdate, RiskState, Heartbeat, OrderAck,
+    IntegrityAlert, ControlCommand, ControlResult,
 ]  # fmt: skip
 
 
@@ -399,8 +445,8 @@ MESSAGE_TYPES: dict[str, type] = {
     t.__struct_config__.tag: t  # type: ignore[attr-defined]
     for t in (
         QuoteMsg, TradeMsg, BarMsg, SymbolStatus, Signal, OrderIntentMsg, RiskDecisionMsg,
-        ExecutionReport, PositionUpdate, PnLUpdate, RiskState, Heartbeat, SnapshotRequest,
-        Snapshot,
+        ExecutionReport, PositionUpdate, PnLUpdate, RiskState, Heartbeat, OrderAck,
+        IntegrityAlert, ControlCommand, ControlResult, SnapshotRequest, Snapshot,
     )  # fmt: skip
 }
 """Message type tag -> payload Struct."""

@@ -74,6 +74,11 @@ class _Socket:
         return self._sock
 
     @property
+    def socket(self) -> zmq.Socket[bytes]:
+        """The underlying socket, for a zmq.Poller in the owning thread only."""
+        return self._sock
+
+    @property
     def last_endpoint(self) -> str:
         """The endpoint actually bound or connected last (real port for ``:*``)."""
         value = self._sock.getsockopt(zmq.LAST_ENDPOINT)

@@ -225,6 +225,8 @@ class ExecutionConfig(StrictModel):
     cancel_reserve_per_minute: Annotated[int, Field(ge=0)] = 30
     read_reserve_per_minute: Annotated[int, Field(ge=0)] = 10
     submit_timeout_s: PositiveFloat = 10
+    journal_synchronous: Literal["FULL", "NORMAL"] = "FULL"  # FULL survives power loss; NORMAL only process crashes
+    max_resend_age_s: PositiveFloat = 30  # an intent journalled but never sent is re-sent on restart only if younger
 
     @model_validator(mode="after")
     def _budget(self) -> ExecutionConfig:

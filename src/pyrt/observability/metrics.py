@@ -156,6 +156,7 @@ class ExecutionMetrics:
     orders_rejected: Counter  # execution_orders_rejected_total{reason}
     orders_cancelled: Counter  # execution_orders_cancelled_total
     submit_latency: Histogram  # execution_submit_latency_seconds (broker round trip)
+    tick_to_submit: Histogram  # execution_tick_to_submit_seconds (market-data receipt -> submit call)
     rate_limit_remaining: Gauge  # execution_rate_limit_remaining (broker requests this minute)
 
 
@@ -169,6 +170,10 @@ def execution_metrics(registry: CollectorRegistry) -> ExecutionMetrics:
         submit_latency=Histogram(
             "execution_submit_latency_seconds", "Order submit round trip", buckets=FEED_LATENCY_BUCKETS,
             registry=registry,
+        ),
+        tick_to_submit=Histogram(
+            "execution_tick_to_submit_seconds", "Market-data receipt of the triggering quote to the broker submit call",
+            buckets=FEED_LATENCY_BUCKETS, registry=registry,
         ),
         rate_limit_remaining=Gauge(
             "execution_rate_limit_remaining", "Broker requests left in the current minute", registry=registry

@@ -91,8 +91,16 @@ class Journal:
     """Append-only journal in one SQLite file. Thread-safe; one writer per file per process."""
 
     def __init__(
-        self, path: str | os.PathLike[str], *, clock: Clock | None = None, read_only: bool = False
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock | None = None,
+        read_only: bool = False,
+        synchronous: str = "FULL",
     ) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError("synchronous must be FULL (survives power loss) or NORMAL (survives process crashes)")
+        self.synchronous = synchronous
         self.path = Path(path)
         self.read_only = read_only
         self._clock = clock or WallClock()
@@ -124,7 +132,7 @@ class Journal:
                 mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise JournalError(f"{self.path}: WAL mode refused (got {mode!r})")
-                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute(f"PRAGMA synchronous={self.synchronous}")
                 conn.execute("BEGIN IMMEDIATE")
                 _create_schema(conn)
                 conn.execute(
@@ -157,6 +165,15 @@ class Journal:
         row = self._row(kind, client_order_id, payload, ts_ns)
         seq = self._write([row])[0]
         return JournalRecord(seq, row[0], row[1], row[2], msgspec.json.decode(row[3]))
+
+    def append_records(
+        self, entries: Iterable[tuple[RecordKind | str, str, Payload]]
+    ) -> list[JournalRecord]:
+        """Append (kind, client_order_id, payload) records in one transaction (one commit),
+        all or nothing; return them exactly as `iter_records` will read them back."""
+        rows = [self._row(*entry) for entry in entries]
+        seqs = self._write(rows)
+        return [JournalRecord(seq, r[0], r[1], r[2], msgspec.json.decode(r[3])) for seq, r in zip(seqs, rows)]
 
     def append_many(
         self,

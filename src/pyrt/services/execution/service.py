@@ -1,0 +1,599 @@
+"""execution-engine process: the only writer of order state.
+
+One main thread owns the journal, the projection, the order-path ROUTER, the report PUB and
+the market-data SUB (for marks). Broker HTTP calls run on a small worker pool and the
+trade_updates stream on its own thread; both hand results back through a queue and a wake
+pipe that the main loop polls with the sockets. Start-up is the recovery path: take the
+account lock, replay the journal, reconcile with the broker, and only then accept orders.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from pyrt.bus import schema as wire
+from pyrt.bus.zmq import ReplyServer, ZmqPublisher, ZmqSubscriber
+from pyrt.domain.clock import WallClock, iso_utc
+from pyrt.domain.intents import OrderIntent
+from pyrt.domain.orders import IN_FLIGHT_STATES, Order, OrderState, Outcome
+from pyrt.persistence.journal import Journal, JournalRecord, JournalWriteError, RecordKind, failpoint
+from pyrt.persistence.projections import OrderProjection, replay
+from pyrt.services.execution import core
+from pyrt.services.execution.budget import RequestBudget
+from pyrt.services.runtime import ServiceRuntime
+from pyrt.venues.alpaca.adapter import AlpacaVenue
+from pyrt.venues.alpaca.stream import TradeUpdatesThread
+from pyrt.venues.port import (
+    BrokerOrder,
+    NotFound,
+    OrderRejectedByVenue,
+    OutcomeUnknown,
+    RateLimited,
+    VenueError,
+)
+
+log = logging.getLogger("pyrt.execution_engine")
+
+INFLIGHT_CHECK_S = 2.0
+INFLIGHT_LATE_S = 5.0
+OPEN_ORDERS_CHECK_S = 15.0
+POSITIONS_CHECK_S = 60.0
+LOOKUP_ATTEMPTS = 4
+
+
+class AccountLockHeld(RuntimeError):
+    pass
+
+
+class AccountLock:
+    """One execution engine per account: an exclusive flock on the lock file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            raise AccountLockHeld(f"another execution engine holds {path}: only one may trade an account") from None
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, f"{os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+
+
+@dataclass
+class _Pending:
+    """An order whose submit or lookup waits for the request budget or a retry time."""
+
+    coid: str
+    intent: OrderIntent | None  # set for submits
+    tick_ns: int
+    due: float
+    attempts: int = 0
+
+
+class ExecutionEngine:
+    def __init__(self, rt: ServiceRuntime) -> None:
+        self.rt = rt
+        cfg = rt.cfg
+        ex = cfg.system.execution
+        self.clock = WallClock()
+        self.metrics = rt.metrics
+        self.journal = Journal(ex.journal_path, synchronous=ex.journal_synchronous)
+        self.proj: OrderProjection = OrderProjection()
+        keys = cfg.secrets
+        key_id = keys.api_key_id.get_secret_value() if keys.api_key_id else ""
+        secret = keys.api_secret_key.get_secret_value() if keys.api_secret_key else ""
+        self.venue = AlpacaVenue(cfg.venue.trading_url, key_id, secret, timeout_s=ex.submit_timeout_s)
+        self.budget = RequestBudget(ex.request_budget_per_minute, ex.cancel_reserve_per_minute, self.clock,
+                                    read_reserve=ex.read_reserve_per_minute)
+        self.server = ReplyServer(ex.order_endpoint, server_id="execution_engine")
+        self.pub = ZmqPublisher(ex.report_publish_address, publisher_id="execution_engine")
+        self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_QUOTE_PREFIX])
+        self.results: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="broker")
+        self.stream = TradeUpdatesThread(cfg.venue.trading_stream_url, key_id, secret, self._from_stream)
+        self.accepting = False
+        self.halted_reason = ""
+        self.marks: dict[str, Decimal] = {}
+        self._pending: list[_Pending] = []
+        self._lookups_inflight: set[str] = set()
+        self._lookup_attempts: dict[str, int] = {}
+        self._suspect_positions: dict[str, tuple[Decimal, Decimal]] = {}
+        self.max_resend_age_ns = int(ex.max_resend_age_s * 1e9)
+        self._timers = {"inflight": 0.0, "open": 0.0, "positions": 0.0, "heartbeat": 0.0, "pnl": 0.0}
+
+    # ================================================================= start-up
+    def recover(self) -> None:
+        """Replay the journal, then reconcile with the broker before accepting any order."""
+        t0 = time.monotonic()
+        self.proj = replay(self.journal.iter_records())
+        log.info("journal replayed: %d records, %d orders, %d positions", self.proj.last_seq,
+                 len(self.proj.orders), len(self.proj.positions))
+        self.stream.start()
+        unresolved = [o for o in self.proj.orders.values() if not o.is_terminal]
+        broker_orders = self._retry_read(lambda: self.venue.list_orders("open"))
+        if unresolved:
+            after = iso_utc(min(o.created_ns for o in unresolved) - 60_000_000_000)
+            broker_orders += self._retry_read(lambda: self.venue.list_all_orders_since(after))
+        rec = core.reconcile_orders(self.proj, broker_orders)
+        self._commit(rec.entries)
+        for coid in rec.lookups:
+            self._resolve_at_startup(coid)
+        if rec.external_orders:
+            detail = ", ".join(f"{o.symbol} {o.side} {o.qty} ({o.client_order_id})" for o in rec.external_orders)
+            self._halt(f"orders at the broker that this engine never sent: {detail}", "external_order")
+        mismatches = core.reconcile_positions(self.proj, self._retry_read(self.venue.positions))
+        if mismatches:
+            self._report_position_mismatch(mismatches, startup=True)
+        self.accepting = True
+        log.info("reconciliation done in %.2fs: %d orders checked, %d looked up, halted=%s",
+                 time.monotonic() - t0, len(unresolved), len(rec.lookups), bool(self.halted_reason))
+        self._publish_positions()
+
+    def _retry_read(self, fn: Any, attempts: int = 5) -> Any:
+        delay = 0.5
+        for attempt in range(attempts):
+            try:
+                return fn()
+            except VenueError as exc:
+                if attempt == attempts - 1:
+                    raise
+                log.warning("broker read failed (%s), retrying in %.1fs", exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")
+
+    def _resolve_at_startup(self, coid: str) -> None:
+        order = self.proj.orders[coid]
+        try:
+            broker = self._retry_read(lambda: self.venue.get_order_by_client_id(coid))
+        except NotFound:
+            self._not_found(order, final=True)
+            return
+        self._commit(core.snapshot_entries(coid, broker, RecordKind.RECONCILIATION))
+
+    # ================================================================= journal + projection
+    def _commit(self, entries: list[core.Entry] | tuple[core.Entry, ...]) -> list[Outcome]:
+        """Journal (commit) then apply to the projection, then publish what changed."""
+        if not entries:
+            return []
+        records = self.journal.append_records(list(entries))
+        outcomes = []
+        for record in records:
+            outcome = self.proj.apply(record)
+            if outcome is not None:
+                outcomes.append(outcome)
+                self._after(record, outcome)
+        return outcomes
+
+    def _after(self, record: JournalRecord, outcome: Outcome) -> None:
+        order = outcome.order
+        m = self.metrics.execution
+        if outcome.applied:
+            if record.kind == RecordKind.ACK and order.state is OrderState.REJECTED:
+                m.orders_rejected.labels(reason="broker").inc()
+                log.warning("order rejected by the broker coid=%s symbol=%s reason=%s", order.client_order_id,
+                            order.symbol, order.reason or record.payload.get("reason", ""))
+            if "state" in outcome.changed:
+                if order.state is OrderState.FILLED:
+                    m.orders_filled.inc()
+                elif order.state is OrderState.CANCELED:
+                    m.orders_cancelled.inc()
+            self._publish_report(order, record)
+        for alert in outcome.alerts:
+            log.error("order alert %s coid=%s symbol=%s", alert, order.client_order_id, order.symbol)
+            self.pub.publish(wire.exec_alert(), wire.IntegrityAlert(alert.lower(), order.symbol,
+                                                                     f"{alert} on {order.client_order_id}"))
+        if outcome.fill_qty_delta:
+            self._publish_position(order.symbol)
+
+    # ================================================================= order path
+    def handle_request(self, identity: bytes, env: wire.Envelope) -> None:
+        payload = env.payload
+        if isinstance(payload, wire.OrderIntentMsg):
+            self._handle_intent(identity, env, payload.intent)
+        elif isinstance(payload, wire.SnapshotRequest):
+            self.server.reply(identity, self._snapshot(payload.kind), env.correlation_id)
+        elif isinstance(payload, wire.ControlCommand):
+            self.server.reply(identity, self._control(payload), env.correlation_id)
+        else:
+            self.metrics.common.error("unexpected_request")
+            log.warning("unexpected request type %s dropped", env.msg_type)
+
+    def _handle_intent(self, identity: bytes, env: wire.Envelope, intent: OrderIntent) -> None:
+        adm = core.admit(self.proj, intent, accepting=self.accepting, halted_reason=self.halted_reason,
+                         tick_ns=env.ts_event)
+        if adm.accepted and not adm.duplicate:
+            try:
+                self._commit(adm.entries)
+            except JournalWriteError as exc:
+                log.error("journal write failed, order NOT sent: %s", exc)
+                self._halt(f"journal write failed: {exc}", "journal")
+                adm = core.Admission(adm.client_order_id, False, core.JOURNAL_WRITE_FAILED, str(exc))
+        ack = wire.OrderAck(intent_id=intent.intent_id, client_order_id=adm.client_order_id, accepted=adm.accepted,
+                            reason_code=adm.reason_code, message=adm.message, duplicate=adm.duplicate)
+        self.server.reply(identity, ack, env.correlation_id)
+        if adm.accepted and not adm.duplicate:
+            failpoint("after_journal_before_send")
+            self._dispatch_submit(_Pending(adm.client_order_id, intent, env.ts_event, 0.0))
+        elif not adm.accepted:
+            self.metrics.execution.orders_rejected.labels(reason=adm.reason_code.lower()).inc()
+            log.warning("order rejected locally intent=%s reason=%s %s", intent.intent_id, adm.reason_code, adm.message)
+
+    def _dispatch_submit(self, p: _Pending) -> None:
+        if not self.budget.try_acquire("submit"):
+            p.due = time.monotonic() + max(self.budget.wait_time("submit"), 0.05)
+            self._pending.append(p)
+            return
+        self.metrics.execution.orders_submitted.inc()
+        self.pool.submit(self._submit_job, p.coid, p.intent, p.tick_ns)
+
+    def _submit_job(self, coid: str, intent: OrderIntent, tick_ns: int) -> None:
+        """Worker thread: one POST, never repeated here."""
+        t_call = time.time_ns()
+        if tick_ns:
+            self.metrics.execution.tick_to_submit.observe((t_call - tick_ns) / 1e9)
+        try:
+            order = self.venue.submit_order(coid, intent)
+            result: tuple[Any, ...] = ("ack", coid, order, t_call)
+        except OrderRejectedByVenue as exc:
+            if "client_order_id must be unique" in exc.message:
+                result = ("lookup_needed", coid, "venue already has this client_order_id")
+            else:
+                result = ("refused", coid, exc.status, exc.message)
+        except RateLimited as exc:
+            result = ("rate_limited", coid, intent, tick_ns, exc.reset_epoch_s)
+        except OutcomeUnknown as exc:
+            result = ("unknown", coid, str(exc))
+        except Exception as exc:  # anything else after sending: the outcome is unknown
+            result = ("unknown", coid, f"{type(exc).__name__}: {exc}")
+        self.metrics.execution.submit_latency.observe((time.time_ns() - t_call) / 1e9)
+        failpoint("after_send_before_ack_write")
+        self._post(result)
+
+    def _lookup_job(self, coid: str) -> None:
+        try:
+            result: tuple[Any, ...] = ("lookup", coid, self.venue.get_order_by_client_id(coid))
+        except NotFound:
+            result = ("lookup", coid, None)
+        except VenueError as exc:
+            result = ("lookup_failed", coid, str(exc))
+        self._post(result)
+
+    def _schedule_lookup(self, coid: str, delay_s: float = 0.5, attempts: int = 0) -> None:
+        if coid in self._lookups_inflight:
+            return
+        self._lookups_inflight.add(coid)
+        self._pending.append(_Pending(coid, None, 0, time.monotonic() + delay_s, attempts))
+
+    # ================================================================= results from threads
+    def _post(self, item: tuple[Any, ...]) -> None:
+        self.results.put(item)
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    def _from_stream(self, item: tuple[Any, ...]) -> None:
+        self._post(item)
+
+    def drain_results(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+        while True:
+            try:
+                item = self.results.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self._handle_result(item)
+            except JournalWriteError as exc:
+                log.error("journal write failed while recording a broker result: %s", exc)
+                self._halt(f"journal write failed: {exc}", "journal")
+
+    def _handle_result(self, item: tuple[Any, ...]) -> None:
+        kind, coid = item[0], item[1] if len(item) > 1 else ""
+        if kind == "ack":
+            _, _, order, t_call = item
+            entries = core.ack_entries(coid, order)
+            entries[0][2]["submit_call_ns"] = t_call
+            self._commit(entries)
+        elif kind == "refused":
+            self._commit(core.refused_entries(coid, item[2], item[3]))
+        elif kind == "unknown":
+            log.warning("order outcome unknown coid=%s: %s (resolving by lookup)", coid, item[2])
+            self._commit(core.unknown_entries(coid, item[2]))
+            self._schedule_lookup(coid)
+        elif kind == "lookup_needed":
+            self._schedule_lookup(coid, 0.0)
+        elif kind == "rate_limited":
+            _, _, intent, tick_ns, reset = item
+            pause = self.budget.on_rate_limited(reset) if reset else 1.0
+            log.warning("broker rate limit hit; submit of %s retried in %.1fs (same client_order_id)", coid, pause)
+            self._pending.append(_Pending(coid, intent, tick_ns, time.monotonic() + pause))
+        elif kind == "lookup":
+            self._lookups_inflight.discard(coid)
+            broker: BrokerOrder | None = item[2]
+            order = self.proj.orders.get(coid)
+            if order is None:
+                return
+            if broker is not None:
+                self._commit(core.snapshot_entries(coid, broker))
+            else:
+                attempts = self._lookup_attempts.get(coid, 0) + 1
+                self._lookup_attempts[coid] = attempts
+                if attempts < LOOKUP_ATTEMPTS:
+                    self._schedule_lookup(coid, 0.5 * 2**attempts, attempts)
+                else:
+                    self._lookup_attempts.pop(coid, None)
+                    self._not_found(order, final=True)
+        elif kind == "lookup_failed":
+            self._lookups_inflight.discard(coid)
+            self._schedule_lookup(coid, 2.0)
+        elif kind == "trade_update":
+            self._on_trade_update(item[1])
+        elif kind == "stream_connected":
+            log.info("trade_updates stream connected: checking open orders for a gap")
+            self._timers["open"] = 0.0
+        elif kind == "stream_disconnected":
+            log.warning("trade_updates stream disconnected: %s", item[1])
+        elif kind == "open_orders":
+            self._check_open_orders(item[1])
+        elif kind == "positions":
+            self._check_positions(item[1])
+        elif kind == "read_failed":
+            log.warning("periodic broker read failed: %s", item[1])
+
+    def _not_found(self, order: Order, final: bool) -> None:
+        """The broker does not have this order. If it was never sent (or the POST never
+        arrived), resend with the same client_order_id while the intent is fresh."""
+        coid = order.client_order_id
+        age = self.clock.now_ns() - order.created_ns
+        self._commit(core.not_found_entries(coid, "broker has no order with this client_order_id"))
+        order = self.proj.orders[coid]
+        if age <= self.max_resend_age_ns and order.state is OrderState.INITIALIZED:
+            log.warning("order %s never reached the broker: re-sending with the same client_order_id", coid)
+            intent = OrderIntent(intent_id=order.intent_id, strategy=order.strategy, symbol=order.symbol,
+                                 side=order.side, qty=order.qty, order_type=order.order_type,
+                                 time_in_force=order.time_in_force, limit_price=order.limit_price,
+                                 stop_price=order.stop_price, ts_ns=order.created_ns, reason=order.reason)
+            self._commit([(RecordKind.SUBMIT_SENT, coid, {"resend": True})])
+            self._dispatch_submit(_Pending(coid, intent, 0, 0.0))
+        else:
+            self._commit(core.stale_unsent_entries(coid, f"never reached the broker; intent {age / 1e9:.0f}s old"))
+            log.warning("order %s never reached the broker and is too old to send: rejected locally", coid)
+
+    def _on_trade_update(self, update: Any) -> None:
+        entries = core.trade_update_entries(self.proj, update)
+        if not entries:
+            log.error("trade update for an order this engine never sent: %s %s %s (%s)", update.event,
+                      update.order.symbol, update.order.side, update.order.client_order_id)
+            self.pub.publish(wire.exec_alert(), wire.IntegrityAlert(
+                "external_order", update.order.symbol, f"{update.event} on {update.order.client_order_id}"))
+            return
+        self._commit(entries)
+        failpoint("after_fill_before_position_update")
+
+    # ================================================================= periodic checks
+    def run_timers(self) -> None:
+        now = time.monotonic()
+        t = self._timers
+        due = [p for p in self._pending if p.due <= now]
+        if due:
+            self._pending = [p for p in self._pending if p.due > now]
+            for p in due:
+                if p.intent is not None:
+                    self._dispatch_submit(p)
+                elif self.budget.try_acquire("read"):
+                    self.pool.submit(self._lookup_job, p.coid)
+                else:
+                    p.due = now + max(self.budget.wait_time("read"), 0.05)
+                    self._pending.append(p)
+        if now - t["inflight"] >= INFLIGHT_CHECK_S:
+            t["inflight"] = now
+            late = self.clock.now_ns() - int(INFLIGHT_LATE_S * 1e9)
+            for order in self.proj.orders.values():
+                if order.state in IN_FLIGHT_STATES and order.updated_ns < late:
+                    self._schedule_lookup(order.client_order_id, 0.0)
+        if self.accepting and now - t["open"] >= OPEN_ORDERS_CHECK_S and self.budget.try_acquire("read"):
+            t["open"] = now
+            self.pool.submit(self._read_job, "open_orders", lambda: self.venue.list_orders("open"))
+        if self.accepting and now - t["positions"] >= POSITIONS_CHECK_S and self.budget.try_acquire("read"):
+            t["positions"] = now
+            self.pool.submit(self._read_job, "positions", self.venue.positions)
+        if now - t["heartbeat"] >= 1.0:
+            t["heartbeat"] = now
+            status = "halted" if self.halted_reason else "ok" if self.accepting else "starting"
+            self.pub.publish(wire.heartbeat("execution_engine"), wire.Heartbeat("execution_engine", status, self.clock.now_ns()))
+        if now - t["pnl"] >= 1.0:
+            t["pnl"] = now
+            self._publish_pnl()
+
+    def _read_job(self, kind: str, fn: Any) -> None:
+        try:
+            self._post((kind, fn()))
+        except VenueError as exc:
+            self._post(("read_failed", f"{kind}: {exc}"))
+
+    def _check_open_orders(self, broker_open: list[BrokerOrder]) -> None:
+        """Local open orders the broker no longer lists as open: look each up (they may have
+        filled or been canceled while the stream was away)."""
+        open_coids = {o.client_order_id for o in broker_open}
+        cutoff = self.clock.now_ns() - 2_000_000_000  # skip orders with very recent events
+        for order in self.proj.orders.values():
+            if order.is_open and order.client_order_id not in open_coids and order.updated_ns < cutoff:
+                self._schedule_lookup(order.client_order_id, 0.0)
+        external = [o for o in broker_open if o.client_order_id not in self.proj.orders]
+        for o in external:
+            log.error("open order at the broker that this engine never sent: %s %s %s (%s)", o.symbol, o.side, o.qty,
+                      o.client_order_id)
+
+    def _check_positions(self, positions: list[Any]) -> None:
+        mismatches = core.reconcile_positions(self.proj, positions)
+        busy = {o.symbol for o in self.proj.orders.values() if o.is_open or o.state in IN_FLIGHT_STATES}
+        confirmed = {s: v for s, v in mismatches.items() if s not in busy and self._suspect_positions.get(s) == v}
+        self._suspect_positions = {s: v for s, v in mismatches.items() if s not in busy}
+        if confirmed:
+            self._report_position_mismatch(confirmed, startup=False)
+
+    def _report_position_mismatch(self, mismatches: dict[str, tuple[Decimal, Decimal]], startup: bool) -> None:
+        detail = "; ".join(f"{s}: ours {o} broker {b} (diff {b - o})" for s, (o, b) in sorted(mismatches.items()))
+        self.journal.append(RecordKind.RECONCILIATION, "", {"position_mismatch": {
+            s: {"ours": str(o), "broker": str(b)} for s, (o, b) in mismatches.items()}})
+        for symbol, (ours, broker) in mismatches.items():
+            self.pub.publish(wire.exec_alert(), wire.IntegrityAlert("position_mismatch", symbol,
+                                                                     f"ours {ours} broker {broker}"))
+        self._halt(f"position mismatch with the broker{' at start-up' if startup else ''}: {detail}", "position_mismatch")
+
+    def _halt(self, reason: str, kind: str) -> None:
+        if not self.halted_reason:
+            self.halted_reason = reason
+            log.error("trading HALTED by the execution engine: %s", reason)
+            self.metrics.common.error(f"halt_{kind}")
+
+    # ================================================================= publishing
+    def _publish_report(self, order: Order, record: JournalRecord) -> None:
+        p = record.payload
+        event = {RecordKind.INTENT: "pending_new", RecordKind.SUBMIT_SENT: "submitted", RecordKind.ACK: "accepted",
+                 RecordKind.UNKNOWN: "unknown", RecordKind.FILL: "fill"}.get(record.kind, p.get("event") or p.get("status") or record.kind)
+        if record.kind == RecordKind.FILL and order.state is OrderState.PARTIALLY_FILLED:
+            event = "partial_fill"
+        if record.kind == RecordKind.ACK and order.state is OrderState.REJECTED:
+            event = "rejected"
+        report = wire.ExecutionReport(
+            client_order_id=order.client_order_id, broker_order_id=order.broker_order_id, intent_id=order.intent_id,
+            strategy=order.strategy, symbol=order.symbol, side=order.side, event=str(event), status=order.state.value,
+            qty=order.qty, filled_qty=order.filled_qty,
+            fill_qty=Decimal(p["qty"]) if record.kind == RecordKind.FILL else None,
+            fill_price=Decimal(p["price"]) if record.kind == RecordKind.FILL else None,
+            avg_price=order.avg_fill_price,
+            position_qty=self.proj.position(order.symbol).qty,
+            reason=order.reason if order.state in (OrderState.REJECTED, OrderState.DENIED) else "",
+        )
+        self.pub.publish(wire.exec_report(order.strategy or "manual"), report, correlation_id=order.intent_id)
+
+    def _publish_position(self, symbol: str) -> None:
+        pos = self.proj.position(symbol)
+        mark = self.marks.get(symbol, pos.avg_entry_price)
+        self.pub.publish(wire.exec_position(symbol), wire.PositionUpdate(
+            symbol, pos.qty, pos.avg_entry_price, pos.qty * mark, pos.unrealized_pnl(mark), pos.realized_pnl))
+        self.metrics.trading.position_size.labels(symbol=symbol).set(float(pos.qty))
+
+    def _publish_positions(self) -> None:
+        for symbol in self.proj.positions:
+            self._publish_position(symbol)
+
+    def _publish_pnl(self) -> None:
+        realized = self.proj.realized_pnl()
+        unrealized = sum((p.unrealized_pnl(self.marks.get(s, p.avg_entry_price)) for s, p in self.proj.positions.items()),
+                         Decimal(0))
+        tm = self.metrics.trading
+        tm.realized_pnl.set(float(realized))
+        tm.unrealized_pnl.set(float(unrealized))
+        tm.open_positions.set(sum(1 for p in self.proj.positions.values() if p.qty != 0))
+        self.pub.publish(wire.exec_pnl(), wire.PnLUpdate(realized, unrealized, Decimal(0), Decimal(0)))
+
+    def _snapshot(self, kind: str) -> wire.Snapshot:
+        if kind == "positions":
+            items: list[Any] = []
+            for symbol, pos in self.proj.positions.items():
+                mark = self.marks.get(symbol, pos.avg_entry_price)
+                items.append(wire.PositionUpdate(symbol, pos.qty, pos.avg_entry_price, pos.qty * mark,
+                                                 pos.unrealized_pnl(mark), pos.realized_pnl))
+            return wire.Snapshot("positions", items, self.pub.publisher_id)
+        if kind == "orders":
+            items = [wire.ExecutionReport(client_order_id=o.client_order_id, broker_order_id=o.broker_order_id,
+                                          intent_id=o.intent_id, strategy=o.strategy, symbol=o.symbol, side=o.side,
+                                          event="snapshot", status=o.state.value, qty=o.qty, filled_qty=o.filled_qty,
+                                          avg_price=o.avg_fill_price)
+                     for o in self.proj.orders.values() if not o.is_terminal]
+            return wire.Snapshot("orders", items, self.pub.publisher_id)
+        return wire.Snapshot(kind, [], self.pub.publisher_id)
+
+    def _control(self, cmd: wire.ControlCommand) -> wire.ControlResult:
+        if cmd.action == "status":
+            return wire.ControlResult(True, data={"accepting": self.accepting, "halted": self.halted_reason,
+                                                  "orders": len(self.proj.orders),
+                                                  "open_orders": len(self.proj.open_orders())})
+        return wire.ControlResult(False, f"unknown action {cmd.action!r}")
+
+    # ================================================================= loop
+    def on_quotes(self) -> None:
+        for _topic, env in self.md.recv_batch(0):
+            q = env.payload
+            if isinstance(q, wire.QuoteMsg):
+                self.marks[q.symbol] = (Decimal(repr(q.bid_price)) + Decimal(repr(q.ask_price))) / 2
+
+    def serve(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.server.socket, zmq.POLLIN)
+        poller.register(self.md.socket, zmq.POLLIN)
+        poller.register(self._wake_r, zmq.POLLIN)
+        stop = self.rt.stop_event
+        while not stop.is_set():
+            ready = dict(poller.poll(50))
+            if self.server.socket in ready:
+                for identity, env in self.server.poll(0):
+                    self.handle_request(identity, env)
+            if self._wake_r in ready or not self.results.empty():
+                self.drain_results()
+            if self.md.socket in ready:
+                self.on_quotes()
+            self.run_timers()
+            self.rt.try_reload()
+
+    def close(self) -> None:
+        """Drain: finish in-flight broker calls and record their results, then close."""
+        self.pool.shutdown(wait=True)
+        self.drain_results()
+        self.stream.stop()
+        for sock in (self.server, self.pub, self.md):
+            sock.close()
+        self.journal.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+
+def run(config_dir: Path) -> int:
+    with ServiceRuntime("execution_engine", config_dir) as rt:
+        try:
+            lock = AccountLock(rt.cfg.system.execution.lock_path)
+        except AccountLockHeld as exc:
+            log.error("%s", exc)
+            return 2
+        engine = ExecutionEngine(rt)
+        try:
+            engine.recover()
+            rt.mark_ready(halted=engine.halted_reason)
+            engine.serve()
+        finally:
+            engine.close()
+            lock.release()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(Path(sys.argv[1] if len(sys.argv) > 1 else "config")))

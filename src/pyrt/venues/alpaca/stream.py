@@ -1,0 +1,71 @@
+"""alpaca-py's TradingStream (trade_updates) in its own thread, handing each event to a
+callback as ("trade_update", TradeUpdateReport), and telling the owner when the stream
+(re)connects ("stream_connected") or drops ("stream_disconnected", reason): there is no
+replay, so every reconnect must trigger a reconciliation over the gap."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from alpaca.trading.stream import TradingStream
+
+from pyrt.venues.alpaca.mapping import trade_update_from_json
+
+log = logging.getLogger("pyrt.venues.alpaca.stream")
+
+Sink = Callable[[tuple[Any, ...]], None]
+
+
+class _ObservedTradingStream(TradingStream):
+    def __init__(self, *args: Any, sink: Sink, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sink = sink
+        self._reconnect_min_backoff = 0.5
+
+    async def _start_ws(self) -> None:
+        await super()._start_ws()
+        self._sink(("stream_connected",))
+
+    async def close(self) -> None:
+        was_connected = self._ws is not None
+        await super().close()
+        if was_connected and self._should_run:
+            self._sink(("stream_disconnected", "connection closed"))
+
+
+class TradeUpdatesThread:
+    def __init__(self, url: str, key_id: str, secret: str, sink: Sink) -> None:
+        self._sink = sink
+        self.stream = _ObservedTradingStream(key_id, secret, raw_data=True, url_override=url, sink=sink)
+        self.stream.subscribe_trade_updates(self._on_update)
+        self._thread = threading.Thread(target=self._run, name="trade-updates", daemon=True)
+
+    async def _on_update(self, msg: dict[str, Any]) -> None:
+        try:
+            report = trade_update_from_json(msg["data"])
+        except (KeyError, TypeError, ValueError) as exc:
+            log.error("malformed trade update dropped: %s", exc)
+            self._sink(("malformed_trade_update", str(exc)))
+            return
+        self._sink(("trade_update", report))
+
+    def _run(self) -> None:
+        try:
+            self.stream.run()
+        except Exception:  # noqa: BLE001 - the owner sees the disconnect
+            log.exception("trade_updates stream thread ended with an error")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        loop = getattr(self.stream, "_loop", None)
+        if loop is not None and loop.is_running():
+            try:
+                self.stream.stop()
+            except Exception:  # noqa: BLE001 - loop closing
+                pass
+        self._thread.join(timeout)
