@@ -59,7 +59,9 @@ def _write_atomic(path: Path, text: str) -> None:
 class ServiceRuntime:
     """Use as a context manager around a service's main loop."""
 
-    def __init__(self, service: str, config_dir: Path, cfg: AppConfig | None = None) -> None:
+    def __init__(self, service: str, config_dir: Path, cfg: AppConfig | None = None,
+                 stop_event: threading.Event | None = None) -> None:
+        """`stop_event` lets a caller (a test running the service in a thread) stop it."""
         self.service = canonical_service(service)
         self.config_dir = Path(config_dir)
         self.cfg = cfg if cfg is not None else load_config(self.config_dir)
@@ -68,7 +70,7 @@ class ServiceRuntime:
                                     json=self.cfg.system.logging.format == "json")
         self.log = logging.getLogger(f"pyrt.{self.service}")
         self.metrics: ServiceMetrics = service_metrics(self.service)
-        self.stop_event = threading.Event()
+        self.stop_event = stop_event if stop_event is not None else threading.Event()
         self.reload_event = threading.Event()
         self.started_at = time.time()
         self._metrics_server: MetricsServer | None = None

@@ -577,8 +577,8 @@ class ExecutionEngine:
         os.close(self._wake_w)
 
 
-def run(config_dir: Path) -> int:
-    with ServiceRuntime("execution_engine", config_dir) as rt:
+def run(config_dir: Path, stop_event: threading.Event | None = None) -> int:
+    with ServiceRuntime("execution_engine", config_dir, stop_event=stop_event) as rt:
         try:
             lock = AccountLock(rt.cfg.system.execution.lock_path)
         except AccountLockHeld as exc:

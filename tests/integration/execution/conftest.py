@@ -1,0 +1,108 @@
+"""An execution engine (in a thread) against an in-thread sim broker, with a RequestClient
+on its order endpoint and a subscriber on its reports."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from pyrt.bus import schema as wire
+from pyrt.bus.zmq import RequestClient, ZmqSubscriber
+from pyrt.config import load_config
+from pyrt.domain.enums import OrderSide, OrderType, TimeInForce
+from pyrt.domain.intents import OrderIntent
+from pyrt.persistence.journal import Journal
+from pyrt.services.runtime import read_ready
+from pyrt.simbroker.broker import SimBrokerOptions
+from pyrt.simbroker.harness import DEFAULT_KEYS, InThreadSimBroker
+from tests.support.deploy import make_deployment, wait_for
+
+HEADERS = {"APCA-API-KEY-ID": DEFAULT_KEYS[0], "APCA-API-SECRET-KEY": DEFAULT_KEYS[1]}
+
+
+class Sim:
+    def __init__(self, running: InThreadSimBroker) -> None:
+        self.running, self.broker, self.url = running, running.broker, running.url
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        r = requests.request(method, self.url + path, json=body, headers=HEADERS, timeout=5)
+        r.raise_for_status()
+        return r.json()
+
+    def quote(self, symbol: str, bid: float, ask: float, size: float = 1000) -> None:
+        self.admin("POST", "/admin/quote", {"symbol": symbol, "bid": bid, "ask": ask, "bid_size": size, "ask_size": size})
+
+    def orders(self) -> list[dict[str, Any]]:
+        return requests.get(self.url + "/v2/orders", params={"status": "all", "limit": 500}, headers=HEADERS, timeout=5).json()
+
+    def positions(self) -> dict[str, Decimal]:
+        rows = requests.get(self.url + "/v2/positions", headers=HEADERS, timeout=5).json()
+        return {p["symbol"]: Decimal(p["qty"]) for p in rows}
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Sim]:
+    with InThreadSimBroker(SimBrokerOptions(data_dir=tmp_path / "sim", seed=3, rate_limit_per_minute=0)) as running:
+        s = Sim(running)
+        s.admin("POST", "/admin/market", {"paused": True})
+        for sym, px in (("AAPL", 100.0), ("MSFT", 50.0), ("GOOGL", 150.0)):
+            s.quote(sym, px - 0.01, px + 0.01)
+        yield s
+
+
+class EngineThread:
+    """run() of the execution engine in a thread, stopped through its stop event."""
+
+    def __init__(self, config_dir: Path) -> None:
+        self.config_dir = config_dir
+        self.cfg = load_config(config_dir)
+        self.stop_event = threading.Event()
+        self.code: int | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from pyrt.services.execution import service
+
+        self.code = service.run(self.config_dir, self.stop_event)
+
+    def start(self) -> EngineThread:
+        self.thread.start()
+        wait_for(lambda: read_ready(self.cfg, "execution_engine") or self.code is not None, 20, "engine ready")
+        assert self.code is None, f"engine exited with {self.code}"
+        return self
+
+    def stop(self) -> int | None:
+        self.stop_event.set()
+        self.thread.join(15)
+        return self.code
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, sim: Sim) -> Path:
+    return make_deployment(tmp_path / "root", sim_url=sim.url)
+
+
+def intent(n: int, symbol: str = "AAPL", side: str = "buy", qty: int = 1, **kw: Any) -> OrderIntent:
+    return OrderIntent(intent_id=f"t{n}", strategy="test", symbol=symbol, side=OrderSide(side), qty=Decimal(qty),
+                       order_type=kw.pop("order_type", OrderType.MARKET), time_in_force=kw.pop("tif", TimeInForce.DAY), **kw)
+
+
+def send(client: RequestClient, i: OrderIntent, timeout_ms: int = 5000) -> wire.OrderAck:
+    env = client.request(wire.OrderIntentMsg(i), correlation_id=i.intent_id, timeout_ms=timeout_ms)
+    assert isinstance(env.payload, wire.OrderAck)
+    return env.payload
+
+
+def journal_kinds(cfg: Any) -> list[tuple[str, str]]:
+    with Journal(cfg.system.execution.journal_path, read_only=True) as j:
+        return [(r.kind, r.client_order_id) for r in j.iter_records()]
+
+
+def reports(cfg: Any) -> ZmqSubscriber:
+    return ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_PREFIX])
