@@ -358,12 +358,14 @@ class RequestClient(_Socket):
                 sock.poll(min(_remaining_ms(deadline), 10) or 1, zmq.POLLOUT)
 
     def request(
-        self, payload: Any, correlation_id: str = "", timeout_ms: int | None = None
+        self, payload: Any, correlation_id: str = "", timeout_ms: int | None = None,
+        ts_event: int | None = None,
     ) -> Envelope:
-        """Send ``payload`` and return the matching reply envelope."""
+        """Send ``payload`` and return the matching reply envelope. ``ts_event`` carries
+        when the triggering event happened (e.g. the market-data receipt of a quote)."""
         timeout = self.timeout_ms if timeout_ms is None else timeout_ms
         cid = correlation_id or uuid.uuid4().hex
-        frame = self.encoder.encode(self._topic, self.factory.make(self._topic, payload, None, cid))
+        frame = self.encoder.encode(self._topic, self.factory.make(self._topic, payload, ts_event, cid))
         deadline = time.monotonic() + timeout / 1000
         self._send(frame, deadline, cid, timeout)
         sock = self._sock

@@ -107,57 +107,28 @@ class MarketDataConfig(StrictModel):
         return self
 
 
-class EmaCrossoverParams(StrictModel):
-    """Parameters of the EMA crossover strategy."""
-
-    fast_period: Annotated[int, Field(ge=1)] = 12
-    slow_period: Annotated[int, Field(ge=2)] = 26
-
-    @model_validator(mode="after")
-    def _ordered(self) -> EmaCrossoverParams:
-        if self.fast_period >= self.slow_period:
-            raise problems_error([("fast_period", f"must be less than slow_period ({self.slow_period})")])
-        return self
-
-
-class RsiMeanReversionParams(StrictModel):
-    """Parameters of the RSI mean-reversion strategy (buy below oversold, sell above overbought)."""
-
-    period: Annotated[int, Field(ge=2)] = 14
-    oversold: Annotated[float, Field(gt=0, lt=100)] = 30
-    overbought: Annotated[float, Field(gt=0, lt=100)] = 70
-
-    @model_validator(mode="after")
-    def _ordered(self) -> RsiMeanReversionParams:
-        if self.oversold >= self.overbought:
-            raise problems_error([("oversold", f"must be less than overbought ({self.overbought})")])
-        return self
-
-
-STRATEGY_PARAMS: dict[str, type[StrictModel]] = {
-    "ema_crossover": EmaCrossoverParams,
-    "rsi_mean_reversion": RsiMeanReversionParams,
-}
-"""Parameter model of each strategy kind."""
-
-
 class StrategyConfig(StrictModel):
-    """One strategy instance. `params` is checked against the kind's parameter model and
-    holds every parameter afterwards (defaults filled in)."""
+    """One strategy instance. `kind` and `params` are checked by the strategy registry of
+    the signal bridge (the one place each strategy's parameters are defined)."""
 
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,24}$")]
-    kind: Literal["ema_crossover", "rsi_mean_reversion"]
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,15}$")]
+    kind: str
     symbols: Symbols
     params: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
 
     @model_validator(mode="after")
-    def _typed_params(self) -> StrategyConfig:
+    def _known_kind_and_params(self) -> StrategyConfig:
+        from pyrt.services.signals.strategies.registry import STRATEGY_KINDS
+        from pyrt.services.signals.strategy import StrategyConfigError
+
+        cls = STRATEGY_KINDS.get(self.kind)
+        if cls is None:
+            raise problems_error([("kind", f"unknown strategy kind {self.kind!r} (known: {', '.join(sorted(STRATEGY_KINDS))})")])
         try:
-            typed = STRATEGY_PARAMS[self.kind].model_validate(self.params)
-        except ValidationError as exc:
-            raise problems_error([(".".join(("params", *loc)), r) for loc, r in flatten_errors(exc)]) from None
-        object.__setattr__(self, "params", typed.model_dump())
+            cls(self.name, list(self.symbols), self.params)
+        except (StrategyConfigError, ValueError) as exc:
+            raise problems_error([("params", str(exc))]) from None
         return self
 
 

@@ -1,0 +1,282 @@
+"""risk-manager process: every order intent passes here before it can reach the broker.
+
+Order path: signal-bridge --(DEALER/ROUTER request)--> risk core check --approved-->
+execution engine (request, waits for its journalled accept) --> the answer goes back to
+the signal bridge. Denials are events with a reason code, logged ("risk limit violation")
+and counted by reason. Market data and execution reports feed the core; the risk state
+(trading state, breaker, positions seen, daily P&L) is saved to disk and survives restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from pyrt.bus import schema as wire
+from pyrt.bus.zmq import ReplyServer, RequestClient, RequestTimeout, ZmqPublisher, ZmqSubscriber
+from pyrt.domain.clock import WallClock
+from pyrt.domain.intents import OrderIntent, RiskDecision
+from pyrt.domain.market import Quote
+from pyrt.services.risk.core import RiskCore
+from pyrt.services.risk.limits import RiskLimits
+from pyrt.services.runtime import ServiceRuntime
+
+log = logging.getLogger("pyrt.risk_manager")
+
+EXEC_TIMEOUT_MS = 3000
+TERMINAL = {"filled", "canceled", "expired", "rejected", "replaced", "denied"}
+
+
+def limits_from_config(cfg: Any) -> RiskLimits:
+    return RiskLimits.from_mapping(cfg.risk.model_dump())
+
+
+class RiskManager:
+    def __init__(self, rt: ServiceRuntime) -> None:
+        self.rt = rt
+        cfg = rt.cfg
+        self.clock = WallClock()
+        self.metrics = rt.metrics
+        self.core = RiskCore(limits_from_config(cfg), self.clock)
+        self.state_path = cfg.system.risk.state_path
+        self._restore()
+        self.server = ReplyServer(cfg.system.risk.intent_endpoint, server_id="risk_manager")
+        self.exec = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=EXEC_TIMEOUT_MS,
+                                  client_id="risk_manager")
+        self.pub = ZmqPublisher(cfg.system.risk.publish_address, publisher_id="risk_manager")
+        self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_QUOTE_PREFIX])
+        self.reports = ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_PREFIX])
+        self._dirty = True
+        self._last_save = 0.0
+        self._last_tick = 0.0
+        self._publish_limits()
+
+    # ------------------------------------------------------------------ state
+    def _restore(self) -> None:
+        try:
+            data = json.loads(self.state_path.read_text())
+        except FileNotFoundError:
+            log.info("no saved risk state at %s: starting fresh", self.state_path)
+            return
+        except ValueError as exc:
+            log.error("saved risk state %s unreadable (%s): starting HALTED", self.state_path, exc)
+            self.core.set_trading_state("HALTED", f"saved risk state unreadable: {exc}")
+            return
+        try:
+            self.core.restore(data)
+        except (KeyError, ValueError, TypeError) as exc:
+            log.error("saved risk state %s invalid (%s): starting HALTED", self.state_path, exc)
+            self.core.set_trading_state("HALTED", f"saved risk state invalid: {exc}")
+            return
+        log.info("risk state restored: trading_state=%s circuit_breaker_active=%s", self.core.trading_state.value,
+                 self.core.breaker.active)
+
+    def save(self) -> None:
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+        with open(tmp, "w") as fh:
+            json.dump(self.core.snapshot(), fh, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.state_path)
+        self._dirty = False
+        self._last_save = time.monotonic()
+
+    # ------------------------------------------------------------------ order path
+    def handle_request(self, identity: bytes, env: wire.Envelope) -> None:
+        payload = env.payload
+        if isinstance(payload, wire.OrderIntentMsg):
+            decision = self.check(payload.intent, env.ts_event)
+            self.server.reply(identity, wire.RiskDecisionMsg(decision), env.correlation_id)
+        elif isinstance(payload, wire.ControlCommand):
+            self.server.reply(identity, self.control(payload), env.correlation_id)
+        else:
+            log.warning("unexpected request type %s dropped", env.msg_type)
+            self.metrics.common.error("unexpected_request")
+
+    def check(self, intent: OrderIntent, ts_event: int) -> RiskDecision:
+        t0 = time.perf_counter()
+        decision = self.core.check(intent)
+        m = self.metrics.risk
+        m.checks_performed.inc()
+        if decision.approved:
+            decision = self._forward(intent, decision, ts_event)
+        if not decision.approved:
+            m.checks_failed.labels(reason=decision.reason_code).inc()
+            log.warning("risk limit violation: intent=%s strategy=%s %s %s %s denied reason=%s %s", intent.intent_id,
+                        intent.strategy, intent.side.value, intent.qty, intent.symbol, decision.reason_code,
+                        decision.message)
+        self._dirty = True
+        self.metrics.common.messages_processed.labels(service="risk_manager").inc()
+        self.metrics.common.processing_latency.observe(time.perf_counter() - t0)
+        self.pub.publish(wire.risk_decision(), wire.RiskDecisionMsg(decision), correlation_id=intent.intent_id)
+        self._drain_events()
+        return decision
+
+    def _forward(self, intent: OrderIntent, decision: RiskDecision, ts_event: int) -> RiskDecision:
+        """Hand an approved intent to the execution engine and wait for its journalled accept."""
+        try:
+            env = self.exec.request(wire.OrderIntentMsg(intent), correlation_id=intent.intent_id, ts_event=ts_event)
+        except RequestTimeout:
+            # the engine may still have journalled it: keep it pending (conservative) until a report says otherwise
+            self.core.on_error("execution_timeout")
+            return RiskDecision(intent_id=intent.intent_id, approved=False, reason_code="EXECUTION_TIMEOUT",
+                                message="execution engine did not answer in time; outcome will arrive as a report",
+                                ts_ns=self.clock.now_ns())
+        ack = env.payload
+        if isinstance(ack, wire.OrderAck) and ack.accepted:
+            return decision
+        code = getattr(ack, "reason_code", "EXECUTION_REFUSED")
+        self.core.on_order_closed(intent.intent_id)
+        return RiskDecision(intent_id=intent.intent_id, approved=False, reason_code=f"EXECUTION_{code}",
+                            message=getattr(ack, "message", ""), ts_ns=self.clock.now_ns())
+
+    def control(self, cmd: wire.ControlCommand) -> wire.ControlResult:
+        core = self.core
+        if cmd.action == "status":
+            return wire.ControlResult(True, data=self.status())
+        if cmd.action == "set_trading_state":
+            result = core.set_trading_state(cmd.args.get("state", ""), cmd.reason)
+        elif cmd.action == "breaker_activate":
+            from pyrt.services.risk.state import TradingState
+
+            mode = TradingState(cmd.args.get("mode", "HALTED"))
+            result = core.breaker.activate(cmd.reason or "manual", mode)
+        elif cmd.action == "breaker_deactivate":
+            result = core.breaker.deactivate(cmd.reason, force=cmd.args.get("force") == "true")
+        else:
+            return wire.ControlResult(False, f"unknown action {cmd.action!r}")
+        self._drain_events()
+        self.save()
+        self._publish_state()
+        return wire.ControlResult(result.ok, result.message, self.status())
+
+    def status(self) -> dict[str, Any]:
+        g = self.core.gauges()
+        return {k: str(v) if isinstance(v, Decimal) else v for k, v in g.items()} | {
+            "breaker": {k: str(v) if isinstance(v, Decimal) else v for k, v in self.core.breaker.status().items()}}
+
+    # ------------------------------------------------------------------ inputs
+    def on_market_data(self) -> None:
+        for _topic, env in self.md.recv_batch(0):
+            q = env.payload
+            if isinstance(q, wire.QuoteMsg):
+                self.core.on_quote(Quote(q.symbol, q.bid_price, q.bid_size, q.ask_price, q.ask_size, env.ts_init))
+
+    def on_reports(self) -> None:
+        core = self.core
+        for _topic, env in self.reports.recv_batch(0):
+            p = env.payload
+            if isinstance(p, wire.ExecutionReport):
+                if p.event in ("fill", "partial_fill") and p.fill_qty is not None and p.fill_price is not None:
+                    core.on_fill(p.symbol, p.side, p.fill_qty, p.fill_price, p.intent_id)
+                elif p.event == "rejected":
+                    core.on_broker_rejection(p.intent_id)
+                elif p.event == "accepted":
+                    core.on_broker_ok()
+                if p.status.lower() in TERMINAL:
+                    core.on_order_closed(p.intent_id)
+                self._dirty = True
+            elif isinstance(p, wire.PositionUpdate):
+                core.on_position(p.symbol, p.qty, p.avg_entry_price)
+                self._dirty = True
+            elif isinstance(p, wire.PnLUpdate):
+                core.on_pnl(p.realized, p.unrealized, p.equity)
+            elif isinstance(p, wire.IntegrityAlert):
+                log.error("integrity alert from execution: %s %s %s", p.kind, p.symbol, p.detail)
+                core.on_integrity_violation(p.kind, f"{p.symbol}: {p.detail}")
+                self._dirty = True
+        self._drain_events()
+
+    def _drain_events(self) -> None:
+        for ev in self.core.drain_events():
+            name = ev.get("event", "")
+            if "breaker" in name:
+                log.error("circuit breaker %s: %s", name.replace("circuit_breaker_", ""),
+                          " ".join(f"{k}={v}" for k, v in ev.items() if k != "event"))
+                if name.endswith("tripped") or name.endswith("activated"):
+                    self.metrics.risk.circuit_breaker_activations.labels(trigger=str(ev.get("trigger", "manual"))).inc()
+            else:
+                log.info("risk event %s", " ".join(f"{k}={v}" for k, v in ev.items()))
+            self._dirty = True
+            self._publish_state()
+
+    def _publish_state(self) -> None:
+        core = self.core
+        self.metrics.risk.circuit_breaker_active.set(int(core.breaker.active))
+        state = core.trading_state.value
+        if core.breaker.active:
+            state = core.breaker.status().get("mode", "HALTED")
+        self.pub.publish(wire.risk_state(), wire.RiskState(state, core.trading_state_reason or str(
+            core.breaker.status().get("reason", "")), core.breaker.active, core.breaker.daily_pnl))
+
+    def _publish_limits(self) -> None:
+        self.metrics.risk.max_position_size.set(float(self.core.limits.max_shares))
+        self.metrics.risk.circuit_breaker_active.set(int(self.core.breaker.active))
+
+    # ------------------------------------------------------------------ loop
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now - self._last_tick >= 1.0:
+            self._last_tick = now
+            self.core.on_tick()
+            self._drain_events()
+            self._publish_state()
+            self.pub.publish(wire.heartbeat("risk_manager"), wire.Heartbeat("risk_manager", "ok", self.clock.now_ns()))
+        if self._dirty and now - self._last_save >= 1.0:
+            self.save()
+        new = self.rt.try_reload()
+        if new is not None:
+            try:
+                self.core.set_limits(limits_from_config(new))
+            except (ValueError, TypeError) as exc:
+                log.error("reloaded risk limits rejected, keeping the old ones: %s", exc)
+            else:
+                self._publish_limits()
+                log.info("risk limits reloaded (circuit breaker state unchanged: active=%s)", self.core.breaker.active)
+
+    def serve(self) -> None:
+        poller = zmq.Poller()
+        for sock in (self.server, self.md, self.reports):
+            poller.register(sock.socket, zmq.POLLIN)
+        stop = self.rt.stop_event
+        while not stop.is_set():
+            ready = dict(poller.poll(50))
+            if self.md.socket in ready:
+                self.on_market_data()
+            if self.reports.socket in ready:
+                self.on_reports()
+            if self.server.socket in ready:
+                for identity, env in self.server.poll(0):
+                    self.handle_request(identity, env)
+            self.tick()
+
+    def close(self) -> None:
+        self.save()
+        for sock in (self.server, self.exec, self.pub, self.md, self.reports):
+            sock.close()
+
+
+def run(config_dir: Path, stop_event: threading.Event | None = None) -> int:
+    with ServiceRuntime("risk_manager", config_dir, stop_event=stop_event) as rt:
+        manager = RiskManager(rt)
+        try:
+            rt.mark_ready(trading_state=manager.core.trading_state.value,
+                          circuit_breaker_active=manager.core.breaker.active)
+            manager.serve()
+        finally:
+            manager.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(Path(sys.argv[1] if len(sys.argv) > 1 else "config")))
