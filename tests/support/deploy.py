@@ -43,6 +43,7 @@ def make_deployment(root: Path, sim_url: str | None = None, system: dict[str, An
     cfg["execution"]["order_endpoint"] = tcp()
     cfg["execution"]["report_publish_address"] = tcp()
     cfg["signals"]["publish_address"] = tcp()
+    cfg["signals"]["control_endpoint"] = tcp()
     for name in ("gateway", "market_data", "risk_manager", "execution_engine", "signal_bridge"):
         cfg["metrics"][name] = next(ports)
     cfg["api"]["port"] = next(ports)

@@ -158,6 +158,7 @@ class SignalsConfig(StrictModel):
     strategies: tuple[StrategyConfig, ...] = Field(default_factory=_default_strategies)
     sizing: SizingConfig = Field(default_factory=SizingConfig)
     publish_address: ZmqAddress = "tcp://127.0.0.1:5560"  # signals, for monitors
+    control_endpoint: ZmqAddress = "tcp://127.0.0.1:5561"  # operator commands (safe mode on/off)
     risk_timeout_ms: int = Field(default=1000, gt=0)
     model_path: RelPath | None = None
 
@@ -345,6 +346,7 @@ class SystemConfig(StrictModel):
             ("execution.order_endpoint", self.execution.order_endpoint),
             ("execution.report_publish_address", self.execution.report_publish_address),
             ("signals.publish_address", self.signals.publish_address),
+            ("signals.control_endpoint", self.signals.control_endpoint),
         ):
             host_port = zmq_tcp_host_port(address)
             if host_port:

@@ -116,7 +116,7 @@ class RiskManager:
                         intent.strategy, intent.side.value, intent.qty, intent.symbol, decision.reason_code,
                         decision.message)
         self._dirty = True
-        self.metrics.common.messages_processed.labels(service="risk_manager").inc()
+        self.metrics.common.messages_processed.inc()
         self.metrics.common.processing_latency.observe(time.perf_counter() - t0)
         self.pub.publish(wire.risk_decision(), wire.RiskDecisionMsg(decision), correlation_id=intent.intent_id)
         self._drain_events()

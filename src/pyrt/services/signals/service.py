@@ -1,0 +1,244 @@
+"""signal-bridge process: market data in, strategies run, signals published and order
+intents sent to the risk manager (request/reply with a timeout, never fire-and-forget).
+
+Safe mode (PYRT_SAFE_MODE=1, `pyrt up --safe-mode`): signals are computed, logged and
+counted but no intent is sent until trading is enabled (a ControlCommand
+"set_trading_enabled" on the control endpoint, driven by POST /api/v1/trading/enable)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from pyrt.bus import schema as wire
+from pyrt.bus.zmq import ReplyServer, RequestClient, RequestTimeout, ZmqPublisher, ZmqSubscriber
+from pyrt.domain.clock import WallClock
+from pyrt.domain.intents import OrderIntent
+from pyrt.domain.market import Bar, Quote, Trade
+from pyrt.services.runtime import ServiceRuntime
+from pyrt.services.signals.core import IntentDropped, SignalCore, StrategyDisabled, StrategyError
+from pyrt.services.signals.strategies.registry import build_strategies
+from pyrt.services.signals.strategy import Signal
+
+log = logging.getLogger("pyrt.signal_bridge")
+
+SAFE_MODE_ENV = "PYRT_SAFE_MODE"
+
+
+def strategy_specs(cfg: Any) -> list[dict[str, Any]]:
+    """Strategy specs from system.json with the `sizing` section as default params."""
+    sizing = cfg.system.signals.sizing
+    specs = []
+    for s in cfg.system.signals.strategies:
+        params = {"order_qty": sizing.order_qty, "max_position_shares": sizing.max_position_shares, **s.params}
+        specs.append({"name": s.name, "kind": s.kind, "symbols": list(s.symbols), "params": params,
+                      "enabled": s.enabled})
+    return specs
+
+
+class SignalBridge:
+    def __init__(self, rt: ServiceRuntime) -> None:
+        self.rt = rt
+        cfg = rt.cfg
+        self.clock = WallClock()
+        self.metrics = rt.metrics
+        safe = os.environ.get(SAFE_MODE_ENV, "") in ("1", "true", "yes")
+        self.core = SignalCore(build_strategies(strategy_specs(cfg)), self.clock, trading_enabled=not safe,
+                               intent_epoch=None)
+        if safe:
+            log.warning("SAFE MODE: signals are computed but no order is sent until trading is enabled")
+        self.owner = self._symbol_owners(cfg)
+        self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_PREFIX])
+        self.reports = ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_REPORT_PREFIX])
+        self.pub = ZmqPublisher(cfg.system.signals.publish_address, publisher_id="signal_bridge")
+        self.risk = RequestClient(cfg.system.risk.intent_endpoint, timeout_ms=cfg.system.signals.risk_timeout_ms,
+                                  client_id="signal_bridge")
+        self.exec = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=3000, client_id="signal_bridge_q")
+        self.control_server = ReplyServer(cfg.system.signals.control_endpoint, server_id="signal_bridge")
+        self.stale: set[str] = set()
+        self._last_hb = 0.0
+        self._load_positions()
+
+    @staticmethod
+    def _symbol_owners(cfg: Any) -> dict[str, str]:
+        """symbol -> the one strategy trading it (positions are per account and symbol)."""
+        owners: dict[str, list[str]] = {}
+        for s in cfg.system.signals.strategies:
+            if s.enabled:
+                for sym in s.symbols:
+                    owners.setdefault(sym, []).append(s.name)
+        return {sym: names[0] for sym, names in owners.items() if len(names) == 1}
+
+    def _load_positions(self) -> None:
+        """Start from the execution engine's positions (it may not be up yet: then they
+        arrive with the first reports)."""
+        try:
+            env = self.exec.request(wire.SnapshotRequest("positions", reason="signal_bridge start"))
+        except RequestTimeout:
+            log.warning("no position snapshot from the execution engine: assuming flat until reports arrive")
+            return
+        snap = env.payload
+        if isinstance(snap, wire.Snapshot):
+            for item in snap.items:
+                if isinstance(item, wire.PositionUpdate) and item.symbol in self.owner:
+                    self.core.set_position(self.owner[item.symbol], item.symbol, item.qty)
+            log.info("positions loaded from the execution engine: %d", len(snap.items))
+
+    # ------------------------------------------------------------------ data in
+    def on_market_data(self) -> None:
+        core = self.core
+        common = self.metrics.common
+        for _topic, env in self.md.recv_batch(0):
+            p = env.payload
+            t0 = time.perf_counter()
+            if isinstance(p, wire.QuoteMsg):
+                if p.symbol in self.stale:
+                    continue
+                outputs = core.on_quote(Quote(p.symbol, p.bid_price, p.bid_size, p.ask_price, p.ask_size, p.ts_ns))
+            elif isinstance(p, wire.TradeMsg):
+                outputs = core.on_trade(Trade(p.symbol, p.price, p.size, p.ts_ns))
+            elif isinstance(p, wire.BarMsg):
+                outputs = core.on_bar(p.to_domain())
+            elif isinstance(p, wire.SymbolStatus):
+                self._on_status(p)
+                continue
+            else:
+                continue
+            if outputs:
+                self._emit(outputs, env.ts_init)
+            common.messages_processed.inc()
+            common.processing_latency.observe(time.perf_counter() - t0)
+        self._drain_core_events()
+
+    def _on_status(self, status: wire.SymbolStatus) -> None:
+        if status.stale and status.symbol not in self.stale:
+            self.stale.add(status.symbol)
+            log.warning("market data stale symbol=%s: strategies paused for it (%s)", status.symbol, status.reason)
+        elif not status.stale and status.symbol in self.stale:
+            self.stale.discard(status.symbol)
+            log.info("market data fresh again symbol=%s", status.symbol)
+
+    def _emit(self, outputs: Any, tick_ns: int) -> None:
+        for out in outputs:
+            if isinstance(out, Signal):
+                self.metrics.signal_bridge.signals_generated.labels(strategy=out.strategy).inc()
+                self.pub.publish(wire.signal(out.strategy, out.symbol), wire.Signal(
+                    out.strategy, out.symbol, out.direction.value if hasattr(out.direction, "value") else str(out.direction),
+                    float(out.strength), out.ts_ns, dict(out.features)))
+                log.info("signal strategy=%s symbol=%s direction=%s strength=%.2f", out.strategy, out.symbol,
+                         getattr(out.direction, "value", out.direction), out.strength)
+            elif isinstance(out, OrderIntent):
+                self._send_intent(out, tick_ns)
+
+    def _send_intent(self, intent: OrderIntent, tick_ns: int) -> None:
+        try:
+            env = self.risk.request(wire.OrderIntentMsg(intent), correlation_id=intent.intent_id, ts_event=tick_ns)
+        except RequestTimeout:
+            log.error("risk manager did not answer intent %s in time: treated as denied (RISK_TIMEOUT)", intent.intent_id)
+            self.core.on_risk_decision(intent.intent_id, False, "RISK_TIMEOUT")
+            self.metrics.signal_bridge.intents_denied.labels(reason="RISK_TIMEOUT").inc()
+            return
+        payload = env.payload
+        decision = payload.decision if isinstance(payload, wire.RiskDecisionMsg) else None
+        if decision is None:
+            self.core.on_risk_decision(intent.intent_id, False, "BAD_REPLY")
+            return
+        self.core.on_risk_decision(intent.intent_id, decision.approved, decision.reason_code)
+        if decision.approved:
+            log.info("intent approved intent=%s %s %s %s", intent.intent_id, intent.side.value, intent.qty, intent.symbol)
+        else:
+            self.metrics.signal_bridge.intents_denied.labels(reason=decision.reason_code).inc()
+            log.info("intent denied intent=%s reason=%s", intent.intent_id, decision.reason_code)
+
+    def on_reports(self) -> None:
+        for _topic, env in self.reports.recv_batch(0):
+            r = env.payload
+            if isinstance(r, wire.ExecutionReport) and r.strategy:
+                position = None
+                if r.symbol in self.owner and self.owner[r.symbol] == r.strategy:
+                    position = r.position_qty
+                self.core.on_execution_report(r.strategy, r.symbol, r.event, position, r.intent_id or None)
+
+    def _drain_core_events(self) -> None:
+        for ev in self.core.drain_events():
+            if isinstance(ev, StrategyError):
+                self.metrics.common.error("strategy")
+                log.error("strategy error strategy=%s symbol=%s hook=%s %s: %s (consecutive %d)", ev.strategy,
+                          ev.symbol, ev.hook, ev.error_type, ev.message, ev.consecutive)
+            elif isinstance(ev, StrategyDisabled):
+                log.error("strategy disabled strategy=%s reason=%s", ev.strategy, ev.reason)
+            elif isinstance(ev, IntentDropped):
+                log.info("intent dropped strategy=%s symbol=%s reason=%s", ev.strategy, ev.symbol, ev.reason)
+
+    # ------------------------------------------------------------------ control
+    def on_control(self) -> None:
+        for identity, env in self.control_server.poll(0):
+            cmd = env.payload
+            if not isinstance(cmd, wire.ControlCommand):
+                continue
+            if cmd.action == "set_trading_enabled":
+                enabled = cmd.args.get("enabled", "true") == "true"
+                self.core.set_trading_enabled(enabled)
+                log.warning("automatic trading %s by %s: %s", "ENABLED" if enabled else "DISABLED (safe mode)",
+                            cmd.actor or "operator", cmd.reason)
+                result = wire.ControlResult(True, f"trading {'enabled' if enabled else 'disabled'}", self.status())
+            elif cmd.action == "status":
+                result = wire.ControlResult(True, data=self.status())
+            else:
+                result = wire.ControlResult(False, f"unknown action {cmd.action!r}")
+            self.control_server.reply(identity, result, env.correlation_id)
+
+    def status(self) -> dict[str, Any]:
+        c = self.core
+        return {"trading_enabled": c.trading_enabled, "signals": c.signals, "sent_intents": c.sent_intents,
+                "suppressed_intents": c.suppressed_intents, "disabled_strategies": list(c.disabled_strategies),
+                "stale_symbols": sorted(self.stale)}
+
+    # ------------------------------------------------------------------ loop
+    def serve(self) -> None:
+        poller = zmq.Poller()
+        for sock in (self.md, self.reports, self.control_server):
+            poller.register(sock.socket, zmq.POLLIN)
+        stop = self.rt.stop_event
+        while not stop.is_set():
+            ready = dict(poller.poll(50))
+            if self.reports.socket in ready:
+                self.on_reports()
+            if self.md.socket in ready:
+                self.on_market_data()
+            if self.control_server.socket in ready:
+                self.on_control()
+            now = time.monotonic()
+            if now - self._last_hb >= 1.0:
+                self._last_hb = now
+                self.pub.publish(wire.heartbeat("signal_bridge"), wire.Heartbeat(
+                    "signal_bridge", "ok" if self.core.trading_enabled else "safe_mode", self.clock.now_ns()))
+            self.rt.try_reload()
+
+    def close(self) -> None:
+        for sock in (self.md, self.reports, self.pub, self.risk, self.exec, self.control_server):
+            sock.close()
+
+
+def run(config_dir: Path, stop_event: threading.Event | None = None) -> int:
+    with ServiceRuntime("signal_bridge", config_dir, stop_event=stop_event) as rt:
+        bridge = SignalBridge(rt)
+        try:
+            rt.mark_ready(trading_enabled=bridge.core.trading_enabled,
+                          strategies=list(bridge.core.strategy_names))
+            bridge.serve()
+        finally:
+            bridge.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(Path(sys.argv[1] if len(sys.argv) > 1 else "config")))
