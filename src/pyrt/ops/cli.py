@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from pyrt.config import AppConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="py_rt: algorithmic trading through Alpaca.")
 
@@ -85,6 +88,140 @@ def sim_broker(
         history_paths=tuple(history),
     )
     serve(opts, ready_file=ready_file, log_level=log_level)
+
+
+# --------------------------------------------------------------------------- processes
+CONFIG_DIR_OPTION = typer.Option(Path("config"), "--config-dir", envvar="PYRT_CONFIG_DIR",
+                                 help="Configuration directory (env PYRT_CONFIG_DIR).")
+
+
+def _load(config_dir: Path) -> AppConfig:
+    """The config, or exit 2 listing every problem."""
+    from pyrt.config import ConfigError, load_config
+
+    try:
+        return load_config(config_dir)
+    except ConfigError as exc:
+        typer.echo(f"configuration error in {config_dir}:\n{exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _module_overrides(pairs: list[str]) -> dict[str, str]:
+    from pyrt.ops.status import canonical_target
+
+    found = {}
+    for pair in pairs:
+        name, sep, module = pair.partition("=")
+        if not sep or not module:
+            raise typer.BadParameter(f"{pair!r}: expected NAME=MODULE", param_hint="--service-module")
+        found[canonical_target(name)] = module.strip()
+    return found
+
+
+@app.command("run")
+def run_cmd(
+    service: str = typer.Argument(..., help="market-data, risk-manager, execution-engine, signal-bridge, "
+                                            "control or sim-broker."),
+    config_dir: Path = CONFIG_DIR_OPTION,
+    module: str | None = typer.Option(None, hidden=True, help="Run this module's run(config_dir) instead."),
+) -> None:
+    """Run one service in the foreground and exit with its code (for systemd and docker)."""
+    from pyrt.config import ConfigError
+    from pyrt.ops.status import canonical_target
+    from pyrt.ops.supervisor import TargetUnavailable, run_target
+
+    try:
+        target = canonical_target(service)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="SERVICE") from exc
+    try:
+        code = run_target(target, config_dir, module)
+    except ConfigError as exc:
+        typer.echo(f"configuration error in {config_dir}:\n{exc}", err=True)
+        raise typer.Exit(2) from exc
+    except TargetUnavailable as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    raise typer.Exit(code)
+
+
+@app.command("up")
+def up_cmd(
+    config_dir: Path = CONFIG_DIR_OPTION,
+    safe_mode: bool = typer.Option(False, "--safe-mode", help="Start with PYRT_SAFE_MODE=1 (no new orders)."),
+    detach: bool = typer.Option(False, "--detach", help="Return once everything is ready; processes keep running."),
+    ready_timeout: float = typer.Option(60.0, help="Seconds each process has to become ready."),
+    grace: float = typer.Option(10.0, help="Seconds a process has to exit after SIGTERM before SIGKILL."),
+    stop_on_exit: bool = typer.Option(True, "--stop-on-exit/--keep-on-exit",
+                                      help="Stop everything when one process dies unexpectedly."),
+    service_module: list[str] = typer.Option([], hidden=True, help="NAME=MODULE: run a fake module (tests)."),
+) -> None:
+    """Start the whole system in order (sim broker, market data, risk, execution, signals, control)."""
+    from pyrt.ops.supervisor import Supervisor, SupervisorOptions
+
+    cfg = _load(config_dir)
+    opts = SupervisorOptions(ready_timeout_s=ready_timeout, stop_grace_s=grace, stop_on_exit=stop_on_exit,
+                             safe_mode=safe_mode, detach=detach, modules=_module_overrides(service_module))
+    raise typer.Exit(Supervisor(cfg, config_dir, opts).run())
+
+
+@app.command("down")
+def down_cmd(
+    config_dir: Path = CONFIG_DIR_OPTION,
+    grace: float = typer.Option(10.0, help="Seconds each process has to exit after SIGTERM before SIGKILL."),
+) -> None:
+    """Stop the running system in reverse order (SIGTERM, drain, SIGKILL after the grace)."""
+    from pyrt.ops.supervisor import down
+
+    raise typer.Exit(down(_load(config_dir), grace, say=lambda line: typer.echo(line)))
+
+
+@app.command("status")
+def status_cmd(
+    config_dir: Path = CONFIG_DIR_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Show each process (running, pid, uptime, ready, port, key metrics); exit 3 if one is down."""
+    from pyrt.ops.status import status_json, status_table, supervisor_pid, system_status
+
+    cfg = _load(config_dir)
+    statuses = system_status(cfg)
+    sup = supervisor_pid(cfg)
+    typer.echo(status_json(statuses, sup) if as_json else status_table(statuses, sup))
+    raise typer.Exit(0 if all(s.running for s in statuses) else 3)
+
+
+@app.command("logs")
+def logs_cmd(
+    service: str | None = typer.Argument(None, help="One service (default: all logs merged)."),
+    follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new lines."),
+    lines: int = typer.Option(50, "-n", "--lines", help="Lines to show from the end of each log."),
+    config_dir: Path = CONFIG_DIR_OPTION,
+) -> None:
+    """Print (and follow) logs/<service>.log, or every log merged in time order."""
+    import signal
+    import sys
+    import threading
+
+    from pyrt.ops.logs import follow as follow_logs
+    from pyrt.ops.logs import log_files, merged_tail
+    from pyrt.ops.status import canonical_target
+
+    cfg = _load(config_dir)
+    name = None
+    if service is not None:
+        try:
+            name = "supervisor" if service == "supervisor" else canonical_target(service)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="SERVICE") from exc
+    files = log_files(cfg.system.paths.logs_dir, name)
+    for line in merged_tail(files, lines):
+        typer.echo(line)
+    if follow:
+        stop = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        follow_logs(files, sys.stdout, stop)
 
 
 def main() -> None:

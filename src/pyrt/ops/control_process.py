@@ -1,0 +1,117 @@
+"""The control process (`pyrt run control`): today it serves the metrics gateway on
+metrics.gateway (9090); the control API (FastAPI on api.port) will join it here.
+
+It follows the services' conventions: run/control.pid from start to exit,
+run/control.ready (JSON {service, pid, started_at, metrics_port, ...}) once it serves,
+logs to logs/control.log, SIGTERM/SIGINT stop it gracefully (exit 0), SIGHUP reloads the
+config (the gateway reads the scrape targets from the current config at every request)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from pyrt.config import SERVICE_NAMES, AppConfig, ConfigError, load_config
+from pyrt.observability.logging import setup_logging
+from pyrt.ops.gateway import MetricsGateway, ScrapeTarget
+from pyrt.ops.status import (
+    CONTROL,
+    local_host,
+    metrics_port_of,
+    pid_file,
+    read_ready_info,
+    ready_file,
+)
+
+log = logging.getLogger("pyrt.control")
+
+SCRAPE_ORDER = ("market_data", "risk_manager", "execution_engine", "signal_bridge")
+assert set(SCRAPE_ORDER) == set(SERVICE_NAMES)
+
+
+def scrape_targets(cfg: AppConfig) -> list[ScrapeTarget]:
+    """Each service's /metrics URL: the port from its ready file when it has one (the bound
+    port), else from the config."""
+    host = local_host(cfg.system.metrics.host)
+    targets = []
+    for service in SCRAPE_ORDER:
+        port = metrics_port_of(cfg, service, read_ready_info(cfg, service))
+        targets.append(ScrapeTarget(service, f"http://{host}:{port}/metrics"))
+    return targets
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class ControlProcess:
+    """The control process's lifecycle: pid/ready files, signals and its servers. Servers
+    are started in `start()` and stopped in `stop()`; add the control API there."""
+
+    def __init__(self, config_dir: Path) -> None:
+        self.config_dir = Path(config_dir)
+        self.cfg = load_config(self.config_dir)
+        self.stop_event = threading.Event()
+        self.started_at = time.time()
+        self.gateway: MetricsGateway | None = None
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_event.set()
+
+    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
+        try:
+            self.cfg = load_config(self.config_dir)
+            log.info("config reloaded from %s", self.config_dir)
+        except ConfigError as exc:  # it lists every problem
+            log.error("config reload rejected, keeping the running config: %s", exc)
+
+    def start(self) -> None:
+        """Write the pid file, start the servers, then write the ready file."""
+        paths = self.cfg.system.paths
+        paths.run_dir.mkdir(parents=True, exist_ok=True)
+        ready_file(self.cfg, CONTROL).unlink(missing_ok=True)
+        _write_atomic(pid_file(self.cfg, CONTROL), f"{os.getpid()}\n")
+        m = self.cfg.system.metrics
+        self.gateway = MetricsGateway(lambda: scrape_targets(self.cfg), m.host, m.gateway)
+        info: dict[str, Any] = {"service": CONTROL, "pid": os.getpid(), "started_at": self.started_at,
+                                "metrics_port": self.gateway.port}
+        _write_atomic(ready_file(self.cfg, CONTROL), json.dumps(info))
+        log.info("control ready: metrics gateway on %s:%d", self.gateway.host, self.gateway.port)
+
+    def stop(self) -> None:
+        """Stop the servers and remove the pid and ready files."""
+        ready_file(self.cfg, CONTROL).unlink(missing_ok=True)
+        if self.gateway is not None:
+            self.gateway.close()
+        pid_file(self.cfg, CONTROL).unlink(missing_ok=True)
+        log.info("control stopped after %.1fs", time.time() - self.started_at)
+
+    def run(self) -> int:
+        """Serve until SIGTERM/SIGINT; returns the exit code."""
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+        try:
+            self.start()
+            while not self.stop_event.wait(0.5):
+                pass
+        finally:
+            self.stop()
+        return 0
+
+
+def run(config_dir: Path) -> int:
+    """Entry point of `pyrt run control`."""
+    proc = ControlProcess(config_dir)
+    logging_cfg = proc.cfg.system.logging
+    setup_logging(CONTROL, proc.cfg.system.paths.logs_dir, logging_cfg.level, json=logging_cfg.format == "json")
+    return proc.run()

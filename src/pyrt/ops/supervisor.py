@@ -1,0 +1,502 @@
+"""Running the system as processes: `pyrt run <target>` (one process in the foreground, what
+systemd and docker call), `pyrt up` (the supervisor: starts every process in order, each
+after the previous one is ready, then watches them) and `pyrt down` (stops them in reverse
+order: SIGTERM, wait while they drain, SIGKILL after a grace period).
+
+Each child is `python -m pyrt run <target> --config-dir <dir>` in its own session, with
+stdout/stderr in logs/<target>.out. `pyrt down` writes run/stopping while it works, so a
+foreground supervisor knows its children are exiting on purpose."""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+from pyrt.config import AppConfig, load_config
+from pyrt.ops.status import (
+    CONTROL,
+    SIM_BROKER,
+    START_ORDER,
+    SUPERVISOR,
+    canonical_target,
+    expected_targets,
+    is_pyrt_process,
+    live_pid,
+    metrics_port_of,
+    pid_alive,
+    pid_file,
+    read_pid,
+    read_ready_info,
+    ready_file,
+    run_dir,
+    supervisor_pid,
+)
+
+TARGET_MODULES: dict[str, str] = {
+    "market_data": "pyrt.services.market_data.service",
+    "risk_manager": "pyrt.services.risk.service",
+    "execution_engine": "pyrt.services.execution.service",
+    "signal_bridge": "pyrt.services.signals.service",
+    CONTROL: "pyrt.ops.control_process",
+}
+"""Module whose `run(config_dir) -> int` is each target's main (imported only when run)."""
+
+ENV_SAFE_MODE = "PYRT_SAFE_MODE"
+ENV_SERVICE = "PYRT_SERVICE"
+STOPPING_FILE = "stopping"
+POLL_S = 0.05
+LAUNCH_HEADER = "---- pyrt up:"
+
+Say = Callable[[str], None]
+
+
+# --------------------------------------------------------------------------- pyrt run
+def sim_broker_options(cfg: AppConfig) -> Any:
+    """SimBrokerOptions from the config's sim_broker section (keys: the configured pair)."""
+    from pyrt.simbroker.broker import SimBrokerOptions
+
+    sim = cfg.system.sim_broker
+    replay: tuple[Path, ...] = ()
+    if sim.replay is not None:
+        path = Path(sim.replay.path)
+        if path.is_dir():
+            replay = tuple(sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".parquet", ".pq")))
+        else:
+            replay = (path,)
+    secrets = cfg.secrets
+    return SimBrokerOptions(
+        host=sim.host,
+        port=sim.port,
+        data_dir=Path(sim.data_dir),
+        seed=sim.seed,
+        symbols=tuple(sim.symbols or cfg.system.market_data.symbols),
+        keys={secrets.api_key_id.get_secret_value(): secrets.api_secret_key.get_secret_value()},
+        allow_shorting=sim.allow_shorting,
+        latency_ms=sim.latency_ms,
+        slippage_bps=Decimal(str(sim.slippage_bps)),
+        fee_per_share=sim.fee_per_share,
+        initial_cash=sim.initial_cash,
+        quotes_per_second=sim.quotes_per_second,
+        session_calendar=sim.session_calendar,
+        rate_limit_per_minute=sim.rate_limit_per_minute,
+        replay_paths=replay,
+        replay_speed=sim.replay.speed if sim.replay is not None else 60.0,
+    )
+
+
+def run_sim_broker(config_dir: Path) -> int:
+    """`pyrt run sim-broker`: the sim broker of the config, with run/sim_broker.pid and
+    run/sim_broker.ready (its bound port) like the other processes."""
+    from pyrt.observability.logging import setup_logging
+    from pyrt.simbroker.app import serve
+
+    cfg = load_config(config_dir)
+    setup_logging(SIM_BROKER, cfg.system.paths.logs_dir, cfg.system.logging.level,
+                  json=cfg.system.logging.format == "json")
+    opts = sim_broker_options(cfg)
+    run_dir(cfg).mkdir(parents=True, exist_ok=True)
+    ready = ready_file(cfg, SIM_BROKER)
+    ready.unlink(missing_ok=True)
+    pid_file(cfg, SIM_BROKER).write_text(f"{os.getpid()}\n")
+    try:
+        serve(opts, ready_file=ready)
+    finally:
+        ready.unlink(missing_ok=True)
+        pid_file(cfg, SIM_BROKER).unlink(missing_ok=True)
+    return 0
+
+
+class TargetUnavailable(RuntimeError):
+    """The module of a target does not exist (yet)."""
+
+
+def run_target(name: str, config_dir: Path, module: str | None = None) -> int:
+    """Run one target in the foreground and return its exit code. `module` replaces the
+    target's module (tests run fake services this way); the target's name is in the
+    environment variable PYRT_SERVICE for it."""
+    target = canonical_target(name)
+    os.environ[ENV_SERVICE] = target
+    if target == SIM_BROKER and module is None:
+        return run_sim_broker(config_dir)
+    path = module or TARGET_MODULES[target]
+    try:
+        mod = importlib.import_module(path)
+    except ModuleNotFoundError as exc:
+        if exc.name and (path == exc.name or path.startswith(exc.name + ".")):
+            raise TargetUnavailable(f"{target} is not available: no module {path}") from exc
+        raise
+    return int(mod.run(Path(config_dir)) or 0)
+
+
+def child_command(target: str, config_dir: Path, module: str | None = None) -> list[str]:
+    """The command line of a supervised child."""
+    cmd = [sys.executable, "-m", "pyrt", "run", target.replace("_", "-"), "--config-dir", str(config_dir)]
+    return [*cmd, "--module", module] if module else cmd
+
+
+# --------------------------------------------------------------------------- stopping
+@dataclass(frozen=True)
+class StopResult:
+    """How one process stopped: outcome is 'stopped' (exited after SIGTERM), 'killed'
+    (SIGKILL after the grace period), 'gone' (not running) or 'failed' (still alive)."""
+
+    name: str
+    pid: int
+    outcome: str
+    seconds: float
+
+    def describe(self, grace_s: float) -> str:
+        """One report line."""
+        what = {
+            "stopped": "stopped (SIGTERM)",
+            "killed": f"KILLED (ignored SIGTERM for {grace_s:g}s)",
+            "gone": "already gone",
+            "failed": "FAILED to stop",
+        }[self.outcome]
+        return f"{self.name:<17} pid {self.pid:<7} {what} in {self.seconds:.2f}s"
+
+
+def wait_until(cond: Callable[[], bool], timeout_s: float) -> bool:
+    """Poll `cond` until true (True) or the timeout (False)."""
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_S)
+    return True
+
+
+def stop_pid(name: str, pid: int, grace_s: float, alive: Callable[[int], bool] = pid_alive) -> StopResult:
+    """SIGTERM `pid`, wait up to `grace_s` for it to exit, then SIGKILL it."""
+    started = time.monotonic()
+
+    def result(outcome: str) -> StopResult:
+        return StopResult(name, pid, outcome, time.monotonic() - started)
+
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return result("gone")
+    except PermissionError:
+        return result("failed")
+    if wait_until(lambda: not alive(pid), grace_s):
+        return result("stopped")
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return result("stopped")
+    return result("killed" if wait_until(lambda: not alive(pid), 5.0) else "failed")
+
+
+def _remove_files(cfg: AppConfig, name: str) -> None:
+    pid_file(cfg, name).unlink(missing_ok=True)
+    ready_file(cfg, name).unlink(missing_ok=True)
+
+
+def down(cfg: AppConfig, grace_s: float = 10.0, say: Say = print) -> int:
+    """Stop a running system in reverse start order, whoever started it; idempotent.
+    Returns 0 when nothing is left running, 1 if a process could not be stopped."""
+    running = [(n, pid) for n in reversed(START_ORDER) if (pid := live_pid(cfg, n)) is not None]
+    sup = supervisor_pid(cfg)
+    if not running and sup is None:
+        say("nothing running")
+        return 0
+    marker = run_dir(cfg) / STOPPING_FILE
+    marker.write_text(f"{os.getpid()}\n")
+    failed = False
+    began = time.monotonic()
+    try:
+        for name, pid in running:
+            res = stop_pid(name, pid, grace_s)
+            say(res.describe(grace_s))
+            failed |= res.outcome == "failed"
+            if res.outcome != "failed":
+                _remove_files(cfg, name)
+        if sup is not None:
+            if wait_until(lambda: not pid_alive(sup), grace_s):
+                say(f"{SUPERVISOR:<17} pid {sup:<7} exited")
+            else:
+                res = stop_pid(SUPERVISOR, sup, grace_s)
+                say(res.describe(grace_s))
+                failed |= res.outcome == "failed"
+            pid_file(cfg, SUPERVISOR).unlink(missing_ok=True)
+    finally:
+        marker.unlink(missing_ok=True)
+    say(f"system stopped in {time.monotonic() - began:.2f}s" if not failed else "some processes could not be stopped")
+    return 1 if failed else 0
+
+
+def down_in_progress(cfg: AppConfig) -> bool:
+    """True while `pyrt down` is stopping the system."""
+    pid = read_pid(run_dir(cfg) / STOPPING_FILE)
+    return pid is not None and is_pyrt_process(pid)
+
+
+# --------------------------------------------------------------------------- pyrt up
+@dataclass
+class SupervisorOptions:
+    """How `pyrt up` behaves. `modules` replaces targets' modules (fake services in tests)."""
+
+    ready_timeout_s: float = 60.0
+    ready_timeouts: Mapping[str, float] = field(default_factory=dict)
+    stop_grace_s: float = 10.0
+    stop_on_exit: bool = True
+    safe_mode: bool = False
+    detach: bool = False
+    modules: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Child:
+    """A started process."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    started: float
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self, _pid: int = 0) -> bool:
+        return self.proc.poll() is None
+
+
+class StartFailed(RuntimeError):
+    """A target exited or did not become ready in time."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name} {reason}")
+        self.name = name
+
+
+def _set_parent_death_signal() -> None:  # runs in the child between fork and exec
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: SIGTERM if the supervisor dies
+
+
+def exit_text(code: int) -> str:
+    """'exited with code 3' or 'killed by SIGKILL'."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def tail(path: Path, lines: int = 15) -> list[str]:
+    """The last `lines` lines of a text file ([] if it does not exist)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(fh.tell() - 64 * 1024, 0))
+            return fh.read().decode(errors="replace").splitlines()[-lines:]
+    except FileNotFoundError:
+        return []
+
+
+class Supervisor:
+    """Starts the targets of a config in order, watches them, stops them in reverse order."""
+
+    def __init__(self, cfg: AppConfig, config_dir: Path, opts: SupervisorOptions | None = None,
+                 out: IO[str] | None = None, err: IO[str] | None = None) -> None:
+        self.cfg = cfg
+        self.config_dir = Path(config_dir).resolve()
+        self.opts = opts or SupervisorOptions()
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.targets = expected_targets(cfg)
+        self.children: dict[str, Child] = {}
+        self.stop_requested = threading.Event()
+        self.logs_dir = cfg.system.paths.logs_dir
+
+    # ------------------------------------------------------------------ reporting
+    def say(self, message: str, loud: bool = False) -> None:
+        """Print a line (stderr when loud) and append it to logs/supervisor.log."""
+        print(message, file=self.err if loud else self.out, flush=True)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        with (self.logs_dir / "supervisor.log").open("a") as fh:
+            fh.write(f"{stamp}Z {'ERROR' if loud else 'INFO '} supervisor {message}\n")
+
+    def show_logs(self, name: str) -> None:
+        """Print (loudly) the tail of what `name` wrote since this launch: its .out file
+        (log lines and tracebacks), else its .log file."""
+        out, log = self.logs_dir / f"{name}.out", self.logs_dir / f"{name}.log"
+        lines = tail(out, 200)
+        starts = [i for i, line in enumerate(lines) if line.startswith(LAUNCH_HEADER)]
+        lines = lines[starts[-1] + 1 :] if starts else lines
+        path = out
+        if not lines:
+            lines, path = tail(log), log
+        self.say(f"---- last {min(len(lines), 20)} lines of {path} (log: {log}) ----", loud=True)
+        for line in lines[-20:]:
+            print(f"  {line}", file=self.err, flush=True)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.stop_requested.set()
+
+    def run(self) -> int:
+        """`pyrt up`: start everything; then (foreground) watch until a signal or a child's
+        death, or (detach) return. Returns the exit code."""
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        busy = self._already_running()
+        if busy:
+            self.say(f"already running: {busy}; run `pyrt down` first", loud=True)
+            return 1
+        self._prepare()
+        try:
+            try:
+                self.start_all()
+            except StartFailed as exc:
+                self.say(f"!!! start-up failed: {exc}", loud=True)
+                self.show_logs(exc.name)
+                self.stop_all()
+                return 1
+            if self.stop_requested.is_set():
+                self.say("interrupted during start-up")
+                self.stop_all()
+                return 1
+            if self.opts.detach:
+                self.say("system running detached; `pyrt status` to check, `pyrt down` to stop")
+                return 0
+            self.say(f"all {len(self.children)} processes ready; Ctrl-C or `pyrt down` stops them")
+            return self.watch()
+        finally:
+            pid_file(self.cfg, SUPERVISOR).unlink(missing_ok=True)
+
+    def _already_running(self) -> str:
+        found = [(n, live_pid(self.cfg, n)) for n in (SUPERVISOR, *START_ORDER)]
+        return ", ".join(f"{n} (pid {p})" for n, p in found if p is not None)
+
+    def _prepare(self) -> None:
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        run_dir(self.cfg).mkdir(parents=True, exist_ok=True)
+        for name in START_ORDER:
+            ready_file(self.cfg, name).unlink(missing_ok=True)
+        if not down_in_progress(self.cfg):
+            (run_dir(self.cfg) / STOPPING_FILE).unlink(missing_ok=True)
+        pid_file(self.cfg, SUPERVISOR).write_text(f"{os.getpid()}\n")
+
+    def _env(self) -> dict[str, str]:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if self.opts.safe_mode:
+            env[ENV_SAFE_MODE] = "1"
+        return env
+
+    def launch(self, name: str) -> Child:
+        """Start one target as a child process in its own session."""
+        cmd = child_command(name, self.config_dir, self.opts.modules.get(name))
+        out_path = self.logs_dir / f"{name}.out"
+        with out_path.open("ab") as out:
+            out.write(f"{LAUNCH_HEADER} {' '.join(cmd)} at {time.ctime()} ----\n".encode())
+            out.flush()
+            pdeath = None if self.opts.detach or not sys.platform.startswith("linux") else _set_parent_death_signal
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    env=self._env(), start_new_session=True,
+                                    preexec_fn=pdeath)  # noqa: PLW1509 - no threads in the supervisor
+        child = Child(name, proc, time.monotonic())
+        self.children[name] = child
+        return child
+
+    def _is_ready(self, child: Child) -> bool:
+        info = read_ready_info(self.cfg, child.name)
+        if info is None:
+            return False
+        return child.name == SIM_BROKER or info.get("pid") == child.pid
+
+    def wait_ready(self, child: Child) -> None:
+        """Block until `child` wrote its ready file; StartFailed if it exits or times out."""
+        timeout = self.opts.ready_timeouts.get(child.name, self.opts.ready_timeout_s)
+        deadline = child.started + timeout
+        while not self._is_ready(child):
+            code = child.proc.poll()
+            if code is not None:
+                raise StartFailed(child.name, f"{exit_text(code)} before it was ready")
+            if time.monotonic() > deadline:
+                raise StartFailed(child.name, f"was not ready within {timeout:g}s")
+            if self.stop_requested.wait(POLL_S):
+                return
+
+    def start_all(self) -> None:
+        """Start the targets in order, each once the previous one is ready."""
+        began = time.monotonic()
+        for name in self.targets:
+            if self.stop_requested.is_set():
+                return
+            child = self.launch(name)
+            self.wait_ready(child)
+            if self.stop_requested.is_set():
+                return
+            info = read_ready_info(self.cfg, name) or {}
+            if name == SIM_BROKER:
+                where = f"port :{info.get('port', '?')}"
+            else:
+                label = "gateway" if name == CONTROL else "metrics"
+                where = f"{label} :{metrics_port_of(self.cfg, name, info)}"
+            took = time.monotonic() - child.started
+            self.say(f"started {name:<17} pid {child.pid:<7} {where:<16} ({took:.1f}s)")
+        self.say(f"started {len(self.children)} processes in {time.monotonic() - began:.1f}s")
+
+    def watch(self) -> int:
+        """Watch the children until a stop signal (stop all, 0), `pyrt down` (wait for them,
+        0) or an unexpected exit (stop all unless configured otherwise, 1)."""
+        failed = False
+        while not self.stop_requested.wait(0.2):
+            for name, child in list(self.children.items()):
+                code = child.proc.poll()
+                if code is None:
+                    continue
+                if down_in_progress(self.cfg):
+                    self.say("`pyrt down` is stopping the system; waiting for the processes to exit")
+                    return self._wait_for_down()
+                failed = True
+                self.say(f"!!! {name} (pid {child.pid}) EXITED UNEXPECTEDLY: {exit_text(code)}", loud=True)
+                self.show_logs(name)
+                del self.children[name]
+                _remove_files(self.cfg, name)
+                if self.opts.stop_on_exit:
+                    self.say("!!! stopping the whole system: a partial system must not trade", loud=True)
+                    self.stop_all()
+                    return 1
+                self.say(f"!!! {name} stays down; the rest keeps running (stop_on_exit is off)", loud=True)
+            if not self.children:
+                return 1
+        self.say("stop requested")
+        self.stop_all()
+        return 1 if failed else 0
+
+    def _wait_for_down(self) -> int:
+        while any(c.alive() for c in self.children.values()):
+            if not down_in_progress(self.cfg):  # `pyrt down` ended or died: finish the job
+                self.stop_all()
+                break
+            time.sleep(POLL_S)
+        self.say("all processes exited")
+        return 0
+
+    def stop_all(self) -> None:
+        """Stop the started children in reverse start order."""
+        grace = self.opts.stop_grace_s
+        for name in reversed(list(self.children)):
+            child = self.children[name]
+            if not child.alive():
+                continue
+            res = stop_pid(name, child.pid, grace, alive=child.alive)
+            self.say(res.describe(grace), loud=res.outcome in ("killed", "failed"))
+            if res.outcome != "failed":
+                _remove_files(self.cfg, name)
+        self.children.clear()
