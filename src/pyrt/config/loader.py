@@ -18,7 +18,7 @@ from pyrt.config.errors import ConfigError, file_problem, validation_problems
 from pyrt.config.overrides import apply_env_overrides
 from pyrt.config.risk import RiskLimits
 from pyrt.config.secrets import Secrets, load_secrets, read_dotenv
-from pyrt.config.system import SystemConfig
+from pyrt.config.system import ALPACA_REQUESTS_PER_MINUTE, SystemConfig
 from pyrt.config.venue import ResolvedVenue, is_alpaca_host, resolve_venue
 from pyrt.observability.logging import register_secret
 
@@ -98,6 +98,10 @@ def _collect(config_dir: Path, env: Mapping[str, str]) -> tuple[AppConfig | None
         try:
             venue = resolve_venue(system.venue, system.sim_broker, merged, _label(config_dir / SYSTEM_FILE))
             external_sim = system.venue.kind == "sim" and not is_alpaca_host(venue.trading_url)
+            budget = system.execution.request_budget_per_minute
+            if is_alpaca_host(venue.trading_url) and budget > ALPACA_REQUESTS_PER_MINUTE:
+                problems.append(f"{_label(config_dir / SYSTEM_FILE)}: execution.request_budget_per_minute: "
+                                f"{budget} exceeds Alpaca's {ALPACA_REQUESTS_PER_MINUTE} requests/minute")
             allow_default = venue.embedded_sim or external_sim
             smtp = system.notifications.smtp
             secrets = load_secrets(merged, allow_default, smtp.password_env if smtp else None)

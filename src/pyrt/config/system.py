@@ -183,9 +183,12 @@ class RiskServiceConfig(StrictModel):
     state_path: RelPath = "data/risk_state.json"  # type: ignore[assignment]
 
 
+SIM_REQUESTS_PER_MINUTE = 1_000_000  # only a sim broker (not an Alpaca host) may be asked for more than 200
+
+
 class ExecutionConfig(StrictModel):
     """The execution engine. `request_budget_per_minute` caps all broker REST calls of the
-    process (keep it below Alpaca's 200/minute); within it `cancel_reserve_per_minute` is
+    process (at most Alpaca's 200/minute against Alpaca; higher only against a sim broker); within it `cancel_reserve_per_minute` is
     kept for cancels only and `read_reserve_per_minute` for reads and cancels, so that a
     kill switch can always cancel and reconcile."""
 
@@ -193,7 +196,7 @@ class ExecutionConfig(StrictModel):
     report_publish_address: ZmqAddress = "tcp://127.0.0.1:5556"  # PUB: reports, positions, P&L
     journal_path: RelPath = "data/journal.db"  # type: ignore[assignment]
     lock_path: RelPath = "run/execution_engine.lock"  # type: ignore[assignment]
-    request_budget_per_minute: Annotated[int, Field(gt=0, le=ALPACA_REQUESTS_PER_MINUTE)] = 150
+    request_budget_per_minute: Annotated[int, Field(gt=0, le=SIM_REQUESTS_PER_MINUTE)] = 150
     cancel_reserve_per_minute: Annotated[int, Field(ge=0)] = 30
     read_reserve_per_minute: Annotated[int, Field(ge=0)] = 10
     submit_timeout_s: PositiveFloat = 10

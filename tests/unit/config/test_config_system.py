@@ -81,7 +81,7 @@ INVALID_SYSTEM = [
     ("strategy symbol unknown", {"signals__strategies__1__symbols": ["TSLA"]}, "signals.strategies.1.symbols: ['TSLA'] not in market_data.symbols"),
     ("strategy name dup", {"signals__strategies__1__name": "ema_cross"}, "signals.strategies.1.name: duplicate strategy name"),
     ("order qty > max", {"signals__sizing__order_qty": 1000}, "signals.sizing.order_qty: must be <= max_position_shares"),
-    ("budget over 200", {"execution__request_budget_per_minute": 250}, "execution.request_budget_per_minute: Input should be less than or equal to 200 (got 250)"),
+    ("budget over 200 at Alpaca", {"execution__request_budget_per_minute": 250, "venue__kind": "alpaca", "venue__trading_url": "https://paper-api.alpaca.markets"}, "execution.request_budget_per_minute: 250 exceeds Alpaca's 200 requests/minute"),
     ("reserves eat budget", {"execution__cancel_reserve_per_minute": 140}, "execution.cancel_reserve_per_minute: plus read_reserve_per_minute (150) leaves nothing"),
     ("zero timeout", {"execution__submit_timeout_s": 0}, "execution.submit_timeout_s: Input should be greater than 0"),
     ("metrics port clash", {"metrics__risk_manager": 9091}, "metrics.risk_manager: port 9091 already used by metrics.market_data"),
