@@ -320,15 +320,20 @@ class Supervisor:
         self.targets = expected_targets(cfg)
         self.children: dict[str, Child] = {}
         self.stop_requested = threading.Event()
+        self.reload_requested = threading.Event()
         self.logs_dir = cfg.system.paths.logs_dir
 
     # ------------------------------------------------------------------ reporting
     def say(self, message: str, loud: bool = False) -> None:
         """Print a line (stderr when loud) and append it to logs/supervisor.log."""
-        print(message, file=self.err if loud else self.out, flush=True)
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        try:
+            print(message, file=self.err if loud else self.out, flush=True)
+        except OSError:  # the terminal went away: the log file still gets it
+            pass
+        now = time.time()
+        stamp = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now))}.{int(now * 1000) % 1000:03d}Z"
         with (self.logs_dir / "supervisor.log").open("a") as fh:
-            fh.write(f"{stamp}Z {'ERROR' if loud else 'INFO '} supervisor {message}\n")
+            fh.write(f"{stamp} {'ERROR' if loud else 'INFO '} supervisor {message}\n")
 
     def show_logs(self, name: str) -> None:
         """Print (loudly) the tail of what `name` wrote since this launch: its .out file
@@ -346,11 +351,15 @@ class Supervisor:
 
     # ------------------------------------------------------------------ lifecycle
     def _on_signal(self, signum: int, frame: object) -> None:
-        self.stop_requested.set()
+        if signum == signal.SIGHUP:
+            self.reload_requested.set()
+        else:
+            self.stop_requested.set()
 
     def run(self) -> int:
-        """`pyrt up`: start everything; then (foreground) watch until a signal or a child's
-        death, or (detach) return. Returns the exit code."""
+        """`pyrt up`: start everything; then (foreground) watch until SIGTERM/SIGINT or a
+        child's death (SIGHUP is passed on to the services: reload), or (detach) return.
+        Returns the exit code."""
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
         busy = self._already_running()
@@ -456,6 +465,9 @@ class Supervisor:
         0) or an unexpected exit (stop all unless configured otherwise, 1)."""
         failed = False
         while not self.stop_requested.wait(0.2):
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self.forward_reload()
             for name, child in list(self.children.items()):
                 code = child.proc.poll()
                 if code is None:
@@ -478,6 +490,13 @@ class Supervisor:
         self.say("stop requested")
         self.stop_all()
         return 1 if failed else 0
+
+    def forward_reload(self) -> None:
+        """Pass a SIGHUP (reload the config) on to every running child."""
+        for child in self.children.values():
+            if child.alive() and child.name != SIM_BROKER:  # the sim broker has no reload
+                os.kill(child.pid, signal.SIGHUP)
+        self.say("SIGHUP: asked every service to reload its configuration")
 
     def _wait_for_down(self) -> int:
         while any(c.alive() for c in self.children.values()):

@@ -7,7 +7,12 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pyrt.observability.metrics import service_metrics
-from pyrt.ops.gateway import format_value, merge_expositions, parse_exposition, parse_sample
+from pyrt.ops.gateway import (
+    format_value,
+    merge_expositions,
+    parse_exposition,
+    parse_sample,
+)
 
 A = """\
 # HELP process_open_fds Number of open file descriptors.
