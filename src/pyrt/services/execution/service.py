@@ -116,6 +116,7 @@ class ExecutionEngine:
         self.halted_reason = ""
         self.marks: dict[str, Decimal] = {}
         self._pending: list[_Pending] = []
+        self._deferred: list[_Pending] = []  # resends found at start-up
         self._lookups_inflight: set[str] = set()
         self._lookup_attempts: dict[str, int] = {}
         self._suspect_positions: dict[str, tuple[Decimal, Decimal]] = {}
@@ -146,6 +147,9 @@ class ExecutionEngine:
         if mismatches:
             self._report_position_mismatch(mismatches, startup=True)
         self.accepting = True
+        for pending in self._deferred:
+            self._dispatch_submit(pending)
+        self._deferred.clear()
         log.info("reconciliation done in %.2fs: %d orders checked, %d looked up, halted=%s",
                  time.monotonic() - t0, len(unresolved), len(rec.lookups), bool(self.halted_reason))
         self._publish_positions()
@@ -381,7 +385,11 @@ class ExecutionEngine:
                                  time_in_force=order.time_in_force, limit_price=order.limit_price,
                                  stop_price=order.stop_price, ts_ns=order.created_ns, reason=order.reason)
             self._commit([(RecordKind.SUBMIT_SENT, coid, {"resend": True})])
-            self._dispatch_submit(_Pending(coid, intent, 0, 0.0))
+            pending = _Pending(coid, intent, 0, 0.0)
+            if self.accepting:
+                self._dispatch_submit(pending)
+            else:  # during start-up: send only after positions are reconciled
+                self._deferred.append(pending)
         else:
             self._commit(core.stale_unsent_entries(coid, f"never reached the broker; intent {age / 1e9:.0f}s old"))
             log.warning("order %s never reached the broker and is too old to send: rejected locally", coid)
