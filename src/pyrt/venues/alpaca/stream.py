@@ -5,6 +5,7 @@ replay, so every reconnect must trigger a reconciliation over the gap."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable
@@ -61,11 +62,15 @@ class TradeUpdatesThread:
     def start(self) -> None:
         self._thread.start()
 
+    async def _shutdown(self) -> None:
+        await self.stream.stop_ws()
+        await self.stream.close()  # wakes the receive loop now instead of after its 5 s poll
+
     def stop(self, timeout: float = 5.0) -> None:
         loop = getattr(self.stream, "_loop", None)
         if loop is not None and loop.is_running():
             try:
-                self.stream.stop()
+                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout)
             except Exception:  # noqa: BLE001 - loop closing
                 pass
         self._thread.join(timeout)
