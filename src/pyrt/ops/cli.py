@@ -91,19 +91,8 @@ def sim_broker(
 
 
 # --------------------------------------------------------------------------- processes
-CONFIG_DIR_OPTION = typer.Option(Path("config"), "--config-dir", envvar="PYRT_CONFIG_DIR",
-                                 help="Configuration directory (env PYRT_CONFIG_DIR).")
-
-
-def _load(config_dir: Path) -> AppConfig:
-    """The config, or exit 2 listing every problem."""
-    from pyrt.config import ConfigError, load_config
-
-    try:
-        return load_config(config_dir)
-    except ConfigError as exc:
-        typer.echo(f"configuration error in {config_dir}:\n{exc}", err=True)
-        raise typer.Exit(2) from exc
+from pyrt.ops.cli_common import CONFIG_DIR_OPTION  # noqa: E402
+from pyrt.ops.cli_common import load_or_exit as _load  # noqa: E402
 
 
 def _module_overrides(pairs: list[str]) -> dict[str, str]:
@@ -222,6 +211,15 @@ def logs_cmd(
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         follow_logs(files, sys.stdout, stop)
+
+
+def _register_topic_commands() -> None:
+    from pyrt.ops.commands import register_all
+
+    register_all(app)
+
+
+_register_topic_commands()
 
 
 def main() -> None:
