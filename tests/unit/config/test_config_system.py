@@ -26,7 +26,7 @@ def test_shipped_config_is_valid_and_complete(cfg: Any) -> None:
     kinds = {s.name: (s.kind, s.symbols, s.params) for s in system.signals.strategies}
     assert kinds["ema_cross"] == ("ema_crossover", ("AAPL", "MSFT"), {"fast": 12, "slow": 26, "source": "quote", "sample_interval_s": 5})
     assert kinds["rsi_revert"][0:2] == ("rsi_mean_reversion", ("GOOGL",))
-    assert kinds["rsi_revert"][2] == {"period": 14, "oversold": 30, "overbought": 70}
+    assert kinds["rsi_revert"][2] == {"period": 14, "oversold": 30, "overbought": 70, "source": "quote", "sample_interval_s": 5}
     # every key of the shipped file is explicit: the file equals a dump of the defaults
     assert set(cfg.system()) == set(SystemConfig.model_fields)
 
