@@ -1,0 +1,413 @@
+"""The market-data service shell (``pyrt run market-data``): alpaca-py's data stream in,
+normalised quotes, trades and bars out on the PUB socket at
+``market_data.zmq_publish_address``, plus symbol statuses (stale/fresh), a heartbeat, a bar
+cache on disk and the service's metrics.
+
+Threads: the main thread only waits for signals (stop, reload). One worker thread runs an
+asyncio loop holding the stream, a periodic task (staleness, heartbeat, statuses, cache
+flush) and every publish: zmq sockets are used from that thread alone.
+
+    python -m pyrt.services.market_data.service <config_dir>
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pyrt.bus.schema import (
+    Heartbeat,
+    QuoteMsg,
+    SymbolStatus,
+    TradeMsg,
+    BarMsg,
+    frame_hash,
+    heartbeat,
+    md_bar,
+    md_status,
+    md_trade,
+)
+from pyrt.bus.zmq import ZmqPublisher
+from pyrt.config import AppConfig
+from pyrt.services.market_data.core import (
+    BackoffPolicy,
+    BarHistory,
+    MalformedFeedMessage,
+    StalenessTracker,
+    decode_data_frame,
+    normalize,
+    should_log,
+    unpack_frame,
+)
+from pyrt.services.market_data.stream import BatchStockDataStream
+from pyrt.services.runtime import ServiceRuntime
+
+SERVICE = "market_data"
+IDLE_TIMEOUT_S = 15.0  # no market data for this long: the connection is dead, reconnect
+TICK_S = 0.25  # period of the staleness check
+HEARTBEAT_INTERVAL_S = 1.0
+STATUS_INTERVAL_S = 2.0  # every symbol's status again, for late joiners
+CACHE_FLUSH_INTERVAL_S = 5.0
+STOP_TIMEOUT_S = 10.0
+
+
+class ReceiptClock:
+    """The publisher's clock: while a received frame is processed, ``now_ns`` is that
+    frame's receipt time, so every envelope's ``ts_init`` says when its data arrived (and
+    one syscall serves the whole frame); otherwise the wall clock."""
+
+    __slots__ = ("frozen_ns",)
+
+    def __init__(self) -> None:
+        self.frozen_ns = 0
+
+    def now_ns(self) -> int:
+        return self.frozen_ns or time.time_ns()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f"{path.name}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class MarketDataService:
+    """One running market-data service inside a ServiceRuntime; ``serve()`` blocks until
+    ``rt.stop_event`` and returns the exit code. ``idle_timeout_s`` and ``tick_s`` are
+    there for tests."""
+
+    def __init__(self, rt: ServiceRuntime, idle_timeout_s: float = IDLE_TIMEOUT_S, tick_s: float = TICK_S) -> None:
+        cfg = rt.cfg
+        md = cfg.system.market_data
+        self.rt = rt
+        self.log = logging.getLogger(f"pyrt.{SERVICE}")
+        self.metrics = rt.metrics.market_data
+        assert self.metrics is not None
+        self.common = rt.metrics.common
+        self.tick_s = tick_s
+        self.clock = ReceiptClock()
+        self.publish_address = md.zmq_publish_address
+        self.publisher = ZmqPublisher(md.zmq_publish_address, publisher_id=SERVICE, clock=self.clock)
+        self.symbols: set[str] = set(md.symbols)
+        self.staleness = StalenessTracker(md.symbols, md.stale_after_seconds, time.time_ns())
+        self.bars = BarHistory(md.bars_to_keep)
+        self.cache_dir = Path(md.cache_dir)
+        self.stream = BatchStockDataStream(
+            cfg.secrets.api_key_id.get_secret_value(),
+            cfg.secrets.api_secret_key.get_secret_value(),
+            cfg.venue.data_stream_url,
+            self,
+            BackoffPolicy.from_config(md.reconnect),
+            md.symbols,
+            idle_timeout_s,
+        )
+        self.loop = asyncio.new_event_loop()
+        self.connected = False
+        self.ready = False
+        self.malformed = 0
+        self.unexpected_symbol = 0
+        self._stopping = asyncio.Event()
+        self._clean_exit = False
+        self._last_flush = 0.0
+        self._received = {k: self.metrics.messages_received.labels(type=k) for k in ("quote", "trade", "bar")}
+
+    # ------------------------------------------------------------------ main thread
+    def serve(self) -> int:
+        """Run until ``rt.stop_event``; then stop the stream, flush the cache, close the
+        publisher. Returns 0 after a clean stop, 1 if the loop thread failed."""
+        thread = threading.Thread(target=self._thread_main, name="market-data-loop", daemon=True)
+        thread.start()
+        try:
+            while not self.rt.stop_event.wait(0.1):
+                if not thread.is_alive():
+                    self.log.error("market data loop ended unexpectedly")
+                    break
+                new = self.rt.try_reload()
+                if new is not None:
+                    asyncio.run_coroutine_threadsafe(self._apply_config(new), self.loop)
+        finally:
+            if thread.is_alive():
+                self.loop.call_soon_threadsafe(self._stopping.set)
+            thread.join(STOP_TIMEOUT_S)
+        if thread.is_alive():
+            self.log.error("market data loop did not stop within %.0fs", STOP_TIMEOUT_S)
+            return 1
+        return 0 if self._clean_exit else 1
+
+    # ------------------------------------------------------------------ loop thread
+    def _thread_main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._main())
+            self._clean_exit = True
+        except Exception:
+            self.log.exception("market data loop crashed")
+        finally:
+            self.publisher.close()
+            self.loop.run_until_complete(self.loop.shutdown_default_executor())
+            self.loop.close()
+
+    async def _main(self) -> None:
+        self._load_cache(self.symbols)
+        self.metrics.symbols.set(len(self.symbols))
+        self.metrics.websocket_connected.set(0)
+        self.log.info("market data publishing on %s symbols=%s", self.publish_address, sorted(self.symbols))
+        stream_task = asyncio.create_task(self.stream.run_until_stopped())
+        periodic = asyncio.create_task(self._periodic())
+        stop = asyncio.create_task(self._stopping.wait())
+        try:
+            await asyncio.wait({stream_task, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if stream_task.done():
+                stream_task.result()
+                raise RuntimeError("the data stream ended by itself")
+            await self.stream.stop_ws()
+            await asyncio.wait_for(stream_task, STOP_TIMEOUT_S / 2)
+        finally:
+            for task in (periodic, stop, stream_task):
+                task.cancel()
+            self.metrics.websocket_connected.set(0)
+            self.publisher.publish(heartbeat(SERVICE), Heartbeat(SERVICE, "stopping", time.time_ns()))
+            self._flush_cache(self.bars.take_dirty() | set(self.bars.symbols()))
+        self.log.info("market data stopped")
+
+    async def _periodic(self) -> None:
+        next_heartbeat = next_status = 0.0
+        while True:
+            try:
+                now = time.monotonic()
+                for status in self.staleness.check(time.time_ns()):
+                    self._publish_status(status)
+                if now >= next_heartbeat:
+                    self._heartbeat()
+                    next_heartbeat = now + HEARTBEAT_INTERVAL_S
+                if now >= next_status:
+                    for status in self.staleness.statuses():
+                        self.publisher.publish(md_status(status.symbol), status)
+                    next_status = now + STATUS_INTERVAL_S
+                if self.bars.dirty and now - self._last_flush >= CACHE_FLUSH_INTERVAL_S:
+                    self._last_flush = now
+                    payloads = {s: self.bars.encode(s) for s in self.bars.take_dirty()}
+                    await asyncio.get_running_loop().run_in_executor(None, self._write_cache, payloads)
+            except Exception:
+                self.common.error("periodic")
+                self.log.exception("market data periodic task failed")
+            await asyncio.sleep(self.tick_s)
+
+    def _heartbeat(self) -> None:
+        if not self.connected:
+            status = "starting" if not self.ready else "degraded"
+        else:
+            status = "degraded" if any(self.staleness.is_stale(s) for s in self.symbols) else "ok"
+        self.publisher.publish(heartbeat(SERVICE), Heartbeat(SERVICE, status, time.time_ns()))
+
+    def _publish_status(self, status: SymbolStatus, quiet: bool = False) -> None:
+        if quiet:
+            self.log.info("market data status symbol=%s stale=%s reason=%s", status.symbol, status.stale, status.reason)
+        elif status.stale:
+            self.log.warning("market data stale symbol=%s reason=%s", status.symbol, status.reason)
+        else:
+            self.log.info("market data fresh symbol=%s", status.symbol)
+        self.publisher.publish(md_status(status.symbol), status)
+
+    # ------------------------------------------------------------------ the hot path
+    def on_frame(self, frame: bytes, recv_ns: int) -> int:
+        """Normalise and publish one received frame; returns how many quotes, trades and
+        bars it held. Malformed messages are dropped and counted, never raised."""
+        payloads = decode_data_frame(frame)
+        if payloads is None:  # control messages, or something malformed: one by one
+            payloads = self._slow_path(frame)
+        clock = self.clock
+        clock.frozen_ns = recv_ns
+        publish_quote, publish = self.publisher.publish_quote, self.publisher.publish
+        symbols, seen = self.symbols, self.staleness.seen
+        quotes = trades = bars = 0
+        first_event_ns = 0
+        try:
+            for payload in payloads:
+                symbol = payload.symbol
+                if symbol not in symbols:  # in flight after an unsubscribe
+                    self.unexpected_symbol += 1
+                    continue
+                kind = type(payload)
+                if kind is QuoteMsg:
+                    publish_quote(payload)
+                    quotes += 1
+                    first_event_ns = first_event_ns or payload.ts_ns
+                    status = seen(symbol, recv_ns)
+                    if status is not None:
+                        self._publish_status(status)
+                elif kind is TradeMsg:
+                    publish(md_trade(symbol), payload, payload.ts_ns)
+                    trades += 1
+                    first_event_ns = first_event_ns or payload.ts_ns
+                else:
+                    publish(md_bar(symbol), payload, payload.ts_ns)
+                    self.bars.add(payload)  # type: ignore[arg-type]
+                    bars += 1
+        finally:
+            clock.frozen_ns = 0
+        count = quotes + trades + bars
+        if count:
+            received = self._received
+            if quotes:
+                received["quote"].inc(quotes)
+            if trades:
+                received["trade"].inc(trades)
+            if bars:
+                received["bar"].inc(bars)
+            self.common.messages_processed.inc(count)
+            if first_event_ns:  # one sample per frame: its oldest quote or trade
+                self.metrics.latency.observe(max(0, recv_ns - first_event_ns) / 1e9)
+            self.common.processing_latency.observe((time.time_ns() - recv_ns) / 1e9)
+        return count
+
+    def _slow_path(self, frame: bytes) -> list[QuoteMsg | TradeMsg | BarMsg]:
+        """A frame the fast path refused: each message on its own; control messages are
+        handled, malformed ones dropped and counted."""
+        try:
+            msgs = unpack_frame(frame)
+        except Exception as exc:  # noqa: BLE001 - untrusted bytes
+            self._bad_frame(frame, exc)
+            return []
+        out = []
+        for msg in msgs if type(msgs) is list else [msgs]:
+            try:
+                payload = normalize(msg)
+            except MalformedFeedMessage as exc:
+                self._malformed(msg, exc)
+                continue
+            if payload is None:
+                self._on_control(msg, msg["T"])
+            else:
+                out.append(payload)
+        return out
+
+    def _on_control(self, msg: dict[str, Any], kind: str) -> None:
+        if kind == "subscription":
+            self._on_subscribed(msg)
+        elif kind == "error":
+            code, text = msg.get("code"), str(msg.get("msg"))
+            self.stream.note_server_error(code, text)
+            self.common.error("feed_error")
+            self.log.error("websocket error code=%s msg=%s", code, text)
+        # "success", statuses ("s"), LULD, corrections ...: not subscribed to, ignored
+
+    def _on_subscribed(self, msg: dict[str, Any]) -> None:
+        self.connected = True
+        self.metrics.websocket_connected.set(1)
+        self.log.info("websocket subscribed quotes=%s trades=%s bars=%s",
+                      msg.get("quotes"), msg.get("trades"), msg.get("bars"))  # fmt: skip
+        if not self.ready:
+            self.ready = True
+            self.rt.mark_ready(connected=True, symbols=sorted(self.symbols),
+                               publish_address=self.publisher.last_endpoint)  # fmt: skip
+
+    def _malformed(self, msg: Any, exc: Exception) -> None:
+        self.malformed += 1
+        self.common.error("malformed_feed")
+        if should_log(self.malformed):
+            self.log.warning("malformed feed message dropped count=%d error=%s message=%.200r", self.malformed, exc, msg)
+
+    # ------------------------------------------------------------------ FeedListener
+    def _bad_frame(self, frame: Any, error: Exception) -> None:
+        self.malformed += 1
+        self.common.error("malformed_feed")
+        if should_log(self.malformed):
+            raw = frame if isinstance(frame, bytes) else str(frame).encode()
+            self.log.warning("malformed feed frame dropped count=%d len=%d sha256=%s error=%s",
+                             self.malformed, len(raw), frame_hash(raw), error)  # fmt: skip
+
+    def on_connected(self) -> None:
+        """Authenticated; the gauge waits for the subscription acknowledgement."""
+
+    def on_disconnected(self, reason: str, detail: str) -> None:
+        """The feed is down: gauge 0, every fresh symbol turns stale."""
+        self.connected = False
+        self.metrics.websocket_connected.set(0)
+        stopping = reason == "stopped"
+        why = "market data stopping" if stopping else f"feed disconnected: {reason}"
+        for status in self.staleness.mark_all_stale(why):
+            self._publish_status(status, quiet=stopping)
+
+    def on_reconnect(self, attempt: int, delay_s: float, reason: str) -> None:
+        """Count the reconnect by the reason of the previous connection's end."""
+        self.metrics.websocket_reconnects.labels(reason=reason).inc()
+        self.log.info("websocket reconnect attempt=%d delay_s=%.2f reason=%s", attempt, delay_s, reason)
+
+    # ------------------------------------------------------------------ reload
+    async def _apply_config(self, cfg: AppConfig) -> None:
+        """A reloaded config: symbols, staleness, backoff and bar count apply live."""
+        try:
+            md = cfg.system.market_data
+            wanted = list(md.symbols)
+            if set(wanted) != self.symbols:
+                added, removed = await self.stream.update_symbols(wanted)
+                self.symbols = set(wanted)
+                for status in self.staleness.set_symbols(wanted, time.time_ns()):
+                    self.publisher.publish(md_status(status.symbol), status)
+                for symbol in removed:
+                    self.publisher.publish(md_status(symbol), SymbolStatus(symbol, True, "unsubscribed"))
+                self._load_cache(added)
+                self.metrics.symbols.set(len(self.symbols))
+                self.log.info("market data symbols updated added=%s removed=%s", added, removed)
+            self.staleness.stale_after_s = md.stale_after_seconds
+            self.stream.policy = BackoffPolicy.from_config(md.reconnect)
+            self.bars.resize(md.bars_to_keep)
+            if (md.zmq_publish_address, cfg.venue.data_stream_url, Path(md.cache_dir)) != (
+                self.publish_address, self.stream.url, self.cache_dir
+            ):
+                self.log.warning("market data: publish address, data stream url and cache dir change after a restart")
+        except Exception:
+            self.common.error("reload")
+            self.log.exception("market data reload failed")
+
+    # ------------------------------------------------------------------ bar cache
+    def _load_cache(self, symbols: set[str] | list[str]) -> None:
+        for symbol in symbols:
+            path = self.cache_dir / f"{symbol}.json"
+            try:
+                count = self.bars.load(symbol, path.read_bytes())
+            except FileNotFoundError:
+                continue
+            except (OSError, MalformedFeedMessage) as exc:
+                self.common.error("bar_cache")
+                self.log.warning("bar cache unreadable, starting empty: %s (%s)", path, exc)
+                continue
+            self.log.info("bar cache loaded symbol=%s bars=%d", symbol, count)
+
+    def _write_cache(self, payloads: dict[str, bytes]) -> None:
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            for symbol, data in payloads.items():
+                _write_atomic(self.cache_dir / f"{symbol}.json", data)
+        except OSError as exc:
+            self.common.error("bar_cache")
+            self.log.error("bar cache write failed in %s: %s", self.cache_dir, exc)
+
+    def _flush_cache(self, symbols: set[str]) -> None:
+        if symbols:
+            self._write_cache({s: self.bars.encode(s) for s in symbols})
+
+
+def run(config_dir: Path) -> int:
+    """``pyrt run market-data``: run until SIGTERM/SIGINT; 0 after a graceful stop."""
+    with ServiceRuntime(SERVICE, config_dir) as rt:
+        try:
+            service = MarketDataService(rt)
+        except Exception:
+            rt.log.exception("market data failed to start")
+            return 1
+        return service.serve()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        print("usage: python -m pyrt.services.market_data.service <config_dir>", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(run(Path(sys.argv[1])))
