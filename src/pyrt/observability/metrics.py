@@ -36,6 +36,8 @@ FEED_LATENCY_BUCKETS = (
 
 MESSAGE_TYPES = ("quote", "trade", "bar")
 RELOAD_STATUSES = ("success", "failed")
+NOTIFICATION_CHANNELS = ("webhook", "email")
+NOTIFICATION_OUTCOMES = ("ok", "error", "deduplicated", "dropped")
 
 
 def new_registry(process_metrics: bool = True) -> CollectorRegistry:
@@ -60,6 +62,7 @@ class CommonMetrics:
     bus_messages_dropped: Counter  # bus_messages_dropped_total{reason}
     bus_seq_gaps: Counter  # bus_seq_gaps_total
     config_reload: Counter  # config_reload_total{status}
+    notifications_sent: Counter  # notifications_sent_total{channel,outcome}
 
     def error(self, kind: str) -> None:
         """Count one error of this service."""
@@ -88,7 +91,20 @@ def common_metrics(registry: CollectorRegistry, service: str) -> CommonMetrics:
         ),
         bus_seq_gaps=Counter("bus_seq_gaps", "Sequence gaps seen by bus subscribers", registry=registry),
         config_reload=reload,
+        notifications_sent=notification_metrics(registry),
     )
+
+
+def notification_metrics(registry: CollectorRegistry) -> Counter:
+    """Declare `notifications_sent_total{channel,outcome}` (alert deliveries of
+    `pyrt.ops.notify`); part of the common group, or alone for a process without it."""
+    sent = Counter(
+        "notifications_sent", "Alert notifications by channel and outcome", ["channel", "outcome"], registry=registry
+    )
+    for channel in NOTIFICATION_CHANNELS:
+        for outcome in NOTIFICATION_OUTCOMES:
+            sent.labels(channel=channel, outcome=outcome)
+    return sent
 
 
 @dataclass(frozen=True)
