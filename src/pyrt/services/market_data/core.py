@@ -214,18 +214,28 @@ def decode_data_frame(frame: Any) -> list[QuoteMsg | TradeMsg | BarMsg] | None:
     except (msgspec.DecodeError, TypeError):  # ValidationError is a DecodeError
         return None
     out: list[QuoteMsg | TradeMsg | BarMsg] = []
-    append = out.append
+    append, good, from_bytes = out.append, _GOOD_SYMBOLS, _from_bytes
     try:
         for w in wire:
-            kind = type(w)
-            if not (w.S in _GOOD_SYMBOLS or _good_symbol(w.S)):
+            if not (w.S in good or _good_symbol(w.S)):
                 return None
-            if kind is _WireQuote:
-                append(QuoteMsg(w.S, w.bp, w.bs, w.ap, w.as_, _ext_ns(w.t)))  # type: ignore[union-attr]
-            elif kind is _WireTrade:
-                append(TradeMsg(w.S, w.p, w.s, _ext_ns(w.t), w.i))  # type: ignore[union-attr]
+            t = w.t
+            data = t.data
+            if t.code == -1 and len(data) == 8:  # the usual form, inlined: 30 bits ns, 34 bits s
+                value = from_bytes(data, "big")
+                nanos = value >> 34
+                if nanos >= 1_000_000_000:
+                    return None
+                ns = (value & 0x3FFFFFFFF) * 1_000_000_000 + nanos
             else:
-                append(BarMsg(w.S, w.o, w.h, w.l, w.c, w.v, _ext_ns(w.t), w.n, w.vw))  # type: ignore[union-attr]
+                ns = _ext_ns(t)
+            kind = type(w)
+            if kind is _WireQuote:
+                append(QuoteMsg(w.S, w.bp, w.bs, w.ap, w.as_, ns))  # type: ignore[union-attr]
+            elif kind is _WireTrade:
+                append(TradeMsg(w.S, w.p, w.s, ns, w.i))  # type: ignore[union-attr]
+            else:
+                append(BarMsg(w.S, w.o, w.h, w.l, w.c, w.v, ns, w.n, w.vw))  # type: ignore[union-attr]
     except MalformedFeedMessage:
         return None
     return out
