@@ -202,6 +202,8 @@ class ExecutionConfig(StrictModel):
     submit_timeout_s: PositiveFloat = 10
     journal_synchronous: Literal["FULL", "NORMAL"] = "FULL"  # FULL survives power loss; NORMAL only process crashes
     max_resend_age_s: PositiveFloat = 30  # an intent journalled but never sent is re-sent on restart only if younger
+    watchdog_risk_silence_s: PositiveFloat = 3  # no risk-manager heartbeat this long: stop new orders
+    watchdog_cancel_after_s: PositiveFloat = 30  # risk manager and market data both silent this long: cancel all
 
     @model_validator(mode="after")
     def _budget(self) -> ExecutionConfig:

@@ -85,7 +85,9 @@ class EngineThread:
 
 @pytest.fixture
 def deployment(tmp_path: Path, sim: Sim) -> Path:
-    return make_deployment(tmp_path / "root", sim_url=sim.url)
+    # the engine runs alone here: no risk-manager heartbeats, so park the watchdog
+    return make_deployment(tmp_path / "root", sim_url=sim.url,
+                           system={"execution": {"watchdog_risk_silence_s": 3600, "watchdog_cancel_after_s": 7200}})
 
 
 def intent(n: int, symbol: str = "AAPL", side: str = "buy", qty: int = 1, **kw: Any) -> OrderIntent:

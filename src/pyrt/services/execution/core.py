@@ -34,6 +34,7 @@ EXECUTION_HALTED = "EXECUTION_HALTED"
 SYMBOL_HALTED = "SYMBOL_HALTED"
 DUPLICATE = "DUPLICATE"
 JOURNAL_WRITE_FAILED = "JOURNAL_WRITE_FAILED"
+WATCHDOG = "WATCHDOG"
 
 _FILL_EVENTS = ("fill", "partial_fill")
 
@@ -67,7 +68,7 @@ def intent_payload(intent: OrderIntent) -> dict[str, Any]:
 
 
 def admit(proj: OrderProjection, intent: OrderIntent, *, accepting: bool, halted_reason: str,
-          tick_ns: int = 0) -> Admission:
+          tick_ns: int = 0, watchdog_reason: str = "") -> Admission:
     """Decide on an approved intent. Accepting journals the intent and its submit_sent
     together, so a crash after the commit is resolved by lookup, never by a second POST."""
     try:
@@ -82,6 +83,8 @@ def admit(proj: OrderProjection, intent: OrderIntent, *, accepting: bool, halted
         return Admission(coid, False, NOT_READY, "execution engine is starting (reconciling)")
     if halted_reason:
         return Admission(coid, False, EXECUTION_HALTED, halted_reason)
+    if watchdog_reason:
+        return Admission(coid, False, WATCHDOG, watchdog_reason)
     if intent.symbol in proj.halted_symbols:
         return Admission(coid, False, SYMBOL_HALTED, f"{intent.symbol} halted after an overfill")
     entries: tuple[Entry, ...] = (

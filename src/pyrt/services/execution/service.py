@@ -27,12 +27,14 @@ import zmq
 from pyrt.bus import schema as wire
 from pyrt.bus.zmq import ReplyServer, ZmqPublisher, ZmqSubscriber
 from pyrt.domain.clock import WallClock, iso_utc
+from pyrt.domain.enums import OrderSide
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.orders import IN_FLIGHT_STATES, Order, OrderState, Outcome
 from pyrt.persistence.journal import Journal, JournalRecord, JournalWriteError, RecordKind, failpoint
 from pyrt.persistence.projections import OrderProjection, replay
 from pyrt.services.execution import core
 from pyrt.services.execution.budget import RequestBudget
+from pyrt.services.execution.watchdog import Watchdog
 from pyrt.services.runtime import ServiceRuntime
 from pyrt.venues.alpaca.adapter import AlpacaVenue
 from pyrt.venues.alpaca.stream import TradeUpdatesThread
@@ -106,7 +108,10 @@ class ExecutionEngine:
                                     read_reserve=ex.read_reserve_per_minute)
         self.server = ReplyServer(ex.order_endpoint, server_id="execution_engine")
         self.pub = ZmqPublisher(ex.report_publish_address, publisher_id="execution_engine")
-        self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_QUOTE_PREFIX])
+        self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address,
+                                [wire.MD_QUOTE_PREFIX, wire.heartbeat("market_data")])
+        self.risk_hb = ZmqSubscriber(cfg.system.risk.publish_address, [wire.heartbeat("risk_manager")])
+        self.watchdog = Watchdog(self.clock.now_ns(), ex.watchdog_risk_silence_s, ex.watchdog_cancel_after_s)
         self.results: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -114,6 +119,7 @@ class ExecutionEngine:
         self.stream = TradeUpdatesThread(cfg.venue.trading_stream_url, key_id, secret, self._from_stream)
         self.accepting = False
         self.halted_reason = ""
+        self._watchdog_reason = ""
         self.marks: dict[str, Decimal] = {}
         self._pending: list[_Pending] = []
         self._deferred: list[_Pending] = []  # resends found at start-up
@@ -121,7 +127,8 @@ class ExecutionEngine:
         self._lookup_attempts: dict[str, int] = {}
         self._suspect_positions: dict[str, tuple[Decimal, Decimal]] = {}
         self.max_resend_age_ns = int(ex.max_resend_age_s * 1e9)
-        self._timers = {"inflight": 0.0, "open": 0.0, "positions": 0.0, "heartbeat": 0.0, "pnl": 0.0}
+        self._timers = {"inflight": 0.0, "open": 0.0, "positions": 0.0, "heartbeat": 0.0, "pnl": 0.0,
+                        "watchdog": 0.0, "positions_pub": 0.0}
 
     # ================================================================= start-up
     def recover(self) -> None:
@@ -226,7 +233,7 @@ class ExecutionEngine:
 
     def _handle_intent(self, identity: bytes, env: wire.Envelope, intent: OrderIntent) -> None:
         adm = core.admit(self.proj, intent, accepting=self.accepting, halted_reason=self.halted_reason,
-                         tick_ns=env.ts_event)
+                         tick_ns=env.ts_event, watchdog_reason=self._watchdog_reason)
         if adm.accepted and not adm.duplicate:
             try:
                 self._commit(adm.entries)
@@ -439,6 +446,12 @@ class ExecutionEngine:
         if now - t["pnl"] >= 1.0:
             t["pnl"] = now
             self._publish_pnl()
+        if now - t["positions_pub"] >= 5.0:
+            t["positions_pub"] = now
+            self._publish_positions()  # late joiners learn positions
+        if self.accepting and now - t["watchdog"] >= 0.5:
+            t["watchdog"] = now
+            self._run_watchdog()
 
     def _read_job(self, kind: str, fn: Any) -> None:
         try:
@@ -542,23 +555,127 @@ class ExecutionEngine:
         return wire.Snapshot(kind, [], self.pub.publisher_id)
 
     def _control(self, cmd: wire.ControlCommand) -> wire.ControlResult:
+        log.warning("operator command %s from %s: %s", cmd.action, cmd.actor or "?", cmd.reason)
         if cmd.action == "status":
-            return wire.ControlResult(True, data={"accepting": self.accepting, "halted": self.halted_reason,
-                                                  "orders": len(self.proj.orders),
-                                                  "open_orders": len(self.proj.open_orders())})
+            return wire.ControlResult(True, data=self._status())
+        if cmd.action == "halt":
+            self.halted_reason = f"operator halt: {cmd.reason or 'no reason given'}"
+            log.error("trading HALTED by the operator (%s): %s", cmd.actor or "?", cmd.reason)
+            return wire.ControlResult(True, "execution halted", self._status())
+        if cmd.action == "resume":
+            if not cmd.reason.strip():
+                return wire.ControlResult(False, "a reason is required to resume")
+            previous, self.halted_reason = self.halted_reason, ""
+            log.warning("execution resumed by %s: %s (was: %s)", cmd.actor or "?", cmd.reason, previous or "not halted")
+            return wire.ControlResult(True, "execution resumed", self._status())
+        if cmd.action == "cancel_all":
+            return self._cancel_all(float(cmd.args.get("timeout_s", "5")))
+        if cmd.action == "liquidate":
+            return self._liquidate(cmd)
         return wire.ControlResult(False, f"unknown action {cmd.action!r}")
+
+    def _status(self) -> dict[str, Any]:
+        return {"accepting": self.accepting, "halted": self.halted_reason, "watchdog": self._watchdog_reason,
+                "orders": len(self.proj.orders), "open_orders": len(self.proj.open_orders()),
+                "positions": {s: str(p.qty) for s, p in self.proj.positions.items() if p.qty}}
+
+    def _cancel_all(self, timeout_s: float) -> wire.ControlResult:
+        """Cancel every open order at the broker and wait until the broker confirms none is
+        left (retrying failed cancels), bounded by `timeout_s`."""
+        t0 = time.monotonic()
+        attempts, remaining, errors = 0, -1, []
+        for order in self.proj.open_orders():
+            self._commit([(RecordKind.CANCEL_REQUESTED, order.client_order_id, {})])
+        while True:
+            attempts += 1
+            try:
+                if self.budget.try_acquire("cancel"):
+                    self.venue.cancel_all_orders()
+                if self.budget.try_acquire("cancel"):
+                    remaining = len(self.venue.list_orders("open"))
+            except VenueError as exc:
+                errors.append(str(exc))
+            if remaining == 0 or time.monotonic() - t0 >= timeout_s:
+                break
+            time.sleep(min(0.05 * 2 ** min(attempts, 5), 0.5))
+        elapsed_ms = (time.monotonic() - t0) * 1000
+        ok = remaining == 0
+        (log.warning if ok else log.error)("cancel all: %s open orders left at the broker after %d attempts in %.0f ms",
+                                           remaining, attempts, elapsed_ms)
+        return wire.ControlResult(ok, "broker confirms zero open orders" if ok else "open orders remain at the broker",
+                                  {"open_orders_after": remaining, "attempts": attempts, "elapsed_ms": round(elapsed_ms, 1),
+                                   "errors": errors[-3:]})
+
+    def _liquidate(self, cmd: wire.ControlCommand) -> wire.ControlResult:
+        """Close every position with market orders (journal first, like any order). Runs
+        even while halted: it only reduces exposure."""
+        cancel = self._cancel_all(float(cmd.args.get("timeout_s", "5")))
+        self._settle(3.0)  # orders still in flight must land before sizing the closing orders
+        submitted = []
+        stamp = self.clock.now_ns() // 1_000_000
+        for symbol, pos in sorted(self.proj.positions.items()):
+            if pos.qty == 0:
+                continue
+            side = "sell" if pos.qty > 0 else "buy"
+            intent = OrderIntent(intent_id=f"liq{stamp}{symbol}"[:32], strategy="liquidate", symbol=symbol,
+                                 side=OrderSide(side), qty=abs(pos.qty), ts_ns=self.clock.now_ns(),
+                                 reason=f"liquidation by {cmd.actor or 'operator'}: {cmd.reason}")
+            coid = core.client_order_id(intent.strategy, intent.intent_id)
+            self._commit([(RecordKind.INTENT, coid, core.intent_payload(intent)), (RecordKind.SUBMIT_SENT, coid, {})])
+            self._dispatch_submit(_Pending(coid, intent, 0, 0.0))
+            submitted.append({"symbol": symbol, "side": side, "qty": str(abs(pos.qty)), "client_order_id": coid})
+        return wire.ControlResult(cancel.ok, f"{len(submitted)} closing orders submitted",
+                                  {"orders": submitted, "cancel": cancel.data})
+
+    def _settle(self, timeout_s: float) -> bool:
+        """Process broker results until no order is in flight (or the time is up)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.drain_results()
+            busy = [o for o in self.proj.orders.values()
+                    if o.state in IN_FLIGHT_STATES or o.state is OrderState.INITIALIZED or o.state is OrderState.PENDING_CANCEL]
+            if not busy and not any(p.intent for p in self._pending):
+                return True
+            if time.monotonic() >= deadline:
+                log.warning("%d orders still in flight after %.1fs", len(busy), timeout_s)
+                return False
+            time.sleep(0.02)
+
+    def _run_watchdog(self) -> None:
+        verdict = self.watchdog.check(self.clock.now_ns())
+        reason = verdict.reason if verdict.block_orders else ""
+        if reason and not self._watchdog_reason:
+            log.error("watchdog: %s: new orders stopped", reason)
+            self.pub.publish(wire.exec_alert(), wire.IntegrityAlert("watchdog", "", reason))
+        elif not reason and self._watchdog_reason:
+            log.warning("watchdog: risk manager heard again: new orders accepted")
+        self._watchdog_reason = reason
+        if verdict.cancel_now:
+            log.error("watchdog: %s: cancelling all open orders", verdict.reason)
+            self.pub.publish(wire.exec_alert(), wire.IntegrityAlert("watchdog_cancel", "", verdict.reason))
+            self._cancel_all(5.0)
 
     # ================================================================= loop
     def on_quotes(self) -> None:
+        now = self.clock.now_ns()
         for _topic, env in self.md.recv_batch(0):
             q = env.payload
             if isinstance(q, wire.QuoteMsg):
                 self.marks[q.symbol] = (Decimal(repr(q.bid_price)) + Decimal(repr(q.ask_price))) / 2
+            elif isinstance(q, wire.Heartbeat):
+                self.watchdog.heard("market_data", now)
+
+    def on_risk_heartbeats(self) -> None:
+        now = self.clock.now_ns()
+        for _topic, env in self.risk_hb.recv_batch(0):
+            if isinstance(env.payload, wire.Heartbeat):
+                self.watchdog.heard("risk_manager", now)
 
     def serve(self) -> None:
         poller = zmq.Poller()
         poller.register(self.server.socket, zmq.POLLIN)
         poller.register(self.md.socket, zmq.POLLIN)
+        poller.register(self.risk_hb.socket, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
         stop = self.rt.stop_event
         while not stop.is_set():
@@ -570,6 +687,8 @@ class ExecutionEngine:
                 self.drain_results()
             if self.md.socket in ready:
                 self.on_quotes()
+            if self.risk_hb.socket in ready:
+                self.on_risk_heartbeats()
             self.run_timers()
             self.rt.try_reload()
 
@@ -578,7 +697,7 @@ class ExecutionEngine:
         self.pool.shutdown(wait=True)
         self.drain_results()
         self.stream.stop()
-        for sock in (self.server, self.pub, self.md):
+        for sock in (self.server, self.pub, self.md, self.risk_hb):
             sock.close()
         self.journal.close()
         os.close(self._wake_r)
