@@ -363,3 +363,12 @@ def test_trading_state_changes_need_a_reason_and_are_events(env):
     assert env.events("trading_state_changed")[0]["to"] == "HALTED"
     assert env.core.set_trading_state("ACTIVE", "done").ok
     assert env.check(qty=1).approved
+
+
+def test_open_sells_count_toward_shorting(make_env):
+    env = make_env(allow_shorting=False)
+    env.quote()
+    env.hold("AAPL", 100)
+    assert env.check(side="sell", qty=80).approved
+    assert env.check(side="sell", qty=30).reason_code == Reason.SHORTING_NOT_ALLOWED
+    assert env.check(side="sell", qty=20).approved

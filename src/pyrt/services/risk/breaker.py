@@ -174,9 +174,8 @@ class CircuitBreaker:
         """The risk core approved an order: one more trade today."""
         self.trades_today += 1
         if self.trades_today >= self._limits.max_trades_per_day:
-            self._auto_trip(
-                Trigger.MAX_TRADES_PER_DAY, f"{self.trades_today} trades today (max {self._limits.max_trades_per_day})"
-            )
+            limit = self._limits.max_trades_per_day
+            self._auto_trip(Trigger.MAX_TRADES_PER_DAY, f"{self.trades_today} trades today (max {limit})")
 
     def on_broker_rejection(self) -> None:
         """The broker rejected an order."""

@@ -97,7 +97,8 @@ class _Order:
         needs_limit = order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
         needs_stop = order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
         prices = []
-        for name, value, needed in (("limit_price", intent.limit_price, needs_limit), ("stop_price", intent.stop_price, needs_stop)):
+        given = (("limit_price", intent.limit_price, needs_limit), ("stop_price", intent.stop_price, needs_stop))
+        for name, value, needed in given:
             if (value is not None) != needed:
                 raise ValueError(f"{order_type.value} order {'needs' if needed else 'must not have'} {name}")
             if value is not None:
@@ -236,9 +237,10 @@ class RiskCore:
 
     def _check_breaker(self, ctx: _Context) -> Denial | None:
         if self.breaker.blocks(ctx.reduces):
-            b = self.breaker
-            mode = b.mode.value if b.mode else ""
-            return Reason.CIRCUIT_BREAKER_ACTIVE, f"circuit breaker {mode} ({b.trigger.value if b.trigger else ''}): {b.reason}"
+            status = self.breaker.status()
+            return Reason.CIRCUIT_BREAKER_ACTIVE, (
+                f"circuit breaker {status['mode']} ({status['trigger']}): {status['reason']}"
+            )
         return None
 
     def _check_reduce_only(self, ctx: _Context) -> Denial | None:
@@ -251,7 +253,8 @@ class RiskCore:
             return Reason.NO_MARKET_DATA, f"no usable quote for {ctx.order.symbol}"
         age_s = (ctx.now_ns - ctx.market.ts_ns) / NS_PER_SECOND
         if age_s > self._limits.max_quote_age_seconds:
-            return Reason.STALE_MARKET_DATA, f"quote is {age_s:.1f} s old (max {self._limits.max_quote_age_seconds} s)"
+            max_age = self._limits.max_quote_age_seconds
+            return Reason.STALE_MARKET_DATA, f"quote is {age_s:.1f} s old (max {max_age} s)"
         return None
 
     def _check_order_size(self, ctx: _Context) -> Denial | None:
@@ -310,11 +313,9 @@ class RiskCore:
 
     def _check_position_notional(self, ctx: _Context) -> Denial | None:
         assert ctx.price is not None
-        notional = self._worst_qty(ctx) * ctx.price
-        if not ctx.reduces and notional > self._limits.max_notional_per_position:
-            return Reason.MAX_POSITION_NOTIONAL, (
-                f"position could reach {notional} > max_notional_per_position {self._limits.max_notional_per_position}"
-            )
+        notional, limit = self._worst_qty(ctx) * ctx.price, self._limits.max_notional_per_position
+        if not ctx.reduces and notional > limit:
+            return Reason.MAX_POSITION_NOTIONAL, f"position could reach {notional} > max_notional_per_position {limit}"
         return None
 
     def _check_total_exposure(self, ctx: _Context) -> Denial | None:
@@ -323,13 +324,14 @@ class RiskCore:
         assert ctx.price is not None
         others = self.total_exposure(exclude=ctx.order.symbol)
         total = others + self._worst_qty(ctx) * ctx.price
-        if total > self._limits.max_total_exposure:
-            return Reason.MAX_TOTAL_EXPOSURE, f"exposure could reach {total} > max_total_exposure {self._limits.max_total_exposure}"
+        limit = self._limits.max_total_exposure
+        if total > limit:
+            return Reason.MAX_TOTAL_EXPOSURE, f"exposure could reach {total} > max_total_exposure {limit}"
         return None
 
     def _check_open_positions(self, ctx: _Context) -> Denial | None:
         open_symbols = self.book.symbols()
-        if ctx.reduces or ctx.order.symbol in open_symbols:
+        if ctx.order.symbol in open_symbols:  # adds to, reduces or closes an open one
             return None
         if len(open_symbols) + 1 > self._limits.max_open_positions:
             return Reason.MAX_OPEN_POSITIONS, (
@@ -368,7 +370,8 @@ class RiskCore:
         self.breaker.on_market_data(now)
 
     def on_position(self, symbol: str, qty: object, avg_entry_price: object) -> None:
-        """An authoritative position (signed qty) from the execution engine."""
+        """An authoritative position (signed qty) from the execution engine; it overwrites
+        ours. Deliver a report's fill (on_fill) before the position that results from it."""
         self._sync_day(self._clock.now_ns())
         self.book.set_position(symbol, to_decimal(qty, "qty"), to_decimal(avg_entry_price, "avg_entry_price"))
 

@@ -111,7 +111,8 @@ class RiskLimits:
         ):  # fmt: skip
             object.__setattr__(self, name, _positive_decimal(name, getattr(self, name)))
         if self.max_loss_per_trade is not None:
-            object.__setattr__(self, "max_loss_per_trade", _positive_decimal("max_loss_per_trade", self.max_loss_per_trade))
+            per_trade = _positive_decimal("max_loss_per_trade", self.max_loss_per_trade)
+            object.__setattr__(self, "max_loss_per_trade", per_trade)
         for name in (
             "max_open_positions", "max_orders_per_minute", "max_orders_per_symbol_per_minute",
             "max_consecutive_losses", "max_trades_per_day", "max_consecutive_rejections",
@@ -179,6 +180,8 @@ def _differs(a: object, b: object) -> bool:
 def _modes(raw: Mapping[str, object]) -> dict[str, TradingState]:
     modes: dict[str, TradingState] = {}
     for key, value in raw.items():
+        if value is None:  # an unset entry of a config model: keep the default
+            continue
         trigger = Trigger(str(key))  # ValueError names an unknown trigger
         mode = TradingState(str(getattr(value, "value", value)).upper())
         if mode is TradingState.ACTIVE:
