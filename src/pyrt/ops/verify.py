@@ -70,7 +70,8 @@ def seq_problems(seqs: list[int], high_water: int | None) -> list[str]:
         expected = seq + 1
     last = seqs[-1] if seqs else 0
     if high_water is not None and high_water > last:
-        problems.append(f"seq {last + 1}..{high_water} were written but are gone")
+        lost = f"seq {last + 1}" if high_water == last + 1 else f"seq {last + 1}..{high_water}"
+        problems.append(f"{lost} written but gone (records lost at the end)")
     return problems
 
 
