@@ -215,7 +215,7 @@ class Notifier:
             if not self.channels:
                 if not self._said_unconfigured:
                     self._said_unconfigured = True
-                    log.info("no notification channel configured: alerts are only logged (first: %r)", alert.title)
+                    log.info("no notification channel configured (system.notifications): alerts are not sent (first: %r)", alert.title)
                 return False
             now = self._clock()
             self._last_sent = {k: t for k, t in self._last_sent.items() if now - t < self.dedup_window_s}

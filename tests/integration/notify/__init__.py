@@ -1,0 +1,1 @@
+"""Integration tests of pyrt.ops.notify against local webhook and SMTP receivers."""
