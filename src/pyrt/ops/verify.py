@@ -35,7 +35,8 @@ class Check:
     detail: str = ""
 
     def line(self) -> str:
-        return f"{_MARK[self.status]} {self.name}: {self.detail}" if self.detail else f"{_MARK[self.status]} {self.name}"
+        head = f"{_MARK[self.status]} {self.name}"
+        return f"{head}: {self.detail}" if self.detail else head
 
 
 def report(checks: list[Check], title: str) -> tuple[str, bool]:
@@ -66,7 +67,8 @@ def seq_problems(seqs: list[int], high_water: int | None) -> list[str]:
             problems.append(f"seq {seq} duplicated or out of order")
             continue
         if seq > expected:
-            problems.append(f"gap: seq {expected}..{seq - 1} missing" if seq - 1 > expected else f"gap: seq {expected} missing")
+            missing = f"{expected}..{seq - 1}" if seq - 1 > expected else f"{expected}"
+            problems.append(f"gap: seq {missing} missing")
         expected = seq + 1
     last = seqs[-1] if seqs else 0
     if high_water is not None and high_water > last:

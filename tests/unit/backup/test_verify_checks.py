@@ -26,7 +26,8 @@ def test_seq_continuity() -> None:
 
 def journal_with_position(path: Path) -> None:
     with Journal(path) as j:
-        intent = OrderIntent(intent_id="a", strategy="s", symbol="AAPL", side="buy", qty=D(10))  # type: ignore[arg-type]
+        intent = OrderIntent(intent_id="a", strategy="s", symbol="AAPL", side="buy",  # type: ignore[arg-type]
+                             qty=D(10))
         j.append("intent", "s-a-0", intent)
         j.append("submit_sent", "s-a-0", {})
         j.append("fill", "s-a-0", {"execution_id": "x1", "qty": "10", "price": "100"})
