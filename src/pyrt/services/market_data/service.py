@@ -169,8 +169,10 @@ class MarketDataService:
             await self.stream.stop_ws()
             await asyncio.wait_for(stream_task, STOP_TIMEOUT_S / 2)
         finally:
-            for task in (periodic, stop, stream_task):
+            tasks = (periodic, stop, stream_task)
+            for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             self.metrics.websocket_connected.set(0)
             self.publisher.publish(heartbeat(SERVICE), Heartbeat(SERVICE, "stopping", time.time_ns()))
             self._flush_cache(self.bars.take_dirty() | set(self.bars.symbols()))
