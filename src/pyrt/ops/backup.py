@@ -419,7 +419,8 @@ class RestoreResult:
 def restore_backup(layout: Layout, archive: Path, include_models: bool = False,
                    now: datetime | None = None) -> RestoreResult:
     """Restore `archive` into `layout`. Raises SystemRunning while py_rt runs and BackupError
-    when the archive fails verification; in both cases nothing is changed."""
+    when the archive fails verification; in both cases nothing is changed. If moving fails
+    half-way (OSError), what was moved is put back before the error propagates."""
     running = running_processes(layout.run_dir)
     if running:
         raise SystemRunning(running)
@@ -437,10 +438,16 @@ def restore_backup(layout: Layout, archive: Path, include_models: bool = False,
             pairs.append(("models", "models", layout.models_dir))
         aside = _new_dir(layout.root / f"{PRE_RESTORE_PREFIX}{stamp}")
         result = RestoreResult(Path(archive), check.manifest, aside)
-        if running_processes(layout.run_dir):  # started while we were verifying
+        late = running_processes(layout.run_dir)  # started while we were verifying?
+        if late:
             aside.rmdir()
-            raise SystemRunning(running_processes(layout.run_dir))
-        _swap(pairs, staging, aside, result)
+            raise SystemRunning(late)
+        try:
+            _swap(pairs, staging, aside, result)
+        except BaseException:
+            if not any(aside.iterdir()):  # everything went back
+                aside.rmdir()
+            raise
     return result
 
 
