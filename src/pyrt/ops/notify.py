@@ -70,7 +70,8 @@ class Alert:
 
     def dedup_key(self) -> tuple[Any, ...]:
         """What makes two alerts identical: everything but the time."""
-        return (self.kind, self.severity, self.title, self.detail, tuple(sorted((k, str(v)) for k, v in self.fields.items())))
+        fields = tuple(sorted((str(k), str(v)) for k, v in self.fields.items()))
+        return (self.kind, self.severity, self.title, self.detail, fields)
 
     def subject(self) -> str:
         """One line: `[py_rt][CRITICAL] Circuit breaker tripped`."""
@@ -174,7 +175,11 @@ class Notifier:
         `timeout_s`. One result per channel; [] when no channel is configured."""
         if not self._admit(alert):
             return [self._count(DeliveryResult(c, "deduplicated")) for c in self.channels]
-        return self._deliver(alert)
+        try:
+            return self._deliver(alert)
+        except Exception as exc:  # e.g. no thread can start at interpreter exit: report, never raise
+            log.warning("alert %r not sent: %s", alert.kind, type(exc).__name__)
+            return [self._count(DeliveryResult(c, "error", type(exc).__name__)) for c in self.channels]
 
     def send_async(self, alert: Alert) -> None:
         """Queue `alert` for a background thread and return at once. Use `flush` to wait
@@ -184,15 +189,17 @@ class Notifier:
                 self._count(DeliveryResult(channel, "deduplicated"))
             return
         with self._lock:
-            if self._worker is None:
-                self._worker = threading.Thread(target=self._work, name="pyrt-notify", daemon=True)
-                self._worker.start()
             try:
+                if self._worker is None:
+                    worker = threading.Thread(target=self._work, name="pyrt-notify", daemon=True)
+                    worker.start()
+                    self._worker = worker
                 self._queue.put_nowait(alert)
-            except queue.Full:
-                log.warning("alert %r dropped: %d alerts already waiting", alert.kind, ASYNC_QUEUE_SIZE)
+            except (queue.Full, RuntimeError) as exc:  # RuntimeError: no thread can start at interpreter exit
+                reason = "queue full" if isinstance(exc, queue.Full) else type(exc).__name__
+                log.warning("alert %r dropped: %s", alert.kind, reason)
                 for channel in self.channels:
-                    self._count(DeliveryResult(channel, "dropped", "queue full"))
+                    self._count(DeliveryResult(channel, "dropped", reason))
                 return
             self._pending += 1
 
@@ -215,7 +222,10 @@ class Notifier:
             if not self.channels:
                 if not self._said_unconfigured:
                     self._said_unconfigured = True
-                    log.info("no notification channel configured (system.notifications): alerts are not sent (first: %r)", alert.title)
+                    log.info(
+                        "no notification channel configured (system.notifications): alerts are not sent (first: %r)",
+                        alert.title,
+                    )
                 return False
             now = self._clock()
             self._last_sent = {k: t for k, t in self._last_sent.items() if now - t < self.dedup_window_s}
@@ -253,7 +263,8 @@ class Notifier:
         threads = []
         for channel, sender in senders.items():
             thread = threading.Thread(
-                target=self._attempt, args=(channel, sender, started, results), name=f"pyrt-notify-{channel}", daemon=True
+                target=self._attempt, args=(channel, sender, started, results), name=f"pyrt-notify-{channel}",
+                daemon=True,
             )
             thread.start()
             threads.append(thread)

@@ -11,8 +11,8 @@ import socketserver
 import threading
 import time
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -73,9 +73,11 @@ class Mail:
     auth: tuple[str, str] | None = None
 
     @property
-    def message(self) -> Message:
+    def message(self) -> EmailMessage:
         """The parsed message."""
-        return message_from_bytes(self.data)
+        parsed = message_from_bytes(self.data, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
 
 
 @dataclass

@@ -79,7 +79,9 @@ def smtp_config(port: int, username: str | None = None) -> dict[str, object]:
     }
 
 
-def notifications(webhook_url: str | None = None, smtp_port: int | None = None, username: str | None = None) -> NotificationsConfig:
+def notifications(
+    webhook_url: str | None = None, smtp_port: int | None = None, username: str | None = None
+) -> NotificationsConfig:
     smtp = smtp_config(smtp_port, username) if smtp_port is not None else None
     return NotificationsConfig.model_validate({"webhook_url": webhook_url, "smtp": smtp})
 
@@ -102,7 +104,7 @@ def test_webhook_and_email_are_delivered(webhook: WebhookReceiver, smtp: SmtpRec
     assert mail.auth == ("alerts", CANARY_PASSWORD)
     assert mail.message["Subject"] == "[py_rt][CRITICAL] Circuit breaker tripped"
     assert mail.message["To"] == "ops@example.com, risk@example.com"
-    body = mail.message.get_payload(decode=True).decode()
+    body = mail.message.get_content()
     assert "daily loss limit reached" in body and "loss_usd: 5012.40" in body
     assert count(counter, "webhook", "ok") == 1 and count(counter, "email", "ok") == 1
 
@@ -141,7 +143,8 @@ def test_refused_endpoints_fail_fast(refusing: RefusingPort, counter: Counter) -
 
 
 def test_silent_endpoints_time_out_within_the_timeout(silent: SilentPort, counter: Counter) -> None:
-    notifier = Notifier(notifications(f"http://127.0.0.1:{silent.port}/h", silent.port), None, counter, timeout_s=TIMEOUT_S)
+    cfg = notifications(f"http://127.0.0.1:{silent.port}/h", silent.port)
+    notifier = Notifier(cfg, None, counter, timeout_s=TIMEOUT_S)
     started = time.monotonic()
     results = notifier.send(ALERT)
     took = time.monotonic() - started
