@@ -173,6 +173,7 @@ class ExecutionMetrics:
     orders_cancelled: Counter  # execution_orders_cancelled_total
     submit_latency: Histogram  # execution_submit_latency_seconds (broker round trip)
     tick_to_submit: Histogram  # execution_tick_to_submit_seconds (market-data receipt -> submit call)
+    trade_stream_connected: Gauge  # execution_trade_stream_connected (0/1, broker trade_updates stream)
     rate_limit_remaining: Gauge  # execution_rate_limit_remaining (broker requests this minute)
 
 
@@ -186,6 +187,9 @@ def execution_metrics(registry: CollectorRegistry) -> ExecutionMetrics:
         submit_latency=Histogram(
             "execution_submit_latency_seconds", "Order submit round trip", buckets=FEED_LATENCY_BUCKETS,
             registry=registry,
+        ),
+        trade_stream_connected=Gauge(
+            "execution_trade_stream_connected", "1 while the broker trade_updates stream is connected", registry=registry,
         ),
         tick_to_submit=Histogram(
             "execution_tick_to_submit_seconds", "Market-data receipt of the triggering quote to the broker submit call",

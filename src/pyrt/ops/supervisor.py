@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -55,6 +55,7 @@ TARGET_MODULES: dict[str, str] = {
 ENV_SAFE_MODE = "PYRT_SAFE_MODE"
 ENV_SERVICE = "PYRT_SERVICE"
 STOPPING_FILE = "stopping"
+EMERGENCY_FILE = "emergency_stopped"  # the trading services were stopped on purpose (kill switch)
 POLL_S = 0.05
 LAUNCH_HEADER = "---- pyrt up:"
 
@@ -204,15 +205,22 @@ def _remove_files(cfg: AppConfig, name: str) -> None:
     ready_file(cfg, name).unlink(missing_ok=True)
 
 
-def down(cfg: AppConfig, grace_s: float = 10.0, say: Say = print) -> int:
+def down(cfg: AppConfig, grace_s: float = 10.0, say: Say = print, only: Iterable[str] | None = None) -> int:
     """Stop a running system in reverse start order, whoever started it; idempotent.
-    Returns 0 when nothing is left running, 1 if a process could not be stopped."""
-    running = [(n, pid) for n in reversed(START_ORDER) if (pid := live_pid(cfg, n)) is not None]
-    sup = supervisor_pid(cfg)
+    `only` limits the stop to those processes (the emergency stop stops the trading
+    services and keeps the control process and the venue up). Returns 0 when nothing of
+    what was asked is left running, 1 if a process could not be stopped."""
+    wanted = set(only) if only is not None else set(START_ORDER)
+    running = [(n, pid) for n in reversed(START_ORDER) if n in wanted and (pid := live_pid(cfg, n)) is not None]
+    sup = supervisor_pid(cfg) if only is None else None
     if not running and sup is None:
         say("nothing running")
         return 0
-    marker = run_dir(cfg) / STOPPING_FILE
+    if only is not None:  # a partial stop: tell a watching supervisor these exits are deliberate
+        (run_dir(cfg) / EMERGENCY_FILE).write_text(" ".join(n for n, _ in running) + "\n")
+        marker = run_dir(cfg) / f"{STOPPING_FILE}.partial"
+    else:
+        marker = run_dir(cfg) / STOPPING_FILE
     marker.write_text(f"{os.getpid()}\n")
     failed = False
     began = time.monotonic()
@@ -235,6 +243,13 @@ def down(cfg: AppConfig, grace_s: float = 10.0, say: Say = print) -> int:
         marker.unlink(missing_ok=True)
     say(f"system stopped in {time.monotonic() - began:.2f}s" if not failed else "some processes could not be stopped")
     return 1 if failed else 0
+
+
+def _deliberately_stopped(cfg: AppConfig) -> set[str]:
+    try:
+        return set((run_dir(cfg) / EMERGENCY_FILE).read_text().split())
+    except FileNotFoundError:
+        return set()
 
 
 def down_in_progress(cfg: AppConfig) -> bool:
@@ -398,6 +413,7 @@ class Supervisor:
             ready_file(self.cfg, name).unlink(missing_ok=True)
         if not down_in_progress(self.cfg):
             (run_dir(self.cfg) / STOPPING_FILE).unlink(missing_ok=True)
+        (run_dir(self.cfg) / EMERGENCY_FILE).unlink(missing_ok=True)
         pid_file(self.cfg, SUPERVISOR).write_text(f"{os.getpid()}\n")
 
     def _env(self) -> dict[str, str]:
@@ -475,6 +491,10 @@ class Supervisor:
                 if down_in_progress(self.cfg):
                     self.say("`pyrt down` is stopping the system; waiting for the processes to exit")
                     return self._wait_for_down()
+                if name in _deliberately_stopped(self.cfg):
+                    self.say(f"{name} (pid {child.pid}) stopped by the emergency stop; control and the venue stay up")
+                    del self.children[name]
+                    continue
                 failed = True
                 self.say(f"!!! {name} (pid {child.pid}) EXITED UNEXPECTEDLY: {exit_text(code)}", loud=True)
                 self.show_logs(name)

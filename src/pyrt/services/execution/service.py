@@ -367,9 +367,11 @@ class ExecutionEngine:
         elif kind == "trade_update":
             self._on_trade_update(item[1])
         elif kind == "stream_connected":
+            self.metrics.execution.trade_stream_connected.set(1)
             log.info("trade_updates stream connected: checking open orders for a gap")
             self._timers["open"] = 0.0
         elif kind == "stream_disconnected":
+            self.metrics.execution.trade_stream_connected.set(0)
             log.warning("trade_updates stream disconnected: %s", item[1])
         elif kind == "open_orders":
             self._check_open_orders(item[1])

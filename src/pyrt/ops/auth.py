@@ -1,0 +1,59 @@
+"""Bearer tokens for the control API. The admin token comes from PYRT_API_TOKEN, else the
+file data/api_token (created with mode 0600 on first use; the scripts and the CLI read the
+same); an optional read-only token from PYRT_API_READ_TOKEN. Comparison is constant-time."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+TOKEN_FILE = "api_token"
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    admin: str
+    read_only: str | None
+    from_env: bool
+
+    def identify(self, presented: str | None) -> str | None:
+        """The token's name ("admin", "read-only") or None when it matches neither."""
+        if not presented:
+            return None
+        if hmac.compare_digest(presented.encode(), self.admin.encode()):
+            return "admin"
+        if self.read_only and hmac.compare_digest(presented.encode(), self.read_only.encode()):
+            return "read-only"
+        return None
+
+
+def token_path(cfg: Any) -> Path:
+    return Path(cfg.system.paths.data_dir) / TOKEN_FILE
+
+
+def load_tokens(cfg: Any, create: bool = True) -> TokenSet:
+    """The tokens in force. Without PYRT_API_TOKEN the file token is read (and created,
+    0600, when `create`); a file readable by group or others is refused, as ssh does."""
+    env_token = cfg.secrets.api_token.get_secret_value() if cfg.secrets.api_token else None
+    read_token = cfg.secrets.api_read_token.get_secret_value() if cfg.secrets.api_read_token else None
+    if env_token:
+        return TokenSet(env_token, read_token, from_env=True)
+    path = token_path(cfg)
+    if not path.exists():
+        if not create:
+            raise FileNotFoundError(f"{path} does not exist: start the control process once (pyrt up) or set PYRT_API_TOKEN")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32) + "\n")
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise PermissionError(f"{path} is readable by others (mode {mode:o}); chmod 600 it")
+    token = path.read_text().strip()
+    if len(token) < 32:
+        raise ValueError(f"{path}: token too short (at least 32 characters)")
+    return TokenSet(token, read_token, from_env=False)

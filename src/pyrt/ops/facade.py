@@ -1,0 +1,371 @@
+"""The control facade: the one implementation of every operator action, under both the
+REST control API and the CLI (and so the scripts). It talks to the services over their
+request/reply endpoints (ControlCommand / OrderIntentMsg) and reads the broker through the
+venue adapter. Every mutating action writes exactly one audit entry."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from pyrt.bus import schema as wire
+from pyrt.bus.zmq import RequestClient, RequestTimeout
+from pyrt.domain.enums import OrderSide, OrderType, TimeInForce
+from pyrt.domain.ids import client_order_id
+from pyrt.domain.intents import OrderIntent
+from pyrt.ops.audit import AuditLog, Caller
+from pyrt.venues.port import BrokerOrder, NotFound, VenueError
+
+log = logging.getLogger("pyrt.control")
+
+TRADING_SERVICES = ("market_data", "risk_manager", "execution_engine", "signal_bridge")
+
+
+class ActionError(Exception):
+    """An operator action that cannot be done as asked (HTTP 409/422 in the API)."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _order_json(o: BrokerOrder) -> dict[str, Any]:
+    return {"id": o.id, "client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side, "type": o.type,
+            "time_in_force": o.time_in_force, "status": o.status, "qty": str(o.qty), "filled_qty": str(o.filled_qty),
+            "filled_avg_price": None if o.filled_avg_price is None else str(o.filled_avg_price),
+            "limit_price": None if o.limit_price is None else str(o.limit_price), "submitted_at": o.submitted_at}
+
+
+class ControlFacade:
+    def __init__(self, cfg: Any, venue: Any | None = None, notifier: Any | None = None,
+                 timeout_ms: int = 3000) -> None:
+        self.cfg = cfg
+        self.audit = AuditLog(cfg.system.execution.journal_path)
+        self._venue = venue
+        self.notifier = notifier
+        self.timeout_ms = timeout_ms
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def venue(self) -> Any:
+        if self._venue is None:
+            from pyrt.venues.alpaca.adapter import AlpacaVenue
+
+            s = self.cfg.secrets
+            self._venue = AlpacaVenue(self.cfg.venue.trading_url,
+                                      s.api_key_id.get_secret_value() if s.api_key_id else "",
+                                      s.api_secret_key.get_secret_value() if s.api_secret_key else "", timeout_s=5.0)
+        return self._venue
+
+    def _endpoint(self, service: str) -> str:
+        sysc = self.cfg.system
+        return {"risk_manager": sysc.risk.intent_endpoint, "execution_engine": sysc.execution.order_endpoint,
+                "signal_bridge": sysc.signals.control_endpoint}[service]
+
+    def _request(self, service: str, payload: Any, timeout_ms: int | None = None) -> Any:
+        with RequestClient(self._endpoint(service), timeout_ms=timeout_ms or self.timeout_ms,
+                           client_id=f"control-{service}") as client:
+            return client.request(payload).payload
+
+    def command(self, service: str, action: str, caller: Caller | None = None, reason: str = "",
+                timeout_ms: int | None = None, **args: str) -> wire.ControlResult:
+        """Send one ControlCommand; a service that does not answer yields ok=False."""
+        cmd = wire.ControlCommand(action, {k: str(v) for k, v in args.items()}, reason,
+                                  caller.name if caller else "control")
+        try:
+            result = self._request(service, cmd, timeout_ms)
+        except RequestTimeout:
+            return wire.ControlResult(False, f"{service} did not answer (is it running?)")
+        if not isinstance(result, wire.ControlResult):
+            return wire.ControlResult(False, f"{service} answered {type(result).__name__}")
+        return result
+
+    def _audited(self, caller: Caller, action: str, reason: str, before: Any, run: Callable[[], dict[str, Any]],
+                 after: Callable[[], Any]) -> dict[str, Any]:
+        try:
+            result = run()
+        except ActionError as exc:
+            self.audit.record(caller, action, reason, before, before, {"ok": False, "error": str(exc)})
+            raise
+        self.audit.record(caller, action, reason, before, after(), result)
+        return result
+
+    # ------------------------------------------------------------------ reads
+    def status(self) -> dict[str, Any]:
+        from pyrt.ops.status import system_status
+
+        processes = {p.name: {"running": p.running, "ready": p.ready, "pid": p.pid, "uptime_s": p.uptime_s}
+                     for p in system_status(self.cfg)}
+        risk = self.command("risk_manager", "status", timeout_ms=1000)
+        execution = self.command("execution_engine", "status", timeout_ms=1000)
+        signals = self.command("signal_bridge", "status", timeout_ms=1000)
+        out: dict[str, Any] = {"services": processes,
+                               "risk": risk.data if risk.ok else {"error": risk.detail},
+                               "execution": execution.data if execution.ok else {"error": execution.detail},
+                               "signals": signals.data if signals.ok else {"error": signals.detail}}
+        breaker = out["risk"].get("breaker", {}) if risk.ok else {}
+        out["circuit_breaker"] = {"active": bool(breaker.get("active")), "trigger": breaker.get("trigger"),
+                                  "reason": breaker.get("reason"), "mode": breaker.get("mode")}
+        out["trading_state"] = out["risk"].get("trading_state") if risk.ok else "UNKNOWN"
+        out["automatic_trading"] = bool(signals.data.get("trading_enabled")) if signals.ok else None
+        try:
+            acct = self.venue.account()
+            out["account"] = {"cash": str(acct.cash), "equity": str(acct.equity), "buying_power": str(acct.buying_power)}
+        except VenueError as exc:
+            out["account"] = {"error": str(exc)}
+        out["pnl"] = {"daily": breaker.get("daily_pnl")}
+        return out
+
+    def positions(self) -> list[dict[str, Any]]:
+        return [{"symbol": p.symbol, "qty": str(p.qty), "avg_entry_price": str(p.avg_entry_price),
+                 "market_value": str(p.market_value), "unrealized_pl": str(p.unrealized_pl),
+                 "current_price": str(p.current_price)} for p in self.venue.positions()]
+
+    def orders(self, status: str = "open", limit: int = 100) -> list[dict[str, Any]]:
+        if status not in ("open", "closed", "all"):
+            raise ActionError("status must be open, closed or all", 422)
+        return [_order_json(o) for o in self.venue.list_orders(status, None, limit)]
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        """One order by our client_order_id or the broker's id, with its fills from the journal."""
+        try:
+            found = self.venue.get_order_by_client_id(order_id)
+        except NotFound:
+            try:
+                found = self.venue.get_order(order_id)
+            except (NotFound, VenueError):
+                raise ActionError(f"no order {order_id!r} (neither a client_order_id nor a broker id)", 404) from None
+        out = _order_json(found)
+        out["fills"] = self._fills(found.client_order_id)
+        return out
+
+    def _fills(self, coid: str) -> list[dict[str, Any]]:
+        from pyrt.persistence.journal import Journal, RecordKind
+
+        path = self.cfg.system.execution.journal_path
+        if not path.exists():
+            return []
+        with Journal(path, read_only=True) as journal:
+            return [{"execution_id": r.payload.get("execution_id"), "qty": r.payload.get("qty"),
+                     "price": r.payload.get("price"), "ts_ns": r.ts_ns}
+                    for r in journal.iter_records() if r.kind == RecordKind.FILL and r.client_order_id == coid]
+
+    # ------------------------------------------------------------------ trading controls
+    def breaker_activate(self, caller: Caller, reason: str, mode: str = "HALTED") -> dict[str, Any]:
+        reason = reason or "manual activation"
+        before = self._breaker()
+
+        def run() -> dict[str, Any]:
+            res = self.command("risk_manager", "breaker_activate", caller, reason, mode=mode)
+            if not res.ok:
+                raise ActionError(res.detail)
+            return {"ok": True, "detail": res.detail}
+
+        return self._audited(caller, "circuit_breaker.activate", reason, before, run, self._breaker)
+
+    def breaker_deactivate(self, caller: Caller, reason: str, force: bool = False) -> dict[str, Any]:
+        if not reason.strip():
+            raise ActionError("a reason is required to deactivate the circuit breaker", 422)
+        before = self._breaker()
+
+        def run() -> dict[str, Any]:
+            res = self.command("risk_manager", "breaker_deactivate", caller, reason, force=str(force).lower())
+            if not res.ok:
+                raise ActionError(res.detail)
+            return {"ok": True, "detail": res.detail}
+
+        return self._audited(caller, "circuit_breaker.deactivate", reason, before, run, self._breaker)
+
+    def _breaker(self) -> dict[str, Any]:
+        res = self.command("risk_manager", "status", timeout_ms=1000)
+        b = res.data.get("breaker", {}) if res.ok else {}
+        return {"active": b.get("active"), "mode": b.get("mode"), "trigger": b.get("trigger")}
+
+    def set_trading(self, caller: Caller, enabled: bool, reason: str) -> dict[str, Any]:
+        """Enable or disable automatic trading (safe mode) in the signal bridge."""
+        reason = reason or ("resume normal operation" if enabled else "safe mode")
+        before = self._trading()
+
+        def run() -> dict[str, Any]:
+            res = self.command("signal_bridge", "set_trading_enabled", caller, reason, enabled=str(enabled).lower())
+            if not res.ok:
+                raise ActionError(res.detail)
+            return {"ok": True, "detail": res.detail}
+
+        return self._audited(caller, "trading.enable" if enabled else "trading.disable", reason, before, run,
+                             self._trading)
+
+    def _trading(self) -> dict[str, Any]:
+        res = self.command("signal_bridge", "status", timeout_ms=1000)
+        return {"automatic_trading": res.data.get("trading_enabled") if res.ok else None}
+
+    # ------------------------------------------------------------------ orders
+    def submit_order(self, caller: Caller, symbol: str, side: str, qty: Decimal, order_type: str = "market",
+                     limit_price: Decimal | None = None, time_in_force: str = "day", reason: str = "") -> dict[str, Any]:
+        """A manual order, through the same risk checks as any strategy's."""
+        try:
+            intent = OrderIntent(intent_id=f"m{time.time_ns():x}", strategy="manual", symbol=symbol.upper(),
+                                 side=OrderSide(side), qty=Decimal(qty), order_type=OrderType(order_type),
+                                 time_in_force=TimeInForce(time_in_force), limit_price=limit_price,
+                                 ts_ns=time.time_ns(), reason=f"manual by {caller.name}: {reason}")
+        except ValueError as exc:
+            raise ActionError(str(exc), 422) from None
+        if intent.qty <= 0:
+            raise ActionError("quantity must be > 0", 422)
+        if intent.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and limit_price is None:
+            raise ActionError("a limit order needs --limit-price", 422)
+        coid = client_order_id(intent.strategy, intent.intent_id)
+
+        def run() -> dict[str, Any]:
+            try:
+                reply = self._request("risk_manager", wire.OrderIntentMsg(intent), timeout_ms=5000)
+            except RequestTimeout:
+                raise ActionError("the risk manager did not answer (is the system running?)", 503) from None
+            decision = reply.decision
+            return {"approved": decision.approved, "reason_code": decision.reason_code, "message": decision.message,
+                    "client_order_id": coid, "intent_id": intent.intent_id}
+
+        return self._audited(caller, "order.submit", reason or "manual order",
+                             {"symbol": intent.symbol, "side": side, "qty": str(qty), "type": order_type,
+                              "limit_price": None if limit_price is None else str(limit_price)}, run, lambda: None)
+
+    def cancel_all(self, caller: Caller, reason: str = "", timeout_s: float = 5.0) -> dict[str, Any]:
+        """Cancel every open order and wait for the broker to confirm none is left."""
+        reason = reason or "cancel all"
+
+        def run() -> dict[str, Any]:
+            res = self.command("execution_engine", "cancel_all", caller, reason,
+                               timeout_ms=int(timeout_s * 1000) + 3000, timeout_s=timeout_s)
+            if res.detail.endswith("(is it running?)"):
+                return self._cancel_all_direct(timeout_s)
+            return {"ok": res.ok, "detail": res.detail, **res.data, "via": "execution_engine"}
+
+        return self._audited(caller, "orders.cancel_all", reason, {"open_orders": self._open_count()}, run,
+                             lambda: {"open_orders": self._open_count()})
+
+    def _cancel_all_direct(self, timeout_s: float) -> dict[str, Any]:
+        """The execution engine is down: cancel at the broker directly (the engine
+        reconciles the cancels when it starts)."""
+        t0 = time.monotonic()
+        attempts, remaining = 0, -1
+        while True:
+            attempts += 1
+            try:
+                self.venue.cancel_all_orders()
+                remaining = len(self.venue.list_orders("open"))
+            except VenueError as exc:
+                log.error("direct cancel failed: %s", exc)
+            if remaining == 0 or time.monotonic() - t0 > timeout_s:
+                break
+            time.sleep(min(0.05 * 2**attempts, 0.5))
+        return {"ok": remaining == 0, "open_orders_after": remaining, "attempts": attempts,
+                "elapsed_ms": round((time.monotonic() - t0) * 1000, 1), "via": "broker (execution engine down)"}
+
+    def _open_count(self) -> int | None:
+        try:
+            return len(self.venue.list_orders("open"))
+        except VenueError:
+            return None
+
+    def liquidate(self, caller: Caller, confirm: bool, reason: str = "", wait_s: float = 15.0) -> dict[str, Any]:
+        """Close every position with market orders and wait for the fills. Without
+        `confirm` only shows what it would do (and writes nothing)."""
+        positions = self.positions()
+        plan = [{"symbol": p["symbol"], "side": "sell" if Decimal(p["qty"]) > 0 else "buy",
+                 "qty": str(abs(Decimal(p["qty"]))), "market_value": p["market_value"]} for p in positions]
+        if not confirm:
+            return {"dry_run": True, "would_close": plan}
+        reason = reason or "liquidation"
+
+        def run() -> dict[str, Any]:
+            t0 = time.monotonic()
+            res = self.command("execution_engine", "liquidate", caller, reason, timeout_ms=15000)
+            if not res.ok and res.detail.endswith("(is it running?)"):
+                raise ActionError("the execution engine is not running: start it (pyrt up) to liquidate", 503)
+            deadline = time.monotonic() + wait_s
+            left = positions
+            while left and time.monotonic() < deadline:
+                time.sleep(0.1)
+                left = self.positions()
+            acct = self.venue.account()
+            return {"ok": not left, "orders": res.data.get("orders", []), "positions_left": left,
+                    "elapsed_s": round(time.monotonic() - t0, 2),
+                    "final": {"cash": str(acct.cash), "equity": str(acct.equity),
+                              "pnl_vs_start": str(acct.equity - Decimal(str(self.cfg.system.sim_broker.initial_cash)))
+                              if self.cfg.venue.embedded_sim else None}}
+
+        return self._audited(caller, "positions.liquidate", reason, {"positions": plan}, run,
+                             lambda: {"positions": len(self.positions())})
+
+    # ------------------------------------------------------------------ emergency stop
+    def emergency_stop(self, caller: Caller, reason: str = "", stop_services: bool = True,
+                       cancel_timeout_s: float = 5.0) -> dict[str, Any]:
+        """The kill switch: 1) halt (breaker HALTED, execution halted, safe mode) — no order
+        passes after this step; 2) cancel every open order and wait until the broker
+        confirms zero; 3) stop the trading services; 4) notify. Each step is timed."""
+        reason = reason or "emergency stop"
+        steps: list[dict[str, Any]] = []
+
+        def step(name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+            t0 = time.monotonic()
+            try:
+                out = fn()
+            except Exception as exc:  # noqa: BLE001 - a failed step must not stop the next ones
+                out = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            out["duration_ms"] = round((time.monotonic() - t0) * 1000, 1)
+            out["step"] = name
+            steps.append(out)
+            log.error("emergency stop step %s: %s", name, out)
+            return out
+
+        def halt() -> dict[str, Any]:
+            execution = self.command("execution_engine", "halt", caller, reason, timeout_ms=1000)
+            risk = self.command("risk_manager", "breaker_activate", caller, reason, timeout_ms=1000, mode="HALTED")
+            signals = self.command("signal_bridge", "set_trading_enabled", caller, reason, timeout_ms=1000,
+                                   enabled="false")
+            return {"ok": execution.ok or risk.ok, "execution_halted": execution.ok, "breaker_active": risk.ok,
+                    "safe_mode": signals.ok}
+
+        def cancel() -> dict[str, Any]:
+            res = self.command("execution_engine", "cancel_all", caller, reason,
+                               timeout_ms=int(cancel_timeout_s * 1000) + 3000, timeout_s=cancel_timeout_s)
+            if res.detail.endswith("(is it running?)"):
+                return self._cancel_all_direct(cancel_timeout_s)
+            if not res.ok:  # the engine could not finish: try at the broker directly too
+                direct = self._cancel_all_direct(cancel_timeout_s)
+                return {**direct, "engine": res.data}
+            return {"ok": True, **res.data, "via": "execution_engine"}
+
+        def stop() -> dict[str, Any]:
+            from pyrt.ops.supervisor import down
+
+            lines: list[str] = []
+            code = down(self.cfg, grace_s=10.0, say=lines.append, only=TRADING_SERVICES)
+            return {"ok": code == 0, "stopped": lines}
+
+        def notify() -> dict[str, Any]:
+            if self.notifier is None:
+                return {"ok": True, "detail": "no notifier configured"}
+            from pyrt.ops.notify import Alert
+
+            cancel_step = next((s for s in steps if s["step"] == "cancel_orders"), {})
+            alert = Alert(kind="emergency_stop", severity="critical", title="Emergency stop executed",
+                          detail=f"{caller.name} from {caller.source}: {reason}",
+                          fields={"open_orders_after": str(cancel_step.get("open_orders_after")),
+                                  "steps": ", ".join(f"{s['step']} {s['duration_ms']} ms" for s in steps)})
+            results = self.notifier.send(alert)
+            return {"ok": all(r.ok for r in results) if results else True,
+                    "channels": [{"channel": r.channel, "ok": r.ok, "error": r.error} for r in results]}
+
+        def run() -> dict[str, Any]:
+            step("halt_trading", halt)
+            step("cancel_orders", cancel)
+            if stop_services:
+                step("stop_services", stop)
+            step("notify", notify)
+            return {"ok": all(s.get("ok") for s in steps[:2]), "steps": steps}
+
+        return self._audited(caller, "emergency_stop", reason, {}, run, lambda: {})
