@@ -20,6 +20,8 @@ Payloads by kind (numbers as strings, as msgspec encodes Decimal):
   {"local": "denied" | "rejected" | "not_found", "reason"} (a local decision).
   Reconciliation records without a client_order_id or these keys are informational.
 - cancel_requested: {}. audit, breaker: informational here.
+- reconciliation {"adopt_position": {"symbol", "qty", "avg_entry_price"}}: the operator
+  adopted the broker's position; ours becomes exactly that.
 """
 
 from __future__ import annotations
@@ -126,6 +128,9 @@ class OrderProjection:
             return self._intent(record)
         if kind in (RecordKind.AUDIT, RecordKind.BREAKER):
             return None
+        if kind == RecordKind.RECONCILIATION and "adopt_position" in p:
+            self._adopt(p["adopt_position"])
+            return None
         if kind == RecordKind.RECONCILIATION and not (record.client_order_id and _is_status(p)):
             return None
         order = self.orders.get(record.client_order_id)
@@ -169,6 +174,15 @@ class OrderProjection:
                 self._note(
                     record, f"position_qty {broker_qty} != projected {self.position(order.symbol).qty}"
                 )
+
+    def _adopt(self, p: dict[str, Any]) -> None:
+        """An operator adopted the broker's position (`pyrt reconcile --apply`): the
+        position becomes exactly the broker's, realized P&L is kept."""
+        symbol = str(p["symbol"])
+        old = self.position(symbol)
+        self.positions[symbol] = Position(symbol=symbol, qty=to_decimal(p["qty"], "qty"),
+                                          avg_entry_price=to_decimal(p["avg_entry_price"], "avg_entry_price"),
+                                          realized_pnl=old.realized_pnl)
 
     def _note(self, record: JournalRecord, what: str) -> None:
         self.anomalies.append(Anomaly(record.seq, record.client_order_id, what))

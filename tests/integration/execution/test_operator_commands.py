@@ -95,3 +95,26 @@ def test_watchdog_stops_orders_then_cancels_when_risk_and_market_data_go_silent(
         client.close()
         risk.close()
         engine.stop()
+
+
+def test_reconcile_reports_then_adopts_the_broker_positions(sim: Sim, deployment: Path):
+    import requests
+
+    from .conftest import HEADERS
+
+    requests.post(sim.url + "/v2/orders", json={"symbol": "MSFT", "qty": "4", "side": "buy", "type": "market",
+                                                "time_in_force": "day"}, headers=HEADERS, timeout=5).raise_for_status()
+    engine = EngineThread(deployment).start()
+    client = RequestClient(engine.cfg.system.execution.order_endpoint, timeout_ms=5000)
+    try:
+        report = command(client, "reconcile")
+        assert report.data["position_diffs"] == {"MSFT": {"local": "0", "broker": "4"}}
+        assert not send(client, intent(40)).accepted  # halted at start-up
+        applied = command(client, "reconcile", apply="true")
+        assert applied.data["applied"]
+        again = command(client, "reconcile")
+        assert again.ok and again.data["position_diffs"] == {} and again.detail == "OK"
+        assert send(client, intent(41)).accepted
+    finally:
+        client.close()
+        engine.stop()

@@ -574,6 +574,8 @@ class ExecutionEngine:
             return self._cancel_all(float(cmd.args.get("timeout_s", "5")))
         if cmd.action == "liquidate":
             return self._liquidate(cmd)
+        if cmd.action == "reconcile":
+            return self._reconcile(apply=cmd.args.get("apply") == "true", cmd=cmd)
         return wire.ControlResult(False, f"unknown action {cmd.action!r}")
 
     def _status(self) -> dict[str, Any]:
@@ -628,6 +630,45 @@ class ExecutionEngine:
             submitted.append({"symbol": symbol, "side": side, "qty": str(abs(pos.qty)), "client_order_id": coid})
         return wire.ControlResult(cancel.ok, f"{len(submitted)} closing orders submitted",
                                   {"orders": submitted, "cancel": cancel.data})
+
+    def _reconcile(self, apply: bool, cmd: wire.ControlCommand) -> wire.ControlResult:
+        """Compare our positions and open orders with the broker's; with `apply`, adopt the
+        broker's positions (journalled) and lift a position-mismatch halt."""
+        self._settle(2.0)
+        try:
+            broker_positions = self.venue.positions()
+            broker_open = self.venue.list_orders("open")
+        except VenueError as exc:
+            return wire.ControlResult(False, f"broker unreachable: {exc}")
+        mismatches = core.reconcile_positions(self.proj, broker_positions)
+        ours_open = {o.client_order_id for o in self.proj.open_orders()}
+        theirs_open = {o.client_order_id for o in broker_open}
+        data: dict[str, Any] = {
+            "local_positions": {s: str(p.qty) for s, p in self.proj.positions.items() if p.qty},
+            "broker_positions": {p.symbol: str(p.qty) for p in broker_positions},
+            "position_diffs": {s: {"local": str(o), "broker": str(b)} for s, (o, b) in sorted(mismatches.items())},
+            "local_open_orders": len(ours_open), "broker_open_orders": len(theirs_open),
+            "orders_only_local": sorted(ours_open - theirs_open), "orders_only_broker": sorted(theirs_open - ours_open),
+        }
+        if apply and mismatches:
+            by_symbol = {p.symbol: p for p in broker_positions}
+            entries: list[core.Entry] = []
+            for symbol in mismatches:
+                bp = by_symbol.get(symbol)
+                entries.append((RecordKind.RECONCILIATION, "", {"adopt_position": {
+                    "symbol": symbol, "qty": str(bp.qty if bp else 0),
+                    "avg_entry_price": str(bp.avg_entry_price if bp else 0),
+                    "by": cmd.actor, "reason": cmd.reason}}))
+            self._commit(entries)
+            for symbol in mismatches:
+                self._publish_position(symbol)
+            if self.halted_reason.startswith("position mismatch"):
+                log.warning("position mismatch halt lifted after %s adopted the broker's positions", cmd.actor)
+                self.halted_reason = ""
+            data["applied"] = True
+        for coid in data["orders_only_local"]:
+            self._schedule_lookup(coid, 0.0)
+        return wire.ControlResult(True, "OK" if not mismatches else f"{len(mismatches)} position discrepancies", data)
 
     def _settle(self, timeout_s: float) -> bool:
         """Process broker results until no order is in flight (or the time is up)."""
