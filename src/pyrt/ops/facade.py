@@ -300,6 +300,50 @@ class ControlFacade:
         return self._audited(caller, "positions.liquidate", reason, {"positions": plan}, run,
                              lambda: {"positions": len(self.positions())})
 
+    def reconcile(self, caller: Caller, apply: bool = False, reason: str = "") -> dict[str, Any]:
+        """Local (journal) versus broker positions and open orders. With `apply` the
+        broker's positions are adopted (audited)."""
+        if not apply:
+            res = self.command("execution_engine", "reconcile", caller, reason, timeout_ms=10000)
+            if not res.ok and res.detail.endswith("(is it running?)"):
+                return self._reconcile_offline()
+            return {"ok": res.ok and res.detail == "OK", "detail": res.detail, **res.data}
+        reason = reason or "adopt broker positions"
+
+        def run() -> dict[str, Any]:
+            res = self.command("execution_engine", "reconcile", caller, reason, timeout_ms=10000, apply="true")
+            if not res.ok:
+                raise ActionError(res.detail, 503)
+            return {"ok": True, "detail": res.detail, **res.data}
+
+        return self._audited(caller, "positions.reconcile_apply", reason, {}, run, lambda: {})
+
+    def _reconcile_offline(self) -> dict[str, Any]:
+        """The execution engine is stopped: compare the journal with the broker directly."""
+        from pyrt.persistence.journal import Journal
+        from pyrt.persistence.projections import OrderProjection, replay
+        from pyrt.services.execution.core import reconcile_positions
+
+        path = self.cfg.system.execution.journal_path
+        if path.exists():
+            with Journal(path, read_only=True) as journal:
+                proj = replay(journal.iter_records())
+        else:
+            proj = OrderProjection()
+        broker_positions = self.venue.positions()
+        broker_open = self.venue.list_orders("open")
+        mismatches = reconcile_positions(proj, broker_positions)
+        ours_open = {o.client_order_id for o in proj.open_orders()}
+        theirs_open = {o.client_order_id for o in broker_open}
+        return {"ok": not mismatches and ours_open == theirs_open,
+                "detail": "OK" if not mismatches else f"{len(mismatches)} position discrepancies",
+                "local_positions": {s: str(p.qty) for s, p in proj.positions.items() if p.qty},
+                "broker_positions": {p.symbol: str(p.qty) for p in broker_positions},
+                "position_diffs": {s: {"local": str(o), "broker": str(b)} for s, (o, b) in sorted(mismatches.items())},
+                "local_open_orders": len(ours_open), "broker_open_orders": len(theirs_open),
+                "orders_only_local": sorted(ours_open - theirs_open), "orders_only_broker": sorted(theirs_open - ours_open),
+                "via": "journal (execution engine not running)"}
+
     # ------------------------------------------------------------------ emergency stop
     def emergency_stop(self, caller: Caller, reason: str = "", stop_services: bool = True,
                        cancel_timeout_s: float = 5.0) -> dict[str, Any]:
