@@ -49,3 +49,4 @@ def test_process_lifecycle_with_signals(tmp_path: Path, sim: Sim, config_dir: Pa
             proc.kill()
             proc.wait(5)
         out.close()
+        print((tmp_path / "md.out").read_text()[-3000:])  # shown by pytest if the test failed
