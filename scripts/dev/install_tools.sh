@@ -2,6 +2,7 @@
 # Installs the Debian packages the deployment tests (tests/integration/deploy) need:
 #
 #   promtool         <- package "prometheus"  (checks and unit-tests monitoring/prometheus/*)
+#   amtool           <- package "prometheus-alertmanager" (checks monitoring/alertmanager/*)
 #   logrotate        <- package "logrotate"   (dry-runs deploy/logrotate/trading-system)
 #   systemd-analyze  <- package "systemd"     (verifies the units in deploy/systemd/)
 #
@@ -13,6 +14,7 @@ set -euo pipefail
 # tool:package pairs, in the order they are checked.
 TOOLS=(
   "promtool:prometheus"
+  "amtool:prometheus-alertmanager"
   "logrotate:logrotate"
   "systemd-analyze:systemd"
 )
@@ -52,8 +54,8 @@ echo "install_tools: apt-get update"
 "${SUDO[@]}" apt-get update -qq
 echo "install_tools: apt-get install ${missing_pkgs[*]}"
 # --no-install-recommends: "prometheus" would otherwise pull prometheus-node-exporter.
-# Package scripts may try to start the prometheus daemon; on a machine without a running
-# systemd that is skipped (policy), and promtool is all the tests use.
+# The packages also ship daemons; on a machine without a running systemd their start is
+# skipped, and only the command-line tools are used by the tests.
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing_pkgs[@]}" >/dev/null
 
 for pair in "${TOOLS[@]}"; do
