@@ -52,7 +52,7 @@ group=${group:-$user}
 
 # Values go into unit files unquoted and through sed: allow only plain path/name characters.
 [[ $root == /* ]] || die "--root must be an absolute path: $root"
-[[ $root =~ ^/[A-Za-z0-9._/+-]*$ ]] || die "--root may contain only letters, digits and ._/+- : $root"
+[[ $root =~ ^/[A-Za-z0-9._/+_-]*$ ]] || die "--root may contain only letters, digits and ._/+-_ : $root"
 root=${root%/}
 [ -n "$root" ] || die "--root must not be /"
 for name in "$user" "$group"; do

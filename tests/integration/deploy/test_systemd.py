@@ -6,6 +6,8 @@ reload, stop and hardening settings."""
 from __future__ import annotations
 
 import os
+import shlex
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -13,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from pyrt.ops.status import canonical_target
-from tests.integration.deploy.conftest import DEPLOY, REPO, render, run, tool
+from tests.integration.deploy.conftest import DEPLOY, INSTALL_SH, REPO, render, run, tool
+from tests.support.deploy import make_deployment, wait_for
 
 SYSTEMD = DEPLOY / "systemd"
 DEFAULT_ROOT = "/opt/RustAlgorithmTrading"
@@ -137,7 +140,10 @@ def test_service_unit_settings(repo_units: Path, name: str) -> None:
     assert int(one(unit, "Unit", "StartLimitBurst")) >= 1
     assert int(one(unit, "Unit", "StartLimitIntervalSec")) > 0
     assert one(unit, "Service", "RestartPreventExitStatus") == "2"  # config error: no restart loop
-    assert one(unit, "Service", "ExecReload") == "/bin/kill -HUP $MAINPID"
+    if name == "trading-sim-broker":  # no SIGHUP handler there: a reload would kill it
+        assert "ExecReload" not in svc
+    else:
+        assert one(unit, "Service", "ExecReload") == "/bin/kill -HUP $MAINPID"
     assert one(unit, "Service", "KillSignal") == "SIGTERM"
     assert 10 <= int(one(unit, "Service", "TimeoutStopSec")) <= 120
 
@@ -227,3 +233,58 @@ def test_wait_ready_leaves_a_slow_service_running(tmp_path: Path) -> None:
     result = _wait_ready(tmp_path / "never.ready", 1, os.getpid())
     assert result.returncode == 0
     assert "WARNING" in result.stderr
+
+
+def test_install_refuses_unsafe_roots_and_names(tmp_path: Path) -> None:
+    for args in (["--root", "relative/dir"], ["--root", "/opt/with space"], ["--root", "/opt/a|b"],
+                 ["--root", "/opt/x", "--user", "bad user"], ["--root", "/"]):
+        result = run(["bash", str(INSTALL_SH), *args, "--dest", str(tmp_path), "--no-logrotate", "--no-dirs"])
+        assert result.returncode == 2, args
+    assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------ the units' commands, run
+@pytest.mark.parametrize("name", ["trading-control", "trading-sim-broker"])
+def test_unit_commands_run_as_systemd_would(tmp_path: Path, name: str) -> None:
+    """Without a running systemd, do what it would do with the rendered unit for an install
+    root: ExecStartPre, ExecStart in WorkingDirectory with Environment=, ExecStartPost with
+    $MAINPID (returns once the process is ready), ExecReload, then KillSignal and a clean
+    exit within TimeoutStopSec. (The control process and the sim broker need no broker.)"""
+    root = tmp_path / "root"
+    make_deployment(root)
+    (root / ".venv").symlink_to(REPO / ".venv")
+    (root / "deploy").symlink_to(REPO / "deploy")
+    render(root, tmp_path / "units", dirs=True)
+    unit = parse_unit(tmp_path / "units" / f"{name}.service")
+    svc = unit["Service"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYRT_", "APCA_", "ALPACA_"))}
+    env.update(v.split("=", 1) for v in svc["Environment"])  # type: ignore[arg-type]
+    ready = root / "run" / f"{SERVICES[name][1]}.ready"
+    ready.write_text("stale")  # left by a killed run: ExecStartPre must remove it
+
+    assert subprocess.run(shlex.split(one(unit, "Service", "ExecStartPre")), env=env, check=False).returncode == 0
+    assert not ready.exists()
+    log = (tmp_path / "stderr.log").open("w")
+    proc = subprocess.Popen(shlex.split(one(unit, "Service", "ExecStart")), cwd=one(unit, "Service", "WorkingDirectory"),
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        post = subprocess.run(shlex.split(one(unit, "Service", "ExecStartPost")), env={**env, "MAINPID": str(proc.pid)},
+                              capture_output=True, text=True, timeout=int(one(unit, "Service", "TimeoutStartSec")),
+                              check=False)
+        assert post.returncode == 0 and "ready" in post.stdout and "WARNING" not in post.stderr, (
+            post.stderr + (tmp_path / "stderr.log").read_text())
+        assert ready.exists() and proc.poll() is None
+        if "ExecReload" in svc:
+            reload = one(unit, "Service", "ExecReload").replace("$MAINPID", str(proc.pid))
+            assert subprocess.run(shlex.split(reload), check=False).returncode == 0
+            wait_for(lambda: "reload" in (root / "logs" / "control.log").read_text().lower(), 10, "reload logged")
+            assert proc.poll() is None  # SIGHUP reloads, it does not kill
+        assert one(unit, "Service", "KillSignal") == "SIGTERM"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=int(one(unit, "Service", "TimeoutStopSec"))) == 0
+        assert not ready.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
