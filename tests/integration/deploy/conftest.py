@@ -1,5 +1,6 @@
 """Helpers of the deployment tests: the external tools they drive (systemd-analyze,
-logrotate, promtool) and rendering deploy/ templates into a temporary root.
+logrotate, promtool, amtool, docker-compose) and rendering deploy/ templates into a
+temporary root.
 
 A missing tool is a test failure, never a skip: CI must not go green without checking the
 deployment files. scripts/dev/install_tools.sh installs them."""

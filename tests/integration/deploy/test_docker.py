@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -173,6 +174,55 @@ def test_monitoring_mounts_exist() -> None:
             source = spec.split(":")[0]
             if source.startswith("."):
                 assert (DOCKER / source).resolve().exists(), f"{name}: {source}"
+
+
+# ------------------------------------------------------- docker-compose config (real tool)
+def compose_copy(tmp_path: Path) -> Path:
+    """The compose file and what it references, copied without any .env (so no real key can
+    end up in the rendered model or a failure message). Returns the copied compose file."""
+    for folder in ("docker", "monitoring", "config"):
+        shutil.copytree(REPO / folder, tmp_path / folder, ignore=shutil.ignore_patterns("secrets", "__pycache__"))
+    return tmp_path / "docker" / "docker-compose.yml"
+
+
+def docker_compose(compose_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_", "PYRT_", "APCA_", "ALPACA_"))}
+    return subprocess.run([tool("docker-compose"), "-f", str(compose_file), *args], capture_output=True, text=True,
+                          env=env, timeout=30, check=False)
+
+
+def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
+    result = docker_compose(compose_copy(tmp_path), "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    model = json.loads(result.stdout)
+    assert model["name"] == "py_rt"
+    assert set(model["services"]) == set(SERVICES)
+    for name, svc in model["services"].items():
+        for port in svc.get("ports", []):
+            assert port["host_ip"] == "127.0.0.1", (name, port)
+    for name in TRADING:  # the anchor's settings reach every py_rt service
+        svc = model["services"][name]
+        targets = {v["target"] for v in svc["volumes"]}
+        assert {"/app/logs", "/app/data", "/app/cache", "/app/backups", "/app/config/system.json",
+                "/app/config/risk_limits.toml"} <= targets
+        assert svc["read_only"] is True and svc["stop_signal"] == "SIGTERM"
+    assert model["services"]["grafana"]["secrets"][0]["source"] == "grafana_admin_password"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("condition: service_healthy", "condition: service_healty"),
+        ("stop_grace_period: 60s", "stop_grace_period: sixty"),
+        ("    container_name: trading_control", "    container_nam: trading_control"),
+    ],
+)
+def test_docker_compose_rejects_a_broken_file(tmp_path: Path, old: str, new: str) -> None:
+    compose = compose_copy(tmp_path)
+    text = compose.read_text()
+    assert old in text
+    compose.write_text(text.replace(old, new, 1))
+    assert docker_compose(compose, "config", "--quiet").returncode != 0
 
 
 # ----------------------------------------------------------------------------- config
