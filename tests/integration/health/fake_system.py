@@ -53,6 +53,8 @@ class FakeSystem:
             metrics = service_metrics(name, new_registry(process_metrics=False))
             if metrics.market_data is not None:
                 metrics.market_data.websocket_connected.set(1)
+            if metrics.execution is not None:
+                metrics.execution.trade_stream_connected.set(1)
             self.servers.append(serve_metrics(metrics.registry, m.host, m.port_for(name)))
             (run_dir / f"{name}.pid").write_text(f"{self.sleeper.pid}\n")
             (run_dir / f"{name}.ready").write_text(json.dumps({
