@@ -1,8 +1,9 @@
-"""The control process (`pyrt run control`): today it serves the metrics gateway on
-metrics.gateway (9090); the control API (FastAPI on api.port) will join it here.
+"""The control process (`pyrt run control`): it serves the metrics gateway on
+metrics.gateway (9090) and the control API (FastAPI over the control facade, on
+api.host:api.port, 8080; see pyrt.ops.api).
 
 It follows the services' conventions: run/control.pid from start to exit,
-run/control.ready (JSON {service, pid, started_at, metrics_port, ...}) once it serves,
+run/control.ready (JSON {service, pid, started_at, metrics_port, api_port}) once it serves,
 logs to logs/control.log, SIGTERM/SIGINT stop it gracefully (exit 0), SIGHUP reloads the
 config (the gateway reads the scrape targets from the current config at every request)."""
 
@@ -20,7 +21,10 @@ from typing import Any
 
 from pyrt.config import SERVICE_NAMES, AppConfig, ConfigError, load_config
 from pyrt.observability.logging import setup_logging
+from pyrt.ops.api import ApiRefused, ApiServer, start_api
+from pyrt.ops.facade import ControlFacade
 from pyrt.ops.gateway import MetricsGateway, ScrapeTarget
+from pyrt.ops.notify import notifier_from_config
 from pyrt.ops.status import (
     CONTROL,
     local_host,
@@ -54,8 +58,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 class ControlProcess:
-    """The control process's lifecycle: pid/ready files, signals and its servers. Servers
-    are started in `start()` and stopped in `stop()`; add the control API there."""
+    """The control process's lifecycle: pid/ready files, signals and its servers (the
+    metrics gateway and the control API), started in `start()` and stopped in `stop()`."""
 
     def __init__(self, config_dir: Path) -> None:
         self.config_dir = Path(config_dir)
@@ -63,6 +67,7 @@ class ControlProcess:
         self.stop_event = threading.Event()
         self.started_at = time.time()
         self.gateway: MetricsGateway | None = None
+        self.api: ApiServer | None = None
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop_event.set()
@@ -82,14 +87,19 @@ class ControlProcess:
         _write_atomic(pid_file(self.cfg, CONTROL), f"{os.getpid()}\n")
         m = self.cfg.system.metrics
         self.gateway = MetricsGateway(lambda: scrape_targets(self.cfg), m.host, m.gateway)
+        facade = ControlFacade(self.cfg, notifier=notifier_from_config(self.cfg))
+        self.api = start_api(self.cfg, facade)
         info: dict[str, Any] = {"service": CONTROL, "pid": os.getpid(), "started_at": self.started_at,
-                                "metrics_port": self.gateway.port}
+                                "metrics_port": self.gateway.port, "api_port": self.api.port}
         _write_atomic(ready_file(self.cfg, CONTROL), json.dumps(info))
-        log.info("control ready: metrics gateway on %s:%d", self.gateway.host, self.gateway.port)
+        log.info("control ready: metrics gateway on %s:%d, control API on http://%s:%d (docs at /docs)",
+                 self.gateway.host, self.gateway.port, self.api.host, self.api.port)
 
     def stop(self) -> None:
         """Stop the servers and remove the pid and ready files."""
         ready_file(self.cfg, CONTROL).unlink(missing_ok=True)
+        if self.api is not None:
+            self.api.close()
         if self.gateway is not None:
             self.gateway.close()
         pid_file(self.cfg, CONTROL).unlink(missing_ok=True)
@@ -104,6 +114,9 @@ class ControlProcess:
             self.start()
             while not self.stop_event.wait(0.5):
                 pass
+        except ApiRefused as exc:
+            log.error("control process not started: %s", exc)
+            return 2
         finally:
             self.stop()
         return 0

@@ -32,6 +32,11 @@ class ActionError(Exception):
         self.status = status
 
 
+def _refused(res: wire.ControlResult) -> ActionError:
+    """A service's refusal (409), or 503 when the service did not answer at all."""
+    return ActionError(res.detail, 503 if res.detail.endswith("(is it running?)") else 409)
+
+
 def _order_json(o: BrokerOrder) -> dict[str, Any]:
     return {"id": o.id, "client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side, "type": o.type,
             "time_in_force": o.time_in_force, "status": o.status, "qty": str(o.qty), "filled_qty": str(o.filled_qty),
@@ -161,7 +166,7 @@ class ControlFacade:
         def run() -> dict[str, Any]:
             res = self.command("risk_manager", "breaker_activate", caller, reason, mode=mode)
             if not res.ok:
-                raise ActionError(res.detail)
+                raise _refused(res)
             return {"ok": True, "detail": res.detail}
 
         return self._audited(caller, "circuit_breaker.activate", reason, before, run, self._breaker)
@@ -174,7 +179,7 @@ class ControlFacade:
         def run() -> dict[str, Any]:
             res = self.command("risk_manager", "breaker_deactivate", caller, reason, force=str(force).lower())
             if not res.ok:
-                raise ActionError(res.detail)
+                raise _refused(res)
             return {"ok": True, "detail": res.detail}
 
         return self._audited(caller, "circuit_breaker.deactivate", reason, before, run, self._breaker)
@@ -192,7 +197,7 @@ class ControlFacade:
         def run() -> dict[str, Any]:
             res = self.command("signal_bridge", "set_trading_enabled", caller, reason, enabled=str(enabled).lower())
             if not res.ok:
-                raise ActionError(res.detail)
+                raise _refused(res)
             return {"ok": True, "detail": res.detail}
 
         return self._audited(caller, "trading.enable" if enabled else "trading.disable", reason, before, run,
