@@ -159,10 +159,10 @@ class BatchStockDataStream(StockDataStream):
         await self.run_until_stopped()
 
     async def run_until_stopped(self) -> None:
-        """Connect, consume, reconnect with backoff, until ``stop_ws()``."""
+        """Connect, consume, reconnect with backoff, until ``stop_ws()`` (also one that came
+        before this started: a stopped stream does not run again)."""
         self._loop = asyncio.get_running_loop()
         self._stop_stream_event = asyncio.Event()
-        self._should_run = True
         attempt = 0
         while self._should_run:
             self._data_received = False
