@@ -20,6 +20,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_ports(n: int) -> list[int]:
+    """n distinct free ports (all held open while choosing, so none repeats)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -35,7 +49,7 @@ def make_deployment(root: Path, sim_url: str | None = None, system: dict[str, An
     points at that (already running) sim broker; without it `pyrt up` embeds its own on a
     free port."""
     cfg = json.loads((REPO / "config" / "system.json").read_text())
-    ports = iter(free_port() for _ in range(16))
+    ports = iter(free_ports(20))
     tcp = lambda: f"tcp://127.0.0.1:{next(ports)}"  # noqa: E731
     cfg["market_data"]["zmq_publish_address"] = tcp()
     cfg["risk"]["intent_endpoint"] = tcp()

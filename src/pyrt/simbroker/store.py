@@ -105,7 +105,7 @@ class SimStore:
                     symbol=raw["symbol"],
                     asset_id=raw["asset_id"],
                     qty=Decimal(raw["qty"]),
-                    avg_entry_price=Decimal(raw["avg_entry_price"]),
+                    cost_basis=Decimal(raw["cost_basis"]),
                     realized_pnl=Decimal(raw["realized_pnl"]),
                 )
             )

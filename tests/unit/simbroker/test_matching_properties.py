@@ -93,7 +93,7 @@ def test_invariants(seed, acts, shorting):
     eng, fills, seen = run(seed, acts, shorting)
     acct = eng.account
     # cash plus position value at cost is conserved up to realized P&L and fees
-    at_cost = sum((p.qty * p.avg_entry_price for p in acct.positions.values()), D(0))
+    at_cost = sum((p.cost_basis for p in acct.positions.values()), D(0))
     assert acct.cash + at_cost - acct.realized_pnl + acct.fees_paid == acct.initial_cash
     for o in eng.orders.values():
         assert D(0) <= o.filled_qty <= o.qty

@@ -1,8 +1,8 @@
 """The paper account: cash, positions at average cost, realized P&L and fees.
 
 Invariant (checked by property tests): initial_cash ==
-cash + sum(qty * avg_entry_price) - realized_pnl + fees_paid, i.e. cash plus position value
-at cost is conserved up to realized P&L and fees."""
+cash + sum(cost_basis) - realized_pnl + fees_paid, exactly: cash plus position value at
+cost is conserved up to realized P&L and fees."""
 
 from __future__ import annotations
 
@@ -39,18 +39,17 @@ class PaperAccount:
         old = pos.qty
         new = old + signed
         if old == 0 or (old > 0) == (signed > 0):
-            # opening or adding: new average cost
-            pos.avg_entry_price = (old * pos.avg_entry_price + signed * price) / new
+            pos.cost_basis += signed * price  # opening or adding
         else:
             closed = min(abs(signed), abs(old))
+            removed = pos.cost_basis * closed / abs(old)  # cost of the closed part
             direction = Decimal(1) if old > 0 else Decimal(-1)
-            pnl = (price - pos.avg_entry_price) * closed * direction
+            pnl = closed * price * direction - removed
             pos.realized_pnl += pnl
             self.realized_pnl += pnl
-            if new == 0:
-                pos.avg_entry_price = ZERO
-            elif (new > 0) != (old > 0):
-                pos.avg_entry_price = price  # flipped: the remainder opened at this price
+            pos.cost_basis -= removed
+            if new != 0 and (new > 0) != (old > 0):
+                pos.cost_basis = new * price  # flipped: the remainder opened at this price
         pos.qty = new
         if new == 0:
             del self.positions[symbol]

@@ -97,15 +97,18 @@ class TradeUpdate:
 
 @dataclass(kw_only=True)
 class SimPosition:
+    """A position at average cost. `cost_basis` (signed, like qty) is kept exactly; the
+    average entry price is derived from it, so no rounding leaks into cash accounting."""
+
     symbol: str
     asset_id: str
     qty: Decimal = ZERO  # signed: negative is short
-    avg_entry_price: Decimal = ZERO
+    cost_basis: Decimal = ZERO
     realized_pnl: Decimal = ZERO
 
     @property
-    def cost_basis(self) -> Decimal:
-        return self.qty * self.avg_entry_price
+    def avg_entry_price(self) -> Decimal:
+        return self.cost_basis / self.qty if self.qty else ZERO
 
 
 @dataclass
