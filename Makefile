@@ -18,6 +18,7 @@ run: $(STAMP)
 	$(VENV)/bin/pyrt up
 
 test: $(STAMP)
+	@bash scripts/dev/install_tools.sh >/dev/null
 	$(PY) -m pytest tests -p no:cacheprovider
 
 test-unit: $(STAMP)
