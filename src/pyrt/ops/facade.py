@@ -287,16 +287,21 @@ class ControlFacade:
 
         def run() -> dict[str, Any]:
             t0 = time.monotonic()
-            res = self.command("execution_engine", "liquidate", caller, reason, timeout_ms=15000)
-            if not res.ok and res.detail.endswith("(is it running?)"):
-                raise ActionError("the execution engine is not running: start it (pyrt up) to liquidate", 503)
-            deadline = time.monotonic() + wait_s
+            orders: list[Any] = []
             left = positions
-            while left and time.monotonic() < deadline:
-                time.sleep(0.1)
-                left = self.positions()
+            for _round in range(3):  # a fill that landed late leaves a remainder: close it too
+                res = self.command("execution_engine", "liquidate", caller, reason, timeout_ms=20000)
+                if not res.ok and res.detail.endswith("(is it running?)"):
+                    raise ActionError("the execution engine is not running: start it (pyrt up) to liquidate", 503)
+                orders += res.data.get("orders", [])
+                deadline = time.monotonic() + wait_s / 3
+                while left and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    left = self.positions()
+                if not left:
+                    break
             acct = self.venue.account()
-            return {"ok": not left, "orders": res.data.get("orders", []), "positions_left": left,
+            return {"ok": not left, "orders": orders, "positions_left": left,
                     "elapsed_s": round(time.monotonic() - t0, 2),
                     "final": {"cash": str(acct.cash), "equity": str(acct.equity),
                               "pnl_vs_start": str(acct.equity - Decimal(str(self.cfg.system.sim_broker.initial_cash)))

@@ -614,7 +614,7 @@ class ExecutionEngine:
         """Close every position with market orders (journal first, like any order). Runs
         even while halted: it only reduces exposure."""
         cancel = self._cancel_all(float(cmd.args.get("timeout_s", "5")))
-        self._settle(3.0)  # orders still in flight must land before sizing the closing orders
+        self._settle(5.0)  # orders still in flight must land before sizing the closing orders
         submitted = []
         stamp = self.clock.now_ns() // 1_000_000
         for symbol, pos in sorted(self.proj.positions.items()):
