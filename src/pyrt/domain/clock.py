@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 
@@ -35,7 +35,9 @@ class ManualClock:
 
 
 def ns_to_datetime(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
+    """Exact to the microsecond (truncated), unlike a float division."""
+    sec, rem = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(sec, tz=timezone.utc) + timedelta(microseconds=rem // 1000)
 
 
 def datetime_to_ns(dt: datetime) -> int:
@@ -44,6 +46,16 @@ def datetime_to_ns(dt: datetime) -> int:
     return int(dt.timestamp() * 1_000_000) * 1000
 
 
+_iso_cache: tuple[int, str] = (-1, "")
+
+
 def iso_utc(ns: int) -> str:
-    """RFC 3339 in UTC with microseconds, as Alpaca sends timestamps."""
-    return ns_to_datetime(ns).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 in UTC with microseconds, as Alpaca sends timestamps. The second's prefix
+    is cached: this runs several times per order on the sim broker's hot path."""
+    global _iso_cache
+    sec, rem = divmod(ns, 1_000_000_000)
+    cached_sec, prefix = _iso_cache
+    if sec != cached_sec:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        _iso_cache = (sec, prefix)
+    return f"{prefix}.{rem // 1000:06d}Z"

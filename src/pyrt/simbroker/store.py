@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import asdict
+import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from pyrt.domain.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from pyrt.venues.simulated.matching import Changes, MatchingEngine
@@ -25,6 +27,14 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 _DECIMAL_FIELDS = ("qty", "notional", "limit_price", "stop_price", "filled_qty", "filled_avg_price", "fees")
+
+
+_json = msgspec.json.Encoder(enc_hook=lambda obj: _encode(obj))
+
+
+def _dumps(obj: Any) -> str:
+    fields = obj.__dataclass_fields__
+    return _json.encode({name: getattr(obj, name) for name in fields}).decode()
 
 
 def _encode(obj: Any) -> Any:
@@ -57,7 +67,24 @@ class SimStore:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # checkpoints (the only fsyncs in WAL+NORMAL) run on a background thread, not in a
+        # request: see checkpoint()
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
+        self._stop = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="sim-checkpoint", daemon=True)
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self, interval_s: float = 2.0) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stop.wait(interval_s):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    pass  # busy: next time
+        finally:
+            conn.close()
 
     def save(self, changes: Changes) -> None:
         """Persist one batch of changes atomically."""
@@ -69,13 +96,13 @@ class SimStore:
             db.executemany(
                 "INSERT OR REPLACE INTO orders (id, client_order_id, seq, status, body) VALUES (?,?,?,?,?)",
                 [
-                    (o.id, o.client_order_id, o.seq, o.status.value, json.dumps(asdict(o), default=_encode))
+                    (o.id, o.client_order_id, o.seq, o.status.value, _dumps(o))
                     for o in changes.orders
                 ],
             )
             db.executemany(
                 "INSERT OR IGNORE INTO fills (execution_id, order_id, ts_ns, body) VALUES (?,?,?,?)",
-                [(f.execution_id, f.order_id, f.ts_ns, json.dumps(asdict(f), default=_encode)) for f in changes.fills],
+                [(f.execution_id, f.order_id, f.ts_ns, _dumps(f)) for f in changes.fills],
             )
             for symbol, pos in changes.positions.items():
                 if pos is None:
@@ -83,7 +110,7 @@ class SimStore:
                 else:
                     db.execute(
                         "INSERT OR REPLACE INTO positions (symbol, body) VALUES (?,?)",
-                        (symbol, json.dumps(asdict(pos), default=_encode)),
+                        (symbol, _dumps(pos)),
                     )
             meta = {"id_counter": str(changes.id_counter), "seq": str(changes.seq)}
             if changes.account is not None:
@@ -122,4 +149,7 @@ class SimStore:
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?,?)", (key, value))
 
     def close(self) -> None:
+        self._stop.set()
+        self._checkpointer.join(5)
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()

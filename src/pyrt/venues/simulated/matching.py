@@ -15,6 +15,7 @@ Rules (as Alpaca paper trading behaves, made explicit):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ CODE_NOT_FOUND = 40410000
 CODE_UNPROCESSABLE = 42210000
 
 
+@functools.lru_cache(maxsize=4096)
 def asset_id_for(symbol: str) -> str:
     return str(uuid.uuid5(_ASSET_NAMESPACE, symbol))
 
