@@ -70,6 +70,7 @@ class SimBrokerConfig(StrictModel):
     fee_per_share: Annotated[Decimal, Field(ge=0)] = Decimal(0)
     initial_cash: Annotated[Decimal, Field(gt=0)] = Decimal(100000)
     quotes_per_second: PositiveFloat = 20  # per symbol
+    tick_ms: Annotated[float, Field(gt=0, le=1000)] = 10  # market loop period (quotes leave in batches per tick)
     session_calendar: bool = False  # False: open 24/7; True: 09:30-16:00 America/New_York
     rate_limit_per_minute: PositiveInt = ALPACA_REQUESTS_PER_MINUTE
     replay: ReplayConfig | None = None

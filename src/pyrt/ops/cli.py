@@ -50,7 +50,7 @@ def sim_broker(
     fee_per_share: float = typer.Option(0.0, help="Fee per share filled, USD."),
     initial_cash: float = typer.Option(100_000.0, help="Starting cash of the paper account."),
     quotes_per_second: float = typer.Option(20.0, help="Quotes per second per symbol."),
-    tick_ms: float = typer.Option(50.0, help="Market loop period."),
+    tick_ms: float = typer.Option(10.0, help="Market loop period (quotes leave in batches per tick)."),
     session_calendar: bool = typer.Option(False, help="NYSE hours 09:30-16:00 ET instead of 24/7."),
     rate_limit: int = typer.Option(200, help="REST requests per minute per key (0 disables)."),
     replay: list[Path] = typer.Option([], help="Replay these historical CSV/Parquet files."),

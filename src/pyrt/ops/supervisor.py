@@ -89,6 +89,7 @@ def sim_broker_options(cfg: AppConfig) -> Any:
         fee_per_share=sim.fee_per_share,
         initial_cash=sim.initial_cash,
         quotes_per_second=sim.quotes_per_second,
+        tick_ms=sim.tick_ms,
         session_calendar=sim.session_calendar,
         rate_limit_per_minute=sim.rate_limit_per_minute,
         replay_paths=replay,

@@ -46,7 +46,7 @@ class SimBrokerOptions:
     fee_per_share: Decimal = Decimal(0)
     initial_cash: Decimal = Decimal(100_000)
     quotes_per_second: float = 20.0  # per symbol
-    tick_ms: float = 50.0
+    tick_ms: float = 10.0
     session_calendar: bool = False  # False: the synthetic market is open around the clock
     rate_limit_per_minute: int = 200
     drift_annual: float = 0.0
