@@ -1,0 +1,75 @@
+"""The risk-manager process: SIGHUP reloads limits (an invalid file keeps the old ones, and
+a reload never clears an active breaker); the breaker survives a restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from pyrt.bus import schema as wire
+from pyrt.bus.zmq import RequestClient
+from pyrt.config import load_config
+from pyrt.services.runtime import read_ready
+from tests.support.deploy import make_deployment, wait_for
+
+
+class RiskProcess:
+    def __init__(self, config_dir: Path) -> None:
+        self.cfg = load_config(config_dir)
+        (self.cfg.system.paths.run_dir / "risk_manager.ready").unlink(missing_ok=True)
+        log = open(config_dir.parent / "risk.out", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen([sys.executable, "-m", "pyrt.services.risk.service", str(config_dir)],
+                                     stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_for(lambda: read_ready(self.cfg, "risk_manager") or self.proc.poll() is not None, 30, "risk ready")
+        self.port = read_ready(self.cfg, "risk_manager")["metrics_port"]
+
+    def metric(self, name: str) -> str:
+        text = requests.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
+        return "\n".join(line for line in text.splitlines() if line.startswith(name))
+
+    def command(self, action: str, **args: str) -> wire.ControlResult:
+        with RequestClient(self.cfg.system.risk.intent_endpoint, timeout_ms=5000) as client:
+            return client.request(wire.ControlCommand(action, args, reason="test", actor="pytest")).payload
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(15)
+
+
+def test_sighup_reload_and_breaker_persistence(tmp_path: Path):
+    config_dir = make_deployment(tmp_path / "root")
+    risk_file = config_dir / "risk_limits.toml"
+    risk = RiskProcess(config_dir)
+    try:
+        assert risk.metric("risk_max_position_size") == "risk_max_position_size 1000.0"
+        assert risk.command("breaker_activate", mode="HALTED").ok
+        wait_for(lambda: risk.metric("risk_circuit_breaker_active ") == "risk_circuit_breaker_active 1.0", 5, "breaker")
+        # a valid reload takes effect and leaves the breaker active
+        risk_file.write_text(risk_file.read_text().replace("max_shares = 1000", "max_shares = 500"))
+        os.kill(risk.proc.pid, signal.SIGHUP)
+        wait_for(lambda: risk.metric("risk_max_position_size") == "risk_max_position_size 500.0", 10, "reloaded limit")
+        assert 'config_reload_total{status="success"} 1.0' in risk.metric("config_reload_total")
+        assert risk.metric("risk_circuit_breaker_active ") == "risk_circuit_breaker_active 1.0"
+        # an invalid file is rejected: the old limits stay
+        risk_file.write_text(risk_file.read_text().replace("max_shares = 500", "max_shares = -3"))
+        os.kill(risk.proc.pid, signal.SIGHUP)
+        wait_for(lambda: 'config_reload_total{status="failed"} 1.0' in risk.metric("config_reload_total"), 10, "rejected")
+        assert risk.metric("risk_max_position_size") == "risk_max_position_size 500.0"
+        assert risk.stop() == 0
+        log = (tmp_path / "root" / "logs" / "risk_manager.log").read_text()
+        assert "config reload rejected" in log and "max_shares" in log
+        # the breaker survives a restart
+        risk_file.write_text(risk_file.read_text().replace("max_shares = -3", "max_shares = 500"))
+        risk = RiskProcess(config_dir)
+        assert risk.metric("risk_circuit_breaker_active ") == "risk_circuit_breaker_active 1.0"
+        status = risk.command("status").data
+        assert status["breaker"]["active"] and status["breaker"]["trigger"] == "manual"
+    finally:
+        if risk.proc.poll() is None:
+            risk.stop()
