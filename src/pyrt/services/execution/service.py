@@ -220,6 +220,15 @@ class ExecutionEngine:
 
     # ================================================================= order path
     def handle_request(self, identity: bytes, env: wire.Envelope) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._handle_request(identity, env)
+        finally:
+            common = self.metrics.common
+            common.messages_processed.inc()
+            common.processing_latency.observe(time.perf_counter() - t0)
+
+    def _handle_request(self, identity: bytes, env: wire.Envelope) -> None:
         payload = env.payload
         if isinstance(payload, wire.OrderIntentMsg):
             self._handle_intent(identity, env, payload.intent)
@@ -365,6 +374,7 @@ class ExecutionEngine:
             self._lookups_inflight.discard(coid)
             self._schedule_lookup(coid, 2.0)
         elif kind == "trade_update":
+            self.metrics.common.messages_processed.inc()
             self._on_trade_update(item[1])
         elif kind == "stream_connected":
             self.metrics.execution.trade_stream_connected.set(1)
