@@ -125,7 +125,7 @@ def build_api(cfg: AppConfig, facade: ControlFacade, tokens: TokenSet | None = N
     app = FastAPI(title="py_rt control API", version="1",
                   description="Operator actions of py_rt (one facade under this API and the `pyrt` CLI). "
                               "Every /api/v1 route needs a bearer token; mutating routes need the admin token.")
-    action_lock = threading.Lock()  # one operator action at a time
+    action_lock = threading.Lock()  # one operator action at a time (the kill switch never waits for it)
 
     def act(fn: Callable[[], Any]) -> Any:
         with action_lock:
@@ -266,7 +266,7 @@ def _routes(facade: ControlFacade, act: Callable[[Callable[[], Any]], Any]) -> A
         """The kill switch: halt, cancel every order and wait for the broker's zero, stop the
         trading services, notify. 200 when zero open orders are confirmed, else 503."""
         b = b or EmergencyBody()
-        res = act(lambda: facade.emergency_stop(caller, b.reason, b.stop_services))
+        res = facade.emergency_stop(caller, b.reason, b.stop_services)  # never waits behind another action
         return _result(res, bool(res.get("ok")))
 
     return r

@@ -109,6 +109,9 @@ def liquidate(
         typer.echo(f"DRY RUN: {len(plan)} positions would be closed with market orders:")
         for p in plan:
             typer.echo(f"  {p['side']} {p['qty']} {p['symbol']} (market value {p['market_value']})")
+        open_orders = guarded(lambda: facade.orders("open", 500))
+        if open_orders:
+            typer.echo(f"(after cancelling the {len(open_orders)} open orders)")
         typer.echo("nothing done; run with --confirm to liquidate")
         return
     typer.echo(f"1. retrieved positions; 2. submitted {len(res['orders'])} closing market orders:")
