@@ -54,6 +54,7 @@ INFLIGHT_LATE_S = 5.0
 OPEN_ORDERS_CHECK_S = 15.0
 POSITIONS_CHECK_S = 60.0
 LOOKUP_ATTEMPTS = 4
+STREAM_CONNECT_TIMEOUT_S = 10.0
 
 
 class AccountLockHeld(RuntimeError):
@@ -138,6 +139,10 @@ class ExecutionEngine:
         log.info("journal replayed: %d records, %d orders, %d positions", self.proj.last_seq,
                  len(self.proj.orders), len(self.proj.positions))
         self.stream.start()
+        # listen before looking: an event after the broker snapshot must not be missed
+        if not self.stream.connected.wait(STREAM_CONNECT_TIMEOUT_S):
+            log.warning("trade_updates stream not connected after %.0fs: relying on polling until it is",
+                        STREAM_CONNECT_TIMEOUT_S)
         unresolved = [o for o in self.proj.orders.values() if not o.is_terminal]
         broker_orders = self._retry_read(lambda: self.venue.list_orders("open"))
         if unresolved:

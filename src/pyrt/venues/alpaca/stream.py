@@ -39,8 +39,17 @@ class _ObservedTradingStream(TradingStream):
 
 class TradeUpdatesThread:
     def __init__(self, url: str, key_id: str, secret: str, sink: Sink) -> None:
-        self._sink = sink
-        self.stream = _ObservedTradingStream(key_id, secret, raw_data=True, url_override=url, sink=sink)
+        self.connected = threading.Event()
+
+        def observed(item: tuple[Any, ...]) -> None:
+            if item[0] == "stream_connected":
+                self.connected.set()
+            elif item[0] == "stream_disconnected":
+                self.connected.clear()
+            sink(item)
+
+        self._sink = observed
+        self.stream = _ObservedTradingStream(key_id, secret, raw_data=True, url_override=url, sink=observed)
         self.stream.subscribe_trade_updates(self._on_update)
         self._thread = threading.Thread(target=self._run, name="trade-updates", daemon=True)
 
