@@ -75,6 +75,7 @@ class ServiceRuntime:
         self.started_at = time.time()
         self._metrics_server: MetricsServer | None = None
         self._old_handlers: dict[int, Any] = {}
+        self._drops_exported: dict[str, int] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> ServiceRuntime:
@@ -110,6 +111,36 @@ class ServiceRuntime:
                 "metrics_port": self.metrics_port, **extra}
         _write_atomic(ready_path(self.cfg, self.service), json.dumps(info))
         self.log.info("%s ready", self.service)
+
+    # ------------------------------------------------------------------ bus health
+    def gap_handler(self, on_gap: Any = None) -> Any:
+        """A GapHandler for subscribers: counts real gaps in bus_seq_gaps_total, logs them,
+        and calls `on_gap(info)` so the service can ask for a snapshot."""
+
+        def handle(info: Any) -> None:
+            if info.kind != "gap":
+                return
+            self.metrics.common.bus_seq_gaps.inc()
+            self.log.warning("bus gap: %d messages missing from %s on %s (asking for a snapshot)", info.missing,
+                             info.publisher, info.topic)
+            if on_gap is not None:
+                on_gap(info)
+
+        return handle
+
+    def export_drops(self, *sockets: Any) -> None:
+        """Mirror the subscribers' dropped-frame counts into bus_messages_dropped_total."""
+        totals: dict[str, int] = {}
+        for sock in sockets:
+            for reason, count in sock.dropped.items():
+                totals[reason] = totals.get(reason, 0) + count
+        counter = self.metrics.common.bus_messages_dropped
+        for reason, count in totals.items():
+            child = counter.labels(reason=reason)
+            seen = self._drops_exported.get(reason, 0)
+            if count > seen:
+                child.inc(count - seen)
+                self._drops_exported[reason] = count
 
     # ------------------------------------------------------------------ signals
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:

@@ -110,7 +110,7 @@ class ExecutionEngine:
         self.server = ReplyServer(ex.order_endpoint, server_id="execution_engine")
         self.pub = ZmqPublisher(ex.report_publish_address, publisher_id="execution_engine")
         self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address,
-                                [wire.MD_QUOTE_PREFIX, wire.heartbeat("market_data")])
+                                [wire.MD_QUOTE_PREFIX, wire.heartbeat("market_data")], on_gap=rt.gap_handler())
         self.risk_hb = ZmqSubscriber(cfg.system.risk.publish_address, [wire.heartbeat("risk_manager")])
         self.watchdog = Watchdog(self.clock.now_ns(), ex.watchdog_risk_silence_s, ex.watchdog_cancel_after_s)
         self.results: queue.Queue[tuple[Any, ...]] = queue.Queue()
@@ -458,6 +458,7 @@ class ExecutionEngine:
             self.pool.submit(self._read_job, "positions", self.venue.positions)
         if now - t["heartbeat"] >= 1.0:
             t["heartbeat"] = now
+            self.rt.export_drops(self.md, self.risk_hb, self.server)
             status = "halted" if self.halted_reason else "ok" if self.accepting else "starting"
             self.pub.publish(wire.heartbeat("execution_engine"), wire.Heartbeat("execution_engine", status, self.clock.now_ns()))
         if now - t["pnl"] >= 1.0:

@@ -53,8 +53,11 @@ class RiskManager:
         self.exec = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=EXEC_TIMEOUT_MS,
                                   client_id="risk_manager")
         self.pub = ZmqPublisher(cfg.system.risk.publish_address, publisher_id="risk_manager")
-        self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_QUOTE_PREFIX])
-        self.reports = ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_PREFIX])
+        self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_QUOTE_PREFIX],
+                                on_gap=rt.gap_handler())
+        self._resync = False
+        self.reports = ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_PREFIX],
+                                     on_gap=rt.gap_handler(lambda info: setattr(self, "_resync", True)))
         self._dirty = True
         self._last_save = 0.0
         self._last_tick = 0.0
@@ -224,10 +227,29 @@ class RiskManager:
         self.metrics.risk.circuit_breaker_active.set(int(self.core.breaker.active))
 
     # ------------------------------------------------------------------ loop
+    def resync_positions(self) -> None:
+        """After a gap in the execution reports: positions from the engine's snapshot."""
+        self._resync = False
+        try:
+            env = self.exec.request(wire.SnapshotRequest("positions", reason="risk_manager saw a gap"))
+        except RequestTimeout:
+            log.warning("no position snapshot from the execution engine after a gap; will retry")
+            self._resync = True
+            return
+        if isinstance(env.payload, wire.Snapshot):
+            for item in env.payload.items:
+                if isinstance(item, wire.PositionUpdate):
+                    self.core.on_position(item.symbol, item.qty, item.avg_entry_price)
+            log.info("positions resynchronised from the execution engine (%d)", len(env.payload.items))
+            self._dirty = True
+
     def tick(self) -> None:
         now = time.monotonic()
+        if self._resync:
+            self.resync_positions()
         if now - self._last_tick >= 1.0:
             self._last_tick = now
+            self.rt.export_drops(self.md, self.reports, self.server)
             self.core.on_tick()
             self._drain_events()
             self._publish_state()

@@ -56,8 +56,11 @@ class SignalBridge:
         if safe:
             log.warning("SAFE MODE: signals are computed but no order is sent until trading is enabled")
         self.owner = self._symbol_owners(cfg)
-        self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_PREFIX])
-        self.reports = ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_REPORT_PREFIX])
+        self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_PREFIX],
+                                on_gap=rt.gap_handler())
+        self._resync = False
+        self.reports = ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_REPORT_PREFIX],
+                                     on_gap=rt.gap_handler(lambda info: setattr(self, "_resync", True)))
         self.pub = ZmqPublisher(cfg.system.signals.publish_address, publisher_id="signal_bridge")
         self.risk = RequestClient(cfg.system.risk.intent_endpoint, timeout_ms=cfg.system.signals.risk_timeout_ms,
                                   client_id="signal_bridge")
@@ -217,8 +220,12 @@ class SignalBridge:
             if self.control_server.socket in ready:
                 self.on_control()
             now = time.monotonic()
+            if self._resync:
+                self._resync = False
+                self._load_positions()  # a gap in the reports: take the engine's positions
             if now - self._last_hb >= 1.0:
                 self._last_hb = now
+                self.rt.export_drops(self.md, self.reports, self.control_server)
                 self.pub.publish(wire.heartbeat("signal_bridge"), wire.Heartbeat(
                     "signal_bridge", "ok" if self.core.trading_enabled else "safe_mode", self.clock.now_ns()))
             self.rt.try_reload()
