@@ -36,6 +36,16 @@ EXEC_TIMEOUT_MS = 3000
 TERMINAL = {"filled", "canceled", "expired", "rejected", "replaced", "denied"}
 
 
+def _session_calendar(cfg: Any) -> Any:
+    """When the market is open: stale market data only trips the breaker in session. The
+    embedded synthetic market is open around the clock unless its session calendar is on."""
+    from pyrt.simbroker.calendar import AlwaysOpen, NyseSession
+
+    if cfg.venue.embedded_sim and not cfg.system.sim_broker.session_calendar:
+        return AlwaysOpen()
+    return NyseSession()
+
+
 def limits_from_config(cfg: Any) -> RiskLimits:
     return RiskLimits.from_mapping(cfg.risk.model_dump())
 
@@ -58,6 +68,7 @@ class RiskManager:
         self._resync = False
         self.reports = ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_PREFIX],
                                      on_gap=rt.gap_handler(lambda info: setattr(self, "_resync", True)))
+        self.session = _session_calendar(cfg)
         self._dirty = True
         self._last_save = 0.0
         self._last_tick = 0.0
@@ -250,7 +261,7 @@ class RiskManager:
         if now - self._last_tick >= 1.0:
             self._last_tick = now
             self.rt.export_drops(self.md, self.reports, self.server)
-            self.core.on_tick()
+            self.core.on_tick(session_open=self.session.is_open(self.clock.now_ns()))
             self._drain_events()
             self._publish_state()
             self.pub.publish(wire.heartbeat("risk_manager"), wire.Heartbeat("risk_manager", "ok", self.clock.now_ns()))
