@@ -27,8 +27,14 @@ def _orders_in_journal(cfg) -> int:
         return 0
 
 
+CANARY_KEY = "CANARYKEYID7Q2"
+CANARY_SECRET = "canary-secret-9f8e7d6c5b4a"
+
+
 def test_system_trades_and_matches_the_broker(deployment: System):
-    cfg = load_config(deployment.config_dir)
+    # canary keys: the embedded sim broker accepts them, and they must appear in no log
+    deployment.env.update({"ALPACA_API_KEY": CANARY_KEY, "ALPACA_SECRET_KEY": CANARY_SECRET})
+    cfg = load_config(deployment.config_dir, env=deployment.env)
     out = deployment.pyrt("up", "--detach", timeout=120)
     assert "started 6 processes" in out.stdout
     status = deployment.pyrt("status")
@@ -45,7 +51,8 @@ def test_system_trades_and_matches_the_broker(deployment: System):
     proj = replay(records)
     assert not [a for a in proj.anomalies if "rejected" in a.what or "OVERFILL" in a.what]
     # the broker's state survives its own restart: look at it with the system stopped
-    broker = SimBrokerProcess(Path(cfg.system.sim_broker.data_dir), log_path=deployment.root / "sim_check.out").start()
+    broker = SimBrokerProcess(Path(cfg.system.sim_broker.data_dir), log_path=deployment.root / "sim_check.out",
+                              env={"ALPACA_API_KEY": DEFAULT_KEYS[0], "ALPACA_SECRET_KEY": DEFAULT_KEYS[1]}).start()
     try:
         orders = requests.get(broker.url + "/v2/orders", params={"status": "all", "limit": 500}, headers=HEADERS,
                               timeout=5).json()
@@ -63,3 +70,8 @@ def test_system_trades_and_matches_the_broker(deployment: System):
     spent = sum((Decimal(r.payload["qty"]) * Decimal(r.payload["price"]) * (1 if proj.orders[r.client_order_id].side.value == "buy" else -1)
                  for r in records if r.kind == RecordKind.FILL), Decimal(0))
     assert Decimal(account["cash"]) == Decimal(100_000) - spent
+    # no secret in any log, output or state file of the run
+    for path in deployment.root.rglob("*"):
+        if path.is_file() and path.suffix in (".log", ".out", ".json", ".ready", ".pid", ".txt"):
+            text = path.read_text(errors="replace")
+            assert CANARY_SECRET not in text, f"secret leaked into {path}"
