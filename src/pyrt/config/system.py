@@ -228,6 +228,7 @@ class MetricsConfig(StrictModel):
 
     host: Host = "127.0.0.1"
     gateway: Port = 9090
+    scrape_hosts: dict[str, str] = Field(default_factory=dict)  # service -> host the gateway scrapes (docker)
     market_data: Port = 9091
     execution_engine: Port = 9092
     risk_manager: Port = 9093

@@ -21,6 +21,7 @@ from typing import Any
 
 from pyrt.config import SERVICE_NAMES, AppConfig, ConfigError, load_config
 from pyrt.observability.logging import setup_logging
+from pyrt.ops.alert_relay import AlertRelay
 from pyrt.ops.api import ApiRefused, ApiServer, start_api
 from pyrt.ops.facade import ControlFacade
 from pyrt.ops.gateway import MetricsGateway, ScrapeTarget
@@ -43,11 +44,12 @@ assert set(SCRAPE_ORDER) == set(SERVICE_NAMES)
 def scrape_targets(cfg: AppConfig) -> list[ScrapeTarget]:
     """Each service's /metrics URL: the port from its ready file when it has one (the bound
     port), else from the config."""
-    host = local_host(cfg.system.metrics.host)
+    m = cfg.system.metrics
+    host = local_host(m.host)
     targets = []
     for service in SCRAPE_ORDER:
         port = metrics_port_of(cfg, service, read_ready_info(cfg, service))
-        targets.append(ScrapeTarget(service, f"http://{host}:{port}/metrics"))
+        targets.append(ScrapeTarget(service, f"http://{m.scrape_hosts.get(service, host)}:{port}/metrics"))
     return targets
 
 
@@ -68,6 +70,7 @@ class ControlProcess:
         self.started_at = time.time()
         self.gateway: MetricsGateway | None = None
         self.api: ApiServer | None = None
+        self.alerts: AlertRelay | None = None
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop_event.set()
@@ -87,8 +90,11 @@ class ControlProcess:
         _write_atomic(pid_file(self.cfg, CONTROL), f"{os.getpid()}\n")
         m = self.cfg.system.metrics
         self.gateway = MetricsGateway(lambda: scrape_targets(self.cfg), m.host, m.gateway)
-        facade = ControlFacade(self.cfg, notifier=notifier_from_config(self.cfg))
+        notifier = notifier_from_config(self.cfg)
+        facade = ControlFacade(self.cfg, notifier=notifier)
         self.api = start_api(self.cfg, facade)
+        self.alerts = AlertRelay(self.cfg, notifier)  # breaker trips, integrity alerts, watchdog
+        self.alerts.start()
         info: dict[str, Any] = {"service": CONTROL, "pid": os.getpid(), "started_at": self.started_at,
                                 "metrics_port": self.gateway.port, "api_port": self.api.port}
         _write_atomic(ready_file(self.cfg, CONTROL), json.dumps(info))
@@ -98,6 +104,8 @@ class ControlProcess:
     def stop(self) -> None:
         """Stop the servers and remove the pid and ready files."""
         ready_file(self.cfg, CONTROL).unlink(missing_ok=True)
+        if self.alerts is not None:
+            self.alerts.stop()
         if self.api is not None:
             self.api.close()
         if self.gateway is not None:
