@@ -10,7 +10,9 @@ abs_path() { if [[ "$1" = /* ]]; then printf '%s' "$1"; else printf '%s/%s' "$or
 args=()  # the arguments, a relative --config-dir made absolute (it is relative to the caller)
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --config-dir) if [[ $# -gt 1 ]]; then args+=(--config-dir "$(abs_path "$2")"); shift; else args+=("$1"); fi; shift ;;
+    --config-dir)
+      if [[ $# -gt 1 ]]; then args+=(--config-dir "$(abs_path "$2")"); shift; else args+=("$1"); fi
+      shift ;;
     --config-dir=*) args+=(--config-dir "$(abs_path "${1#*=}")"); shift ;;
     *) args+=("$1"); shift ;;
   esac

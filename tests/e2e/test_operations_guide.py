@@ -68,7 +68,8 @@ def test_restore_from_critical_failure(with_exchange: System) -> None:
     lines = rec.stdout.splitlines()
     assert lines[0] == "Reconciling positions with Alpaca..."
     assert lines[-1] == "Status: MISMATCH"
-    assert any(line.startswith("- AAPL local") for line in lines) and any(line.startswith("+ AAPL broker") for line in lines)
+    assert any(line.startswith("- AAPL local") for line in lines)
+    assert any(line.startswith("+ AAPL broker") for line in lines)
     assert system.script("reconcile_positions.py", "--apply", check=False).returncode != 0  # nothing runs yet
 
     # 5: safe mode; adopt the broker's positions (audited), then the health check passes

@@ -214,7 +214,8 @@ def _routes(facade: ControlFacade, act: Callable[[Callable[[], Any]], Any]) -> A
         return act(lambda: facade.breaker_activate(caller, b.reason, b.mode))
 
     @r.post("/circuit-breaker/deactivate", tags=["trading controls"])
-    def breaker_deactivate(caller: Caller = Depends(caller_of), b: DeactivateBody | None = Body(None)) -> dict[str, Any]:
+    def breaker_deactivate(caller: Caller = Depends(caller_of),
+                           b: DeactivateBody | None = Body(None)) -> dict[str, Any]:
         """Deactivate the circuit breaker; a reason is required ({"reason": "..."})."""
         b = b or DeactivateBody()
         return act(lambda: facade.breaker_deactivate(caller, b.reason, b.force))

@@ -96,7 +96,8 @@ class ControlFacade:
             self.audit.record(caller, action, reason, before, before, {"ok": False, "error": str(exc)})
             raise
         except Exception as exc:  # the action broke half-way (broker, journal ...): the state after is unknown
-            self.audit.record(caller, action, reason, before, None, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+            self.audit.record(caller, action, reason, before, None,
+                              {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
             raise
         self.audit.record(caller, action, reason, before, after(), result)
         return result

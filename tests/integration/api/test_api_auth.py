@@ -73,7 +73,8 @@ def test_refused_before_the_body_is_read(client: TestClient, system: OrderPath) 
     before = system.audit_count()
     res = client.post("/api/v1/orders", content=b"{not json", headers={"Content-Type": "application/json"})
     assert res.status_code == 401
-    res = client.post("/api/v1/orders", content=b"{not json", headers={**auth(READ), "Content-Type": "application/json"})
+    res = client.post("/api/v1/orders", content=b"{not json",
+                      headers={**auth(READ), "Content-Type": "application/json"})
     assert res.status_code == 403
     assert system.audit_count() == before
 

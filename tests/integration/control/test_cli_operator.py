@@ -145,5 +145,6 @@ def test_reconcile_report_lines() -> None:
     assert count == 3
     assert lines == ["Reconciling positions with Alpaca...", "Local positions: 2", "Exchange positions: 2",
                      "Discrepancies: 3", "- AAPL local 10", "+ AAPL broker 12",
-                     "- order ours-1 open locally, not at the broker", "+ order theirs-1 open at the broker, not locally",
+                     "- order ours-1 open locally, not at the broker",
+                     "+ order theirs-1 open at the broker, not locally",
                      "Status: MISMATCH"]
