@@ -32,9 +32,17 @@ class ActionError(Exception):
         self.status = status
 
 
+NO_ANSWER = "(is it running?)"
+
+
+def _no_answer(res: wire.ControlResult) -> bool:
+    """True when the service did not answer at all (as opposed to refusing)."""
+    return res.detail.endswith(NO_ANSWER)
+
+
 def _refused(res: wire.ControlResult) -> ActionError:
     """A service's refusal (409), or 503 when the service did not answer at all."""
-    return ActionError(res.detail, 503 if res.detail.endswith("(is it running?)") else 409)
+    return ActionError(res.detail, 503 if _no_answer(res) else 409)
 
 
 def _order_json(o: BrokerOrder) -> dict[str, Any]:
@@ -83,10 +91,15 @@ class ControlFacade:
         try:
             result = self._request(service, cmd, timeout_ms)
         except RequestTimeout:
-            return wire.ControlResult(False, f"{service} did not answer (is it running?)")
+            return wire.ControlResult(False, f"{service} did not answer {NO_ANSWER}")
         if not isinstance(result, wire.ControlResult):
             return wire.ControlResult(False, f"{service} answered {type(result).__name__}")
         return result
+
+    def _answers(self, service: str) -> bool:
+        """Whether `service` answers a status request within a second: asked before the
+        actions with long timeouts, so that a stopped service costs a second, not ten."""
+        return not _no_answer(self.command(service, "status", timeout_ms=1000))
 
     def _audited(self, caller: Caller, action: str, reason: str, before: Any, run: Callable[[], dict[str, Any]],
                  after: Callable[[], Any]) -> dict[str, Any]:
@@ -246,9 +259,11 @@ class ControlFacade:
         reason = reason or "cancel all"
 
         def run() -> dict[str, Any]:
+            if not self._answers("execution_engine"):
+                return self._cancel_all_direct(timeout_s)
             res = self.command("execution_engine", "cancel_all", caller, reason,
                                timeout_ms=int(timeout_s * 1000) + 3000, timeout_s=timeout_s)
-            if res.detail.endswith("(is it running?)"):
+            if _no_answer(res):
                 return self._cancel_all_direct(timeout_s)
             return {"ok": res.ok, "detail": res.detail, **res.data, "via": "execution_engine"}
 
@@ -293,9 +308,11 @@ class ControlFacade:
             t0 = time.monotonic()
             orders: list[Any] = []
             left = positions
+            if not self._answers("execution_engine"):
+                raise ActionError("the execution engine is not running: start it (pyrt up) to liquidate", 503)
             for _round in range(3):  # a fill that landed late leaves a remainder: close it too
                 res = self.command("execution_engine", "liquidate", caller, reason, timeout_ms=20000)
-                if not res.ok and res.detail.endswith("(is it running?)"):
+                if not res.ok and _no_answer(res):
                     raise ActionError("the execution engine is not running: start it (pyrt up) to liquidate", 503)
                 orders += res.data.get("orders", [])
                 deadline = time.monotonic() + wait_s / 3
@@ -318,13 +335,18 @@ class ControlFacade:
         """Local (journal) versus broker positions and open orders. With `apply` the
         broker's positions are adopted (audited)."""
         if not apply:
+            if not self._answers("execution_engine"):
+                return self._reconcile_offline()
             res = self.command("execution_engine", "reconcile", caller, reason, timeout_ms=10000)
-            if not res.ok and res.detail.endswith("(is it running?)"):
+            if not res.ok and _no_answer(res):
                 return self._reconcile_offline()
             return {"ok": res.ok and res.detail == "OK", "detail": res.detail, **res.data}
         reason = reason or "adopt broker positions"
 
         def run() -> dict[str, Any]:
+            if not self._answers("execution_engine"):
+                raise ActionError("the execution engine is not running: start it (pyrt up) to adopt the broker's "
+                                  "positions", 503)
             res = self.command("execution_engine", "reconcile", caller, reason, timeout_ms=10000, apply="true")
             if not res.ok:
                 raise ActionError(res.detail, 503)
@@ -384,13 +406,18 @@ class ControlFacade:
             risk = self.command("risk_manager", "breaker_activate", caller, reason, timeout_ms=1000, mode="HALTED")
             signals = self.command("signal_bridge", "set_trading_enabled", caller, reason, timeout_ms=1000,
                                    enabled="false")
+            engine_up[0] = not _no_answer(execution)
             return {"ok": execution.ok or risk.ok, "execution_halted": execution.ok, "breaker_active": risk.ok,
                     "safe_mode": signals.ok}
 
+        engine_up = [True]
+
         def cancel() -> dict[str, Any]:
+            if not engine_up[0]:  # it did not answer the halt: do not wait for it again
+                return self._cancel_all_direct(cancel_timeout_s)
             res = self.command("execution_engine", "cancel_all", caller, reason,
                                timeout_ms=int(cancel_timeout_s * 1000) + 3000, timeout_s=cancel_timeout_s)
-            if res.detail.endswith("(is it running?)"):
+            if _no_answer(res):
                 return self._cancel_all_direct(cancel_timeout_s)
             if not res.ok:  # the engine could not finish: try at the broker directly too
                 direct = self._cancel_all_direct(cancel_timeout_s)
