@@ -2,48 +2,13 @@
 """Close every position with market orders, wait for the fills, report the final P&L:
 `python scripts/liquidate_positions.py --confirm` (without --confirm: a dry run).
 
-A thin wrapper of `pyrt liquidate` (see `pyrt liquidate --help`); arguments are passed through, and
---config-dir / PYRT_CONFIG_DIR are honoured (default: ./config, else the repository's).
-Runs with the repository's .venv python when pyrt is not importable by the interpreter
-that started it."""
+A thin wrapper of `pyrt liquidate` (see `pyrt liquidate --help`); scripts/_pyrt_script.py runs it."""
 
-from __future__ import annotations
-
-import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-COMMAND = "liquidate"
-
-
-def _ensure_pyrt() -> None:
-    try:
-        import pyrt  # noqa: F401
-        return
-    except ImportError:
-        pass
-    venv_python = REPO / ".venv" / "bin" / "python"
-    # (the venv's python is usually a symlink to the system one: compare prefixes, not binaries)
-    if venv_python.exists() and Path(sys.prefix).resolve() != venv_python.parents[1].resolve() \
-            and not os.environ.get("PYRT_SCRIPT_REEXEC"):
-        os.environ["PYRT_SCRIPT_REEXEC"] = "1"
-        os.execv(str(venv_python), [str(venv_python), str(Path(__file__).resolve()), *sys.argv[1:]])
-    sys.path.insert(0, str(REPO / "src"))
-
-
-def main() -> None:
-    _ensure_pyrt()
-    if "PYRT_CONFIG_DIR" not in os.environ and not Path("config").is_dir():
-        os.environ["PYRT_CONFIG_DIR"] = str(REPO / "config")
-    import typer
-
-    from pyrt.ops.commands import trading
-
-    app = typer.Typer(add_completion=False)
-    app.command()(getattr(trading, COMMAND))
-    app(prog_name=Path(__file__).name)
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _pyrt_script import run  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    run("liquidate", __file__)
