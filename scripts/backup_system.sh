@@ -2,6 +2,7 @@
 # Thin wrapper of `pyrt backup` (see `pyrt backup --help`); arguments are passed through.
 # Usage: ./scripts/backup_system.sh [--dest DIR] [--keep N] [--config-dir DIR]
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if [[ -x .venv/bin/pyrt ]]; then PYRT=.venv/bin/pyrt; else PYRT=pyrt; fi
-exec "$PYRT" backup "$@"
+source "$(dirname "${BASH_SOURCE[0]}")/_pyrt.sh"
+pyrt_args "$@"
+pyrt_cd
+exec "$PYRT" backup "${PYRT_ARGS[@]+"${PYRT_ARGS[@]}"}"

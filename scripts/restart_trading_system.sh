@@ -4,12 +4,7 @@
 # Usage: ./scripts/restart_trading_system.sh [--safe-mode] [--config-dir DIR]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-config=()
-for ((i = 1; i <= $#; i++)); do
-  case "${!i}" in
-    --config-dir) j=$((i + 1)); config=(--config-dir "${!j}") ;;
-    --config-dir=*) config=("${!i}") ;;
-  esac
-done
-"$here/stop_trading_system.sh" "${config[@]+"${config[@]}"}"
-exec "$here/start_trading_system.sh" "$@"
+source "$here/_pyrt.sh"
+pyrt_args "$@"
+"$here/stop_trading_system.sh" "${PYRT_CONFIG_ARGS[@]+"${PYRT_CONFIG_ARGS[@]}"}"
+exec "$here/start_trading_system.sh" "${PYRT_ARGS[@]+"${PYRT_ARGS[@]}"}"

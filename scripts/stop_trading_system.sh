@@ -3,19 +3,7 @@
 # grace), a thin wrapper of `pyrt down` (see its --help).
 # Usage: ./scripts/stop_trading_system.sh [--grace SECONDS] [--config-dir DIR]
 set -euo pipefail
-orig="$PWD"
-abs_path() { if [[ "$1" = /* ]]; then printf '%s' "$1"; else printf '%s/%s' "$orig" "$1"; fi; }
-args=()  # the arguments, a relative --config-dir made absolute (it is relative to the caller)
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --config-dir)
-      if [[ $# -gt 1 ]]; then args+=(--config-dir "$(abs_path "$2")"); shift; else args+=("$1"); fi
-      shift ;;
-    --config-dir=*) args+=(--config-dir "$(abs_path "${1#*=}")"); shift ;;
-    *) args+=("$1"); shift ;;
-  esac
-done
-if [[ -n "${PYRT_CONFIG_DIR:-}" ]]; then PYRT_CONFIG_DIR="$(abs_path "$PYRT_CONFIG_DIR")"; export PYRT_CONFIG_DIR; fi
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if [[ -x .venv/bin/pyrt ]]; then PYRT=.venv/bin/pyrt; else PYRT=pyrt; fi
-exec "$PYRT" down "${args[@]+"${args[@]}"}"
+source "$(dirname "${BASH_SOURCE[0]}")/_pyrt.sh"
+pyrt_args "$@"
+pyrt_cd
+exec "$PYRT" down "${PYRT_ARGS[@]+"${PYRT_ARGS[@]}"}"

@@ -2,6 +2,7 @@
 # Thin wrapper of `pyrt verify-config` (see `pyrt verify-config --help`); arguments are passed through.
 # Usage: ./scripts/verify_config.sh [--config-dir DIR]
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if [[ -x .venv/bin/pyrt ]]; then PYRT=.venv/bin/pyrt; else PYRT=pyrt; fi
-exec "$PYRT" verify-config "$@"
+source "$(dirname "${BASH_SOURCE[0]}")/_pyrt.sh"
+pyrt_args "$@"
+pyrt_cd
+exec "$PYRT" verify-config "${PYRT_ARGS[@]+"${PYRT_ARGS[@]}"}"
