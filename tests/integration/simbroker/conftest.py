@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,20 +16,10 @@ from alpaca.trading.stream import TradingStream
 
 from pyrt.simbroker.broker import SimBrokerOptions
 from pyrt.simbroker.harness import DEFAULT_KEYS, InThreadSimBroker
+from tests.support.deploy import wait_for
 
 KEY, SECRET = DEFAULT_KEYS
 HEADERS = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
-
-
-def wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 class Sim:
