@@ -96,6 +96,7 @@ class MarketDataConfig(StrictModel):
     symbols: Symbols = DEFAULT_SYMBOLS
     zmq_publish_address: ZmqAddress = "tcp://127.0.0.1:5555"
     stale_after_seconds: PositiveFloat = 5
+    idle_timeout_s: Annotated[float, Field(ge=0)] = 15.0  # no data this long: reconnect (0: never)
     reconnect: ReconnectConfig = Field(default_factory=ReconnectConfig)
     cache_dir: RelPath = "cache/market_data"  # type: ignore[assignment]
     bars_to_keep: PositiveInt = 500

@@ -82,7 +82,7 @@ class MarketDataService:
     ``rt.stop_event`` and returns the exit code. ``idle_timeout_s`` and ``tick_s`` are
     there for tests."""
 
-    def __init__(self, rt: ServiceRuntime, idle_timeout_s: float = IDLE_TIMEOUT_S, tick_s: float = TICK_S) -> None:
+    def __init__(self, rt: ServiceRuntime, idle_timeout_s: float | None = IDLE_TIMEOUT_S, tick_s: float = TICK_S) -> None:
         cfg = rt.cfg
         md = cfg.system.market_data
         self.rt = rt
@@ -401,7 +401,7 @@ def run(config_dir: Path) -> int:
     """``pyrt run market-data``: run until SIGTERM/SIGINT; 0 after a graceful stop."""
     with ServiceRuntime(SERVICE, config_dir) as rt:
         try:
-            service = MarketDataService(rt)
+            service = MarketDataService(rt, idle_timeout_s=rt.cfg.system.market_data.idle_timeout_s or None)
         except Exception:
             rt.log.exception("market data failed to start")
             return 1
