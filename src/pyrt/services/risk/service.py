@@ -284,13 +284,13 @@ class RiskManager:
         stop = self.rt.stop_event
         while not stop.is_set():
             ready = dict(poller.poll(50))
+            if self.server.socket in ready:  # the order path first: it is what waits on us
+                for identity, env in self.server.poll(0):
+                    self.handle_request(identity, env)
             if self.md.socket in ready:
                 self.on_market_data()
             if self.reports.socket in ready:
                 self.on_reports()
-            if self.server.socket in ready:
-                for identity, env in self.server.poll(0):
-                    self.handle_request(identity, env)
             self.tick()
 
     def close(self) -> None:
