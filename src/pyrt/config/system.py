@@ -161,7 +161,7 @@ class SignalsConfig(StrictModel):
     sizing: SizingConfig = Field(default_factory=SizingConfig)
     publish_address: ZmqAddress = "tcp://127.0.0.1:5560"  # signals, for monitors
     control_endpoint: ZmqAddress = "tcp://127.0.0.1:5561"  # operator commands (safe mode on/off)
-    risk_timeout_ms: int = Field(default=1000, gt=0)
+    risk_timeout_ms: int = Field(default=5000, gt=0)  # longer than risk's wait on execution (3 s)
     model_path: RelPath | None = None
 
     @model_validator(mode="after")
