@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from pyrt.bus import schema as wire
 from pyrt.bus.zmq import RequestClient, ZmqSubscriber
@@ -20,30 +19,14 @@ from pyrt.domain.intents import OrderIntent
 from pyrt.persistence.journal import Journal
 from pyrt.services.runtime import read_ready
 from pyrt.simbroker.broker import SimBrokerOptions
-from pyrt.simbroker.harness import DEFAULT_KEYS, InThreadSimBroker
+from pyrt.simbroker.harness import InThreadSimBroker
 from tests.support.deploy import make_deployment, wait_for
+from tests.support.sim import HEADERS, SimAdmin  # noqa: F401 - HEADERS re-exported to the tests
 
-HEADERS = {"APCA-API-KEY-ID": DEFAULT_KEYS[0], "APCA-API-SECRET-KEY": DEFAULT_KEYS[1]}
 
 
-class Sim:
-    def __init__(self, running: InThreadSimBroker) -> None:
-        self.running, self.broker, self.url = running, running.broker, running.url
-
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
-        r = requests.request(method, self.url + path, json=body, headers=HEADERS, timeout=5)
-        r.raise_for_status()
-        return r.json()
-
-    def quote(self, symbol: str, bid: float, ask: float, size: float = 1000) -> None:
-        self.admin("POST", "/admin/quote", {"symbol": symbol, "bid": bid, "ask": ask, "bid_size": size, "ask_size": size})
-
-    def orders(self) -> list[dict[str, Any]]:
-        return requests.get(self.url + "/v2/orders", params={"status": "all", "limit": 500}, headers=HEADERS, timeout=5).json()
-
-    def positions(self) -> dict[str, Decimal]:
-        rows = requests.get(self.url + "/v2/positions", headers=HEADERS, timeout=5).json()
-        return {p["symbol"]: Decimal(p["qty"]) for p in rows}
+class Sim(SimAdmin):
+    quote_size = 1000
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from pyrt.bus.schema import Envelope
@@ -24,7 +23,7 @@ from pyrt.simbroker.broker import SimBrokerOptions
 from pyrt.simbroker.harness import DEFAULT_KEYS, InThreadSimBroker
 from tests.support.deploy import make_deployment, wait_for
 
-HEADERS = {"APCA-API-KEY-ID": DEFAULT_KEYS[0], "APCA-API-SECRET-KEY": DEFAULT_KEYS[1]}
+from tests.support.sim import SimAdmin
 SYMBOLS = ["AAPL", "MSFT", "GOOGL"]
 SIM_SYMBOLS = ("AAPL", "MSFT", "GOOGL", "NVDA")
 FAST = {
@@ -37,22 +36,8 @@ FAST = {
 }
 
 
-class Sim:
+class Sim(SimAdmin):
     """The running sim broker and its admin endpoints."""
-
-    def __init__(self, running: InThreadSimBroker) -> None:
-        self.running = running
-        self.broker = running.broker
-        self.url = running.url
-
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
-        r = requests.request(method, self.url + path, json=body, headers=HEADERS, timeout=5)
-        r.raise_for_status()
-        return r.json()
-
-    def quote(self, symbol: str, bid: float, ask: float, bid_size: float = 100, ask_size: float = 100) -> None:
-        self.admin("POST", "/admin/quote", {"symbol": symbol, "bid": bid, "ask": ask,
-                                            "bid_size": bid_size, "ask_size": ask_size})  # fmt: skip
 
     def subscribed_quotes(self) -> set[str]:
         sub = self.broker.data_subs.get(DEFAULT_KEYS[0])

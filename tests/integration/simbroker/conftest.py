@@ -10,32 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from alpaca.trading.client import TradingClient
 from alpaca.trading.stream import TradingStream
 
 from pyrt.simbroker.broker import SimBrokerOptions
 from pyrt.simbroker.harness import DEFAULT_KEYS, InThreadSimBroker
 from tests.support.deploy import wait_for
+from tests.support.sim import HEADERS, SimAdmin  # noqa: F401 - HEADERS re-exported to the tests
 
 KEY, SECRET = DEFAULT_KEYS
-HEADERS = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
 
 
-class Sim:
-    def __init__(self, running: InThreadSimBroker) -> None:
-        self.running = running
-        self.broker = running.broker
-        self.url = running.url
-
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
-        r = requests.request(method, self.url + path, json=body, headers=HEADERS, timeout=5)
-        r.raise_for_status()
-        return r.json()
-
-    def quote(self, symbol: str, bid: float, ask: float, bid_size: float = 100, ask_size: float = 100) -> None:
-        self.admin("POST", "/admin/quote", {"symbol": symbol, "bid": bid, "ask": ask, "bid_size": bid_size, "ask_size": ask_size})
-
+class Sim(SimAdmin):
     def client(self, timeout: float | None = 5.0) -> TradingClient:
         c = TradingClient(KEY, SECRET, paper=True, url_override=self.url)
         c._retry = 0  # tests must not sleep through alpaca-py's 3 s retries
