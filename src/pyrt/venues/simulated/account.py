@@ -12,6 +12,8 @@ from pyrt.domain.enums import OrderSide
 from pyrt.domain.money import ZERO
 from pyrt.venues.simulated.models import SimPosition
 
+_COST_SCALE = Decimal("1e-10")
+
 
 class PaperAccount:
     def __init__(self, initial_cash: Decimal) -> None:
@@ -42,7 +44,9 @@ class PaperAccount:
             pos.cost_basis += signed * price  # opening or adding
         else:
             closed = min(abs(signed), abs(old))
-            removed = pos.cost_basis * closed / abs(old)  # cost of the closed part
+            # cost of the closed part, rounded to a fixed scale so every later sum is exact
+            # (an unrounded 28-digit quotient would make cash + cost drift by rounding)
+            removed = (pos.cost_basis * closed / abs(old)).quantize(_COST_SCALE)
             direction = Decimal(1) if old > 0 else Decimal(-1)
             pnl = closed * price * direction - removed
             pos.realized_pnl += pnl
