@@ -60,7 +60,8 @@ def _connect_ro(path: Path) -> sqlite3.Connection:
 # --------------------------------------------------------------------------- journal
 def seq_problems(seqs: list[int], high_water: int | None) -> list[str]:
     """Gaps and duplicates in journal seqs (expected 1, 2, 3 ...), and records lost at the end
-    (`high_water` is SQLite's AUTOINCREMENT counter: the highest seq ever handed out)."""
+    (`high_water`: the highest seq ever handed out, from SQLite's AUTOINCREMENT counter in
+    journals created with one; None otherwise)."""
     problems, expected = [], 1
     for seq in seqs:
         if seq < expected:
@@ -97,7 +98,10 @@ def check_journal(path: Path) -> tuple[list[Check], Any]:
         try:
             conn.execute("BEGIN")  # one snapshot for the seqs and the AUTOINCREMENT counter
             seqs = [r[0] for r in conn.execute("SELECT seq FROM journal ORDER BY seq")]
-            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'journal'").fetchone()
+            has_counter = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'").fetchone()
+            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'journal'").fetchone() \
+                if has_counter else None
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             return [*checks, Check("journal seq continuity", FAIL, f"sqlite error: {exc}")], None

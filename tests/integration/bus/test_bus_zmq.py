@@ -64,6 +64,21 @@ def test_pubsub_delivers_in_order_and_filters_by_prefix() -> None:
     assert sub.dropped == {} and sub.tracker.gaps == 0
 
 
+def test_conflating_subscriber_keeps_only_the_newest_frame_per_topic() -> None:
+    with pubsub([s.MD_QUOTE_PREFIX], conflate=True) as (pub, sub):
+        for i in range(300):
+            pub.publish_quote(quote("AAPL" if i % 3 else "MSFT", i))
+        last_sent = pub.publish_quote(quote("AAPL", 999))
+        deadline = time.monotonic() + 5
+        latest: dict[str, int] = {}
+        while latest.get("md.quote.AAPL") != 999 and time.monotonic() < deadline:
+            for topic, env in sub.recv_batch(20):
+                latest[topic] = env.payload.ts_ns  # type: ignore[union-attr]
+    assert latest == {"md.quote.AAPL": 999, "md.quote.MSFT": 297}
+    assert last_sent.seq == 201
+    assert sub.superseded > 0 and sub.tracker.gaps == 0 and sub.dropped == {}
+
+
 def test_gaps_duplicates_and_restarts_are_counted() -> None:
     gaps: list[s.GapInfo] = []
     topic = s.md_quote("AAPL")

@@ -30,6 +30,7 @@ from pyrt.domain.clock import WallClock, iso_utc
 from pyrt.domain.enums import OrderSide
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.orders import IN_FLIGHT_STATES, Order, OrderState, Outcome
+from pyrt.observability import stages
 from pyrt.persistence.journal import Journal, JournalRecord, JournalWriteError, RecordKind, failpoint
 from pyrt.persistence.projections import OrderProjection, replay
 from pyrt.services.execution import core
@@ -55,6 +56,8 @@ OPEN_ORDERS_CHECK_S = 15.0
 POSITIONS_CHECK_S = 60.0
 LOOKUP_ATTEMPTS = 4
 STREAM_CONNECT_TIMEOUT_S = 10.0
+MD_DRAIN_S = 0.002  # how often marks and the market-data heartbeat are read
+SUBMIT_HANDOFF_S = 0.002  # the loop waits at most this for a submit worker to start
 
 
 class AccountLockHeld(RuntimeError):
@@ -109,8 +112,11 @@ class ExecutionEngine:
                                     read_reserve=ex.read_reserve_per_minute)
         self.server = ReplyServer(ex.order_endpoint, server_id="execution_engine")
         self.pub = ZmqPublisher(ex.report_publish_address, publisher_id="execution_engine")
+        # marks and market-data liveness only: the newest frame per topic, drained every MD_DRAIN_S
+        # (not a wake-up per quote, which would keep the order path's process busy)
         self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address,
-                                [wire.MD_QUOTE_PREFIX, wire.heartbeat("market_data")], on_gap=rt.gap_handler())
+                                [wire.MD_QUOTE_PREFIX, wire.heartbeat("market_data")], conflate=True)
+        self._next_md = 0.0
         self.risk_hb = ZmqSubscriber(cfg.system.risk.publish_address, [wire.heartbeat("risk_manager")])
         self.watchdog = Watchdog(self.clock.now_ns(), ex.watchdog_risk_silence_s, ex.watchdog_cancel_after_s)
         self.results: queue.Queue[tuple[Any, ...]] = queue.Queue()
@@ -193,7 +199,9 @@ class ExecutionEngine:
         """Journal (commit) then apply to the projection, then publish what changed."""
         if not entries:
             return []
-        records = self.journal.append_records(list(entries))
+        return self._apply(self.journal.append_records(list(entries)))
+
+    def _apply(self, records: list[JournalRecord]) -> list[Outcome]:
         outcomes = []
         for record in records:
             outcome = self.proj.apply(record)
@@ -246,22 +254,26 @@ class ExecutionEngine:
             log.warning("unexpected request type %s dropped", env.msg_type)
 
     def _handle_intent(self, identity: bytes, env: wire.Envelope, intent: OrderIntent) -> None:
+        stages.mark("exec_in", intent.intent_id)
         adm = core.admit(self.proj, intent, accepting=self.accepting, halted_reason=self.halted_reason,
                          tick_ns=env.ts_event, watchdog_reason=self._watchdog_reason)
+        records: list[JournalRecord] = []
         if adm.accepted and not adm.duplicate:
             try:
-                self._commit(adm.entries)
+                records = self.journal.append_records(list(adm.entries))
             except JournalWriteError as exc:
                 log.error("journal write failed, order NOT sent: %s", exc)
                 self._halt(f"journal write failed: {exc}", "journal")
                 adm = core.Admission(adm.client_order_id, False, core.JOURNAL_WRITE_FAILED, str(exc))
+        stages.mark("exec_committed", intent.intent_id)
+        if records:  # committed: to the broker first; the projection, reports and reply follow
+            failpoint("after_journal_before_send")
+            self._dispatch_submit(_Pending(adm.client_order_id, intent, env.ts_event, 0.0))
+            self._apply(records)
         ack = wire.OrderAck(intent_id=intent.intent_id, client_order_id=adm.client_order_id, accepted=adm.accepted,
                             reason_code=adm.reason_code, message=adm.message, duplicate=adm.duplicate)
         self.server.reply(identity, ack, env.correlation_id)
-        if adm.accepted and not adm.duplicate:
-            failpoint("after_journal_before_send")
-            self._dispatch_submit(_Pending(adm.client_order_id, intent, env.ts_event, 0.0))
-        elif not adm.accepted:
+        if not adm.accepted:
             self.metrics.execution.orders_rejected.labels(reason=adm.reason_code.lower()).inc()
             log.warning("order rejected locally intent=%s reason=%s %s", intent.intent_id, adm.reason_code, adm.message)
 
@@ -271,11 +283,19 @@ class ExecutionEngine:
             self._pending.append(p)
             return
         self.metrics.execution.orders_submitted.inc()
-        self.pool.submit(self._submit_job, p.coid, p.intent, p.tick_ns)
+        started = threading.Event()
+        self.pool.submit(self._submit_job, p.coid, p.intent, p.tick_ns, started)
+        # Hand the GIL to the worker until it has started the call: otherwise it waits for this
+        # loop to block (the reply, reports, the next poll) and the order leaves later.
+        started.wait(SUBMIT_HANDOFF_S)
 
-    def _submit_job(self, coid: str, intent: OrderIntent, tick_ns: int) -> None:
+    def _submit_job(self, coid: str, intent: OrderIntent, tick_ns: int, started: threading.Event | None = None) -> None:
         """Worker thread: one POST, never repeated here."""
+        if started is not None:
+            started.set()
         t_call = time.time_ns()
+        stages.mark("exec_submit", intent.intent_id, t_call)
+        stages.mark("tick", intent.intent_id, tick_ns)
         if tick_ns:
             self.metrics.execution.tick_to_submit.observe((t_call - tick_ns) / 1e9)
         try:
@@ -733,18 +753,19 @@ class ExecutionEngine:
     def serve(self) -> None:
         poller = zmq.Poller()
         poller.register(self.server.socket, zmq.POLLIN)
-        poller.register(self.md.socket, zmq.POLLIN)
         poller.register(self.risk_hb.socket, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
         stop = self.rt.stop_event
         while not stop.is_set():
-            ready = dict(poller.poll(50))
+            wait_ms = max(0, min(50, int((self._next_md - time.monotonic()) * 1000) + 1))
+            ready = dict(poller.poll(wait_ms))
             if self.server.socket in ready:
                 for identity, env in self.server.poll(0):
                     self.handle_request(identity, env)
             if self._wake_r in ready or not self.results.empty():
                 self.drain_results()
-            if self.md.socket in ready:
+            if time.monotonic() >= self._next_md:
+                self._next_md = time.monotonic() + MD_DRAIN_S
                 self.on_quotes()
             if self.risk_hb.socket in ready:
                 self.on_risk_heartbeats()

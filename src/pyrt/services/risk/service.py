@@ -26,6 +26,7 @@ from pyrt.bus.zmq import ReplyServer, RequestClient, RequestTimeout, ZmqPublishe
 from pyrt.domain.clock import WallClock
 from pyrt.domain.intents import OrderIntent, RiskDecision
 from pyrt.domain.market import Quote
+from pyrt.observability import stages
 from pyrt.services.risk.core import RiskCore
 from pyrt.services.risk.limits import RiskLimits
 from pyrt.services.runtime import ServiceRuntime
@@ -33,6 +34,7 @@ from pyrt.services.runtime import ServiceRuntime
 log = logging.getLogger("pyrt.risk_manager")
 
 EXEC_TIMEOUT_MS = 3000
+MD_DRAIN_S = 0.002  # how often the marks are refreshed between intents
 TERMINAL = {"filled", "canceled", "expired", "rejected", "replaced", "denied"}
 
 
@@ -63,8 +65,10 @@ class RiskManager:
         self.exec = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=EXEC_TIMEOUT_MS,
                                   client_id="risk_manager")
         self.pub = ZmqPublisher(cfg.system.risk.publish_address, publisher_id="risk_manager")
-        self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_QUOTE_PREFIX],
-                                on_gap=rt.gap_handler())
+        # marks only: the newest quote per symbol, drained every MD_DRAIN_S and before each
+        # intent (so the collar sees the freshest quote) instead of waking for every quote
+        self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_QUOTE_PREFIX], conflate=True)
+        self._next_md = 0.0
         self._resync = False
         self.reports = ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_PREFIX],
                                      on_gap=rt.gap_handler(lambda info: setattr(self, "_resync", True)))
@@ -109,6 +113,8 @@ class RiskManager:
     def handle_request(self, identity: bytes, env: wire.Envelope) -> None:
         payload = env.payload
         if isinstance(payload, wire.OrderIntentMsg):
+            self.on_market_data()  # the newest quotes first: the collar and valuation use them
+            stages.mark("risk_in", payload.intent.intent_id)
             decision = self.check(payload.intent, env.ts_event)
             self.server.reply(identity, wire.RiskDecisionMsg(decision), env.correlation_id)
         elif isinstance(payload, wire.ControlCommand):
@@ -138,6 +144,7 @@ class RiskManager:
 
     def _forward(self, intent: OrderIntent, decision: RiskDecision, ts_event: int) -> RiskDecision:
         """Hand an approved intent to the execution engine and wait for its journalled accept."""
+        stages.mark("risk_out", intent.intent_id)
         try:
             env = self.exec.request(wire.OrderIntentMsg(intent), correlation_id=intent.intent_id, ts_event=ts_event)
         except RequestTimeout:
@@ -279,15 +286,17 @@ class RiskManager:
 
     def serve(self) -> None:
         poller = zmq.Poller()
-        for sock in (self.server, self.md, self.reports):
+        for sock in (self.server, self.reports):
             poller.register(sock.socket, zmq.POLLIN)
         stop = self.rt.stop_event
         while not stop.is_set():
-            ready = dict(poller.poll(50))
+            wait_ms = max(0, min(50, int((self._next_md - time.monotonic()) * 1000) + 1))
+            ready = dict(poller.poll(wait_ms))
             if self.server.socket in ready:  # the order path first: it is what waits on us
                 for identity, env in self.server.poll(0):
                     self.handle_request(identity, env)
-            if self.md.socket in ready:
+            if time.monotonic() >= self._next_md:
+                self._next_md = time.monotonic() + MD_DRAIN_S
                 self.on_market_data()
             if self.reports.socket in ready:
                 self.on_reports()

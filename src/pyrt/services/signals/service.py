@@ -23,6 +23,7 @@ from pyrt.bus.zmq import ReplyServer, RequestClient, RequestTimeout, ZmqPublishe
 from pyrt.domain.clock import WallClock
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.market import Bar, Quote, Trade
+from pyrt.observability import stages
 from pyrt.services.runtime import ServiceRuntime
 from pyrt.services.signals.core import IntentDropped, SignalCore, StrategyDisabled, StrategyError
 from pyrt.services.signals.strategies.registry import build_strategies
@@ -67,6 +68,7 @@ class SignalBridge:
         self.exec = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=3000, client_id="signal_bridge_q")
         self.control_server = ReplyServer(cfg.system.signals.control_endpoint, server_id="signal_bridge")
         self.stale: set[str] = set()
+        self._batch_ns = 0
         self._last_hb = 0.0
         self._load_positions()
 
@@ -99,6 +101,7 @@ class SignalBridge:
     def on_market_data(self) -> None:
         core = self.core
         common = self.metrics.common
+        self._batch_ns = time.time_ns()  # when this batch was taken (stage trace)
         for _topic, env in self.md.recv_batch(0):
             p = env.payload
             t0 = time.perf_counter()
@@ -142,6 +145,8 @@ class SignalBridge:
                 self._send_intent(out, tick_ns)
 
     def _send_intent(self, intent: OrderIntent, tick_ns: int) -> None:
+        stages.mark("signal_in", intent.intent_id, self._batch_ns)
+        stages.mark("signal_out", intent.intent_id)
         try:
             env = self.risk.request(wire.OrderIntentMsg(intent), correlation_id=intent.intent_id, ts_event=tick_ns)
         except RequestTimeout:
