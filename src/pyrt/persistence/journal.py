@@ -26,6 +26,7 @@ from typing import Any, Self
 import msgspec
 
 from pyrt.domain.clock import Clock, WallClock
+from pyrt.persistence.checkpoint import WalCheckpointer
 
 SCHEMA_VERSION = 1
 _PAGE_SIZE = 500
@@ -116,6 +117,7 @@ class Journal:
                 if self._key in _writers:
                     raise JournalError(f"{self.path} already has a writer in this process")
                 _writers.add(self._key)
+        self._checkpointer: WalCheckpointer | None = None
         try:
             self._conn = self._open()
         except sqlite3.Error as exc:
@@ -124,6 +126,9 @@ class Journal:
         except BaseException:
             self._release()
             raise
+        if not read_only:
+            self._checkpointer = WalCheckpointer(self.path, "journal-checkpoint")
+            self._checkpointer.start()
 
     def _open(self) -> sqlite3.Connection:
         if self.read_only:
@@ -138,6 +143,7 @@ class Journal:
                 if str(mode).lower() != "wal":
                     raise JournalError(f"{self.path}: WAL mode refused (got {mode!r})")
                 conn.execute(f"PRAGMA synchronous={self.synchronous}")
+                conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints: WalCheckpointer, not a commit
                 conn.execute("BEGIN IMMEDIATE")
                 _create_schema(conn)
                 conn.execute(
@@ -313,6 +319,8 @@ class Journal:
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         with self._lock:
             if self._conn is not None:
                 self._conn.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import msgspec
 
 from pyrt.domain.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from pyrt.persistence.checkpoint import WalCheckpointer
 from pyrt.venues.simulated.matching import Changes, MatchingEngine
 from pyrt.venues.simulated.models import SimOrder, SimPosition
 
@@ -67,24 +67,11 @@ class SimStore:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        # checkpoints (the only fsyncs in WAL+NORMAL) run on a background thread, not in a
-        # request: see checkpoint()
+        # checkpoints (the only fsyncs in WAL+NORMAL) run on a background thread, not in a request
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
-        self._stop = threading.Event()
-        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="sim-checkpoint", daemon=True)
+        self._checkpointer = WalCheckpointer(self.path, "sim-checkpoint", interval_s=2.0)
         self._checkpointer.start()
-
-    def _checkpoint_loop(self, interval_s: float = 2.0) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            while not self._stop.wait(interval_s):
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error:
-                    pass  # busy: next time
-        finally:
-            conn.close()
 
     def save(self, changes: Changes) -> None:
         """Persist one batch of changes atomically."""
@@ -149,7 +136,6 @@ class SimStore:
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?,?)", (key, value))
 
     def close(self) -> None:
-        self._stop.set()
-        self._checkpointer.join(5)
+        self._checkpointer.stop()
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
