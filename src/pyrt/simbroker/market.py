@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -256,11 +257,14 @@ class BarBuilder:
     A bar with no trades is built from quote mids instead (volume 0, vwap = mean mid).
     A bar is emitted when data of a later interval arrives for its symbol, or when
     `flush_until(now_ns)` passes the bar's end. Data for an interval already emitted is
-    dropped and counted in `late_events`.
+    dropped and counted in `late_events`. The last `keep` emitted bars of each symbol are
+    kept for `emitted` (the historical-bars endpoint serves what the stream sent).
     """
 
-    def __init__(self, interval_ns: int = NS_PER_MIN) -> None:
+    def __init__(self, interval_ns: int = NS_PER_MIN, keep: int = 0) -> None:
         self.interval_ns = interval_ns
+        self.keep = keep
+        self._emitted: dict[str, deque[Bar]] = {}
         self.late_events = 0
         self._open: dict[str, _BarAccumulator] = {}
         self._closed_until: dict[str, int] = {}
@@ -314,7 +318,17 @@ class BarBuilder:
     def _close(self, symbol: str) -> Bar:
         acc = self._open.pop(symbol)
         self._closed_until[symbol] = acc.start_ns + self.interval_ns
-        return acc.to_bar(symbol)
+        bar = acc.to_bar(symbol)
+        if self.keep:
+            kept = self._emitted.get(symbol)
+            if kept is None:
+                kept = self._emitted[symbol] = deque(maxlen=self.keep)
+            kept.append(bar)
+        return bar
+
+    def emitted(self, symbol: str) -> list[Bar]:
+        """The kept bars this builder emitted for `symbol`, oldest first."""
+        return list(self._emitted.get(symbol, ()))
 
 
 # --- deterministic history -------------------------------------------------------------

@@ -284,17 +284,26 @@ def _bars_for(request: Request, broker: SimBroker, symbols: list[str]) -> tuple[
     start = _parse_time(q.get("start"), "start") or now - 365 * 86_400_000_000_000
     end = _parse_time(q.get("end"), "end") or now
     limit = _int_param(request, "limit", 1000, 1, 10_000)
+    sort = q.get("sort", "asc")
+    if sort not in ("asc", "desc"):
+        raise Rejection(422, CODE_INVALID, f"invalid sort: {sort!r} (asc or desc)")
     token = q.get("page_token")
     if token:
         try:
-            start = int(token)
+            if sort == "desc":
+                end = int(token)
+            else:
+                start = int(token)
         except ValueError:
             raise Rejection(422, CODE_INVALID, "invalid page_token") from None
     out: dict[str, list[Any]] = {}
     next_token = None
     remaining = limit
     for sym in symbols:
-        bars = broker.market.bars(sym, timeframe, start, end, remaining + 1)
+        if sort == "desc":
+            bars = _newest_bars(broker, sym, timeframe, start, end, remaining + 1)
+        else:
+            bars = broker.market.bars(sym, timeframe, start, end, remaining + 1)
         if len(bars) > remaining:
             next_token = str(bars[remaining].ts_ns)
             bars = bars[:remaining]
@@ -303,6 +312,19 @@ def _bars_for(request: Request, broker: SimBroker, symbols: list[str]) -> tuple[
         if remaining <= 0:
             break
     return out, next_token
+
+
+def _newest_bars(broker: SimBroker, symbol: str, timeframe: str, start: int, end: int, n: int) -> list[Any]:
+    """The newest `n` bars in [start, end], newest first (Alpaca's sort=desc): a window
+    back from `end`, widened until it holds `n` bars or reaches `start`."""
+    step = 60_000_000_000 if timeframe == "1Min" else 86_400_000_000_000
+    span = 4 * n * step  # sessions cover about a quarter of the clock
+    while True:
+        lo = max(start, end - span)
+        bars = broker.market.bars(symbol, timeframe, lo, end, 1_000_000)
+        if len(bars) >= n or lo == start:
+            return bars[::-1][:n]
+        span *= 4
 
 
 async def stock_bars(request: Request, broker: SimBroker) -> Response:

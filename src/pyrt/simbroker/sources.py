@@ -9,13 +9,18 @@ from pyrt.domain.market import Bar, Quote, Trade
 from pyrt.simbroker.market import BarBuilder, SyntheticMarket
 
 
+LIVE_BARS_KEPT = 20_000  # minute bars per symbol the stream sent, served as history (about 50 sessions)
+
+
 class SyntheticSource:
     """Quotes (and, at low rates, trades) from SyntheticMarket; 1-minute bars built from
-    them. History comes from files when given, else from the synthetic generator."""
+    them. History comes from files when given, else from the synthetic generator; minute
+    bars of the time this broker has been streaming are the bars it streamed, so a client
+    filling a gap after a reconnect gets the same bars a connected one saw."""
 
     def __init__(self, market: SyntheticMarket, history_paths: tuple[Path, ...] = ()) -> None:
         self.market = market
-        self.bar_builder = BarBuilder()
+        self.bar_builder = BarBuilder(keep=LIVE_BARS_KEPT)
         self._history = None
         if history_paths:
             from pyrt.simbroker.replay import ReplayMarket
@@ -38,6 +43,13 @@ class SyntheticSource:
         return events
 
     def bars(self, symbol: str, timeframe: str, start_ns: int, end_ns: int, limit: int) -> list[Bar]:
-        if self._history is not None:
-            return self._history.bars(symbol, start_ns, end_ns, limit)
-        return self.market.history_bars(symbol, timeframe, start_ns, end_ns, limit)
+        live = self.bar_builder.emitted(symbol) if timeframe == "1Min" else []
+        live_from = live[0].ts_ns if live else end_ns + 1
+        older: list[Bar] = []
+        if start_ns < live_from:
+            until = min(end_ns, live_from - 1)
+            if self._history is not None:
+                older = self._history.bars(symbol, start_ns, until, limit)
+            else:
+                older = self.market.history_bars(symbol, timeframe, start_ns, until, limit)
+        return (older + [b for b in live if start_ns <= b.ts_ns <= end_ns])[:limit]

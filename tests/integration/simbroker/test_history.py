@@ -40,3 +40,16 @@ def test_bars_from_historical_csv_files(sim_factory):
                                              end=datetime(2025, 11, 1, tzinfo=timezone.utc))).data["AAPL"]
     assert len(bars) == 249
     assert bars[0].close == 222.91
+
+
+def test_newest_bars_first_with_sort_desc(sim: Sim):
+    """What a gap fill asks for: the newest N minute bars of a window, newest first."""
+    from alpaca.common.enums import Sort
+
+    c = StockHistoricalDataClient(KEY, SECRET, url_override=sim.url, raw_data=True)
+    window = dict(symbol_or_symbols="AAPL", timeframe=TimeFrame.Minute,
+                  start=datetime(2025, 3, 3, tzinfo=timezone.utc), end=datetime(2025, 3, 8, tzinfo=timezone.utc))
+    every = c.get_stock_bars(StockBarsRequest(**window))["AAPL"]
+    newest = c.get_stock_bars(StockBarsRequest(**window, limit=25, sort=Sort.DESC))["AAPL"]
+    assert len(every) == 5 * 390  # five sessions of minute bars
+    assert newest == every[::-1][:25]
