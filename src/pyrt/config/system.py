@@ -100,6 +100,8 @@ class MarketDataConfig(StrictModel):
     reconnect: ReconnectConfig = Field(default_factory=ReconnectConfig)
     cache_dir: RelPath = "cache/market_data"  # type: ignore[assignment]
     bars_to_keep: PositiveInt = 500
+    # after each (re)connect, fetch the minute bars missed since the newest one kept (REST)
+    gap_fill: bool = True
 
     @model_validator(mode="after")
     def _unique(self) -> MarketDataConfig:
@@ -162,6 +164,8 @@ class SignalsConfig(StrictModel):
     publish_address: ZmqAddress = "tcp://127.0.0.1:5560"  # signals, for monitors
     control_endpoint: ZmqAddress = "tcp://127.0.0.1:5561"  # operator commands (safe mode on/off)
     risk_timeout_ms: int = Field(default=5000, gt=0)  # longer than risk's wait on execution (3 s)
+    # a bar that ended longer ago than this (gap fill, cache) warms strategies up but never trades
+    max_bar_age_s: PositiveFloat = 120.0
     model_path: RelPath | None = None
 
     @model_validator(mode="after")

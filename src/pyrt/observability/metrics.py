@@ -116,6 +116,7 @@ class MarketDataMetrics:
     latency: Histogram  # market_data_latency_seconds (event time to receipt)
     symbols: Gauge  # market_data_symbols (number of configured symbols)
     websocket_reconnects: Counter  # market_data_websocket_reconnects_total{reason}
+    bars_gap_filled: Counter  # market_data_bars_gap_filled_total (missed bars fetched after a (re)connect)
 
 
 def market_data_metrics(registry: CollectorRegistry) -> MarketDataMetrics:
@@ -132,6 +133,10 @@ def market_data_metrics(registry: CollectorRegistry) -> MarketDataMetrics:
         symbols=Gauge("market_data_symbols", "Number of configured symbols", registry=registry),
         websocket_reconnects=Counter(
             "market_data_websocket_reconnects", "Feed reconnects by reason", ["reason"], registry=registry
+        ),
+        bars_gap_filled=Counter(
+            "market_data_bars_gap_filled", "Missed minute bars fetched over REST after a (re)connect",
+            registry=registry,
         ),
     )
 

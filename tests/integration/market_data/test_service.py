@@ -12,9 +12,9 @@ import pytest
 
 from pyrt.bus.schema import BarMsg, Heartbeat, QuoteMsg, SymbolStatus, md_bar, md_quote, md_status
 from pyrt.bus.zmq import ZmqSubscriber
-from tests.support.deploy import wait_for
+from tests.support.deploy import make_deployment, wait_for
 
-from .conftest import ServiceThread, Sim, wait_msg
+from .conftest import FAST, ServiceThread, Sim, wait_msg
 
 ERRORS_MALFORMED = 'trading_errors_total{kind="malformed_feed",service="market_data"}'
 
@@ -138,3 +138,35 @@ def test_bars_are_published_cached_on_stop_and_loaded_at_start(sim: Sim, config_
         assert again.svc.bars.bars("AAPL")[-1] == expected
     finally:
         assert again.stop() == 0
+
+
+def test_bars_missed_while_away_are_filled_in_order_after_a_reconnect(sim: Sim, tmp_path: Path):
+    """AMD is subscribed but the sim streams no quotes for it, so its only bars are the one
+    seeded here and the gap fill: the REST answer must arrive in order, newest bars_to_keep
+    of them, strictly after the seeded bar, each once."""
+    system = json.loads(json.dumps(FAST))
+    system["market_data"]["symbols"] = [*FAST["market_data"]["symbols"], "AMD"]
+    system["market_data"]["bars_to_keep"] = 40
+    md = ServiceThread(make_deployment(tmp_path / "gap", sim_url=sim.url, system=system)).start()
+    try:
+        with ZmqSubscriber(md.svc.publisher.last_endpoint, [md_bar("AMD"), "hb."]) as sub:
+            wait_msg(sub, lambda t, e: isinstance(e.payload, Heartbeat), 5, "heartbeat")  # the subscriber hears
+            wait_for(lambda: md.svc.connected, 5, "connected")
+            seeded_ns = time.time_ns() - 30 * 86_400 * 10**9  # a month ago: far more than 40 session minutes
+            seeded_ns -= seeded_ns % 60_000_000_000
+            bar = {"T": "b", "S": "AMD", "o": 10.0, "h": 12.0, "l": 9.5, "c": 11.0, "v": 1000, "n": 12, "vw": 10.8,
+                   "t": msgpack.Timestamp.from_unix_nano(seeded_ns)}  # fmt: skip
+            md.on_loop(md.svc.on_frame, msgpack.packb([bar]), time.time_ns())
+            wait_msg(sub, lambda t, e: e.payload.ts_ns == seeded_ns, 5, "seeded bar")
+            assert sim.admin("POST", "/admin/disconnect", {"stream": "data"})["closed"] == 1
+            got: list[BarMsg] = []
+            wait_for(lambda: got.extend(e.payload for t, e in sub.recv_batch(20) if t == md_bar("AMD"))
+                     or len(got) >= 40, 20, "40 bars")
+        times = [b.ts_ns for b in got]
+        assert len(got) == 40 and times == sorted(set(times)) and times[0] > seeded_ns
+        assert all(b.symbol == "AMD" and b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high for b in got)
+        assert md.svc.bars.bars("AMD")[-40:] == got  # kept as well, for the cache
+        assert md.metrics()["market_data_bars_gap_filled_total"] == 40
+        assert "bar gap filled after connect symbol=AMD bars=40" in md.log_text()
+    finally:
+        assert md.stop() == 0

@@ -147,3 +147,35 @@ def test_fast_and_slow_paths_agree(rows: list[tuple[str, float, float, float, in
             msgs.append(bar(o=a, h=b, l=c, t=ts))
     frame = msgpack.packb(msgs)
     assert decode_data_frame(frame) == [normalize(m) for m in unpack_frame(frame)]
+
+
+def test_rest_bars_parse_alpaca_times_and_refuse_bad_ones():
+    import pytest
+
+    from pyrt.services.market_data.core import MalformedFeedMessage, normalize_rest_bar
+
+    bar = normalize_rest_bar("AAPL", {"t": "2024-03-05T15:00:00Z", "o": 1, "h": 2, "l": 0.5, "c": 1.5, "v": 100,
+                                      "n": 3, "vw": 1.2})
+    assert (bar.symbol, bar.ts_ns, bar.close, bar.trade_count) == ("AAPL", 1_709_650_800_000_000_000, 1.5, 3)
+    nanos = normalize_rest_bar("AAPL", {"t": "2024-03-05T15:00:00.123456789+00:00", "o": 1, "h": 2, "l": 0.5,
+                                        "c": 1.5, "v": 100})
+    assert nanos.ts_ns == 1_709_650_800_123_456_000
+    for raw in ({"t": "yesterday", "o": 1, "h": 1, "l": 1, "c": 1, "v": 1},
+                {"t": "2024-03-05T15:00:00", "o": 1, "h": 1, "l": 1, "c": 1, "v": 1},  # no zone
+                {"t": 5, "o": 1, "h": 1, "l": 1, "c": 1, "v": 1},
+                {"t": "2024-03-05T15:00:00Z", "o": "x", "h": 1, "l": 1, "c": 1, "v": 1},
+                ["not", "a", "bar"]):
+        with pytest.raises(MalformedFeedMessage):
+            normalize_rest_bar("AAPL", raw)
+
+
+def test_a_gap_fill_keeps_only_newer_bars_once_each_in_time_order():
+    from pyrt.bus.schema import BarMsg
+    from pyrt.services.market_data.core import bars_to_fill
+
+    def bar(minute: int, close: float = 1.0) -> BarMsg:
+        return BarMsg("AAPL", 1.0, 1.0, 1.0, close, 1.0, minute * 60_000_000_000)
+
+    fetched = [bar(5), bar(3), bar(4), bar(2), bar(4, 2.0), bar(1)]  # newest first, a repeat, older ones
+    assert [(b.ts_ns // 60_000_000_000) for b in bars_to_fill(2 * 60_000_000_000, fetched)] == [3, 4, 5]
+    assert bars_to_fill(10 * 60_000_000_000, fetched) == []

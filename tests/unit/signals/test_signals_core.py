@@ -209,3 +209,32 @@ def test_unsubscribed_quote_is_cheap() -> None:
             core.on_quote(quote)
         best = min(best, (time.perf_counter() - t0) / n)
     assert best < 1e-6, f"{best * 1e9:.0f} ns per unsubscribed quote"
+
+
+def test_historical_bars_warm_strategies_up_but_never_trade() -> None:
+    closes: list[float] = []
+
+    class OnBar(Strategy):
+        kind = "on_bar"
+        allow_concurrent_intents = True
+
+        def on_bar(self, ctx: StrategyContext, bar: Bar):
+            closes.append(bar.close)
+            return [self.make_intent(ctx, bar.symbol, OrderSide.BUY, Decimal(1), "bar")]
+
+    minute = 60_000_000_000
+    clock = ManualClock(1_000 * minute)
+    core = SignalCore([OnBar("b", ["AAPL"])], clock, max_bar_age_ns=2 * minute)
+    core.on_quote(q(ts=clock.now_ns()))
+
+    def bar(start_minute: int, close: float) -> Bar:
+        return Bar("AAPL", close, close, close, close, 1.0, start_minute * minute)
+
+    assert core.on_bar(bar(900, 1.0)) == ()  # ended 99 minutes ago: a gap fill
+    assert core.on_bar(bar(996, 2.0)) == ()  # ended 3 minutes ago: over the 2-minute limit
+    fresh = core.on_bar(bar(997, 3.0))  # ended exactly 2 minutes ago: still live
+    assert closes == [1.0, 2.0, 3.0]  # every bar reached the strategy
+    assert len(fresh) == 1 and isinstance(fresh[0], OrderIntent)
+    dropped = [e for e in core.drain_events() if isinstance(e, IntentDropped)]
+    assert [e.reason.split(" (")[0] for e in dropped] == ["historical bar", "historical bar"]
+    assert core.dropped_intents == 2 and core.sent_intents == 1

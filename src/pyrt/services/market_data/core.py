@@ -15,6 +15,7 @@ Times are UTC nanoseconds passed in by the caller.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -128,6 +129,33 @@ def normalize_bar(msg: Mapping[str, Any]) -> BarMsg:
     if type(count) is not int or count < 0:
         raise MalformedFeedMessage(f"bar: bad trade count {count!r:.40}")
     return BarMsg(sym, float(o), float(h), float(low), float(c), float(v), event_ns(t), count, float(vwap))
+
+
+_NANOS = re.compile(r"(\.\d{6})\d+")  # fromisoformat takes at most microseconds
+
+
+def normalize_rest_bar(symbol: str, raw: Any) -> BarMsg:
+    """A bar of Alpaca's historical-bars REST answer (``t`` an RFC 3339 time, ``o h l c v``,
+    optional ``n vw``) as a BarMsg."""
+    if not isinstance(raw, Mapping):
+        raise MalformedFeedMessage(f"rest bar: not an object: {raw!r:.60}")
+    t = raw.get("t")
+    if not isinstance(t, str):
+        raise MalformedFeedMessage(f"rest bar: bad time {t!r:.40}")
+    try:
+        when = datetime.fromisoformat(_NANOS.sub(r"\1", t.replace("Z", "+00:00")))
+    except ValueError:
+        raise MalformedFeedMessage(f"rest bar: bad time {t!r:.40}") from None
+    if when.tzinfo is None:
+        raise MalformedFeedMessage(f"rest bar: time without a zone {t!r:.40}")
+    return normalize_bar({**raw, "S": symbol, "t": when})
+
+
+def bars_to_fill(newest_ns: int, fetched: Iterable[BarMsg]) -> list[BarMsg]:
+    """The fetched bars strictly newer than the newest one already seen, oldest first, one
+    per time: a gap fill never repeats or reorders what subscribers already got."""
+    by_time = {b.ts_ns: b for b in fetched if b.ts_ns > newest_ns}
+    return [by_time[t] for t in sorted(by_time)]
 
 
 _NORMALIZERS = {"q": normalize_quote, "t": normalize_trade, "b": normalize_bar}
@@ -375,6 +403,11 @@ class BarHistory:
 
     def bars(self, symbol: str) -> list[BarMsg]:
         return list(self._bars.get(symbol, ()))
+
+    def newest_ns(self, symbol: str) -> int | None:
+        """The time of the newest kept bar of ``symbol``, or None."""
+        bars = self._bars.get(symbol)
+        return bars[-1].ts_ns if bars else None
 
     def symbols(self) -> list[str]:
         return list(self._bars)

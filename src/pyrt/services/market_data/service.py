@@ -35,13 +35,16 @@ from pyrt.bus.schema import (
 )
 from pyrt.bus.zmq import ZmqPublisher
 from pyrt.config import AppConfig
+from pyrt.domain.clock import iso_utc
 from pyrt.services.market_data.core import (
     BackoffPolicy,
     BarHistory,
     MalformedFeedMessage,
     StalenessTracker,
+    bars_to_fill,
     decode_data_frame,
     normalize,
+    normalize_rest_bar,
     should_log,
     unpack_frame,
 )
@@ -116,6 +119,11 @@ class MarketDataService:
         self._clean_exit = False
         self._last_flush = 0.0
         self._received = {k: self.metrics.messages_received.labels(type=k) for k in ("quote", "trade", "bar")}
+        self.gap_fill = md.gap_fill
+        self._venue, self._secrets = cfg.venue, cfg.secrets
+        self._feed = cfg.system.venue.feed
+        self._bars_client: Any = None
+        self._fill_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ main thread
     def serve(self) -> int:
@@ -169,7 +177,7 @@ class MarketDataService:
             await self.stream.stop_ws()
             await asyncio.wait_for(stream_task, STOP_TIMEOUT_S / 2)
         finally:
-            tasks = (periodic, stop, stream_task)
+            tasks = (periodic, stop, stream_task) + ((self._fill_task,) if self._fill_task else ())
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -309,6 +317,54 @@ class MarketDataService:
             self.ready = True
             self.rt.mark_ready(connected=True, symbols=sorted(self.symbols),
                                publish_address=self.publisher.last_endpoint)  # fmt: skip
+        if self.gap_fill and (self._fill_task is None or self._fill_task.done()):
+            self._fill_task = self.loop.create_task(self._fill_gaps())
+
+    # ------------------------------------------------------------------ gap fill
+    async def _fill_gaps(self) -> None:
+        """After a (re)connect: the minute bars missed since the newest one kept (from the
+        cache at start, or before a disconnect), fetched over REST and published in order
+        before any newer bar. Symbols with no bar yet have no gap to fill."""
+        newest = {s: t for s in sorted(self.symbols) if (t := self.bars.newest_ns(s)) is not None}
+        if not newest:
+            return
+        until = time.time_ns()
+        limit = self.bars.bars_to_keep
+        try:
+            fetched = await self.loop.run_in_executor(None, self._fetch_bars, newest, until, limit)
+        except Exception as exc:  # noqa: BLE001 - a failed fill is reported, never fatal
+            self.common.error("gap_fill")
+            self.log.warning("bar gap fill failed: %s: %s", type(exc).__name__, exc)
+            return
+        for symbol, raw_bars in fetched.items():
+            parsed = []
+            for raw in raw_bars:
+                try:
+                    parsed.append(normalize_rest_bar(symbol, raw))
+                except MalformedFeedMessage as exc:
+                    self._malformed(raw, exc)
+            published = 0
+            for bar in bars_to_fill(newest[symbol], parsed):
+                current = self.bars.newest_ns(symbol)
+                if current is not None and bar.ts_ns <= current:
+                    continue  # a live bar got there first: never publish out of order
+                self.bars.add(bar)
+                self.publisher.publish(md_bar(symbol), bar, bar.ts_ns)
+                published += 1
+            if published:
+                self.metrics.bars_gap_filled.inc(published)
+                self.log.info("bar gap filled after connect symbol=%s bars=%d since=%s", symbol, published,
+                              iso_utc(newest[symbol]))
+
+    def _fetch_bars(self, newest: dict[str, int], until_ns: int, limit: int) -> dict[str, list[Any]]:
+        """Executor thread: alpaca-py's historical client, one request per symbol."""
+        if self._bars_client is None:
+            from pyrt.venues.alpaca.history import MinuteBarsClient
+
+            self._bars_client = MinuteBarsClient(self._venue.data_rest_url,
+                                                 self._secrets.api_key_id.get_secret_value(),
+                                                 self._secrets.api_secret_key.get_secret_value(), self._feed)
+        return {s: self._bars_client.newest(s, after, until_ns, limit) for s, after in newest.items()}
 
     def _malformed(self, msg: Any, exc: Exception) -> None:
         self.malformed += 1
@@ -359,6 +415,7 @@ class MarketDataService:
                 self.metrics.symbols.set(len(self.symbols))
                 self.log.info("market data symbols updated added=%s removed=%s", added, removed)
             self.staleness.stale_after_s = md.stale_after_seconds
+            self.gap_fill = md.gap_fill
             self.stream.policy = BackoffPolicy.from_config(md.reconnect)
             self.bars.resize(md.bars_to_keep)
             if (md.zmq_publish_address, cfg.venue.data_stream_url, Path(md.cache_dir)) != (

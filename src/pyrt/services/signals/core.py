@@ -31,6 +31,8 @@ from pyrt.services.signals.strategy import (
     SymbolState,
 )
 
+BAR_NS = 60_000_000_000  # a minute bar: its time is its start
+
 TERMINAL_EVENTS = frozenset(
     e.value
     for e in (TradeEvent.FILL, TradeEvent.CANCELED, TradeEvent.EXPIRED, TradeEvent.REJECTED)
@@ -94,7 +96,11 @@ class SignalCore:
 
     `trading_enabled` False is safe mode: signals are still computed and returned, but
     order intents are suppressed (and counted in `suppressed_intents`). A strategy that
-    raises `max_consecutive_errors` times in a row is disabled; others keep running."""
+    raises `max_consecutive_errors` times in a row is disabled; others keep running.
+
+    `max_bar_age_ns`: a bar that ended longer ago than this (a gap fill after a reconnect,
+    bars from a cache) still updates the strategies, but intents it yields are dropped
+    (IntentDropped "historical bar"): history warms indicators up, it never trades."""
 
     def __init__(
         self,
@@ -105,11 +111,14 @@ class SignalCore:
         max_consecutive_errors: int = 10,
         intent_epoch: str | None = None,
         max_buffered_events: int = 10_000,
+        max_bar_age_ns: int | None = None,
     ) -> None:
         if max_consecutive_errors < 1:
             raise ValueError("max_consecutive_errors: must be >= 1")
         self.clock = clock
         self.trading_enabled = trading_enabled
+        self.max_bar_age_ns = max_bar_age_ns
+        self._replaying = ""  # why intents are dropped right now (a historical bar), or ""
         self.max_consecutive_errors = max_consecutive_errors
         self.suppressed_intents = 0
         self.dropped_intents = 0
@@ -156,6 +165,14 @@ class SignalCore:
         routes = self._bar_routes.get(bar.symbol)
         if routes is None:
             return NO_OUTPUT
+        if self.max_bar_age_ns is not None:
+            age_ns = self.clock.now_ns() - (bar.ts_ns + BAR_NS)
+            if age_ns > self.max_bar_age_ns:
+                self._replaying = f"historical bar ({age_ns // 1_000_000_000} s old): warm-up only"
+                try:
+                    return self._run(routes, "on_bar", bar, bar.symbol)
+                finally:
+                    self._replaying = ""
         return self._run(routes, "on_bar", bar, bar.symbol)
 
     def _run(self, routes: list[Route], hook: str, event: Any, symbol: str) -> Sequence[Output]:
@@ -204,6 +221,8 @@ class SignalCore:
             reason = "duplicate intent_id"
         elif book.pending and not rt.strategy.allow_concurrent_intents:
             reason = "an intent for this symbol is already pending"
+        elif self._replaying:
+            reason = self._replaying
         if reason:
             self.dropped_intents += 1
             self._events.append(IntentDropped(strategy=rt.strategy.name, symbol=intent.symbol,

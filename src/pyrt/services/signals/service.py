@@ -53,7 +53,7 @@ class SignalBridge:
         self.metrics = rt.metrics
         safe = os.environ.get(SAFE_MODE_ENV, "") in ("1", "true", "yes")
         self.core = SignalCore(build_strategies(strategy_specs(cfg)), self.clock, trading_enabled=not safe,
-                               intent_epoch=None)
+                               intent_epoch=None, max_bar_age_ns=int(cfg.system.signals.max_bar_age_s * 1e9))
         if safe:
             log.warning("SAFE MODE: signals are computed but no order is sent until trading is enabled")
         self.owner = self._symbol_owners(cfg)

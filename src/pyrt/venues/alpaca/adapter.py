@@ -48,6 +48,11 @@ class _TimeoutAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
+def timeout_adapter(timeout_s: float) -> HTTPAdapter:
+    """A requests adapter that gives every request a timeout and never retries blindly."""
+    return _TimeoutAdapter(timeout_s)
+
+
 def is_loopback_url(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     return host in ("localhost", "::1") or host.startswith("127.")
@@ -64,7 +69,7 @@ class AlpacaVenue:
     def __init__(self, trading_url: str, key_id: str, secret_key: str, timeout_s: float = 5.0) -> None:
         self.client = TradingClient(key_id, secret_key, paper=True, raw_data=True, url_override=trading_url)
         self.client._retry = 0  # noqa: SLF001 - no blind retries, see module docstring
-        adapter = _TimeoutAdapter(timeout_s)
+        adapter = timeout_adapter(timeout_s)
         session = self.client._session  # noqa: SLF001
         session.mount("http://", adapter)
         session.mount("https://", adapter)
