@@ -27,6 +27,9 @@ class Trade(msgspec.Struct, frozen=True, gc=False):
     trade_id: int = 0
 
 
+MINUTE_BAR_NS = 60_000_000_000  # a minute bar's length; a bar's time is its start
+
+
 class Bar(msgspec.Struct, frozen=True, gc=False):
     symbol: str
     open: float

@@ -179,3 +179,14 @@ def test_a_gap_fill_keeps_only_newer_bars_once_each_in_time_order():
     fetched = [bar(5), bar(3), bar(4), bar(2), bar(4, 2.0), bar(1)]  # newest first, a repeat, older ones
     assert [(b.ts_ns // 60_000_000_000) for b in bars_to_fill(2 * 60_000_000_000, fetched)] == [3, 4, 5]
     assert bars_to_fill(10 * 60_000_000_000, fetched) == []
+
+
+def test_only_symbols_that_can_have_missed_a_bar_are_fetched():
+    from pyrt.services.market_data.core import gaps_to_fill
+
+    minute = 60_000_000_000
+    newest = {"AAPL": 100 * minute, "MSFT": 98 * minute, "GOOGL": 10 * minute}
+    # at 101:59 the bar of minute 101 has not ended yet, so AAPL (newest 100) misses nothing
+    assert gaps_to_fill(newest, 101 * minute + 59_000_000_000) == {"MSFT": 98 * minute, "GOOGL": 10 * minute}
+    assert gaps_to_fill(newest, 102 * minute) == newest
+    assert gaps_to_fill({}, 102 * minute) == {}

@@ -29,6 +29,7 @@ from msgspec.msgpack import Ext
 
 from pyrt.bus.schema import BarMsg, QuoteMsg, SymbolStatus, TradeMsg
 from pyrt.domain.clock import datetime_to_ns
+from pyrt.domain.market import MINUTE_BAR_NS
 
 MAX_NUMBER = 1e18
 """Largest price or size accepted (anything bigger, infinite or NaN is malformed)."""
@@ -149,6 +150,13 @@ def normalize_rest_bar(symbol: str, raw: Any) -> BarMsg:
     if when.tzinfo is None:
         raise MalformedFeedMessage(f"rest bar: time without a zone {t!r:.40}")
     return normalize_bar({**raw, "S": symbol, "t": when})
+
+
+def gaps_to_fill(newest: Mapping[str, int], now_ns: int) -> dict[str, int]:
+    """The symbols (with their newest kept bar's time) that can have missed a bar: the next
+    bar after one starting at t ends at t + 2 min, so before then nothing can be missing and
+    a short reconnect costs no request (the data API has a rate limit too)."""
+    return {s: t for s, t in newest.items() if now_ns >= t + 2 * MINUTE_BAR_NS}
 
 
 def bars_to_fill(newest_ns: int, fetched: Iterable[BarMsg]) -> list[BarMsg]:

@@ -43,6 +43,7 @@ from pyrt.services.market_data.core import (
     StalenessTracker,
     bars_to_fill,
     decode_data_frame,
+    gaps_to_fill,
     normalize,
     normalize_rest_bar,
     should_log,
@@ -325,10 +326,10 @@ class MarketDataService:
         """After a (re)connect: the minute bars missed since the newest one kept (from the
         cache at start, or before a disconnect), fetched over REST and published in order
         before any newer bar. Symbols with no bar yet have no gap to fill."""
-        newest = {s: t for s in sorted(self.symbols) if (t := self.bars.newest_ns(s)) is not None}
+        until = time.time_ns()
+        newest = gaps_to_fill({s: t for s in sorted(self.symbols) if (t := self.bars.newest_ns(s)) is not None}, until)
         if not newest:
             return
-        until = time.time_ns()
         limit = self.bars.bars_to_keep
         try:
             fetched = await self.loop.run_in_executor(None, self._fetch_bars, newest, until, limit)

@@ -18,7 +18,7 @@ import msgspec
 from pyrt.domain.clock import Clock
 from pyrt.domain.enums import TradeEvent
 from pyrt.domain.intents import OrderIntent
-from pyrt.domain.market import Bar, Quote, Trade
+from pyrt.domain.market import MINUTE_BAR_NS, Bar, Quote, Trade
 from pyrt.domain.money import to_decimal
 from pyrt.services.signals.strategy import (
     NO_OUTPUT,
@@ -31,7 +31,6 @@ from pyrt.services.signals.strategy import (
     SymbolState,
 )
 
-BAR_NS = 60_000_000_000  # a minute bar: its time is its start
 
 TERMINAL_EVENTS = frozenset(
     e.value
@@ -166,7 +165,7 @@ class SignalCore:
         if routes is None:
             return NO_OUTPUT
         if self.max_bar_age_ns is not None:
-            age_ns = self.clock.now_ns() - (bar.ts_ns + BAR_NS)
+            age_ns = self.clock.now_ns() - (bar.ts_ns + MINUTE_BAR_NS)
             if age_ns > self.max_bar_age_ns:
                 self._replaying = f"historical bar ({age_ns // 1_000_000_000} s old): warm-up only"
                 try:
