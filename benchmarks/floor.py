@@ -5,6 +5,8 @@
    (--gap-ms apart, 200 ms = 5 orders/s like benchmarks/pipeline.py) and back to back.
    The order path crosses three one-way hops (market-data -> signal-bridge -> risk-manager
    -> execution-engine), so a one-way hop is about half a round trip.
+   For comparison, the same round trip over a plain Unix socket: ZeroMQ moves each message
+   through an I/O thread on both sides, so a hop wakes three threads where a socket wakes one.
 2. One SQLite commit of a small record in WAL mode at synchronous=FULL (an fsync: the
    journal's default) and NORMAL, in the directory the journal would use.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import socket
 import sqlite3
 import statistics
 import tempfile
@@ -61,6 +64,44 @@ def round_trips(count: int, gap_s: float) -> list[float]:
         proc.join(10)
 
 
+def _echo_unix(path: str, conn: Connection) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(path)
+        server.listen(1)
+        conn.send("listening")
+        peer, _ = server.accept()
+        with peer:
+            while data := peer.recv(65536):
+                peer.sendall(data)
+
+
+def unix_round_trips(count: int, gap_s: float) -> list[float]:
+    """Microseconds per echo over a Unix socket (one wake-up each way), ``gap_s`` apart."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "echo.sock")
+        parent, child = mp.Pipe()
+        proc = mp.get_context("spawn").Process(target=_echo_unix, args=(path, child))
+        proc.start()
+        try:
+            parent.recv()
+            out: list[float] = []
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+                client.connect(path)
+                message = b"x" * 300
+                for i in range(count + 5):
+                    time.sleep(gap_s)
+                    t0 = time.perf_counter_ns()
+                    client.sendall(message)
+                    received = 0
+                    while received < len(message):
+                        received += len(client.recv(65536))
+                    if i >= 5:
+                        out.append((time.perf_counter_ns() - t0) / 1000.0)
+            return out
+        finally:
+            proc.join(10)
+
+
 def commits(directory: Path, synchronous: str, count: int = 200) -> list[float]:
     """Microseconds per small committed insert, SQLite WAL at ``synchronous``."""
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
@@ -84,23 +125,31 @@ def commits(directory: Path, synchronous: str, count: int = 200) -> list[float]:
 def measure(directory: Path, gap_ms: float = 200.0, count: int = 60) -> dict[str, float]:
     idle = round_trips(count, gap_ms / 1000.0)
     busy = round_trips(count * 5, 0.0)
+    unix = unix_round_trips(count, gap_ms / 1000.0)
     full = commits(directory, "FULL")
     normal = commits(directory, "NORMAL")
     return {
         "rtt_idle_p50_us": statistics.median(idle), "rtt_idle_p99_us": _pct(idle, 0.99),
         "rtt_busy_p50_us": statistics.median(busy),
+        "rtt_unix_idle_p50_us": statistics.median(unix),
         "commit_full_p50_us": statistics.median(full), "commit_full_p99_us": _pct(full, 0.99),
         "commit_normal_p50_us": statistics.median(normal),
     }
 
 
 def report(f: dict[str, float], gap_ms: float) -> None:
-    print(f"  bus round trip, server idle {gap_ms:.0f} ms between requests: p50 {f['rtt_idle_p50_us']:6.0f} us  "
-          f"p99 {f['rtt_idle_p99_us']:6.0f} us")
-    print(f"  bus round trip, back to back:                         p50 {f['rtt_busy_p50_us']:6.0f} us")
-    print(f"  SQLite WAL commit, synchronous=FULL:   p50 {f['commit_full_p50_us']:6.0f} us  "
-          f"p99 {f['commit_full_p99_us']:6.0f} us")
-    print(f"  SQLite WAL commit, synchronous=NORMAL: p50 {f['commit_normal_p50_us']:6.0f} us")
+    rows = [
+        (f"bus round trip, server idle {gap_ms:.0f} ms between requests",
+         f"p50 {f['rtt_idle_p50_us']:6.0f} us  p99 {f['rtt_idle_p99_us']:6.0f} us"),
+        ("bus round trip, back to back", f"p50 {f['rtt_busy_p50_us']:6.0f} us"),
+        (f"plain Unix socket round trip, idle {gap_ms:.0f} ms between",
+         f"p50 {f['rtt_unix_idle_p50_us']:6.0f} us  (one thread woken each way, not three)"),
+        ("SQLite WAL commit, synchronous=FULL",
+         f"p50 {f['commit_full_p50_us']:6.0f} us  p99 {f['commit_full_p99_us']:6.0f} us"),
+        ("SQLite WAL commit, synchronous=NORMAL", f"p50 {f['commit_normal_p50_us']:6.0f} us"),
+    ]
+    for label, value in rows:
+        print(f"  {label + ':':<55} {value}")
     floor_full = 3 * f["rtt_idle_p50_us"] / 2 + f["commit_full_p50_us"]
     print(f"  floor for tick-to-submit (3 idle one-way hops + FULL commit, no py_rt logic): ~{floor_full:.0f} us")
 
