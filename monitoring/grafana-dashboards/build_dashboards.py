@@ -180,6 +180,9 @@ def market_data() -> Dashboard:
             description="Count of feed messages per latency bucket.")
     d.panel("timeseries", "Reconnects by reason",
             [("sum by (reason) (increase(market_data_websocket_reconnects_total[5m]))", "{{reason}}")], w=12)
+    d.panel("timeseries", "Bars gap-filled after a (re)connect",
+            [("sum(increase(market_data_bars_gap_filled_total[5m]))", "bars")], w=12,
+            description="Minute bars missed while the feed was down, fetched over REST and published in order.")
     d.panel("timeseries", "Processing time per message (market data)",
             quantiles("trading_processing_latency_seconds", selector='{job="market_data"}', qs=(0.5, 0.99)), w=12,
             unit="s")
