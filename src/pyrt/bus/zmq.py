@@ -257,31 +257,19 @@ class ZmqSubscriber(_Socket):
         out, self._backlog = self._backlog, []
         if not out and not self._sock.poll(timeout_ms, zmq.POLLIN):
             return out
-        recv, accept = self._sock.recv, self.intake.accept
-        if self.conflate:
-            return out + self._recv_latest(recv, accept, max_messages)
+        recv, frames = self._sock.recv, []
         for _ in range(max_messages):
             try:
-                frame = recv(zmq.NOBLOCK)
+                frames.append(recv(zmq.NOBLOCK))
             except zmq.Again:
                 break
-            item = accept(frame)
-            if item is not None:
-                out.append(item)
+        if self.conflate:  # the newest frame of each topic (the topic is the frame's prefix)
+            latest = {frame.partition(SEPARATOR)[0]: frame for frame in frames}
+            self.superseded += len(frames) - len(latest)
+            frames = list(latest.values())
+        accept = self.intake.accept
+        out.extend(item for item in map(accept, frames) if item is not None)
         return out
-
-    def _recv_latest(self, recv: Any, accept: Any, max_messages: int) -> list[tuple[str, Envelope]]:
-        latest: dict[bytes, bytes] = {}
-        n = 0
-        for n in range(1, max_messages + 1):
-            try:
-                frame = recv(zmq.NOBLOCK)
-            except zmq.Again:
-                n -= 1
-                break
-            latest[frame.partition(SEPARATOR)[0]] = frame
-        self.superseded += n - len(latest)
-        return [item for item in map(accept, latest.values()) if item is not None]
 
     def poll(self, timeout_ms: int = 0, max_messages: int = 10_000) -> int:
         """Like ``recv_batch`` but hands each message to ``handler``; returns how many."""

@@ -26,14 +26,8 @@ from pyrt.ops.api import ApiRefused, ApiServer, start_api
 from pyrt.ops.facade import ControlFacade
 from pyrt.ops.gateway import MetricsGateway, ScrapeTarget
 from pyrt.ops.notify import notifier_from_config
-from pyrt.ops.status import (
-    CONTROL,
-    local_host,
-    metrics_port_of,
-    pid_file,
-    read_ready_info,
-    ready_file,
-)
+from pyrt.ops.status import CONTROL, local_host, metrics_port_of, pid_file, read_ready_info, ready_file
+from pyrt.persistence.files import write_atomic
 
 log = logging.getLogger("pyrt.control")
 
@@ -51,12 +45,6 @@ def scrape_targets(cfg: AppConfig) -> list[ScrapeTarget]:
         port = metrics_port_of(cfg, service, read_ready_info(cfg, service))
         targets.append(ScrapeTarget(service, f"http://{m.scrape_hosts.get(service, host)}:{port}/metrics"))
     return targets
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class ControlProcess:
@@ -87,7 +75,7 @@ class ControlProcess:
         paths = self.cfg.system.paths
         paths.run_dir.mkdir(parents=True, exist_ok=True)
         ready_file(self.cfg, CONTROL).unlink(missing_ok=True)
-        _write_atomic(pid_file(self.cfg, CONTROL), f"{os.getpid()}\n")
+        write_atomic(pid_file(self.cfg, CONTROL), f"{os.getpid()}\n")
         m = self.cfg.system.metrics
         self.gateway = MetricsGateway(lambda: scrape_targets(self.cfg), m.host, m.gateway)
         notifier = notifier_from_config(self.cfg)
@@ -97,7 +85,7 @@ class ControlProcess:
         self.alerts.start()
         info: dict[str, Any] = {"service": CONTROL, "pid": os.getpid(), "started_at": self.started_at,
                                 "metrics_port": self.gateway.port, "api_port": self.api.port}
-        _write_atomic(ready_file(self.cfg, CONTROL), json.dumps(info))
+        write_atomic(ready_file(self.cfg, CONTROL), json.dumps(info))
         log.info("control ready: metrics gateway on %s:%d, control API on http://%s:%d (docs at /docs)",
                  self.gateway.host, self.gateway.port, self.api.host, self.api.port)
 

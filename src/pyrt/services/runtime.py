@@ -16,11 +16,14 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
+from collections.abc import Callable
 from typing import Any
 
 from pyrt.config import SERVICE_NAMES, AppConfig, load_config
 from pyrt.observability.logging import setup_logging
 from pyrt.observability.metrics import MetricsServer, ServiceMetrics, serve_metrics, service_metrics
+from pyrt.ops.status import pid_file, ready_file
+from pyrt.persistence.files import write_atomic
 
 ALIASES = {name.replace("_", "-"): name for name in SERVICE_NAMES}
 
@@ -35,25 +38,23 @@ def canonical_service(name: str) -> str:
     raise ValueError(f"unknown service {name!r}; expected one of {', '.join(ALIASES)}")
 
 
-def pid_path(cfg: AppConfig, service: str) -> Path:
-    return cfg.system.paths.run_dir / f"{service}.pid"
+class Every:
+    """Work a poll loop does every ``period_s`` (monotonic clock): ``wait_ms`` bounds the
+    poll so the loop wakes when it is due, ``due()`` says whether to do it now."""
 
+    def __init__(self, period_s: float) -> None:
+        self.period_s = period_s
+        self._next = 0.0
 
-def ready_path(cfg: AppConfig, service: str) -> Path:
-    return cfg.system.paths.run_dir / f"{service}.ready"
+    def wait_ms(self, cap_ms: int) -> int:
+        return max(0, min(cap_ms, int((self._next - time.monotonic()) * 1000) + 1))
 
-
-def read_ready(cfg: AppConfig, service: str) -> dict[str, Any] | None:
-    try:
-        return json.loads(ready_path(cfg, service).read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self.period_s
+        return True
 
 
 class ServiceRuntime:
@@ -81,8 +82,8 @@ class ServiceRuntime:
     def __enter__(self) -> ServiceRuntime:
         run_dir = self.cfg.system.paths.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
-        ready_path(self.cfg, self.service).unlink(missing_ok=True)
-        _write_atomic(pid_path(self.cfg, self.service), f"{os.getpid()}\n")
+        ready_file(self.cfg, self.service).unlink(missing_ok=True)
+        write_atomic(pid_file(self.cfg, self.service), f"{os.getpid()}\n")
         m = self.cfg.system.metrics
         self._metrics_server = serve_metrics(self.metrics.registry, m.host, m.port_for(self.service))
         if threading.current_thread() is threading.main_thread():
@@ -93,8 +94,8 @@ class ServiceRuntime:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        ready_path(self.cfg, self.service).unlink(missing_ok=True)
-        pid_path(self.cfg, self.service).unlink(missing_ok=True)
+        ready_file(self.cfg, self.service).unlink(missing_ok=True)
+        pid_file(self.cfg, self.service).unlink(missing_ok=True)
         if self._metrics_server is not None:
             self._metrics_server.close()
         for sig, handler in self._old_handlers.items():
@@ -109,7 +110,7 @@ class ServiceRuntime:
         """Tell the supervisor this service accepts work."""
         info = {"service": self.service, "pid": os.getpid(), "started_at": self.started_at,
                 "metrics_port": self.metrics_port, **extra}
-        _write_atomic(ready_path(self.cfg, self.service), json.dumps(info))
+        write_atomic(ready_file(self.cfg, self.service), json.dumps(info))
         self.log.info("%s ready", self.service)
 
     # ------------------------------------------------------------------ bus health
@@ -167,3 +168,18 @@ class ServiceRuntime:
         self.log.info("config reloaded from %s", self.config_dir)
         self.cfg = new
         return new
+
+
+def run_service(service: str, config_dir: Path, build: Callable[[ServiceRuntime], Any],
+                stop_event: threading.Event | None = None) -> int:
+    """The life of a service process: the runtime, ``build(rt)`` (an object with
+    ``ready_info()``, ``serve()`` and ``close()``), ready once built, serve until stopped,
+    close whatever happens. Returns the exit code (0)."""
+    with ServiceRuntime(service, config_dir, stop_event=stop_event) as rt:
+        svc = build(rt)
+        try:
+            rt.mark_ready(**svc.ready_info())
+            svc.serve()
+        finally:
+            svc.close()
+    return 0

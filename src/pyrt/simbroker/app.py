@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 import signal
 import sys
 import time
@@ -19,6 +18,7 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
+from pyrt.persistence.files import write_atomic
 from pyrt.simbroker.broker import MarketSource, SimBroker, SimBrokerOptions
 from pyrt.simbroker.market import SyntheticMarket
 from pyrt.simbroker.rest import routes
@@ -114,9 +114,7 @@ class _ReadyServer(uvicorn.Server):
         line = f"SIM_BROKER_READY http://{host}:{port}"
         print(line, flush=True)
         if self.ready_file is not None:
-            tmp = self.ready_file.with_suffix(".tmp")
-            tmp.write_text(f"{port}\n")
-            os.replace(tmp, self.ready_file)
+            write_atomic(self.ready_file, f"{port}\n")
 
 
 def serve(opts: SimBrokerOptions, ready_file: Path | None = None, log_level: str = "warning") -> None:

@@ -24,7 +24,7 @@ from pyrt.bus.zmq import ZmqPublisher
 from pyrt.config import AppConfig, load_config
 from pyrt.domain.market import Quote
 from pyrt.ops.audit import AuditLog
-from pyrt.services.runtime import read_ready
+from pyrt.ops.status import read_ready_info
 from pyrt.simbroker.broker import SimBrokerOptions
 from pyrt.simbroker.harness import DEFAULT_KEYS, InThreadSimBroker
 from tests.support.deploy import make_deployment, wait_for
@@ -113,7 +113,7 @@ def order_path(tmp: Path) -> Iterator[OrderPath]:
             for name in ("risk_manager", "execution_engine", "signal_bridge"):
                 svc = ServiceProcess(name, config_dir, cfg.system.paths.logs_dir)
                 started.append(svc)
-                wait_for(lambda: read_ready(cfg, name) or svc.proc.poll() is not None, 30, f"{name} ready", 0.05)
+                wait_for(lambda: read_ready_info(cfg, name) or svc.proc.poll() is not None, 30, f"{name} ready", 0.05)
                 assert svc.proc.poll() is None, f"{name} exited: see {cfg.system.paths.logs_dir}/{name}.out"
             yield OrderPath(cfg, config_dir, sim)
         finally:

@@ -17,7 +17,7 @@ from pyrt.config import load_config
 from pyrt.domain.enums import OrderSide, OrderType, TimeInForce
 from pyrt.domain.intents import OrderIntent
 from pyrt.persistence.journal import Journal
-from pyrt.services.runtime import read_ready
+from pyrt.ops.status import read_ready_info
 from pyrt.simbroker.broker import SimBrokerOptions
 from pyrt.simbroker.harness import InThreadSimBroker
 from tests.support.deploy import make_deployment, wait_for
@@ -56,7 +56,7 @@ class EngineThread:
 
     def start(self) -> EngineThread:
         self.thread.start()
-        wait_for(lambda: read_ready(self.cfg, "execution_engine") or self.code is not None, 20, "engine ready")
+        wait_for(lambda: read_ready_info(self.cfg, "execution_engine") or self.code is not None, 20, "engine ready")
         assert self.code is None, f"engine exited with {self.code}"
         return self
 

@@ -17,7 +17,7 @@ from pyrt.bus.schema import RequestTimeout
 from pyrt.config import load_config
 from pyrt.persistence.journal import Journal
 from pyrt.persistence.projections import replay
-from pyrt.services.runtime import read_ready
+from pyrt.ops.status import read_ready_info
 from tests.support.deploy import wait_for
 
 from .conftest import Sim, intent, send
@@ -32,7 +32,7 @@ class EngineProcess:
         with open(self.out, "ab") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "pyrt.services.execution.service", str(config_dir)],
                                          env=env, stdout=out, stderr=subprocess.STDOUT)
-        wait_for(lambda: read_ready(self.cfg, "execution_engine") or self.proc.poll() is not None, 30, "engine ready")
+        wait_for(lambda: read_ready_info(self.cfg, "execution_engine") or self.proc.poll() is not None, 30, "engine ready")
         assert self.proc.poll() is None, self.out.read_text()[-2000:]
 
     def wait_exit(self, timeout: float = 15) -> int:

@@ -102,9 +102,9 @@ def test_unexplained_broker_position_halts(sim: Sim, deployment: Path, tmp_path:
     engine = EngineThread(deployment).start()
     client = RequestClient(engine.cfg.system.execution.order_endpoint, timeout_ms=5000)
     try:
-        from pyrt.services.runtime import read_ready
+        from pyrt.ops.status import read_ready_info
 
-        assert "MSFT: ours 0 broker 4" in read_ready(engine.cfg, "execution_engine")["halted"]
+        assert "MSFT: ours 0 broker 4" in read_ready_info(engine.cfg, "execution_engine")["halted"]
         ack = send(client, intent(5, qty=1))
         assert not ack.accepted and ack.reason_code == "EXECUTION_HALTED"
     finally:

@@ -18,7 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from pyrt.bus.schema import Envelope
 from pyrt.bus.zmq import ZmqSubscriber
 from pyrt.services.market_data.service import MarketDataService
-from pyrt.services.runtime import ServiceRuntime, read_ready
+from pyrt.ops.status import read_ready_info
+from pyrt.services.runtime import ServiceRuntime
 from pyrt.simbroker.broker import SimBrokerOptions
 from pyrt.simbroker.harness import DEFAULT_KEYS, InThreadSimBroker
 from tests.support.deploy import make_deployment, wait_for
@@ -99,7 +100,7 @@ class ServiceThread:
     def metrics(self) -> dict[str, float]:
         """Samples of /metrics as {'name{label="v",...}': value}."""
         assert self.rt is not None
-        port = read_ready(self.rt.cfg, "market_data")["metrics_port"]  # type: ignore[index]
+        port = read_ready_info(self.rt.cfg, "market_data")["metrics_port"]  # type: ignore[index]
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
         out = {}
         for family in text_string_to_metric_families(text):
@@ -110,7 +111,7 @@ class ServiceThread:
 
     def raw_metrics(self) -> str:
         assert self.rt is not None
-        port = read_ready(self.rt.cfg, "market_data")["metrics_port"]  # type: ignore[index]
+        port = read_ready_info(self.rt.cfg, "market_data")["metrics_port"]  # type: ignore[index]
         return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
 
     def log_text(self) -> str:

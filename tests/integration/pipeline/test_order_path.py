@@ -18,7 +18,7 @@ from pyrt.config import load_config
 from pyrt.domain.market import Quote
 from pyrt.persistence.journal import Journal
 from pyrt.persistence.projections import replay
-from pyrt.services.runtime import read_ready
+from pyrt.ops.status import read_ready_info
 from pyrt.simbroker.broker import SimBrokerOptions
 from pyrt.simbroker.harness import DEFAULT_KEYS, InThreadSimBroker
 from tests.support.deploy import make_deployment, wait_for
@@ -57,7 +57,7 @@ def system(tmp_path: Path):
                 svc = Service(module, config_dir, name)
                 svc.thread.start()
                 started.append(svc)
-                wait_for(lambda: read_ready(cfg, name) or svc.code is not None, 20, f"{name} ready")
+                wait_for(lambda: read_ready_info(cfg, name) or svc.code is not None, 20, f"{name} ready")
                 assert svc.code is None, f"{name} exited"
             yield sim, cfg, md
         finally:

@@ -13,7 +13,7 @@ from pyrt.bus import schema as wire
 from pyrt.bus.zmq import ReplyServer, ZmqPublisher, ZmqSubscriber, wait_connected
 from pyrt.config import load_config
 from pyrt.services.risk import service as risk_service
-from pyrt.services.runtime import read_ready
+from pyrt.ops.status import read_ready_info
 from tests.support.deploy import make_deployment, wait_for
 
 
@@ -26,7 +26,7 @@ def test_report_gap_triggers_a_position_snapshot(tmp_path: Path):
     thread = threading.Thread(target=risk_service.run, args=(config_dir, stop), daemon=True)
     thread.start()
     try:
-        ready = wait_for(lambda: read_ready(cfg, "risk_manager"), 20, "risk ready")
+        ready = wait_for(lambda: read_ready_info(cfg, "risk_manager"), 20, "risk ready")
         probe = ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_PREFIX])
         wait_connected(reports, probe)
         probe.close()

@@ -14,7 +14,7 @@ import requests
 from pyrt.bus import schema as wire
 from pyrt.bus.zmq import RequestClient
 from pyrt.config import load_config
-from pyrt.services.runtime import read_ready
+from pyrt.ops.status import read_ready_info
 from tests.support.deploy import make_deployment, wait_for
 
 
@@ -26,8 +26,8 @@ class RiskProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "pyrt.services.risk.service", str(config_dir)],
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        wait_for(lambda: read_ready(self.cfg, "risk_manager") or self.proc.poll() is not None, 30, "risk ready")
-        self.port = read_ready(self.cfg, "risk_manager")["metrics_port"]
+        wait_for(lambda: read_ready_info(self.cfg, "risk_manager") or self.proc.poll() is not None, 30, "risk ready")
+        self.port = read_ready_info(self.cfg, "risk_manager")["metrics_port"]
 
     def metric(self, name: str) -> str:
         text = requests.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text

@@ -36,7 +36,7 @@ from pyrt.persistence.projections import OrderProjection, replay
 from pyrt.services.execution import core
 from pyrt.services.execution.budget import RequestBudget
 from pyrt.services.execution.watchdog import Watchdog
-from pyrt.services.runtime import ServiceRuntime
+from pyrt.services.runtime import Every, ServiceRuntime
 from pyrt.venues.alpaca.adapter import AlpacaVenue
 from pyrt.venues.alpaca.stream import TradeUpdatesThread
 from pyrt.venues.port import (
@@ -116,7 +116,7 @@ class ExecutionEngine:
         # (not a wake-up per quote, which would keep the order path's process busy)
         self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address,
                                 [wire.MD_QUOTE_PREFIX, wire.heartbeat("market_data")], conflate=True)
-        self._next_md = 0.0
+        self._md_due = Every(MD_DRAIN_S)
         self.risk_hb = ZmqSubscriber(cfg.system.risk.publish_address, [wire.heartbeat("risk_manager")])
         self.watchdog = Watchdog(self.clock.now_ns(), ex.watchdog_risk_silence_s, ex.watchdog_cancel_after_s)
         self.results: queue.Queue[tuple[Any, ...]] = queue.Queue()
@@ -757,15 +757,13 @@ class ExecutionEngine:
         poller.register(self._wake_r, zmq.POLLIN)
         stop = self.rt.stop_event
         while not stop.is_set():
-            wait_ms = max(0, min(50, int((self._next_md - time.monotonic()) * 1000) + 1))
-            ready = dict(poller.poll(wait_ms))
+            ready = dict(poller.poll(self._md_due.wait_ms(50)))
             if self.server.socket in ready:
                 for identity, env in self.server.poll(0):
                     self.handle_request(identity, env)
             if self._wake_r in ready or not self.results.empty():
                 self.drain_results()
-            if time.monotonic() >= self._next_md:
-                self._next_md = time.monotonic() + MD_DRAIN_S
+            if self._md_due.due():
                 self.on_quotes()
             if self.risk_hb.socket in ready:
                 self.on_risk_heartbeats()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 import threading
 import time
@@ -22,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from pyrt.bus.schema import (
+    BarMsg,
     Heartbeat,
     QuoteMsg,
     SymbolStatus,
     TradeMsg,
-    BarMsg,
     frame_hash,
     heartbeat,
     md_bar,
@@ -36,6 +35,7 @@ from pyrt.bus.schema import (
 from pyrt.bus.zmq import ZmqPublisher
 from pyrt.config import AppConfig
 from pyrt.domain.clock import iso_utc
+from pyrt.persistence.files import write_atomic
 from pyrt.services.market_data.core import (
     BackoffPolicy,
     BarHistory,
@@ -73,12 +73,6 @@ class ReceiptClock:
 
     def now_ns(self) -> int:
         return self.frozen_ns or time.time_ns()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class MarketDataService:
@@ -445,7 +439,7 @@ class MarketDataService:
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             for symbol, data in payloads.items():
-                _write_atomic(self.cache_dir / f"{symbol}.json", data)
+                write_atomic(self.cache_dir / f"{symbol}.json", data)
         except OSError as exc:
             self.common.error("bar_cache")
             self.log.error("bar cache write failed in %s: %s", self.cache_dir, exc)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import threading
 import time
@@ -27,9 +26,10 @@ from pyrt.domain.clock import WallClock
 from pyrt.domain.intents import OrderIntent, RiskDecision
 from pyrt.domain.market import Quote
 from pyrt.observability import stages
+from pyrt.persistence.files import write_atomic
 from pyrt.services.risk.core import RiskCore
 from pyrt.services.risk.limits import RiskLimits
-from pyrt.services.runtime import ServiceRuntime
+from pyrt.services.runtime import Every, ServiceRuntime, run_service
 
 log = logging.getLogger("pyrt.risk_manager")
 
@@ -68,14 +68,14 @@ class RiskManager:
         # marks only: the newest quote per symbol, drained every MD_DRAIN_S and before each
         # intent (so the collar sees the freshest quote) instead of waking for every quote
         self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_QUOTE_PREFIX], conflate=True)
-        self._next_md = 0.0
+        self._md_due = Every(MD_DRAIN_S)
         self._resync = False
         self.reports = ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_PREFIX],
                                      on_gap=rt.gap_handler(lambda info: setattr(self, "_resync", True)))
         self.session = _session_calendar(cfg)
         self._dirty = True
         self._last_save = 0.0
-        self._last_tick = 0.0
+        self._tick_due = Every(1.0)
         self._publish_limits()
 
     # ------------------------------------------------------------------ state
@@ -100,12 +100,7 @@ class RiskManager:
 
     def save(self) -> None:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
-        with open(tmp, "w") as fh:
-            json.dump(self.core.snapshot(), fh, default=str)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.state_path)
+        write_atomic(self.state_path, json.dumps(self.core.snapshot(), default=str), durable=True)
         self._dirty = False
         self._last_save = time.monotonic()
 
@@ -265,8 +260,7 @@ class RiskManager:
         now = time.monotonic()
         if self._resync:
             self.resync_positions()
-        if now - self._last_tick >= 1.0:
-            self._last_tick = now
+        if self._tick_due.due():
             self.rt.export_drops(self.md, self.reports, self.server)
             self.core.on_tick(session_open=self.session.is_open(self.clock.now_ns()))
             self._drain_events()
@@ -290,17 +284,18 @@ class RiskManager:
             poller.register(sock.socket, zmq.POLLIN)
         stop = self.rt.stop_event
         while not stop.is_set():
-            wait_ms = max(0, min(50, int((self._next_md - time.monotonic()) * 1000) + 1))
-            ready = dict(poller.poll(wait_ms))
+            ready = dict(poller.poll(self._md_due.wait_ms(50)))
             if self.server.socket in ready:  # the order path first: it is what waits on us
                 for identity, env in self.server.poll(0):
                     self.handle_request(identity, env)
-            if time.monotonic() >= self._next_md:
-                self._next_md = time.monotonic() + MD_DRAIN_S
+            if self._md_due.due():
                 self.on_market_data()
             if self.reports.socket in ready:
                 self.on_reports()
             self.tick()
+
+    def ready_info(self) -> dict[str, Any]:
+        return {"trading_state": self.core.trading_state.value, "circuit_breaker_active": self.core.breaker.active}
 
     def close(self) -> None:
         self.save()
@@ -309,15 +304,7 @@ class RiskManager:
 
 
 def run(config_dir: Path, stop_event: threading.Event | None = None) -> int:
-    with ServiceRuntime("risk_manager", config_dir, stop_event=stop_event) as rt:
-        manager = RiskManager(rt)
-        try:
-            rt.mark_ready(trading_state=manager.core.trading_state.value,
-                          circuit_breaker_active=manager.core.breaker.active)
-            manager.serve()
-        finally:
-            manager.close()
-    return 0
+    return run_service("risk_manager", config_dir, RiskManager, stop_event)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import os
 import sys
 import threading
 import time
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,9 @@ from pyrt.bus import schema as wire
 from pyrt.bus.zmq import ReplyServer, RequestClient, RequestTimeout, ZmqPublisher, ZmqSubscriber
 from pyrt.domain.clock import WallClock
 from pyrt.domain.intents import OrderIntent
-from pyrt.domain.market import Bar, Quote, Trade
+from pyrt.domain.market import Quote, Trade
 from pyrt.observability import stages
-from pyrt.services.runtime import ServiceRuntime
+from pyrt.services.runtime import Every, ServiceRuntime, run_service
 from pyrt.services.signals.core import IntentDropped, SignalCore, StrategyDisabled, StrategyError
 from pyrt.services.signals.strategies.registry import build_strategies
 from pyrt.services.signals.strategy import Signal
@@ -69,7 +68,7 @@ class SignalBridge:
         self.control_server = ReplyServer(cfg.system.signals.control_endpoint, server_id="signal_bridge")
         self.stale: set[str] = set()
         self._batch_ns = 0
-        self._last_hb = 0.0
+        self._heartbeat_due = Every(1.0)
         self._load_positions()
 
     @staticmethod
@@ -224,16 +223,17 @@ class SignalBridge:
                 self.on_market_data()
             if self.control_server.socket in ready:
                 self.on_control()
-            now = time.monotonic()
             if self._resync:
                 self._resync = False
                 self._load_positions()  # a gap in the reports: take the engine's positions
-            if now - self._last_hb >= 1.0:
-                self._last_hb = now
+            if self._heartbeat_due.due():
                 self.rt.export_drops(self.md, self.reports, self.control_server)
                 self.pub.publish(wire.heartbeat("signal_bridge"), wire.Heartbeat(
                     "signal_bridge", "ok" if self.core.trading_enabled else "safe_mode", self.clock.now_ns()))
             self.rt.try_reload()
+
+    def ready_info(self) -> dict[str, Any]:
+        return {"trading_enabled": self.core.trading_enabled, "strategies": list(self.core.strategy_names)}
 
     def close(self) -> None:
         for sock in (self.md, self.reports, self.pub, self.risk, self.exec, self.control_server):
@@ -241,15 +241,7 @@ class SignalBridge:
 
 
 def run(config_dir: Path, stop_event: threading.Event | None = None) -> int:
-    with ServiceRuntime("signal_bridge", config_dir, stop_event=stop_event) as rt:
-        bridge = SignalBridge(rt)
-        try:
-            rt.mark_ready(trading_enabled=bridge.core.trading_enabled,
-                          strategies=list(bridge.core.strategy_names))
-            bridge.serve()
-        finally:
-            bridge.close()
-    return 0
+    return run_service("signal_bridge", config_dir, SignalBridge, stop_event)
 
 
 if __name__ == "__main__":
