@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,12 @@ from pyrt.bus.zmq import RequestClient, ZmqSubscriber
 from pyrt.config import load_config
 from pyrt.domain.enums import OrderSide, OrderType, TimeInForce
 from pyrt.domain.intents import OrderIntent
-from pyrt.persistence.journal import Journal
 from pyrt.ops.status import read_ready_info
+from pyrt.persistence.journal import Journal
 from pyrt.simbroker.broker import SimBrokerOptions
 from pyrt.simbroker.harness import InThreadSimBroker
 from tests.support.deploy import make_deployment, wait_for
 from tests.support.sim import HEADERS, SimAdmin  # noqa: F401 - HEADERS re-exported to the tests
-
 
 
 class Sim(SimAdmin):
@@ -64,6 +64,18 @@ class EngineThread:
         self.stop_event.set()
         self.thread.join(15)
         return self.code
+
+
+@contextmanager
+def running_engine(config_dir: Path) -> Iterator[tuple[EngineThread, RequestClient]]:
+    """A started engine and a client on its order endpoint; both stopped on exit."""
+    engine = EngineThread(config_dir).start()
+    client = RequestClient(engine.cfg.system.execution.order_endpoint, timeout_ms=5000)
+    try:
+        yield engine, client
+    finally:
+        client.close()
+        engine.stop()
 
 
 @pytest.fixture

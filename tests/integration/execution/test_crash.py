@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from pyrt.bus.zmq import RequestClient
 from pyrt.bus.schema import RequestTimeout
+from pyrt.bus.zmq import RequestClient
 from pyrt.config import load_config
+from pyrt.ops.status import read_ready_info
 from pyrt.persistence.journal import Journal
 from pyrt.persistence.projections import replay
-from pyrt.ops.status import read_ready_info
 from tests.support.deploy import wait_for
 
 from .conftest import Sim, intent, send

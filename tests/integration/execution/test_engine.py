@@ -13,7 +13,15 @@ from pyrt.persistence.journal import Journal
 from pyrt.persistence.projections import replay
 from tests.support.deploy import wait_for
 
-from .conftest import EngineThread, Sim, intent, journal_kinds, reports, send
+from .conftest import (
+    EngineThread,
+    Sim,
+    intent,
+    journal_kinds,
+    reports,
+    running_engine,
+    send,
+)
 
 
 def test_order_is_journalled_before_submit_and_filled_exactly_once(sim: Sim, deployment: Path):
@@ -44,32 +52,22 @@ def test_order_is_journalled_before_submit_and_filled_exactly_once(sim: Sim, dep
 
 
 def test_broker_rejection_is_final_and_reported(sim: Sim, deployment: Path):
-    engine = EngineThread(deployment).start()
-    client = RequestClient(engine.cfg.system.execution.order_endpoint, timeout_ms=5000)
-    try:
+    with running_engine(deployment) as (engine, client):
         ack = send(client, intent(2, side="sell", qty=3))  # no position, shorting off: 403
         assert ack.accepted
         cfg = engine.cfg
         wait_for(lambda: _state(cfg, ack.client_order_id) == "REJECTED", 10, "rejected")
-    finally:
-        client.close()
-        engine.stop()
 
 
 def test_unknown_outcome_resolved_by_lookup_never_by_second_post(sim: Sim, deployment: Path):
     sim.admin("POST", "/admin/faults", {"drop_reply": {"count": 1}})
-    engine = EngineThread(deployment).start()
-    client = RequestClient(engine.cfg.system.execution.order_endpoint, timeout_ms=5000)
-    try:
+    with running_engine(deployment) as (engine, client):
         ack = send(client, intent(3, qty=2))
         cfg = engine.cfg
         wait_for(lambda: _state(cfg, ack.client_order_id) == "FILLED", 15, "resolved as filled")
         kinds = [k for k, c in journal_kinds(cfg) if c == ack.client_order_id]
         assert "unknown" in kinds
         assert len([o for o in sim.orders() if o["client_order_id"] == ack.client_order_id]) == 1
-    finally:
-        client.close()
-        engine.stop()
 
 
 def test_restart_replays_journal_and_reconciles(sim: Sim, deployment: Path):
@@ -99,25 +97,20 @@ def test_unexplained_broker_position_halts(sim: Sim, deployment: Path, tmp_path:
 
     requests.post(sim.url + "/v2/orders", json={"symbol": "MSFT", "qty": "4", "side": "buy", "type": "market",
                                                 "time_in_force": "day"}, headers=HEADERS, timeout=5).raise_for_status()
-    engine = EngineThread(deployment).start()
-    client = RequestClient(engine.cfg.system.execution.order_endpoint, timeout_ms=5000)
-    try:
+    with running_engine(deployment) as (engine, client):
         from pyrt.ops.status import read_ready_info
 
         assert "MSFT: ours 0 broker 4" in read_ready_info(engine.cfg, "execution_engine")["halted"]
         ack = send(client, intent(5, qty=1))
         assert not ack.accepted and ack.reason_code == "EXECUTION_HALTED"
-    finally:
-        client.close()
-        engine.stop()
 
 
 def test_second_engine_on_the_same_account_refuses_to_start(sim: Sim, deployment: Path):
     engine = EngineThread(deployment).start()
     try:
-        from pyrt.services.execution.service import AccountLock, AccountLockHeld
-
         import pytest
+
+        from pyrt.services.execution.service import AccountLock, AccountLockHeld
 
         with pytest.raises(AccountLockHeld):
             AccountLock(load_config(deployment).system.execution.lock_path)

@@ -12,7 +12,7 @@ from pyrt.bus.zmq import RequestClient, ZmqPublisher
 from pyrt.domain.enums import OrderType, TimeInForce
 from tests.support.deploy import make_deployment, wait_for
 
-from .conftest import EngineThread, Sim, intent, send
+from .conftest import EngineThread, Sim, intent, running_engine, send
 
 
 def command(client: RequestClient, action: str, **args: str) -> wire.ControlResult:
@@ -26,24 +26,17 @@ def resting(n: int, price: str = "90") -> object:
 
 
 def test_cancel_all_waits_for_the_broker_to_confirm_zero_open_orders(sim: Sim, deployment: Path):
-    engine = EngineThread(deployment).start()
-    client = RequestClient(engine.cfg.system.execution.order_endpoint, timeout_ms=5000)
-    try:
+    with running_engine(deployment) as (engine, client):
         for n in range(3):
             assert send(client, resting(n)).accepted
         wait_for(lambda: sum(o["status"] == "new" for o in sim.orders()) == 3, 10, "orders resting")
         result = command(client, "cancel_all")
         assert result.ok and result.data["open_orders_after"] == 0
         assert not [o for o in sim.orders() if o["status"] in ("new", "accepted", "partially_filled")]
-    finally:
-        client.close()
-        engine.stop()
 
 
 def test_liquidate_closes_every_position(sim: Sim, deployment: Path):
-    engine = EngineThread(deployment).start()
-    client = RequestClient(engine.cfg.system.execution.order_endpoint, timeout_ms=5000)
-    try:
+    with running_engine(deployment) as (engine, client):
         send(client, intent(10, "AAPL", qty=5))
         send(client, intent(11, "MSFT", qty=3))
         send(client, resting(12))
@@ -54,23 +47,15 @@ def test_liquidate_closes_every_position(sim: Sim, deployment: Path):
         assert len(result.data["orders"]) == 2
         wait_for(lambda: sim.positions() == {}, 10, "flat")
         assert not [o for o in sim.orders() if o["status"] == "new"]
-    finally:
-        client.close()
-        engine.stop()
 
 
 def test_halt_and_resume(sim: Sim, deployment: Path):
-    engine = EngineThread(deployment).start()
-    client = RequestClient(engine.cfg.system.execution.order_endpoint, timeout_ms=5000)
-    try:
+    with running_engine(deployment) as (engine, client):
         assert command(client, "halt").ok
         ack = send(client, intent(20))
         assert not ack.accepted and ack.reason_code == "EXECUTION_HALTED"
         assert command(client, "resume").ok
         assert send(client, intent(21)).accepted
-    finally:
-        client.close()
-        engine.stop()
 
 
 def test_watchdog_stops_orders_then_cancels_when_risk_and_market_data_go_silent(sim: Sim, tmp_path: Path):
@@ -104,9 +89,7 @@ def test_reconcile_reports_then_adopts_the_broker_positions(sim: Sim, deployment
 
     requests.post(sim.url + "/v2/orders", json={"symbol": "MSFT", "qty": "4", "side": "buy", "type": "market",
                                                 "time_in_force": "day"}, headers=HEADERS, timeout=5).raise_for_status()
-    engine = EngineThread(deployment).start()
-    client = RequestClient(engine.cfg.system.execution.order_endpoint, timeout_ms=5000)
-    try:
+    with running_engine(deployment) as (engine, client):
         report = command(client, "reconcile")
         assert report.data["position_diffs"] == {"MSFT": {"local": "0", "broker": "4"}}
         assert not send(client, intent(40)).accepted  # halted at start-up
@@ -115,6 +98,3 @@ def test_reconcile_reports_then_adopts_the_broker_positions(sim: Sim, deployment
         again = command(client, "reconcile")
         assert again.ok and again.data["position_diffs"] == {} and again.detail == "OK"
         assert send(client, intent(41)).accepted
-    finally:
-        client.close()
-        engine.stop()
