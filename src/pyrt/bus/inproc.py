@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Any
 
 from pyrt.bus.schema import (
@@ -22,21 +21,18 @@ from pyrt.bus.schema import (
     FrameEncoder,
     FrameIntake,
     GapHandler,
-    QuoteMsg,
     RequestTimeout,
     SeqTracker,
-    md_quote,
     reply_topic,
     request_topic,
 )
+from pyrt.bus.endpoints import Closing, MessageHandler, Receiving, StampingPublisher
 from pyrt.domain.clock import Clock
-from pyrt.domain.market import Quote
 
-MessageHandler = Callable[[str, Envelope], None]
 RequestHandler = Callable[[Envelope], Any]
 
 
-class _Closable:
+class _Closable(Closing):
     closed = False
 
     def close(self) -> None:
@@ -45,17 +41,6 @@ class _Closable:
     def _check_open(self) -> None:
         if self.closed:
             raise RuntimeError(f"{type(self).__name__} is closed")
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class InprocBus:
@@ -126,7 +111,7 @@ class InprocBus:
                 sub._enqueue(frame)
 
 
-class InprocPublisher(_Closable):
+class InprocPublisher(_Closable, StampingPublisher):
     """Same interface as ZmqPublisher."""
 
     def __init__(
@@ -137,28 +122,10 @@ class InprocPublisher(_Closable):
         self.encoder = FrameEncoder(bus.max_frame_bytes)
         self.sent = 0
 
-    @property
-    def publisher_id(self) -> str:
-        return self.factory.publisher_id
-
-    def publish(
-        self, topic: str, payload: Any, ts_event: int | None = None, correlation_id: str = ""
-    ) -> Envelope:
-        """Stamp, encode and queue one message for matching subscribers."""
+    def _send(self, frame: bytes) -> None:
+        """Queue a stamped frame for every matching subscriber."""
         self._check_open()
-        env = self.factory.make(topic, payload, ts_event, correlation_id)
-        self._bus._deliver(self.encoder.encode(topic, env))
-        self.sent += 1
-        return env
-
-    def publish_quote(self, quote: Any) -> Envelope:
-        """A QuoteMsg (or domain Quote) on ``md.quote.<symbol>``."""
-        self._check_open()
-        msg = QuoteMsg.from_domain(quote) if isinstance(quote, Quote) else quote
-        env = self.factory.make(md_quote(msg.symbol), msg, msg.ts_ns)
-        self._bus._deliver(self.encoder.encode_quote(env))
-        self.sent += 1
-        return env
+        self._bus._deliver(frame)
 
     def publish_raw(self, frame: bytes) -> None:
         """Queue a frame as is (for testing the drop paths)."""
@@ -166,7 +133,7 @@ class InprocPublisher(_Closable):
         self._bus._deliver(bytes(frame))
 
 
-class InprocSubscriber(_Closable):
+class InprocSubscriber(_Closable, Receiving):
     """Same interface as ZmqSubscriber. ``rcvhwm`` (None: unbounded) drops new frames
     silently when the queue is full, like a zmq high-water mark, to test gap handling."""
 
@@ -187,15 +154,6 @@ class InprocSubscriber(_Closable):
         self.intake = FrameIntake(bus.max_frame_bytes, tracker, on_gap)
         self.rcvhwm = rcvhwm
         self._queue: deque[bytes] = deque()
-
-    @property
-    def dropped(self) -> dict[str, int]:
-        """Frames not delivered, by reason."""
-        return self.intake.dropped
-
-    @property
-    def tracker(self) -> SeqTracker:
-        return self.intake.tracker
 
     @property
     def pending(self) -> int:
@@ -228,16 +186,6 @@ class InprocSubscriber(_Closable):
             if item is not None:
                 out.append(item)
         return out
-
-    def poll(self, timeout_ms: int = 0, max_messages: int = 10_000) -> int:
-        """Hand queued messages to ``handler``; returns how many."""
-        handler = self.handler
-        if handler is None:
-            raise RuntimeError("InprocSubscriber has no handler; use recv_batch")
-        batch = self.recv_batch(timeout_ms, max_messages)
-        for topic, env in batch:
-            handler(topic, env)
-        return len(batch)
 
     def close(self) -> None:
         if not self.closed:

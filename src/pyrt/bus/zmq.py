@@ -17,7 +17,6 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from types import TracebackType
 from typing import Any
 
 import zmq
@@ -36,16 +35,14 @@ from pyrt.bus.schema import (
     FrameIntake,
     GapHandler,
     Heartbeat,
-    QuoteMsg,
     RequestTimeout,
     SeqTracker,
     exact,
-    md_quote,
     reply_topic,
     request_topic,
 )
+from pyrt.bus.endpoints import Closing, MessageHandler, Receiving, StampingPublisher
 from pyrt.domain.clock import Clock, WallClock
-from pyrt.domain.market import Quote
 
 EPHEMERAL = "tcp://127.0.0.1:*"
 """Bind to a free loopback port; read the real endpoint from ``last_endpoint``."""
@@ -53,7 +50,6 @@ EPHEMERAL = "tcp://127.0.0.1:*"
 DEFAULT_HWM = 100_000
 DEFAULT_LINGER_MS = 200
 
-MessageHandler = Callable[[str, Envelope], None]
 RequestHandler = Callable[[Envelope], Any]
 
 
@@ -61,7 +57,7 @@ def _default_id(kind: str) -> str:
     return f"{kind}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-class _Socket:
+class _Socket(Closing):
     """Shared lifecycle: one zmq socket, close() and context-manager support."""
 
     _sock: zmq.Socket[bytes]
@@ -94,17 +90,6 @@ class _Socket:
         if not self._sock.closed:
             self._sock.close()
 
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 def _attach(sock: zmq.Socket[bytes], endpoints: str | Iterable[str], bind: bool) -> None:
     for endpoint in [endpoints] if isinstance(endpoints, str) else endpoints:
@@ -134,7 +119,7 @@ def bind_ephemeral(socket_kind: int | str = "pub", context: zmq.Context[Any] | N
 # --------------------------------------------------------------------------- pub/sub
 
 
-class ZmqPublisher(_Socket):
+class ZmqPublisher(_Socket, StampingPublisher):
     """PUB socket stamping envelopes for one publisher (epoch, seq per topic).
 
     A PUB socket drops silently for a subscriber whose queue is at the high-water mark;
@@ -163,35 +148,14 @@ class ZmqPublisher(_Socket):
         self.factory = EnvelopeFactory(publisher_id or _default_id("pub"), clock, epoch)
         self.encoder = FrameEncoder(max_frame_bytes)
         self.sent = 0
-
-    @property
-    def publisher_id(self) -> str:
-        return self.factory.publisher_id
-
-    def publish(
-        self, topic: str, payload: Any, ts_event: int | None = None, correlation_id: str = ""
-    ) -> Envelope:
-        """Stamp, encode and send one message; returns the envelope sent."""
-        env = self.factory.make(topic, payload, ts_event, correlation_id)
-        self._sock.send(self.encoder.encode(topic, env))
-        self.sent += 1
-        return env
-
-    def publish_quote(self, quote: Any) -> Envelope:
-        """Fast path for quotes: a ``QuoteMsg`` (or a domain ``Quote``, converted) on
-        ``md.quote.<symbol>`` with ``ts_event`` = the quote's time."""
-        msg = QuoteMsg.from_domain(quote) if isinstance(quote, Quote) else quote
-        env = self.factory.make(md_quote(msg.symbol), msg, msg.ts_ns)
-        self._sock.send(self.encoder.encode_quote(env))
-        self.sent += 1
-        return env
+        self._send = sock.send
 
     def publish_raw(self, frame: bytes) -> None:
         """Send a frame as is (tests, replays). No stamping, no checks."""
         self._sock.send(frame)
 
 
-class ZmqSubscriber(_Socket):
+class ZmqSubscriber(_Socket, Receiving):
     """SUB socket: decodes, tracks seq per (publisher, topic), drops and counts bad
     frames and duplicates (``dropped`` by reason) and reports gaps to ``on_gap``.
 
@@ -234,15 +198,6 @@ class ZmqSubscriber(_Socket):
         self.superseded = 0  # frames skipped by conflation (a newer one on the same topic)
         self._backlog: list[tuple[str, Envelope]] = []
 
-    @property
-    def dropped(self) -> dict[str, int]:
-        """Frames not delivered, by reason (malformed, oversized, duplicate, ...)."""
-        return self.intake.dropped
-
-    @property
-    def tracker(self) -> SeqTracker:
-        return self.intake.tracker
-
     def subscribe(self, prefix: str) -> None:
         self._sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
 
@@ -270,16 +225,6 @@ class ZmqSubscriber(_Socket):
         accept = self.intake.accept
         out.extend(item for item in map(accept, frames) if item is not None)
         return out
-
-    def poll(self, timeout_ms: int = 0, max_messages: int = 10_000) -> int:
-        """Like ``recv_batch`` but hands each message to ``handler``; returns how many."""
-        handler = self.handler
-        if handler is None:
-            raise RuntimeError("ZmqSubscriber has no handler; use recv_batch")
-        batch = self.recv_batch(timeout_ms, max_messages)
-        for topic, env in batch:
-            handler(topic, env)
-        return len(batch)
 
 
 def wait_connected(
