@@ -1,10 +1,10 @@
 """The journal's WAL is checkpointed by a background thread, never inside a commit."""
 
-import time
 from pathlib import Path
 
 from pyrt.persistence.checkpoint import WalCheckpointer
 from pyrt.persistence.journal import Journal
+from tests.support.deploy import wait_for
 
 
 def test_commits_never_checkpoint_and_the_background_thread_does(tmp_path: Path) -> None:
@@ -18,10 +18,7 @@ def test_commits_never_checkpoint_and_the_background_thread_does(tmp_path: Path)
         checkpointer = WalCheckpointer(path, "test-checkpoint", interval_s=0.05)
         checkpointer.start()
         try:
-            deadline = time.monotonic() + 10
-            while checkpointer.last is None and time.monotonic() < deadline:
-                time.sleep(0.02)
-            busy, frames, copied = checkpointer.last
+            busy, frames, copied = wait_for(lambda: checkpointer.last, 10, "a background checkpoint")
             assert busy == 0 and frames > 1000 and copied == frames  # all of it, while the writer is open
             journal.append("audit", "", {"n": "after"})  # and the writer goes on
         finally:

@@ -48,14 +48,21 @@ class _TimeoutAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-def timeout_adapter(timeout_s: float) -> HTTPAdapter:
-    """A requests adapter that gives every request a timeout and never retries blindly."""
-    return _TimeoutAdapter(timeout_s)
-
-
 def is_loopback_url(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def configure_client(client: Any, url: str, timeout_s: float) -> None:
+    """Fit an alpaca-py client's requests session (it exposes no other way): a timeout on
+    every request, no blind retries by requests, and for a broker on this machine no proxy
+    lookup (requests reads ~/.netrc and the proxy variables on every call, about 1 ms)."""
+    adapter = _TimeoutAdapter(timeout_s)
+    session = client._session  # noqa: SLF001
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    if is_loopback_url(url):
+        session.trust_env = False
 
 
 def _api_error_code(err: APIError) -> int | None:
@@ -69,14 +76,7 @@ class AlpacaVenue:
     def __init__(self, trading_url: str, key_id: str, secret_key: str, timeout_s: float = 5.0) -> None:
         self.client = TradingClient(key_id, secret_key, paper=True, raw_data=True, url_override=trading_url)
         self.client._retry = 0  # noqa: SLF001 - no blind retries, see module docstring
-        adapter = timeout_adapter(timeout_s)
-        session = self.client._session  # noqa: SLF001
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        if is_loopback_url(trading_url):
-            # requests reads ~/.netrc and the proxy variables on every call (about 1 ms);
-            # a broker on this machine never goes through a proxy
-            session.trust_env = False
+        configure_client(self.client, trading_url, timeout_s)
 
     # ------------------------------------------------------------- translation
     def _call(self, fn: Any, *args: Any, mutating: bool = False) -> Any:

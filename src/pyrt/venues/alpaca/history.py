@@ -2,8 +2,8 @@
 Alpaca's data API), for market-data's gap fill after a (re)connect.
 
 Raw JSON bars are returned (raw_data=True): market-data normalises them with the rest of
-its input. Every request has a timeout (alpaca-py sets none); a broker on this machine is
-reached without proxies."""
+its input. The session is fitted like the trading client's (timeouts, no proxy lookup on
+loopback)."""
 
 from __future__ import annotations
 
@@ -16,18 +16,13 @@ from alpaca.data.requests import StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 
 from pyrt.domain.clock import ns_to_datetime
-from pyrt.venues.alpaca.adapter import is_loopback_url, timeout_adapter
+from pyrt.venues.alpaca.adapter import configure_client
 
 
 class MinuteBarsClient:
     def __init__(self, data_rest_url: str, key_id: str, secret_key: str, feed: str, timeout_s: float = 10.0) -> None:
         self.client = StockHistoricalDataClient(key_id, secret_key, raw_data=True, url_override=data_rest_url)
-        session = self.client._session  # noqa: SLF001 - alpaca-py exposes no other way to set timeouts
-        adapter = timeout_adapter(timeout_s)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        if is_loopback_url(data_rest_url):
-            session.trust_env = False
+        configure_client(self.client, data_rest_url, timeout_s)
         self.feed = DataFeed(feed)
 
     def newest(self, symbol: str, after_ns: int, until_ns: int, limit: int) -> list[dict[str, Any]]:
