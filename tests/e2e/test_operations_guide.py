@@ -74,11 +74,17 @@ def test_restore_from_critical_failure(with_exchange: System) -> None:
 
     # 5: safe mode; adopt the broker's positions (audited), then the health check passes
     system.script("start_trading_system.sh", "--safe-mode", check=False, timeout=120)
+    # the engine finds the broker's positions unexplained: it halts and keeps announcing it until
+    # adopted, so the risk manager's breaker trips however late its subscription joined
+    tripped = wait_for(lambda: (b := op.get("/api/v1/status")["circuit_breaker"])["active"] and b, 15,
+                       "the breaker to trip on the mismatch", 0.2)
+    assert tripped["trigger"] == "integrity"
     applied = system.script("reconcile_positions.py", "--apply", "--yes")
     assert applied.stdout.splitlines()[-1] == "Status: OK", applied.stdout
     ok = system.script("reconcile_positions.py")
     assert ok.stdout.splitlines()[-2:] == ["Discrepancies: 0", "Status: OK"]
     assert [e["action"] for e in op.get("/api/v1/audit", limit=1)] == ["positions.reconcile_apply"]
+    assert op.get("/api/v1/status")["circuit_breaker"]["active"] is False  # the adoption resolved its cause
 
     # 6-7: healthy; resume automatic trading and the strategies trade again
     health = wait_for(lambda: (h := system.script("health_check.sh", check=False)).returncode == 0 and h, 30,

@@ -333,7 +333,9 @@ class ControlFacade:
 
     def reconcile(self, caller: Caller, apply: bool = False, reason: str = "") -> dict[str, Any]:
         """Local (journal) versus broker positions and open orders. With `apply` the
-        broker's positions are adopted (audited)."""
+        broker's positions are adopted (audited); a circuit breaker that tripped on an
+        integrity alert (the disagreement just resolved) is deactivated with the same
+        reason, any other trip stays."""
         if not apply:
             if not self._answers("execution_engine"):
                 return self._reconcile_offline()
@@ -350,7 +352,13 @@ class ControlFacade:
             res = self.command("execution_engine", "reconcile", caller, reason, timeout_ms=10000, apply="true")
             if not res.ok:
                 raise ActionError(res.detail, 503)
-            return {"ok": True, "detail": res.detail, **res.data}
+            out = {"ok": True, "detail": res.detail, **res.data}
+            if self._breaker().get("trigger") == "integrity":
+                # no cooldown: the cause was the disagreement this audited adoption resolved
+                cleared = self.command("risk_manager", "breaker_deactivate", caller,
+                                       f"broker positions adopted: {reason}", force="true")
+                out["circuit_breaker"] = {"deactivated": cleared.ok, "detail": cleared.detail}
+            return out
 
         return self._audited(caller, "positions.reconcile_apply", reason, {}, run, lambda: {})
 

@@ -56,6 +56,7 @@ OPEN_ORDERS_CHECK_S = 15.0
 POSITIONS_CHECK_S = 60.0
 LOOKUP_ATTEMPTS = 4
 STREAM_CONNECT_TIMEOUT_S = 10.0
+MISMATCH_REPEAT_S = 5.0  # a standing position mismatch is announced again this often
 MD_DRAIN_S = 0.002  # how often marks and the market-data heartbeat are read
 SUBMIT_HANDOFF_S = 0.002  # the loop waits at most this for a submit worker to start
 
@@ -135,7 +136,8 @@ class ExecutionEngine:
         self._suspect_positions: dict[str, tuple[Decimal, Decimal]] = {}
         self.max_resend_age_ns = int(ex.max_resend_age_s * 1e9)
         self._timers = {"inflight": 0.0, "open": 0.0, "positions": 0.0, "heartbeat": 0.0, "pnl": 0.0,
-                        "watchdog": 0.0, "positions_pub": 0.0}
+                        "watchdog": 0.0, "positions_pub": 0.0, "mismatch": 0.0}
+        self._mismatch_alerts: list[wire.IntegrityAlert] = []
 
     # ================================================================= start-up
     def recover(self) -> None:
@@ -464,6 +466,9 @@ class ExecutionEngine:
                 else:
                     p.due = now + max(self.budget.wait_time("read"), 0.05)
                     self._pending.append(p)
+        if self._mismatch_alerts and now - t["mismatch"] >= MISMATCH_REPEAT_S:
+            t["mismatch"] = now
+            self._publish_mismatch_alerts()
         if now - t["inflight"] >= INFLIGHT_CHECK_S:
             t["inflight"] = now
             late = self.clock.now_ns() - int(INFLIGHT_LATE_S * 1e9)
@@ -522,10 +527,17 @@ class ExecutionEngine:
         detail = "; ".join(f"{s}: ours {o} broker {b} (diff {b - o})" for s, (o, b) in sorted(mismatches.items()))
         self.journal.append(RecordKind.RECONCILIATION, "", {"position_mismatch": {
             s: {"ours": str(o), "broker": str(b)} for s, (o, b) in mismatches.items()}})
-        for symbol, (ours, broker) in mismatches.items():
-            self.pub.publish(wire.exec_alert(), wire.IntegrityAlert("position_mismatch", symbol,
-                                                                     f"ours {ours} broker {broker}"))
+        self._mismatch_alerts = [wire.IntegrityAlert("position_mismatch", symbol, f"ours {ours} broker {broker}")
+                                 for symbol, (ours, broker) in sorted(mismatches.items())]
+        self._publish_mismatch_alerts()
         self._halt(f"position mismatch with the broker{' at start-up' if startup else ''}: {detail}", "position_mismatch")
+
+    def _publish_mismatch_alerts(self) -> None:
+        """A standing mismatch is a state, not an event: repeated (run_timers) until the
+        broker's positions are adopted, so a subscriber that joined late (the risk manager
+        while this engine starts) still trips its breaker."""
+        for alert in self._mismatch_alerts:
+            self.pub.publish(wire.exec_alert(), alert)
 
     def _halt(self, reason: str, kind: str) -> None:
         if not self.halted_reason:
@@ -698,6 +710,7 @@ class ExecutionEngine:
             self._commit(entries)
             for symbol in mismatches:
                 self._publish_position(symbol)
+            self._mismatch_alerts = []
             if self.halted_reason.startswith("position mismatch"):
                 log.warning("position mismatch halt lifted after %s adopted the broker's positions", cmd.actor)
                 self.halted_reason = ""
