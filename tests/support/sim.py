@@ -16,9 +16,9 @@ HEADERS = {"APCA-API-KEY-ID": DEFAULT_KEYS[0], "APCA-API-SECRET-KEY": DEFAULT_KE
 class SimAdmin:
     quote_size: float = 100  # displayed size of injected quotes unless given
 
-    def __init__(self, running: InThreadSimBroker) -> None:
+    def __init__(self, running: InThreadSimBroker | Any) -> None:
         self.running = running
-        self.broker = running.broker
+        self.broker = getattr(running, "broker", None)  # None for a sim broker in its own process
         self.url = running.url
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
