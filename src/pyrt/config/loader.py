@@ -1,6 +1,7 @@
 """Load and validate everything a service needs to start: system.json (with environment
-overrides), risk_limits.toml, the venue endpoints and the secrets. All problems of all
-sources are collected and raised together as one ConfigError."""
+overrides), risk_limits.toml, the venue endpoints and the secrets, then the checks that
+need both files (`cross_checks`). All problems of all sources are collected and raised
+together as one ConfigError."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pyrt.config.cross_checks import throttle_problems
 from pyrt.config.errors import ConfigError, file_problem, validation_problems
 from pyrt.config.overrides import apply_env_overrides
 from pyrt.config.risk import RiskLimits
@@ -67,7 +69,7 @@ def validate_files(config_dir: Path, env: Mapping[str, str] | None = None) -> li
 
 def load_system(config_dir: Path, env: Mapping[str, str], root: Path) -> SystemConfig:
     """system.json with environment overrides applied, paths resolved against `root`."""
-    system, problems = _load_system(Path(config_dir), env, root)
+    system, _labels, problems = _load_system(Path(config_dir), env, root)
     if system is None:
         raise ConfigError(problems)
     return system
@@ -90,9 +92,13 @@ def _collect(config_dir: Path, env: Mapping[str, str]) -> tuple[AppConfig | None
         problems.extend(exc.problems)
         dotenv = {}
     merged = {**dotenv, **env}
-    system, system_problems = _load_system(config_dir, merged, root)
+    system, system_labels, system_problems = _load_system(config_dir, merged, root)
     risk, risk_problems = _load_risk(config_dir / RISK_FILE, _label(config_dir / RISK_FILE))
     problems += system_problems + risk_problems
+    if system is not None and risk is not None:
+        problems += throttle_problems(
+            risk, _label(config_dir / RISK_FILE), system.execution, _label(config_dir / SYSTEM_FILE), system_labels
+        )
     venue = secrets = None
     if system is not None:
         try:
@@ -119,18 +125,21 @@ def _label(path: Path) -> str:
     return f"{path.resolve().parent.name}/{path.name}"
 
 
-def _load_system(config_dir: Path, env: Mapping[str, str], root: Path) -> tuple[SystemConfig | None, list[str]]:
+def _load_system(
+    config_dir: Path, env: Mapping[str, str], root: Path
+) -> tuple[SystemConfig | None, dict[tuple[str, ...], str], list[str]]:
+    """(system, {field path: "env VAR"} of the overridden fields, problems)."""
     path = config_dir / SYSTEM_FILE
     label = _label(path)
     data, problems = _read(path, label, _parse_json)
     if data is None:
-        return None, problems
+        return None, {}, problems
     data, labels, override_problems = apply_env_overrides(data, env, SystemConfig)
     try:
         system = SystemConfig.model_validate(data, context={"root": root})
     except ValidationError as exc:
-        return None, override_problems + validation_problems(exc, label, labels=labels)
-    return (system, []) if not override_problems else (None, override_problems)
+        return None, labels, override_problems + validation_problems(exc, label, labels=labels)
+    return (system, labels, []) if not override_problems else (None, labels, override_problems)
 
 
 def _load_risk(path: Path, label: str) -> tuple[RiskLimits | None, list[str]]:

@@ -2,23 +2,31 @@
 e.g. `PYRT_MARKET_DATA__STALE_AFTER_SECONDS=10`, `PYRT_METRICS__MARKET_DATA=0`,
 `PYRT_MARKET_DATA__SYMBOLS=AAPL,MSFT` (or a JSON list), `PYRT_VENUE__TRADING_URL=null`.
 
-Values are strings validated by the model like file values; a value starting with `[` or
-`{` is JSON; list fields also take comma-separated values; `null` or an empty value clears
-an optional field. Variables without a double underscore (PYRT_ROOT) are not overrides."""
+Values are strings, so they are parsed before validation by the field's type: a boolean
+field takes `true` or `false` (any case), a number field a decimal number (`10`, `2.5`,
+`1e3`; not `nan`); anything else is an error naming the variable, because the models take
+booleans and numbers only as written (see `pyrt.config.types`). A value starting with `[`
+or `{` is JSON; list fields also take comma-separated values; `null` or an empty value
+clears an optional field; other fields get the string. Variables without a double
+underscore (PYRT_ROOT) are not overrides."""
 
 from __future__ import annotations
 
 import copy
 import json
-import types
+import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Union, get_args, get_origin
+from decimal import Decimal
+from typing import Any, get_origin
 
 from pydantic import BaseModel
 
 from pyrt.config.errors import problem_line
+from pyrt.config.types import annotation_members, scalar_kind
 
 ENV_PREFIX = "PYRT_"
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_DECIMAL = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 def is_override_var(name: str) -> bool:
@@ -61,18 +69,8 @@ def _field_annotation(model: type[BaseModel], path: tuple[str, ...]) -> Any:
     return current
 
 
-def _members(annotation: Any) -> list[Any]:
-    """The alternatives of a union (Annotated metadata removed)."""
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _members(get_args(annotation)[0])
-    if origin is Union or origin is types.UnionType:
-        return [m for arg in get_args(annotation) for m in _members(arg)]
-    return [annotation]
-
-
 def _model_in(annotation: Any) -> type[BaseModel] | None:
-    for member in _members(annotation):
+    for member in annotation_members(annotation):
         if isinstance(member, type) and issubclass(member, BaseModel):
             return member
     return None
@@ -80,9 +78,20 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 def _parse(raw: str, annotation: Any) -> Any:
     text = raw.strip()
-    members = _members(annotation)
+    members = annotation_members(annotation)
     if text in ("", "null") and type(None) in members:
         return None
+    kind = scalar_kind(annotation)
+    if kind == "bool":
+        if text.lower() not in ("true", "false"):
+            raise ValueError(f"must be true or false (got {raw!r})")
+        return text.lower() == "true"
+    if kind == "number":
+        if _INTEGER.match(text):
+            return int(text)
+        if _DECIMAL.match(text):
+            return Decimal(text)  # like a float in the file (parse_float=Decimal)
+        raise ValueError(f"must be a number (got {raw!r})")
     if text[:1] in ("[", "{"):
         try:
             return json.loads(text)

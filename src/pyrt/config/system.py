@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import AfterValidator, Field, StringConstraints, ValidationError, model_validator
 
@@ -305,6 +305,16 @@ class MetadataConfig(StrictModel):
     description: str = ""
 
 
+class Listener(NamedTuple):
+    """A TCP listener: the dotted fields setting its host and its port (the same field for a
+    bus address), the host and the port."""
+
+    host_field: str
+    port_field: str
+    host: str
+    port: int
+
+
 class SystemConfig(StrictModel):
     """The whole of system.json."""
 
@@ -343,13 +353,13 @@ class SystemConfig(StrictModel):
         if self.venue.kind == "sim" and missing:
             yield "sim_broker.symbols", f"does not include market_data symbols {missing}"
 
-    def listeners(self) -> list[tuple[str, str, int]]:
-        """(dotted field, host, port) of every TCP listener this config sets up."""
+    def listeners(self) -> list[Listener]:
+        """Every TCP listener this config sets up, with the fields that set its host and port."""
         found = [
-            ("sim_broker.port", self.sim_broker.host, self.sim_broker.port),
-            ("api.port", self.api.host, self.api.port),
-            ("metrics.gateway", self.metrics.host, self.metrics.gateway),
-            *((f"metrics.{s}", self.metrics.host, self.metrics.port_for(s)) for s in SERVICE_NAMES),
+            Listener("sim_broker.host", "sim_broker.port", self.sim_broker.host, self.sim_broker.port),
+            Listener("api.host", "api.port", self.api.host, self.api.port),
+            Listener("metrics.host", "metrics.gateway", self.metrics.host, self.metrics.gateway),
+            *(Listener("metrics.host", f"metrics.{s}", self.metrics.host, self.metrics.port_for(s)) for s in SERVICE_NAMES),
         ]
         for field, address in (
             ("market_data.zmq_publish_address", self.market_data.zmq_publish_address),
@@ -362,17 +372,20 @@ class SystemConfig(StrictModel):
         ):
             host_port = zmq_tcp_host_port(address)
             if host_port:
-                found.append((field, *host_port))
+                found.append(Listener(field, field, *host_port))
         return found
 
     def _listener_problems(self) -> Iterator[tuple[str, str]]:
         used: dict[int, str] = {}
-        for field, host, port in self.listeners():
-            if not self.security.allow_non_loopback and not is_loopback_host(host):
-                yield field, f"binds to non-loopback host {host!r}; set security.allow_non_loopback to allow"
+        reported: set[str] = set()  # a host shared by several listeners is one problem
+        for listener in self.listeners():
+            host, port = listener.host, listener.port
+            if not self.security.allow_non_loopback and not is_loopback_host(host) and listener.host_field not in reported:
+                reported.add(listener.host_field)
+                yield listener.host_field, f"binds to non-loopback host {host!r}; set security.allow_non_loopback to allow"
             if port == 0:
                 continue  # ephemeral
             if port in used:
-                yield field, f"port {port} already used by {used[port]}"
+                yield listener.port_field, f"port {port} already used by {used[port]}"
             else:
-                used[port] = field
+                used[port] = listener.port_field

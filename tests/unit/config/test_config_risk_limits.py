@@ -47,7 +47,7 @@ INVALID_RISK = [
     ("unknown key", {"max_open_positions = 5": "max_open_positions = 5\nmax_concentration_percent = 25.0"}, "position_limits.max_concentration_percent: unknown key"),
     ("unknown section", {"[metadata]": "[volatility]\nmax_atr_percent = 5.0\n[metadata]"}, "volatility: unknown key"),
     ("float count", {"max_open_positions = 5": "max_open_positions = 2.5"}, "position_limits.max_open_positions: Input should be a valid integer"),
-    ("string limit", {"max_order_value = 10000.0": 'max_order_value = "lots"'}, "order_validation.max_order_value: Input should be a valid decimal"),
+    ("string limit", {"max_order_value = 10000.0": 'max_order_value = "lots"'}, "order_validation.max_order_value: must be a number, not the string 'lots'"),
     ("min > max size", {"min_order_size = 1 ": "min_order_size = 2000 "}, "order_validation.min_order_size: must be <= max_order_size (1000)"),
     ("min > max price", {"min_price = 0.01": "min_price = 20000.0"}, "order_validation.min_price: must be <= max_price (10000.0)"),
     ("collar over 100%", {"price_collar_percent = 5.0": "price_collar_percent = 150.0"}, "order_validation.price_collar_percent: Input should be less than or equal to 100"),

@@ -86,7 +86,9 @@ INVALID_SYSTEM = [
     ("zero timeout", {"execution__submit_timeout_s": 0}, "execution.submit_timeout_s: Input should be greater than 0"),
     ("metrics port clash", {"metrics__risk_manager": 9091}, "metrics.risk_manager: port 9091 already used by metrics.market_data"),
     ("zmq port clash", {"risk__intent_endpoint": "tcp://127.0.0.1:5555"}, "risk.intent_endpoint: port 5555 already used by market_data.zmq_publish_address"),
-    ("api on all interfaces", {"api__host": "0.0.0.0"}, "api.port: binds to non-loopback host '0.0.0.0'"),
+    ("api on all interfaces", {"api__host": "0.0.0.0"}, "api.host: binds to non-loopback host '0.0.0.0'"),
+    ("sim broker on all interfaces", {"sim_broker__host": "0.0.0.0"}, "sim_broker.host: binds to non-loopback host '0.0.0.0'"),
+    ("metrics on all interfaces", {"metrics__host": "0.0.0.0"}, "metrics.host: binds to non-loopback host '0.0.0.0'"),
     ("zmq on all interfaces", {"execution__order_endpoint": "tcp://*:5558"}, "execution.order_endpoint: binds to non-loopback host '*'"),
     ("sim symbols missing", {"sim_broker__symbols": ["AAPL"]}, "sim_broker.symbols: does not include market_data symbols ['MSFT', 'GOOGL']"),
     ("smtp no recipients", {"notifications__smtp": {"host": "mail", "from_addr": "a@b.c", "to_addrs": []}}, "notifications.smtp.to_addrs: must not be empty"),
@@ -173,7 +175,7 @@ def test_env_overrides(cfg: Any, env: dict[str, str], check: Any) -> None:
     ("env", "expected"),
     [
         ({"PYRT_MARKET_DATA__STALE_AFTER_SECONDS": "-1"}, "env PYRT_MARKET_DATA__STALE_AFTER_SECONDS: market_data.stale_after_seconds: Input should be greater than 0"),
-        ({"PYRT_API__PORT": "http"}, "env PYRT_API__PORT: api.port: Input should be a valid integer"),
+        ({"PYRT_API__PORT": "http"}, "env PYRT_API__PORT: api.port: must be a number (got 'http')"),
         ({"PYRT_MARKET_DATA__SYMBOLS": "AAPL,msft"}, "env PYRT_MARKET_DATA__SYMBOLS: market_data.symbols.1: String should match"),
         ({"PYRT_MARKET_DATA__SYMBOLZ": "AAPL"}, "env PYRT_MARKET_DATA__SYMBOLZ: market_data.symbolz: unknown setting"),
         ({"PYRT_NOPE__X": "1"}, "env PYRT_NOPE__X: nope.x: unknown setting"),
@@ -202,3 +204,9 @@ def test_config_error_message_lists_each_problem_on_its_own_line(cfg: Any) -> No
     lines = str(info.value).splitlines()
     assert lines[0] == "invalid configuration (2 problems):"
     assert sorted(line.strip() for line in lines[1:]) == sorted(info.value.problems)
+
+
+def test_non_loopback_host_shared_by_several_listeners_is_one_problem(cfg: Any) -> None:
+    cfg.edit_system(metrics__host="0.0.0.0")
+    problems = validate_files(cfg.path, env={})
+    assert problems == [f"{SYS}: metrics.host: binds to non-loopback host '0.0.0.0'; set security.allow_non_loopback to allow"]
