@@ -6,7 +6,14 @@ event, written to `<logs_dir>/<service>.log` and stderr:
 Secrets never reach a log line: values of keys named like key/secret/token/password/
 authorization are replaced by `***` (also inside nested dicts), and every string
 registered with `register_secret` is replaced by `***` wherever it appears in a line,
-including lines from other libraries and rendered tracebacks."""
+including lines from other libraries and rendered tracebacks.
+
+No control character reaches a log line raw: a NUL, an ESC or a line separator in a
+message, a field name or a value (a strategy name, a broker's error text) could truncate,
+forge or split lines, or drive the terminal of whoever tails the file. The formatter
+escapes every one in the finished line, whatever logger or renderer produced it: C0 and C1
+controls, DEL and U+2028/U+2029 become `\\n`, `\\r`, `\\t` or `\\uXXXX`, which are also valid
+JSON escapes, so a JSON line still decodes to the original text."""
 
 from __future__ import annotations
 
@@ -33,6 +40,8 @@ _SECRET_SUFFIXES = ("secret", "token", "password")
 _WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 _PLAIN_VALUE = re.compile(r'^[^\s"=]+$')
 _HANDLER_MARK = "_pyrt_handler"
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 _secrets: tuple[str, ...] = ()
 _secrets_lock = threading.Lock()
@@ -55,6 +64,12 @@ def scrub(text: str) -> str:
         if secret in text:
             text = text.replace(secret, REDACTED)
     return text
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character (C0, DEL, C1, U+2028/2029) escaped as \\n, \\r, \\t
+    or \\uXXXX."""
+    return _CONTROL.sub(lambda m: _SHORT_ESCAPES.get(m[0]) or f"\\u{ord(m[0]):04x}", text)
 
 
 def is_secret_key(key: object) -> bool:
@@ -107,7 +122,7 @@ class _LineRenderer:
     def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> str:
         ts = event_dict.pop("timestamp", "")
         level = str(event_dict.pop("level", "info")).upper()
-        event = str(event_dict.pop("event", "")).replace("\r", "\\r").replace("\n", "\\n")
+        event = str(event_dict.pop("event", ""))  # control characters: escaped by the formatter
         pairs = " ".join(f"{k}={_format_value(v)}" for k, v in event_dict.items())
         return f"{ts} {level:<5} {self.service} {event}" + (f" {pairs}" if pairs else "")
 
@@ -125,10 +140,11 @@ class _JsonRenderer:
 
 
 class _ScrubbingFormatter(structlog.stdlib.ProcessorFormatter):
-    """Renders through structlog processors, then scrubs registered secrets from the line."""
+    """Renders through structlog processors, then scrubs registered secrets from the line
+    and escapes its control characters (the one place for both, for every logger)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return scrub(super().format(record))
+        return escape_controls(scrub(super().format(record)))
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
