@@ -15,7 +15,7 @@ def test_options_come_from_the_sim_broker_section(tmp_path: Path) -> None:
     replay.mkdir()
     for name in ("MSFT.csv", "AAPL.csv", "notes.txt"):
         (replay / name).write_text("")
-    section = {"seed": 7, "allow_shorting": True, "latency_ms": 5, "slippage_bps": 1.5, "fee_per_share": "0.005",
+    section = {"seed": 7, "allow_shorting": True, "latency_ms": 5, "slippage_bps": 1.5, "fee_per_share": 0.005,
                "initial_cash": 250000, "quotes_per_second": 4, "session_calendar": True,
                "rate_limit_per_minute": 120, "replay": {"path": str(replay), "speed": 30}}
     cfg = load_config(make_deployment(tmp_path, system={"sim_broker": section}), env={})
