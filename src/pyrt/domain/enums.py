@@ -91,3 +91,33 @@ class TradeEvent(str, Enum):
     ORDER_REPLACE_REJECTED = "order_replace_rejected"
     ORDER_CANCEL_REJECTED = "order_cancel_rejected"
     ACCEPTED = "accepted"
+
+
+class ReportEvent(str, Enum):
+    """What an execution report says happened to an order. The trade_updates events keep
+    Alpaca's spelling; the engine adds its own steps (journalled, sent, outcome unknown) and
+    STATUS for a state learned from a REST lookup or reconciliation. Whether the order is
+    finished is never read from the event: ask `pyrt.domain.orders.is_terminal_status` of
+    the report's `status`."""
+
+    PENDING_NEW = "pending_new"  # journalled, not yet sent
+    SUBMITTED = "submitted"  # sent to the broker
+    ACCEPTED = "accepted"  # the broker acknowledged the POST
+    UNKNOWN = "unknown"  # sent, outcome being resolved by lookup
+    NEW = "new"
+    FILL = "fill"
+    PARTIAL_FILL = "partial_fill"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    DONE_FOR_DAY = "done_for_day"
+    REPLACED = "replaced"
+    REJECTED = "rejected"
+    STOPPED = "stopped"
+    PENDING_CANCEL = "pending_cancel"
+    PENDING_REPLACE = "pending_replace"
+    CALCULATED = "calculated"
+    SUSPENDED = "suspended"
+    ORDER_REPLACE_REJECTED = "order_replace_rejected"
+    ORDER_CANCEL_REJECTED = "order_cancel_rejected"
+    STATUS = "status"  # a state from a lookup, a reconciliation or a local decision
+    SNAPSHOT = "snapshot"  # an open order listed in answer to a snapshot request

@@ -116,6 +116,22 @@ def map_alpaca_status(status: OrderStatus | str) -> OrderState:
     return _STATUS_TO_STATE[OrderStatus(status)]
 
 
+def is_terminal_status(status: OrderState | str) -> bool:
+    """The one rule for "this order is finished", asked by every consumer: by our state
+    (`OrderState`, or its value on the wire in `ExecutionReport.status`) or by a broker's
+    order status. Unknown words are not terminal."""
+    if isinstance(status, OrderState):
+        return status in TERMINAL_STATES
+    try:
+        return OrderState(status) in TERMINAL_STATES
+    except ValueError:
+        pass
+    try:
+        return map_alpaca_status(status) in TERMINAL_STATES
+    except (KeyError, ValueError):
+        return False
+
+
 class Order(msgspec.Struct, frozen=True, kw_only=True):
     """One order as the execution engine knows it. Immutable: events produce new values.
 

@@ -180,6 +180,8 @@ class ExecutionMetrics:
     tick_to_submit: Histogram  # execution_tick_to_submit_seconds (market-data receipt -> submit call)
     trade_stream_connected: Gauge  # execution_trade_stream_connected (0/1, broker trade_updates stream)
     rate_limit_remaining: Gauge  # execution_rate_limit_remaining (broker requests this minute)
+    submit_queue_depth: Gauge  # execution_submit_queue_depth (sends waiting for the budget or a retry)
+    submit_queue_oldest_seconds: Gauge  # execution_submit_queue_oldest_seconds (age of the oldest waiting order)
 
 
 def execution_metrics(registry: CollectorRegistry) -> ExecutionMetrics:
@@ -202,6 +204,12 @@ def execution_metrics(registry: CollectorRegistry) -> ExecutionMetrics:
         ),
         rate_limit_remaining=Gauge(
             "execution_rate_limit_remaining", "Broker requests left in the current minute", registry=registry
+        ),
+        submit_queue_depth=Gauge(
+            "execution_submit_queue_depth", "Orders waiting to be sent (budget or retry time)", registry=registry
+        ),
+        submit_queue_oldest_seconds=Gauge(
+            "execution_submit_queue_oldest_seconds", "Age of the oldest order waiting to be sent", registry=registry
         ),
     )
 

@@ -24,6 +24,11 @@ class OrderRejectedByVenue(VenueError):
         self.status, self.code, self.message = status, code, message
 
 
+class DuplicateClientOrderId(OrderRejectedByVenue):
+    """The venue already has an order with this client_order_id: an earlier POST of the
+    same order landed. Look it up; never treat it as a rejection of the order."""
+
+
 class OutcomeUnknown(VenueError):
     """Sent, but we do not know whether the venue acted (timeout, 5xx, dropped connection).
     Resolve by looking the order up by client_order_id, never by sending it again."""
@@ -109,6 +114,11 @@ class VenuePort(Protocol):
     def cancel_all_orders(self) -> list[tuple[str, int]]: ...
 
     def list_orders(self, status: str = "open", after: str | None = None, limit: int = 500) -> list[BrokerOrder]: ...
+
+    def list_all_orders_since(self, after: str | None) -> list[BrokerOrder]:
+        """Every order (any status) submitted after `after` (ISO time; None: all), paging
+        through the venue's limit: what start-up reconciles the journal against."""
+        ...
 
     def positions(self) -> list[BrokerPosition]: ...
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from pyrt.domain.clock import datetime_to_ns
-from pyrt.domain.enums import OrderSide, TradeEvent
+from pyrt.domain.enums import OrderSide
+from pyrt.domain.orders import OrderState
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.market import Bar
 from pyrt.services.signals.core import SignalCore
@@ -53,7 +54,7 @@ class InstantFills:
                 key = (o.strategy, o.symbol)
                 self.positions[key] += o.qty if o.side is OrderSide.BUY else -o.qty
                 self.core.on_execution_report(
-                    o.strategy, o.symbol, TradeEvent.FILL, self.positions[key], o.intent_id
+                    o.strategy, o.symbol, OrderState.FILLED, self.positions[key], o.intent_id
                 )
 
 

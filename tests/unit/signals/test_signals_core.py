@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from pyrt.domain.clock import ManualClock
-from pyrt.domain.enums import OrderSide, TradeEvent
+from pyrt.domain.enums import OrderSide
+from pyrt.domain.orders import OrderState
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.market import Bar, Quote, Trade
 from pyrt.services.signals.core import IntentDropped, SignalCore, StrategyDisabled, StrategyError
@@ -148,9 +149,9 @@ def test_single_pending_intent_enforced_by_core() -> None:
     first = core.on_quote(q())[1]
     assert [type(o) for o in core.on_quote(q())] == [Signal]
     assert isinstance(core.drain_events()[0], IntentDropped)
-    core.on_execution_report("g", "AAPL", "partial_fill", Decimal("0.5"), first.intent_id)
+    core.on_execution_report("g", "AAPL", "partially_filled", Decimal("0.5"), first.intent_id)
     assert core.pending_intents() == [first] and core.position("g", "AAPL") == Decimal("0.5")
-    core.on_execution_report("g", "AAPL", "fill", Decimal(1), first.intent_id)
+    core.on_execution_report("g", "AAPL", "filled", Decimal(1), first.intent_id)
     assert core.pending_intents() == [] and core.position("g", "AAPL") == 1
     assert [type(o) for o in core.on_quote(q())] == [Signal, OrderIntent]
 
@@ -166,9 +167,9 @@ def test_intent_closed_hook_sees_denials_and_terminal_events() -> None:
     a, b, c = (core.on_quote(q())[1] for _ in range(3))
     core.on_risk_decision(a.intent_id, False, "MAX_ORDER_VALUE")
     core.on_risk_decision(b.intent_id, True, "OK")
-    core.on_execution_report("l", "AAPL", TradeEvent.NEW, None, b.intent_id)
-    core.on_execution_report("l", "AAPL", TradeEvent.CANCELED, None, b.intent_id)
-    core.on_execution_report("l", "AAPL", TradeEvent.FILL, Decimal(1), "unknown-id")
+    core.on_execution_report("l", "AAPL", OrderState.ACCEPTED, None, b.intent_id)
+    core.on_execution_report("l", "AAPL", OrderState.CANCELED, None, b.intent_id)
+    core.on_execution_report("l", "AAPL", OrderState.FILLED, Decimal(1), "unknown-id")
     assert closed == [(a.intent_id, "denied"), (b.intent_id, "canceled")]
     assert core.pending_intents() == [c] and core.position("l", "AAPL") == 1
 

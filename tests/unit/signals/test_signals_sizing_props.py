@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyrt.domain.clock import ManualClock
-from pyrt.domain.enums import OrderSide, TradeEvent
+from pyrt.domain.enums import OrderSide
+from pyrt.domain.orders import OrderState
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.market import Bar
 from pyrt.services.signals.core import SignalCore
@@ -47,12 +48,12 @@ def test_intents_respect_position_limits(steps, outcomes, order_qty, max_pos, al
         core.on_risk_decision(intent.intent_id, True, "OK")
         if outcome == "fill":
             position[intent.strategy] += sign * intent.qty
-            event = TradeEvent.FILL
+            event = OrderState.FILLED
         elif outcome == "partial_then_cancel":
             position[intent.strategy] += sign * (intent.qty // 2)
-            event = TradeEvent.CANCELED
+            event = OrderState.CANCELED
         else:
-            event = TradeEvent.CANCELED
+            event = OrderState.CANCELED
         core.on_execution_report(intent.strategy, "X", event, position[intent.strategy],
                                  intent.intent_id)
 

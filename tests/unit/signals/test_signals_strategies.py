@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from pyrt.domain.clock import ManualClock
-from pyrt.domain.enums import OrderSide, OrderType, TradeEvent
+from pyrt.domain.enums import OrderSide, OrderType
+from pyrt.domain.orders import OrderState
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.market import Bar, Quote
 from pyrt.services.signals.core import SignalCore
@@ -55,7 +56,7 @@ def test_crossover_target_waits_for_pending_intent_then_acts() -> None:
     out = [o for b in bars("X", [9, 6]) for o in core.on_bar(b)]
     assert [o.direction for o in out if isinstance(o, Signal)] == [SignalDirection.FLAT]
     assert not [o for o in out if isinstance(o, OrderIntent)]
-    core.on_execution_report("ema", "X", TradeEvent.FILL, Decimal(5), buy.intent_id)
+    core.on_execution_report("ema", "X", OrderState.FILLED, Decimal(5), buy.intent_id)
     out = core.on_bar(Bar("X", 6, 6, 6, 6, 1, 0))
     assert [(o.side, o.qty) for o in out if isinstance(o, OrderIntent)] == [(OrderSide.SELL, 5)]
 
@@ -148,5 +149,5 @@ def test_benchmark_alternates_every_nth_quote() -> None:
         intents += core.on_quote(Quote("X", 10, 1, 10.01, 1, i))
     assert [i.side for i in intents] == [OrderSide.BUY, OrderSide.SELL] * 2
     assert all(i.qty == 1 for i in intents) and intents[0].reason == "q=2"
-    core.on_execution_report("bench", "X", TradeEvent.FILL, Decimal(1), intents[0].intent_id)
+    core.on_execution_report("bench", "X", OrderState.FILLED, Decimal(1), intents[0].intent_id)
     assert len(core.pending_intents()) == 3

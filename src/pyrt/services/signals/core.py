@@ -16,8 +16,8 @@ from typing import Any, Union
 import msgspec
 
 from pyrt.domain.clock import Clock
-from pyrt.domain.enums import TradeEvent
 from pyrt.domain.intents import OrderIntent
+from pyrt.domain.orders import OrderState, is_terminal_status
 from pyrt.domain.market import MINUTE_BAR_NS, Bar, Quote, Trade
 from pyrt.domain.money import to_decimal
 from pyrt.services.signals.strategy import (
@@ -32,11 +32,8 @@ from pyrt.services.signals.strategy import (
 )
 
 
-TERMINAL_EVENTS = frozenset(
-    e.value
-    for e in (TradeEvent.FILL, TradeEvent.CANCELED, TradeEvent.EXPIRED, TradeEvent.REJECTED)
-)
-
+# risk reason codes that mean "the order may exist", never "denied"
+OUTCOME_UNKNOWN_CODES = frozenset({"EXECUTION_TIMEOUT"})
 
 class StrategyError(msgspec.Struct, frozen=True, kw_only=True):
     """A strategy hook raised (or returned something invalid); the core carried on."""
@@ -253,28 +250,31 @@ class SignalCore:
 
     def on_risk_decision(self, intent_id: str, approved: bool, reason_code: str) -> None:
         """An approval keeps the intent pending until execution finishes it; a denial
-        ends it and tells the strategy (`on_intent_closed(..., "denied")`)."""
-        if not approved:
+        ends it and tells the strategy (`on_intent_closed(..., "denied")`). An unknown
+        outcome (EXECUTION_TIMEOUT: the engine may have sent the order; a risk manager of
+        before review D5 sent it as a denial) is no denial: the intent stays pending until
+        its reports end it, so the strategy does not send it again."""
+        if not approved and reason_code not in OUTCOME_UNKNOWN_CODES:
             self._close_intent(intent_id, "denied")
 
     def on_execution_report(
         self,
         strategy: str,
         symbol: str,
-        event: TradeEvent | str,
+        status: OrderState | str,
         position_qty: Decimal | None,
         intent_id: str | None = None,
     ) -> None:
-        """Record the strategy's position after the event (None: unchanged) and, on a
-        terminal event (fill, canceled, expired, rejected), end the pending intent."""
+        """Record the strategy's position after the report (None: unchanged) and, when the
+        order's `status` is final (`is_terminal_status`, the one rule: however the engine
+        learned it, from the stream, a lookup or a reconciliation), end the pending intent."""
         rt = self._runtimes.get(strategy)
         if rt is not None and position_qty is not None:
             book = rt.books.get(symbol)
             if book is not None:
                 book.position = to_decimal(position_qty, "position_qty")
-        name = event.value if isinstance(event, TradeEvent) else str(event)
-        if intent_id is not None and name in TERMINAL_EVENTS:
-            self._close_intent(intent_id, name)
+        if intent_id is not None and is_terminal_status(status):
+            self._close_intent(intent_id, status.value if isinstance(status, OrderState) else str(status))
 
     def _close_intent(self, intent_id: str, outcome: str) -> None:
         entry = self._pending.pop(intent_id, None)

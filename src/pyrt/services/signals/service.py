@@ -172,7 +172,7 @@ class SignalBridge:
                 position = None
                 if r.symbol in self.owner and self.owner[r.symbol] == r.strategy:
                     position = r.position_qty
-                self.core.on_execution_report(r.strategy, r.symbol, r.event, position, r.intent_id or None)
+                self.core.on_execution_report(r.strategy, r.symbol, r.status, position, r.intent_id or None)
 
     def _drain_core_events(self) -> None:
         for ev in self.core.drain_events():

@@ -257,8 +257,8 @@ class Strategy:
         return NO_OUTPUT
 
     def on_intent_closed(self, ctx: StrategyContext, intent: OrderIntent, outcome: str) -> None:
-        """An intent finished: outcome is "denied" or the terminal trade event
-        ("fill", "canceled", "expired", "rejected")."""
+        """An intent finished: outcome is "denied" or the order's final state
+        ("filled", "canceled", "expired", "rejected", "replaced")."""
 
     # --- helpers for subclasses --------------------------------------------------
 

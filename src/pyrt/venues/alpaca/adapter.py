@@ -27,6 +27,7 @@ from pyrt.venues.port import (
     BrokerAccount,
     BrokerOrder,
     BrokerPosition,
+    DuplicateClientOrderId,
     NotFound,
     OrderRejectedByVenue,
     OutcomeUnknown,
@@ -91,8 +92,8 @@ class AlpacaVenue:
                 raise RateLimited(float(reset) if reset else None) from None
             if status == 401:
                 raise AuthFailed("the venue refused the API keys (401)") from None
-            if status in (403, 422) and mutating:
-                raise OrderRejectedByVenue(status, _api_error_code(err), _message(err)) from None
+            if status in (403, 422) and mutating and "client_order_id must be unique" in _message(err):
+                raise DuplicateClientOrderId(status, _api_error_code(err), _message(err)) from None
             if status in (403, 422):
                 raise OrderRejectedByVenue(status, _api_error_code(err), _message(err)) from None
             if mutating:

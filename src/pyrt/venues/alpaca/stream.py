@@ -1,7 +1,7 @@
 """alpaca-py's TradingStream (trade_updates) in its own thread, handing each event to a
-callback as ("trade_update", TradeUpdateReport), and telling the owner when the stream
-(re)connects ("stream_connected") or drops ("stream_disconnected", reason): there is no
-replay, so every reconnect must trigger a reconciliation over the gap."""
+callback as a typed `StreamEvent` (`pyrt.venues.stream_events`): an update, a malformed
+update, and the stream (re)connecting or dropping. There is no replay, so every reconnect
+must trigger a reconciliation over the gap."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from typing import Any
 from alpaca.trading.stream import TradingStream
 
 from pyrt.venues.alpaca.mapping import trade_update_from_json
+from pyrt.venues.stream_events import MalformedTradeUpdate, StreamDown, StreamEvent, StreamUp, TradeUpdateSeen
 
 log = logging.getLogger("pyrt.venues.alpaca.stream")
 
-Sink = Callable[[tuple[Any, ...]], None]
+Sink = Callable[[StreamEvent], None]
 
 
 class _ObservedTradingStream(TradingStream):
@@ -28,23 +29,23 @@ class _ObservedTradingStream(TradingStream):
 
     async def _start_ws(self) -> None:
         await super()._start_ws()
-        self._sink(("stream_connected",))
+        self._sink(StreamUp())
 
     async def close(self) -> None:
         was_connected = self._ws is not None
         await super().close()
         if was_connected and self._should_run:
-            self._sink(("stream_disconnected", "connection closed"))
+            self._sink(StreamDown("connection closed"))
 
 
 class TradeUpdatesThread:
     def __init__(self, url: str, key_id: str, secret: str, sink: Sink) -> None:
         self.connected = threading.Event()
 
-        def observed(item: tuple[Any, ...]) -> None:
-            if item[0] == "stream_connected":
+        def observed(item: StreamEvent) -> None:
+            if isinstance(item, StreamUp):
                 self.connected.set()
-            elif item[0] == "stream_disconnected":
+            elif isinstance(item, StreamDown):
                 self.connected.clear()
             sink(item)
 
@@ -58,9 +59,9 @@ class TradeUpdatesThread:
             report = trade_update_from_json(msg["data"])
         except (KeyError, TypeError, ValueError) as exc:
             log.error("malformed trade update dropped: %s", exc)
-            self._sink(("malformed_trade_update", str(exc)))
+            self._sink(MalformedTradeUpdate(str(exc)))
             return
-        self._sink(("trade_update", report))
+        self._sink(TradeUpdateSeen(report))
 
     def _run(self) -> None:
         try:
