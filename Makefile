@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration test-e2e bench clean-venv
+.PHONY: run test test-unit test-integration test-e2e test-chaos bench clean-venv
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (py_rt needs Python 3.11)"; exit 1; }
@@ -29,6 +29,10 @@ test-integration: $(STAMP)
 
 test-e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
+
+# the full fault matrix (every failpoint and sim-broker fault, three seeds) and its summary table
+test-chaos: $(STAMP)
+	PYRT_CHAOS=full $(PY) -m pytest tests/chaos -p no:cacheprovider
 
 bench: $(STAMP)
 	$(PY) benchmarks/sim_broker.py

@@ -144,13 +144,23 @@ def up_cmd(
     stop_on_exit: bool = typer.Option(True, "--stop-on-exit/--keep-on-exit",
                                       help="Stop everything when one process dies unexpectedly."),
     service_module: list[str] = typer.Option([], hidden=True, help="NAME=MODULE: run a fake module (tests)."),
+    chaos: str = typer.Option("", "--chaos", metavar="PROFILE",
+                              help="Inject a sim-broker fault profile (flaky_network, slow_broker, stream_drops, "
+                                   "rejections) and check the order invariants; `pyrt chaos status`."),
 ) -> None:
     """Start the whole system in order (sim broker, market data, risk, execution, signals, control)."""
+    from pyrt.ops.chaos import ChaosRefused, validate
     from pyrt.ops.supervisor import Supervisor, SupervisorOptions
 
     cfg = _load(config_dir)
+    if chaos:
+        try:
+            validate(cfg, chaos)
+        except ChaosRefused as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
     opts = SupervisorOptions(ready_timeout_s=ready_timeout, stop_grace_s=grace, stop_on_exit=stop_on_exit,
-                             safe_mode=safe_mode, detach=detach, modules=_module_overrides(service_module))
+                             safe_mode=safe_mode, detach=detach, modules=_module_overrides(service_module), chaos=chaos)
     raise typer.Exit(Supervisor(cfg, config_dir, opts).run())
 
 
@@ -211,6 +221,20 @@ def logs_cmd(
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         follow_logs(files, sys.stdout, stop)
+
+
+chaos_app = typer.Typer(no_args_is_help=True, help="Fault profiles against the sim broker (`pyrt up --chaos`).")
+app.add_typer(chaos_app, name="chaos")
+
+
+@chaos_app.command("status")
+def chaos_status_cmd(config_dir: Path = CONFIG_DIR_OPTION) -> None:
+    """The latest invariant check of the chaos run; exit 1 if one was violated, 3 if none runs."""
+    from pyrt.ops.chaos import status_text
+
+    text, code = status_text(_load(config_dir))
+    typer.echo(text)
+    raise typer.Exit(code)
 
 
 def _register_topic_commands() -> None:

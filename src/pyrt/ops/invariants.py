@@ -6,7 +6,8 @@ that no single service noticed, because each looked only at its own state. These
 compare the journal (the engine's durable truth) with the broker (the real truth) from the
 outside, read-only, so the same code judges a test run and a live chaos run.
 
-    check(before, broker, after, halted) -> InvariantReport      (pure, no I/O)
+    journal_view(records)                -> JournalView            (pure)
+    check(before, broker, after, halted) -> InvariantReport        (pure, no I/O)
     read_snapshot(journal_path, venue)   -> (before, broker, after) (the thin reader)
 
 The journal is read twice, around the broker read: an order journalled after the first read
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from pyrt.domain.orders import IN_FLIGHT_STATES, OPEN_STATES, PRE_ACK_STATES, OrderState
+from pyrt.persistence.journal import Journal, JournalRecord, RecordKind
 from pyrt.persistence.projections import OrderProjection, replay
 from pyrt.venues.port import BrokerOrder, BrokerPosition
 
@@ -91,22 +93,41 @@ class InvariantReport:
                 "busy_symbols": list(self.busy_symbols), "halted": self.halted, "problems": list(self.problems)}
 
 
-def never_sent(proj: OrderProjection) -> set[str]:
-    """client_order_ids the journal decided never reached the broker."""
-    return {coid for coid, o in proj.orders.items()
-            if o.state == OrderState.DENIED or (o.state == OrderState.REJECTED and not o.broker_order_id)}
+@dataclass(frozen=True)
+class JournalView:
+    """The journal as the checks need it: its projection, and the client_order_ids it
+    decided never reached the broker (denied, rejected locally, or refused by the POST)
+    whatever came after (a later ACK does not undo the decision: that is review D1)."""
+
+    proj: OrderProjection
+    never_sent: frozenset[str]
+
+
+def journal_view(records: Iterable[JournalRecord]) -> JournalView:
+    recs = list(records)
+    never = set()
+    for r in recs:
+        p = r.payload
+        if r.kind == RecordKind.RECONCILIATION and p.get("local") in ("rejected", "denied") and r.client_order_id:
+            never.add(r.client_order_id)
+        elif r.kind == RecordKind.ACK and p.get("status") == "rejected" and not p.get("broker_order_id"):
+            never.add(r.client_order_id)
+    proj = replay(recs)
+    never |= {c for c, o in proj.orders.items() if o.state == OrderState.DENIED}
+    return JournalView(proj, frozenset(never))
 
 
 def busy_symbols(*projs: OrderProjection) -> set[str]:
     return {o.symbol for p in projs for o in p.orders.values() if o.is_open or o.state in PRE_ACK_STATES}
 
 
-def check(before: OrderProjection, broker: BrokerView, after: OrderProjection | None = None, halted: str = "",
+def check(before_view: JournalView, broker: BrokerView, after_view: JournalView | None = None, halted: str = "",
           ignore: Iterable[str] = ()) -> InvariantReport:
     """Compare journal and broker. `before`/`after`: the journal read before and after the
     broker read (the same one when nothing runs). `ignore`: client_order_ids placed at the
     broker on purpose outside the engine (a test's out-of-band order)."""
-    after = after or before
+    after_view = after_view or before_view
+    before, after = before_view.proj, after_view.proj
     skip = set(ignore)
     counts = Counter(o.client_order_id for o in broker.orders if o.client_order_id not in skip)
     at_broker = set(counts)
@@ -114,7 +135,7 @@ def check(before: OrderProjection, broker: BrokerView, after: OrderProjection | 
     lost = sorted(c for c, o in before.orders.items()
                   if c not in at_broker and (o.state in _AT_BROKER or (o.broker_order_id and o.state != OrderState.REJECTED)))
     orphans = sorted(at_broker - set(after.orders))
-    ghosts = sorted(at_broker & never_sent(after))
+    ghosts = sorted(at_broker & after_view.never_sent)
     busy = busy_symbols(before, after)
     theirs = {p.symbol: p.qty for p in broker.positions}
     ours = {s: p.qty for s, p in before.positions.items()}
@@ -137,14 +158,12 @@ def check(before: OrderProjection, broker: BrokerView, after: OrderProjection | 
 
 
 # --------------------------------------------------------------------------- the reader
-def read_journal(journal_path: Path) -> OrderProjection:
-    """Replay the journal read-only (safe next to the running engine)."""
-    from pyrt.persistence.journal import Journal
-
+def read_journal(journal_path: Path) -> JournalView:
+    """Read the journal read-only (safe next to the running engine)."""
     if not Path(journal_path).exists():
-        return OrderProjection()
+        return journal_view(())
     with Journal(journal_path, read_only=True) as j:
-        return replay(j.iter_records())
+        return journal_view(j.iter_records())
 
 
 def read_broker(venue: Any) -> BrokerView:
@@ -152,7 +171,7 @@ def read_broker(venue: Any) -> BrokerView:
     return BrokerView(tuple(venue.list_all_orders_since(None)), tuple(venue.positions()))
 
 
-def read_snapshot(journal_path: Path, venue: Any) -> tuple[OrderProjection, BrokerView, OrderProjection]:
+def read_snapshot(journal_path: Path, venue: Any) -> tuple[JournalView, BrokerView, JournalView]:
     before = read_journal(journal_path)
     broker = read_broker(venue)
     return before, broker, read_journal(journal_path)

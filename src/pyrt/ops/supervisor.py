@@ -226,6 +226,10 @@ def down(cfg: AppConfig, grace_s: float = 10.0, say: Say = print, only: Iterable
     failed = False
     began = time.monotonic()
     try:
+        if only is None:
+            from pyrt.ops.chaos import stop_monitor
+
+            stop_monitor(cfg, grace_s, say)
         for name, pid in running:
             res = stop_pid(name, pid, grace_s)
             say(res.describe(grace_s))
@@ -271,6 +275,7 @@ class SupervisorOptions:
     safe_mode: bool = False
     detach: bool = False
     modules: Mapping[str, str] = field(default_factory=dict)
+    chaos: str = ""  # a fault profile of pyrt.ops.chaos, applied once everything is ready
 
 
 @dataclass
@@ -395,6 +400,12 @@ class Supervisor:
                 self.say("interrupted during start-up")
                 self.stop_all()
                 return 1
+            if self.opts.chaos:
+                from pyrt.ops.chaos import start_monitor
+
+                proc = start_monitor(self.cfg, self.config_dir, self.opts.chaos)
+                self.children["chaos"] = Child("chaos", proc, time.monotonic())
+                self.say(f"chaos profile {self.opts.chaos} on (pid {proc.pid}); `pyrt chaos status` or logs/chaos.log")
             if self.opts.detach:
                 self.say("system running detached; `pyrt status` to check, `pyrt down` to stop")
                 return 0
