@@ -199,9 +199,7 @@ class SimBroker:
         updates: list[TradeUpdate] = []
         is_open = self.is_open(now_ns)
         if is_open != self.engine.market_open:
-            if not is_open:
-                updates.extend(self.engine.expire_day_orders(now_ns))
-            updates.extend(self.engine.set_market_open(is_open, now_ns))
+            updates.extend(self.engine.change_session(is_open, now_ns))
         events: list[Quote | Trade | Bar] = []
         if not self.paused:
             self._quote_credit += self.opts.quotes_per_second * dt_s

@@ -150,9 +150,6 @@ async def post_order(request: Request, broker: SimBroker) -> Response:
 
 async def list_orders(request: Request, broker: SimBroker) -> Response:
     q = request.query_params
-    status = q.get("status", "open")
-    if status not in ("open", "closed", "all"):
-        raise Rejection(422, CODE_INVALID, f"invalid status: {status!r}")
     limit = _int_param(request, "limit", 50, 1, 500)
     after = _parse_time(q.get("after"), "after")
     until = _parse_time(q.get("until"), "until")
@@ -160,19 +157,10 @@ async def list_orders(request: Request, broker: SimBroker) -> Response:
     if direction not in ("asc", "desc"):
         raise Rejection(422, CODE_INVALID, f"invalid direction: {direction!r}")
     symbols = {s.strip().upper() for s in q.get("symbols", "").split(",") if s.strip()}
-    side = q.get("side")
-    orders = []
-    for o in broker.engine.orders.values():
-        if status == "open" and not o.is_open or status == "closed" and o.is_open:
-            continue
-        submitted_us = o.submitted_at_ns // 1000 * 1000  # timestamps travel with microseconds
-        if after is not None and submitted_us <= after or until is not None and submitted_us >= until:
-            continue
-        if symbols and o.symbol not in symbols or side and o.side.value != side:
-            continue
-        orders.append(o)
-    orders.sort(key=lambda o: (o.submitted_at_ns, o.seq), reverse=direction == "desc")
-    return json_response([order_json(o) for o in orders[:limit]])
+    orders = broker.engine.select_orders(
+        q.get("status", "open"), after, until, symbols, q.get("side"), direction == "asc", limit
+    )
+    return json_response([order_json(o) for o in orders])
 
 
 async def get_order(request: Request, broker: SimBroker) -> Response:

@@ -10,9 +10,10 @@ from typing import Any
 
 from pyrt.domain.clock import iso_utc
 from pyrt.domain.enums import OrderSide, OrderType, TimeInForce
-from pyrt.domain.money import ZERO, fmt, round_price
+from pyrt.domain.money import fmt, round_price
 from pyrt.venues.simulated.matching import CODE_INVALID, MatchingEngine
 from pyrt.venues.simulated.models import NewOrder, Rejection, SimOrder, TradeUpdate
+from pyrt.venues.simulated.valuation import value_account, value_position
 
 ACCOUNT_ID = "8f2c6d0e-5b1a-4c7e-9d3f-0a1b2c3d4e5f"
 ACCOUNT_NUMBER = "PA3PYRTSIM01"
@@ -74,55 +75,46 @@ def trade_update_json(u: TradeUpdate) -> dict[str, Any]:
 
 
 def position_json(engine: MatchingEngine, symbol: str) -> dict[str, Any]:
-    pos = engine.account.positions[symbol]
-    marks = engine.marks()
-    price = marks.get(symbol, pos.avg_entry_price)
-    market_value = pos.qty * price
-    cost_basis = pos.cost_basis
-    unrealized = market_value - cost_basis
-    plpc = unrealized / abs(cost_basis) if cost_basis else ZERO
-    held = engine.held_for_orders(symbol, OrderSide.SELL if pos.qty > 0 else OrderSide.BUY)
+    v = value_position(engine, symbol)
+    plpc = fmt(v.unrealized_plpc.quantize(Decimal("0.0000000001")))
     return {
-        "asset_id": pos.asset_id,
+        "asset_id": v.asset_id,
         "symbol": symbol,
         "exchange": "NASDAQ",
         "asset_class": "us_equity",
         "asset_marginable": True,
-        "avg_entry_price": fmt(round_price(pos.avg_entry_price)),
-        "qty": fmt(pos.qty),
-        "qty_available": fmt(pos.qty - held if pos.qty > 0 else pos.qty + held),
-        "side": "long" if pos.qty > 0 else "short",
-        "market_value": fmt(round_price(market_value)),
-        "cost_basis": fmt(round_price(cost_basis)),
-        "unrealized_pl": fmt(round_price(unrealized)),
-        "unrealized_plpc": fmt(plpc.quantize(Decimal("0.0000000001"))),
-        "unrealized_intraday_pl": fmt(round_price(unrealized)),
-        "unrealized_intraday_plpc": fmt(plpc.quantize(Decimal("0.0000000001"))),
-        "current_price": fmt(price),
-        "lastday_price": fmt(price),
+        "avg_entry_price": fmt(round_price(v.avg_entry_price)),
+        "qty": fmt(v.qty),
+        "qty_available": fmt(v.qty_available),
+        "side": "long" if v.qty > 0 else "short",
+        "market_value": fmt(round_price(v.market_value)),
+        "cost_basis": fmt(round_price(v.cost_basis)),
+        "unrealized_pl": fmt(round_price(v.unrealized_pl)),
+        "unrealized_plpc": plpc,
+        "unrealized_intraday_pl": fmt(round_price(v.unrealized_pl)),
+        "unrealized_intraday_plpc": plpc,
+        "current_price": fmt(v.current_price),
+        "lastday_price": fmt(v.current_price),
         "change_today": "0",
     }
 
 
 def account_json(engine: MatchingEngine, created_ns: int) -> dict[str, Any]:
-    acct = engine.account
-    long_mv, short_mv = acct.market_value(engine.marks())
-    equity = acct.cash + long_mv + short_mv
-    bp = engine.buying_power()
+    v = value_account(engine)
     return {
         "id": ACCOUNT_ID,
         "account_number": ACCOUNT_NUMBER,
         "status": "ACTIVE",
         "crypto_status": "INACTIVE",
         "currency": "USD",
-        "buying_power": fmt(round_price(bp)),
-        "regt_buying_power": fmt(round_price(bp)),
+        "buying_power": fmt(round_price(v.buying_power)),
+        "regt_buying_power": fmt(round_price(v.buying_power)),
         "daytrading_buying_power": "0",
-        "non_marginable_buying_power": fmt(round_price(bp)),
-        "cash": fmt(round_price(acct.cash)),
-        "accrued_fees": fmt(acct.fees_paid),
+        "non_marginable_buying_power": fmt(round_price(v.buying_power)),
+        "cash": fmt(round_price(v.cash)),
+        "accrued_fees": fmt(v.fees_paid),
         "pending_transfer_in": "0",
-        "portfolio_value": fmt(round_price(equity)),
+        "portfolio_value": fmt(round_price(v.equity)),
         "pattern_day_trader": False,
         "trading_blocked": False,
         "transfers_blocked": False,
@@ -131,10 +123,10 @@ def account_json(engine: MatchingEngine, created_ns: int) -> dict[str, Any]:
         "trade_suspended_by_user": False,
         "multiplier": "1",
         "shorting_enabled": engine.config.allow_shorting,
-        "equity": fmt(round_price(equity)),
-        "last_equity": fmt(round_price(acct.initial_cash + acct.realized_pnl)),
-        "long_market_value": fmt(round_price(long_mv)),
-        "short_market_value": fmt(round_price(short_mv)),
+        "equity": fmt(round_price(v.equity)),
+        "last_equity": fmt(round_price(v.last_equity)),
+        "long_market_value": fmt(round_price(v.long_market_value)),
+        "short_market_value": fmt(round_price(v.short_market_value)),
         "initial_margin": "0",
         "maintenance_margin": "0",
         "last_maintenance_margin": "0",

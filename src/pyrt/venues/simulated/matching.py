@@ -25,7 +25,15 @@ from pyrt.domain.enums import OrderSide, OrderStatus, OrderType, TimeInForce, Tr
 from pyrt.domain.market import Quote
 from pyrt.domain.money import CENT, ZERO, round_price
 from pyrt.venues.simulated.account import PaperAccount
-from pyrt.venues.simulated.models import Fill, NewOrder, Rejection, SimOrder, SimPosition, TradeUpdate
+from pyrt.venues.simulated.models import (
+    DuplicateClientId,
+    Fill,
+    NewOrder,
+    Rejection,
+    SimOrder,
+    SimPosition,
+    TradeUpdate,
+)
 
 MAX_CLIENT_ORDER_ID = 48
 _BPS = Decimal(10_000)
@@ -173,6 +181,34 @@ class MatchingEngine:
             raise Rejection(404, CODE_NOT_FOUND, "order not found")
         return self.orders[oid]
 
+    def select_orders(
+        self,
+        status: str = "open",
+        after_ns: int | None = None,
+        until_ns: int | None = None,
+        symbols: frozenset[str] | set[str] = frozenset(),
+        side: str | None = None,
+        ascending: bool = False,
+        limit: int | None = None,
+    ) -> list[SimOrder]:
+        """GET /v2/orders: orders by status ("open", "closed", "all") submitted strictly
+        between `after_ns` and `until_ns`, compared at microseconds as timestamps travel,
+        sorted by submission time (ties by arrival), at most `limit`."""
+        if status not in ("open", "closed", "all"):
+            raise Rejection(422, CODE_INVALID, f"invalid status: {status!r}")
+        out = []
+        for o in self.orders.values():
+            if status == "open" and not o.is_open or status == "closed" and o.is_open:
+                continue
+            submitted_us = o.submitted_at_ns // 1000 * 1000
+            if after_ns is not None and submitted_us <= after_ns or until_ns is not None and submitted_us >= until_ns:
+                continue
+            if symbols and o.symbol not in symbols or side and o.side.value != side:
+                continue
+            out.append(o)
+        out.sort(key=lambda o: (o.submitted_at_ns, o.seq), reverse=not ascending)
+        return out if limit is None else out[:limit]
+
     # ----------------------------------------------------------------- commands
     def submit(
         self, req: NewOrder, now_ns: int, reject_reason: str | None = None
@@ -283,6 +319,15 @@ class MatchingEngine:
             return self.advance(now_ns)
         return []
 
+    def change_session(self, is_open: bool, now_ns: int) -> list[TradeUpdate]:
+        """The session opened or closed (no-op if unchanged): at the close every open day
+        order expires, at the open resting orders may match the current quote."""
+        if is_open == self.market_open:
+            return []
+        events = [] if is_open else self.expire_day_orders(now_ns)
+        events.extend(self.set_market_open(is_open, now_ns))
+        return events
+
     def expire_day_orders(self, now_ns: int) -> list[TradeUpdate]:
         """At the session close: every open day order expires."""
         events = []
@@ -337,7 +382,7 @@ class MatchingEngine:
             if len(cid) > MAX_CLIENT_ORDER_ID:
                 raise invalid("client_order_id must be no more than 48 characters")
             if cid in self.by_client_id:
-                raise invalid("client_order_id must be unique")
+                raise DuplicateClientId(422, CODE_INVALID, "client_order_id must be unique")
         if req.qty is not None and req.notional is not None:
             raise invalid("qty and notional cannot both be specified")
         if req.type in (OrderType.LIMIT, OrderType.STOP_LIMIT):

@@ -126,3 +126,8 @@ class Rejection(Exception):
 
     def body(self) -> dict[str, object]:
         return {"code": self.code, "message": self.message, **self.extra}
+
+
+class DuplicateClientId(Rejection):
+    """422 "client_order_id must be unique": its own class so callers (the in-process
+    venue) can tell it from other 422s without matching the message."""
