@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,13 +19,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from pyrt.domain.clock import datetime_to_ns, iso_utc
+from pyrt.domain.clock import iso_utc
 from pyrt.domain.enums import OrderSide
 from pyrt.domain.market import Quote
 from pyrt.simbroker.broker import SimBroker
 from pyrt.simbroker.faults import FaultError
 from pyrt.simbroker.wire import account_json, order_json, parse_new_order, position_json
 from pyrt.venues.simulated.matching import CODE_INVALID, asset_id_for
+from pyrt.venues.simulated.matching import parse_time as _parse_time  # moved down; the name stays
 from pyrt.venues.simulated.models import Rejection
 
 log = logging.getLogger("pyrt.simbroker.rest")
@@ -93,18 +93,6 @@ async def _body(request: Request) -> Any:
         return msgspec.json.decode(await request.body())
     except msgspec.DecodeError:
         raise Rejection(422, CODE_INVALID, "request body is not valid JSON") from None
-
-
-def _parse_time(value: str | None, name: str) -> int | None:
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise Rejection(422, CODE_INVALID, f"invalid {name}: {value!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return datetime_to_ns(dt)
 
 
 def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -406,10 +394,7 @@ async def admin_quote(request: Request, broker: SimBroker) -> Response:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise Rejection(422, CODE_INVALID, f"quote: missing or invalid field {exc}") from None
-    if quote.symbol not in broker.opts.symbols:
-        raise Rejection(422, CODE_INVALID, f"quote: unknown symbol {quote.symbol}")
-    if not 0 < quote.bid_price <= quote.ask_price:
-        raise Rejection(422, CODE_INVALID, "quote: need 0 < bid <= ask")
+    broker.engine.check_quote(quote)
     broker.inject_quote(quote)
     return json_response({"ok": True})
 

@@ -19,8 +19,10 @@ import functools
 import hashlib
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from pyrt.domain.clock import datetime_to_ns
 from pyrt.domain.enums import OrderSide, OrderStatus, OrderType, TimeInForce, TradeEvent
 from pyrt.domain.market import Quote
 from pyrt.domain.money import CENT, ZERO, round_price
@@ -44,6 +46,20 @@ CODE_FORBIDDEN = 40310000
 CODE_INVALID = 40010001
 CODE_NOT_FOUND = 40410000
 CODE_UNPROCESSABLE = 42210000
+
+
+def parse_time(value: str | None, name: str) -> int | None:
+    """An RFC 3339 request parameter (`after`, `until`, ...) as UTC nanoseconds; None if
+    absent; a 422 naming the parameter if malformed. Naive times are UTC."""
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise Rejection(422, CODE_INVALID, f"invalid {name}: {value!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return datetime_to_ns(dt)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -293,6 +309,16 @@ class MatchingEngine:
             NewOrder(symbol=symbol, side=side, type=OrderType.MARKET, time_in_force=TimeInForce.DAY, qty=size),
             now_ns,
         )
+
+    def check_quote(self, quote: Quote) -> None:
+        """A quote from outside the market generator (an operator, a test, a backtest):
+        a 422 unless its symbol is traded here and 0 < bid <= ask with sizes >= 0."""
+        if quote.symbol not in self._symbols:
+            raise Rejection(422, CODE_INVALID, f"quote: unknown symbol {quote.symbol}")
+        if not 0 < quote.bid_price <= quote.ask_price:
+            raise Rejection(422, CODE_INVALID, "quote: need 0 < bid <= ask")
+        if not (quote.bid_size >= 0 and quote.ask_size >= 0):
+            raise Rejection(422, CODE_INVALID, "quote: sizes must be >= 0")
 
     def on_quote(self, quote: Quote, now_ns: int | None = None) -> list[TradeUpdate]:
         """A new quote: it replaces the offered sizes and may fill resting orders."""
