@@ -1,4 +1,4 @@
-"""The wire: one schema module (envelope, topics, message types), the ZeroMQ transport (the only module importing zmq) and an in-process bus with the same interface for unit tests and backtests."""
+"""The wire: one schema module (envelope, topics, message types), the ZeroMQ transport (zmq.py and security.py, its CURVE keys: the only modules importing zmq) and an in-process bus with the same interface for unit tests and backtests."""
 
 from __future__ import annotations
 

@@ -1,9 +1,14 @@
-"""ZeroMQ transport: the only module in the project that imports zmq.
+"""ZeroMQ transport: with ``pyrt.bus.security`` (CURVE keys, who may connect), the only
+module in the project that imports zmq.
 
 - Broadcast: ``ZmqPublisher`` (PUB) and ``ZmqSubscriber`` (SUB). Frames are single-part
   (see ``pyrt.bus.schema``); bad frames are dropped and counted, never raised.
 - Order path: ``RequestClient`` (DEALER) and ``ReplyServer`` (ROUTER). A DEALER never
   wedges after a timeout: replies are matched by correlation id and late ones discarded.
+
+Every socket takes ``security``: ``PROCESS`` (default) uses the security activated in the
+process (every service and ops process activates its deployment's keys), ``None`` is a
+plain socket (unit tests), or a ``BusSecurity``. A socket that binds is the CURVE server.
 
 Endpoints may use an ephemeral port (``tcp://127.0.0.1:*``, see ``EPHEMERAL``); every
 socket exposes the real one as ``last_endpoint``. Deadlines use ``time.monotonic``;
@@ -42,6 +47,7 @@ from pyrt.bus.schema import (
     request_topic,
 )
 from pyrt.bus.endpoints import Closing, MessageHandler, Receiving, StampingPublisher
+from pyrt.bus.security import PROCESS, BusSecurity, resolve
 from pyrt.domain.clock import Clock, WallClock
 
 EPHEMERAL = "tcp://127.0.0.1:*"
@@ -63,11 +69,19 @@ class _Socket(Closing):
     _sock: zmq.Socket[bytes]
 
     def _open(
-        self, kind: int, context: zmq.Context[zmq.Socket[bytes]] | None, linger_ms: int
+        self, kind: int, context: zmq.Context[zmq.Socket[bytes]] | None, linger_ms: int,
+        security: BusSecurity | None, server: bool,
     ) -> zmq.Socket[bytes]:
         ctx = context if context is not None else zmq.Context.instance()
         self._sock = ctx.socket(kind)
         self._sock.setsockopt(zmq.LINGER, linger_ms)
+        self.security = resolve(security)
+        if self.security is not None:
+            try:
+                self.security.apply(self._sock, server)
+            except BaseException:
+                self._sock.close(0)
+                raise
         return self._sock
 
     @property
@@ -137,8 +151,9 @@ class ZmqPublisher(_Socket, StampingPublisher):
         linger_ms: int = DEFAULT_LINGER_MS,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         context: zmq.Context[Any] | None = None,
+        security: BusSecurity | None = PROCESS,
     ) -> None:
-        sock = self._open(zmq.PUB, context, linger_ms)
+        sock = self._open(zmq.PUB, context, linger_ms, security, server=bind)
         sock.setsockopt(zmq.SNDHWM, sndhwm)
         try:
             _attach(sock, endpoint, bind)
@@ -182,8 +197,9 @@ class ZmqSubscriber(_Socket, Receiving):
         linger_ms: int = 0,
         context: zmq.Context[Any] | None = None,
         conflate: bool = False,
+        security: BusSecurity | None = PROCESS,
     ) -> None:
-        sock = self._open(zmq.SUB, context, linger_ms)
+        sock = self._open(zmq.SUB, context, linger_ms, security, server=bind)
         sock.setsockopt(zmq.RCVHWM, rcvhwm)
         for prefix in prefixes:
             self.subscribe(prefix)
@@ -278,8 +294,9 @@ class RequestClient(_Socket):
         clock: Clock | None = None,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         context: zmq.Context[Any] | None = None,
+        security: BusSecurity | None = PROCESS,
     ) -> None:
-        sock = self._open(zmq.DEALER, context, 0)
+        sock = self._open(zmq.DEALER, context, 0, security, server=False)
         sock.setsockopt(zmq.IMMEDIATE, 1)
         try:
             sock.connect(endpoint)
@@ -366,8 +383,9 @@ class ReplyServer(_Socket):
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         linger_ms: int = DEFAULT_LINGER_MS,
         context: zmq.Context[Any] | None = None,
+        security: BusSecurity | None = PROCESS,
     ) -> None:
-        sock = self._open(zmq.ROUTER, context, linger_ms)
+        sock = self._open(zmq.ROUTER, context, linger_ms, security, server=bind)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         try:
             _attach(sock, endpoint, bind)

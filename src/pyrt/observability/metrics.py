@@ -63,6 +63,7 @@ class CommonMetrics:
     bus_seq_gaps: Counter  # bus_seq_gaps_total
     config_reload: Counter  # config_reload_total{status}
     notifications_sent: Counter  # notifications_sent_total{channel,outcome}
+    bus_auth_failures: Counter  # bus_auth_failures_total{side,reason} (peers without the bus key)
 
     def error(self, kind: str) -> None:
         """Count one error of this service."""
@@ -92,6 +93,10 @@ def common_metrics(registry: CollectorRegistry, service: str) -> CommonMetrics:
         bus_seq_gaps=Counter("bus_seq_gaps", "Sequence gaps seen by bus subscribers", registry=registry),
         config_reload=reload,
         notifications_sent=notification_metrics(registry),
+        bus_auth_failures=Counter(
+            "bus_auth_failures", "Bus handshakes refused (side=server: a peer without the bus key; "
+            "side=client: a server refused our key)", ["side", "reason"], registry=registry,
+        ),
     )
 
 

@@ -1,7 +1,8 @@
 """Turns what the services publish into notifications: the circuit breaker tripping (risk
 state), the execution engine's integrity alerts (position mismatch, overfill, an order we
 never sent) and the dead-man watchdog. Runs in the control process, on its own thread;
-the notifier never blocks it (send_async)."""
+the notifier never blocks it (send_async). Its subscribers hold the deployment's bus key
+(the services' PUB sockets admit no one else)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import zmq
 
 from pyrt.bus import schema as wire
+from pyrt.bus import security as bus_security
 from pyrt.bus.zmq import ZmqSubscriber
 from pyrt.ops.notify import Alert
 
@@ -46,6 +48,7 @@ class AlertRelay:
         self.notifier = notifier
         self._risk = cfg.system.risk.publish_address
         self._exec = cfg.system.execution.report_publish_address
+        self._security = bus_security.for_config(cfg)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-relay", daemon=True)
         self.breaker_active: bool | None = None  # unknown until the first risk state
@@ -59,8 +62,8 @@ class AlertRelay:
         self._thread.join(5)
 
     def _run(self) -> None:
-        risk = ZmqSubscriber(self._risk, [wire.risk_state()])
-        execution = ZmqSubscriber(self._exec, [wire.exec_alert()])
+        risk = ZmqSubscriber(self._risk, [wire.risk_state()], security=self._security)
+        execution = ZmqSubscriber(self._exec, [wire.exec_alert()], security=self._security)
         poller = zmq.Poller()
         poller.register(risk.socket, zmq.POLLIN)
         poller.register(execution.socket, zmq.POLLIN)

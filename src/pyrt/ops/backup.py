@@ -103,8 +103,12 @@ class Layout:
 def is_secret_file(path: Path | str) -> bool:
     """True for files that may hold credentials and never go into a backup: `.env`,
     `.env.*`, `*.env`, key and certificate stores, and names mentioning secret, token,
-    credential or password."""
+    credential or password. The bus keys directory (`<data_dir>/bus_keys`, pyrt.bus.security)
+    is left out whole: a restore on a host without it creates a new pair at first start,
+    which must then be copied to the other hosts (README, "Bus keys")."""
     name = PurePosixPath(path).name.lower()
+    if "bus_keys" in PurePosixPath(path).parts:
+        return True
     return (name == ".env" or name.startswith(".env.") or name.endswith(".env")
             or PurePosixPath(name).suffix in _SECRET_SUFFIXES or any(w in name for w in _SECRET_WORDS))
 

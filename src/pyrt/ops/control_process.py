@@ -5,7 +5,11 @@ api.host:api.port, 8080; see pyrt.ops.api).
 It follows the services' conventions: run/control.pid from start to exit,
 run/control.ready (JSON {service, pid, started_at, metrics_port, api_port}) once it serves,
 logs to logs/control.log, SIGTERM/SIGINT stop it gracefully (exit 0), SIGHUP reloads the
-config (the gateway reads the scrape targets from the current config at every request)."""
+config (the gateway reads the scrape targets from the current config at every request).
+
+Its bus sockets (the facade's requests to the services, the alert relay's subscriptions)
+hold the deployment's bus key (``pyrt.bus.security``), loaded at start: without usable keys
+it does not start (exit 2)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from pyrt.bus import security as bus_security
 from pyrt.config import SERVICE_NAMES, AppConfig, ConfigError, load_config
 from pyrt.observability.logging import setup_logging
 from pyrt.ops.alert_relay import AlertRelay
@@ -59,6 +64,7 @@ class ControlProcess:
         self.gateway: MetricsGateway | None = None
         self.api: ApiServer | None = None
         self.alerts: AlertRelay | None = None
+        self.bus_security: bus_security.BusSecurity | None = None
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop_event.set()
@@ -76,6 +82,8 @@ class ControlProcess:
         paths.run_dir.mkdir(parents=True, exist_ok=True)
         ready_file(self.cfg, CONTROL).unlink(missing_ok=True)
         write_atomic(pid_file(self.cfg, CONTROL), f"{os.getpid()}\n")
+        self.bus_security = bus_security.for_config(self.cfg)
+        bus_security.activate(self.bus_security)
         m = self.cfg.system.metrics
         self.gateway = MetricsGateway(lambda: scrape_targets(self.cfg), m.host, m.gateway)
         notifier = notifier_from_config(self.cfg)
@@ -99,6 +107,8 @@ class ControlProcess:
         if self.gateway is not None:
             self.gateway.close()
         pid_file(self.cfg, CONTROL).unlink(missing_ok=True)
+        if self.bus_security is not None:
+            bus_security.deactivate(self.bus_security)
         log.info("control stopped after %.1fs", time.time() - self.started_at)
 
     def run(self) -> int:
@@ -112,6 +122,9 @@ class ControlProcess:
                 pass
         except ApiRefused as exc:
             log.error("control process not started: %s", exc)
+            return 2
+        except bus_security.BusSecurityError as exc:
+            log.critical("control process not started: bus keys unusable: %s", exc)
             return 2
         finally:
             self.stop()

@@ -342,18 +342,20 @@ class BusObservation:
     alerts: list[str] = field(default_factory=list)
 
 
-def probe_bus(endpoints: dict[str, str], expect: set[str], timeout_s: float, min_s: float = 0.0) -> BusObservation:
+def probe_bus(endpoints: dict[str, str], expect: set[str], timeout_s: float, min_s: float = 0.0,
+              security: Any = None) -> BusObservation:
     """Listen on the PUB endpoints until a heartbeat of every service in `expect` (and, if
     market data is expected, one market data message) arrived, or `timeout_s` passed;
     listen at least `min_s`."""
     from pyrt.bus import schema as wire
+    from pyrt.bus.security import PROCESS
     from pyrt.bus.zmq import ZmqSubscriber
 
     obs = BusObservation()
     prefixes = ["hb.", *_MD_DATA_PREFIXES, wire.exact(wire.RISK_STATE_TOPIC), wire.exact(wire.exec_alert())]
     start = time.monotonic()
     deadline = start + timeout_s
-    with ZmqSubscriber(list(endpoints.values()), prefixes) as sub:
+    with ZmqSubscriber(list(endpoints.values()), prefixes, security=PROCESS if security is None else security) as sub:
         while True:
             remaining = deadline - time.monotonic()
             want_md = "market_data" in expect and obs.md_messages == 0
@@ -424,6 +426,7 @@ def rss_bytes(pid: int) -> int | None:
 
 def collect(cfg: AppConfig, probe_s: float = 2.0, scrape_timeout_s: float = 0.8) -> HealthFacts:
     """Gather the facts about the deployment of `cfg` (takes at most about probe_s + 1 s)."""
+    from pyrt.bus.security import for_config
     from pyrt.ops.status import process_status, read_ready_info
 
     statuses = {n: process_status(cfg, n, with_metrics=False) for n in SERVICE_NAMES}
@@ -436,7 +439,8 @@ def collect(cfg: AppConfig, probe_s: float = 2.0, scrape_timeout_s: float = 0.8)
         url = {n: f"http://{host}:{statuses[n].metrics_port}/metrics" for n in running if statuses[n].metrics_port}
         scrapes = {n: pool.submit(scrape_metrics, u, scrape_timeout_s) for n, u in url.items()}
         gateway = pool.submit(scrape_metrics, f"http://{host}:{gateway_port}/metrics", scrape_timeout_s + 1.5)
-        obs = probe_bus(bus_endpoints(cfg), running, probe_s, min_s=min(CPU_WINDOW_S, probe_s))
+        obs = probe_bus(bus_endpoints(cfg), running, probe_s, min_s=min(CPU_WINDOW_S, probe_s),
+                        security=for_config(cfg))
         later = pool.submit(scrape_metrics, url["market_data"], scrape_timeout_s) if "market_data" in url else None
         results = {n: fut.result() for n, fut in scrapes.items()}
         md_later = later.result() if later is not None else None

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pyrt.ops.health import connect_address
 
@@ -107,13 +107,17 @@ def stream_line(label: str, rate: float, avg_ms: float | None) -> str:
 class Monitor:
     """Subscribes to the data streams of the four PUB endpoints and reports per interval."""
 
-    def __init__(self, endpoints: dict[str, str]) -> None:
+    def __init__(self, endpoints: dict[str, str], security: Any = None) -> None:
+        """`security`: the deployment's bus security (``pyrt.bus.security.for_config``);
+        None uses the one activated in this process, if any."""
         from pyrt.bus import schema as wire
+        from pyrt.bus.security import PROCESS
         from pyrt.bus.zmq import ZmqSubscriber
 
         prefixes = ("md.quote.", "md.trade.", "md.bar.", "sig.", wire.exact(wire.RISK_DECISION_TOPIC), "exec.report.")
         self.endpoints = endpoints
-        self.sub = ZmqSubscriber(list(dict.fromkeys(endpoints.values())), prefixes)
+        self.sub = ZmqSubscriber(list(dict.fromkeys(endpoints.values())), prefixes,
+                                 security=PROCESS if security is None else security)
         self.stats = {key: StreamStats() for key, _ in STREAMS}
 
     def close(self) -> None:

@@ -2,6 +2,12 @@
 serving /metrics, the pid and ready files the supervisor waits on, and signals
 (SIGTERM/SIGINT: stop gracefully; SIGHUP: reload the config).
 
+Bus security: the runtime loads the deployment's bus keys (``pyrt.bus.security``, created
+at first start) before anything else and activates them for every bus socket of the
+process; a service whose keys cannot be loaded refuses to start. Refused peers are counted
+in bus_auth_failures_total, and every control command that changes state is audited
+(``audit_bus_command``) like an API call.
+
 Ready protocol: once a service accepts work it writes `run/<service>.ready`, a JSON object
 {"service", "pid", "started_at", "metrics_port", ...extra}; the supervisor and health checks
 read it. The pid file `run/<service>.pid` exists from start to exit."""
@@ -19,6 +25,8 @@ from types import FrameType
 from collections.abc import Callable
 from typing import Any
 
+from pyrt.bus import schema as wire
+from pyrt.bus import security as bus_security
 from pyrt.config import SERVICE_NAMES, AppConfig, load_config
 from pyrt.observability.logging import setup_logging
 from pyrt.observability.metrics import MetricsServer, ServiceMetrics, serve_metrics, service_metrics
@@ -77,9 +85,24 @@ class ServiceRuntime:
         self._metrics_server: MetricsServer | None = None
         self._old_handlers: dict[int, Any] = {}
         self._drops_exported: dict[str, int] = {}
+        self.bus_security: bus_security.BusSecurity | None = None
 
     # ------------------------------------------------------------------ lifecycle
+    def _secure_bus(self) -> None:
+        """Load (or create) the bus keys and use them for every socket of this process."""
+        try:
+            self.bus_security = bus_security.for_config(self.cfg)
+        except bus_security.BusSecurityError as exc:
+            self.log.critical("%s not started: bus keys unusable: %s", self.service, exc)
+            raise
+        bus_security.activate(self.bus_security)
+        bus_security.add_refusal_listener(self._count_refusal)
+
+    def _count_refusal(self, side: str, reason: str, endpoint: str) -> None:
+        self.metrics.common.bus_auth_failures.labels(side=side, reason=reason).inc()
+
     def __enter__(self) -> ServiceRuntime:
+        self._secure_bus()
         run_dir = self.cfg.system.paths.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         ready_file(self.cfg, self.service).unlink(missing_ok=True)
@@ -100,6 +123,9 @@ class ServiceRuntime:
             self._metrics_server.close()
         for sig, handler in self._old_handlers.items():
             signal.signal(sig, handler)
+        if self.bus_security is not None:
+            bus_security.remove_refusal_listener(self._count_refusal)
+            bus_security.deactivate(self.bus_security)
         self.log.info("%s stopped after %.1fs", self.service, time.time() - self.started_at)
 
     @property
@@ -143,6 +169,11 @@ class ServiceRuntime:
                 child.inc(count - seen)
                 self._drops_exported[reason] = count
 
+    def audit_command(self, cmd: wire.ControlCommand, result: wire.ControlResult, before: Any = None,
+                      after: Any = None) -> None:
+        """Audit one control command received over the bus (see ``audit_bus_command``)."""
+        audit_bus_command(self.cfg, self.service, cmd, result, before, after)
+
     # ------------------------------------------------------------------ signals
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.stop_event.is_set() and signum == signal.SIGINT:
@@ -168,6 +199,34 @@ class ServiceRuntime:
         self.log.info("config reloaded from %s", self.config_dir)
         self.cfg = new
         return new
+
+
+READ_ONLY_ACTIONS = frozenset({"status"})
+"""Control actions that change nothing: not audited (the API does not audit reads either)."""
+
+
+def audit_bus_command(cfg: AppConfig, service: str, cmd: wire.ControlCommand, result: wire.ControlResult,
+                      before: Any = None, after: Any = None) -> bool:
+    """Append an audit entry for a control command a service received over the bus (who
+    it says it is, the action, why, the state before/after and the result), like the API
+    audits its calls. Read-only actions are skipped. The sender is authenticated by the
+    bus key, not by ``cmd.actor`` (which it chooses). A failed journal write is logged
+    and returns False: the command has already taken effect, so the caller still answers.
+    Returns whether an entry was written."""
+    if cmd.action in READ_ONLY_ACTIONS:
+        return False
+    from pyrt.ops.audit import AuditLog, Caller
+
+    caller = Caller(cmd.actor or "unknown", f"bus -> {service}")
+    try:
+        AuditLog(cfg.system.execution.journal_path).record(
+            caller, cmd.action, cmd.reason, before, after,
+            {"ok": result.ok, "detail": result.detail, "args": dict(cmd.args)})
+    except Exception as exc:
+        logging.getLogger(f"pyrt.{service}").critical("audit of bus command %s failed: %s: %s", cmd.action,
+                                                      type(exc).__name__, exc)
+        return False
+    return True
 
 
 def run_service(service: str, config_dir: Path, build: Callable[[ServiceRuntime], Any],

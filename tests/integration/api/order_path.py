@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from pyrt.bus.security import for_config
 from pyrt.bus.zmq import ZmqPublisher
 from pyrt.config import AppConfig, load_config
 from pyrt.domain.market import Quote
@@ -56,8 +57,9 @@ class ServiceProcess:
 class QuoteFeed:
     """Publishes the fixed AAPL quote every 50 ms (a stand-in for the market data service)."""
 
-    def __init__(self, address: str) -> None:
-        self.pub = ZmqPublisher(address, publisher_id="market_data")
+    def __init__(self, address: str, cfg: AppConfig | None = None) -> None:
+        # the services admit only holders of the deployment's bus key (pass `cfg`)
+        self.pub = ZmqPublisher(address, publisher_id="market_data", security=for_config(cfg) if cfg else None)
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name="quote-feed")
         self.thread.start()
@@ -107,7 +109,7 @@ def order_path(tmp: Path) -> Iterator[OrderPath]:
                                                       "ask_size": 1000}, headers=HEADERS, timeout=5)
         config_dir = make_deployment(tmp / "root", sim_url=sim.url, system={"signals": {"strategies": []}})
         cfg = load_config(config_dir)
-        feed = QuoteFeed(cfg.system.market_data.zmq_publish_address)
+        feed = QuoteFeed(cfg.system.market_data.zmq_publish_address, cfg)
         started: list[ServiceProcess] = []
         try:
             for name in ("risk_manager", "execution_engine", "signal_bridge"):

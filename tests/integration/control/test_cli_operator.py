@@ -93,8 +93,10 @@ def test_breaker_and_trading_switches(pyrt: Pyrt, system: OrderPath) -> None:
     assert facade.command("signal_bridge", "status").data["trading_enabled"] is False
     assert pyrt("trading", "enable").exit_code == 0
     assert facade.command("signal_bridge", "status").data["trading_enabled"] is True
-    actions = [e["action"] for e in facade.audit.entries(5)]
+    entries = facade.audit.entries(10)  # the services audit each command they receive over the bus, too
+    actions = [e["action"] for e in entries if not e["from"].startswith("bus -> ")]
     assert actions[-3:] == ["circuit_breaker.deactivate", "trading.disable", "trading.enable"]
+    assert [e["action"] for e in entries if e["from"] == "bus -> signal_bridge"][-2:] == ["set_trading_enabled"] * 2
 
 
 def test_cancel_all_and_emergency_stop(pyrt: Pyrt, system: OrderPath) -> None:

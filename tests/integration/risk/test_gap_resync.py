@@ -10,6 +10,7 @@ from pathlib import Path
 import requests
 
 from pyrt.bus import schema as wire
+from pyrt.bus.security import for_config
 from pyrt.bus.zmq import ReplyServer, ZmqPublisher, ZmqSubscriber, wait_connected
 from pyrt.config import load_config
 from pyrt.services.risk import service as risk_service
@@ -20,14 +21,16 @@ from tests.support.deploy import make_deployment, wait_for
 def test_report_gap_triggers_a_position_snapshot(tmp_path: Path):
     config_dir = make_deployment(tmp_path / "root")
     cfg = load_config(config_dir)
-    engine = ReplyServer(cfg.system.execution.order_endpoint)  # stands in for the execution engine
-    reports = ZmqPublisher(cfg.system.execution.report_publish_address, publisher_id="execution_engine")
+    bus_key = for_config(cfg)  # the deployment's bus key: the risk manager admits no one else
+    engine = ReplyServer(cfg.system.execution.order_endpoint, security=bus_key)  # stands in for the execution engine
+    reports = ZmqPublisher(cfg.system.execution.report_publish_address, publisher_id="execution_engine",
+                           security=bus_key)
     stop = threading.Event()
     thread = threading.Thread(target=risk_service.run, args=(config_dir, stop), daemon=True)
     thread.start()
     try:
         ready = wait_for(lambda: read_ready_info(cfg, "risk_manager"), 20, "risk ready")
-        probe = ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_PREFIX])
+        probe = ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_PREFIX], security=bus_key)
         wait_connected(reports, probe)
         probe.close()
         topic = wire.exec_position("AAPL")

@@ -12,6 +12,7 @@ from pathlib import Path
 import requests
 
 from pyrt.bus import schema as wire
+from pyrt.bus.security import for_config
 from pyrt.bus.zmq import RequestClient
 from pyrt.config import load_config
 from pyrt.ops.status import read_ready_info
@@ -34,7 +35,7 @@ class RiskProcess:
         return "\n".join(line for line in text.splitlines() if line.startswith(name))
 
     def command(self, action: str, **args: str) -> wire.ControlResult:
-        with RequestClient(self.cfg.system.risk.intent_endpoint, timeout_ms=5000) as client:
+        with RequestClient(self.cfg.system.risk.intent_endpoint, timeout_ms=5000, security=for_config(self.cfg)) as client:
             return client.request(wire.ControlCommand(action, args, reason="test", actor="pytest")).payload
 
     def stop(self) -> int:

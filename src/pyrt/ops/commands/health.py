@@ -47,10 +47,11 @@ def register(app: typer.Typer) -> None:
         checks and executions, refreshed every interval."""
         import sys
 
+        from pyrt.bus.security import for_config
         from pyrt.ops.monitor import Monitor, monitor_endpoints
 
         cfg = load_or_exit(config_dir)
-        monitor = Monitor(monitor_endpoints(cfg, port))
+        monitor = Monitor(monitor_endpoints(cfg, port), security=for_config(cfg))
         try:
             monitor.run(interval, count, sys.stdout)
         except KeyboardInterrupt:

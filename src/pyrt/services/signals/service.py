@@ -191,6 +191,7 @@ class SignalBridge:
             cmd = env.payload
             if not isinstance(cmd, wire.ControlCommand):
                 continue
+            before = None if cmd.action == "status" else self.status()
             if cmd.action == "set_trading_enabled":
                 enabled = cmd.args.get("enabled", "true") == "true"
                 self.core.set_trading_enabled(enabled)
@@ -201,6 +202,7 @@ class SignalBridge:
                 result = wire.ControlResult(True, data=self.status())
             else:
                 result = wire.ControlResult(False, f"unknown action {cmd.action!r}")
+            self.rt.audit_command(cmd, result, before, result.data or None)
             self.control_server.reply(identity, result, env.correlation_id)
 
     def status(self) -> dict[str, Any]:
