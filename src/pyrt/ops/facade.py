@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from pyrt.bus import schema as wire
+from pyrt.bus.security import for_config
 from pyrt.bus.zmq import RequestClient, RequestTimeout
 from pyrt.domain.enums import OrderSide, OrderType, TimeInForce
 from pyrt.domain.ids import client_order_id
@@ -80,7 +81,7 @@ class ControlFacade:
 
     def _request(self, service: str, payload: Any, timeout_ms: int | None = None) -> Any:
         with RequestClient(self._endpoint(service), timeout_ms=timeout_ms or self.timeout_ms,
-                           client_id=f"control-{service}") as client:
+                           client_id=f"control-{service}", security=for_config(self.cfg)) as client:
             return client.request(payload).payload
 
     def command(self, service: str, action: str, caller: Caller | None = None, reason: str = "",

@@ -29,7 +29,7 @@ from pyrt.observability import stages
 from pyrt.persistence.files import write_atomic
 from pyrt.services.risk.core import RiskCore
 from pyrt.services.risk.limits import RiskLimits
-from pyrt.services.runtime import Every, ServiceRuntime, run_service
+from pyrt.services.runtime import READ_ONLY_ACTIONS, Every, ServiceRuntime, run_service
 
 log = logging.getLogger("pyrt.risk_manager")
 
@@ -157,6 +157,13 @@ class RiskManager:
                             message=getattr(ack, "message", ""), ts_ns=self.clock.now_ns())
 
     def control(self, cmd: wire.ControlCommand) -> wire.ControlResult:
+        """Apply an operator command received over the bus and audit it (reads are not)."""
+        before = None if cmd.action in READ_ONLY_ACTIONS else self.status()
+        result = self._apply_control(cmd)
+        self.rt.audit_command(cmd, result, before, result.data or None)
+        return result
+
+    def _apply_control(self, cmd: wire.ControlCommand) -> wire.ControlResult:
         core = self.core
         if cmd.action == "status":
             return wire.ControlResult(True, data=self.status())
