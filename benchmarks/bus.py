@@ -1,7 +1,9 @@
 """Bus benchmark: quotes through real zmq PUB/SUB on tcp loopback (publisher in its own
 process), and encode+decode cost of one quote frame.
 
-    .venv/bin/python benchmarks/bus.py [--quotes 100000]
+    .venv/bin/python benchmarks/bus.py [--quotes 100000] [--curve]
+
+``--curve``: both sockets with the bus's CURVE keys (pyrt.bus.security), as in production.
 
 Prints msgs/s received, gaps (quotes the PUB dropped at its high-water mark) and
 microseconds per quote for encode, decode and both. Runs in well under 10 s.
@@ -12,20 +14,27 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import tempfile
 import time
 import timeit
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from pyrt.bus import schema as s
+from pyrt.bus.security import BusSecurity, for_keys_dir
 from pyrt.bus.zmq import EPHEMERAL, ZmqPublisher, ZmqSubscriber
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOG", "META", "TSLA", "SPY"]
 END = s.md_status("END")
 
 
-def publisher_process(endpoint: str, count: int, conn: Connection) -> None:
+def _security(keys_dir: str) -> BusSecurity | None:
+    return for_keys_dir(Path(keys_dir)) if keys_dir else None
+
+
+def publisher_process(endpoint: str, count: int, conn: Connection, keys_dir: str = "") -> None:
     """Connect to the subscriber, announce with heartbeats until told to go, then blast."""
-    with ZmqPublisher(endpoint, bind=False, publisher_id="bench") as pub:
+    with ZmqPublisher(endpoint, bind=False, publisher_id="bench", security=_security(keys_dir)) as pub:
         while not conn.poll(0.01):
             pub.publish(s.heartbeat("bench"), s.Heartbeat("bench", "warmup", 0))
         conn.recv()
@@ -41,11 +50,12 @@ def publisher_process(endpoint: str, count: int, conn: Connection) -> None:
         conn.recv()  # keep the socket open until the subscriber is done
 
 
-def pubsub(count: int) -> None:
-    with ZmqSubscriber(EPHEMERAL, [s.MD_PREFIX, s.HEARTBEAT_PREFIX], bind=True) as sub:
+def pubsub(count: int, keys_dir: str = "") -> None:
+    with ZmqSubscriber(EPHEMERAL, [s.MD_PREFIX, s.HEARTBEAT_PREFIX], bind=True,
+                       security=_security(keys_dir)) as sub:
         parent, child = mp.Pipe()
         proc = mp.get_context("spawn").Process(
-            target=publisher_process, args=(sub.last_endpoint, count, child)
+            target=publisher_process, args=(sub.last_endpoint, count, child, keys_dir)
         )
         proc.start()
         deadline = time.monotonic() + 10
@@ -70,7 +80,7 @@ def pubsub(count: int) -> None:
         proc.join(5)
         gaps = sub.tracker.stats()
     span = max(last - first, 1e-9)
-    print(f"pub/sub tcp loopback : {count} quotes published at {count / publish_s:,.0f}/s")
+    print(f"pub/sub tcp loopback{' (CURVE)' if keys_dir else ''}: {count} quotes published at {count / publish_s:,.0f}/s")
     print(f"                       {received} received at {received / span:,.0f} msgs/s")
     print(f"                       gaps {gaps['gaps']}, missing {gaps['missing']}", end="")
     print(f", dropped {sub.dropped}")
@@ -98,10 +108,15 @@ def codec() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quotes", type=int, default=100_000)
+    parser.add_argument("--curve", action="store_true", help="secure both sockets with CURVE (bus keys)")
     args = parser.parse_args()
     print(f"load average         : {os.getloadavg()[0]:.2f} on {os.cpu_count()} cpus")
     codec()
-    pubsub(args.quotes)
+    if args.curve:
+        with tempfile.TemporaryDirectory() as tmp:
+            pubsub(args.quotes, str(Path(tmp) / "bus_keys"))
+    else:
+        pubsub(args.quotes)
 
 
 if __name__ == "__main__":
