@@ -10,12 +10,23 @@ order is sent when its journal write failed).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pyrt.domain.intents import OrderIntent
 from pyrt.persistence.journal import RecordKind
-from pyrt.venues.port import BrokerOrder, BrokerPosition
+from pyrt.venues.port import (
+    BrokerOrder,
+    BrokerPosition,
+    DuplicateClientOrderId,
+    NotFound,
+    OrderRejectedByVenue,
+    OutcomeUnknown,
+    RateLimited,
+    VenueError,
+    VenuePort,
+)
 from pyrt.venues.stream_events import MalformedTradeUpdate, StreamDown, StreamUp, TradeUpdateSeen
 
 Entry = tuple[RecordKind, str, dict[str, Any]]
@@ -104,6 +115,40 @@ BrokerResult = (
     | LookupFailed | TradeUpdateSeen | MalformedTradeUpdate | StreamUp | StreamDown | BrokerOpenOrders
     | BrokerPositions | BrokerReadFailed
 )
+
+
+def submit_result(coid: str, call: Callable[[], BrokerOrder], t_call_ns: int = 0) -> BrokerResult:
+    """Run one POST and say what came of it, in the core's terms (never raises)."""
+    try:
+        return SubmitAcked(coid, call(), t_call_ns)
+    except DuplicateClientOrderId:
+        return SubmitDuplicate(coid)
+    except OrderRejectedByVenue as exc:
+        return SubmitRefused(coid, exc.status, exc.message)
+    except RateLimited as exc:
+        return SubmitRateLimited(coid, exc.reset_epoch_s)
+    except OutcomeUnknown as exc:
+        return SubmitUnknown(coid, str(exc))
+    except Exception as exc:  # anything else after sending: the outcome is unknown
+        return SubmitUnknown(coid, f"{type(exc).__name__}: {exc}")
+
+
+def lookup_result(coid: str, venue: VenuePort) -> BrokerResult:
+    try:
+        return LookupFound(coid, venue.get_order_by_client_id(coid))
+    except NotFound:
+        return LookupMissing(coid)
+    except VenueError as exc:
+        return LookupFailed(coid, str(exc))
+
+
+def read_result(kind: ReadKind, venue: VenuePort) -> BrokerResult:
+    try:
+        if kind == "positions":
+            return BrokerPositions(venue.positions())
+        return BrokerOpenOrders(venue.list_orders("open"))
+    except VenueError as exc:
+        return BrokerReadFailed(kind, str(exc))
 
 
 # ---------------------------------------------------------------- effects (for the shell)

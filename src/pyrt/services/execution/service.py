@@ -38,45 +38,28 @@ from pyrt.services.execution.core import JOURNAL_WRITE_FAILED, Admission, Execut
 from pyrt.services.execution.lock import AccountLock, AccountLockHeld
 from pyrt.services.execution.messages import (
     Alert,
-    BrokerOpenOrders,
-    BrokerPositions,
-    BrokerReadFailed,
-    BrokerResult,
     CancelAll,
     Count,
     Effect,
     Halted,
     Journal,
     Lookup,
-    LookupFailed,
-    LookupFound,
-    LookupMissing,
     Publish,
     ReadBroker,
+    ReadKind,
     StreamDown,
     StreamUp,
     Submit,
-    SubmitAcked,
-    SubmitDuplicate,
-    SubmitRateLimited,
-    SubmitRefused,
-    SubmitUnknown,
     TradeUpdateSeen,
+    lookup_result,
+    read_result,
+    submit_result,
 )
 from pyrt.services.execution.reconcile import reconcile_positions, reconcile_report
 from pyrt.services.execution.watchdog import Watchdog
 from pyrt.services.runtime import Every, ServiceRuntime
 from pyrt.venues.alpaca.stream import TradeUpdatesThread
-from pyrt.venues.port import (
-    DuplicateClientOrderId,
-    NotFound,
-    OrderRejectedByVenue,
-    OutcomeUnknown,
-    RateLimited,
-    VenueError,
-    VenuePort,
-    VenueUnavailable,
-)
+from pyrt.venues.port import OutcomeUnknown, RateLimited, VenuePort, VenueUnavailable
 
 __all__ = ["AccountLock", "AccountLockHeld", "ExecutionEngine", "run"]
 
@@ -264,43 +247,16 @@ class ExecutionEngine:
         stages.mark("tick", intent.intent_id, tick_ns)
         if tick_ns:
             self.metrics.execution.tick_to_submit.observe((t_call - tick_ns) / 1e9)
-        result: BrokerResult
-        try:
-            result = SubmitAcked(coid, self.venue.submit_order(coid, intent), t_call)
-        except DuplicateClientOrderId:
-            result = SubmitDuplicate(coid)
-        except OrderRejectedByVenue as exc:
-            result = SubmitRefused(coid, exc.status, exc.message)
-        except RateLimited as exc:
-            result = SubmitRateLimited(coid, exc.reset_epoch_s)
-        except OutcomeUnknown as exc:
-            result = SubmitUnknown(coid, str(exc))
-        except Exception as exc:  # anything else after sending: the outcome is unknown
-            result = SubmitUnknown(coid, f"{type(exc).__name__}: {exc}")
+        result = submit_result(coid, lambda: self.venue.submit_order(coid, intent), t_call)
         self.metrics.execution.submit_latency.observe((time.time_ns() - t_call) / 1e9)
         failpoint("after_send_before_ack_write")
         self._post(result)
 
     def _lookup_job(self, coid: str) -> None:
-        result: BrokerResult
-        try:
-            result = LookupFound(coid, self.venue.get_order_by_client_id(coid))
-        except NotFound:
-            result = LookupMissing(coid)
-        except VenueError as exc:
-            result = LookupFailed(coid, str(exc))
-        self._post(result)
+        self._post(lookup_result(coid, self.venue))
 
-    def _read_job(self, kind: str) -> None:
-        result: BrokerResult
-        try:
-            if kind == "positions":
-                result = BrokerPositions(self.venue.positions())
-            else:
-                result = BrokerOpenOrders(self.venue.list_orders("open"))
-        except VenueError as exc:
-            result = BrokerReadFailed("positions" if kind == "positions" else "open_orders", str(exc))
-        self._post(result)
+    def _read_job(self, kind: ReadKind) -> None:
+        self._post(read_result(kind, self.venue))
 
     def _post(self, item: Any) -> None:
         self.results.put(item)

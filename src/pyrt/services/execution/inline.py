@@ -1,0 +1,131 @@
+"""The execution stage run synchronously in one thread: the same `ExecutionCore`, its effects
+executed at once against any `VenuePort` and an in-memory journal. What unit tests and a
+backtester drive with a manual clock; the live shell (`service.py`) executes the same
+effects with a journal file, sockets and worker threads.
+
+Broker answers can be held back (`hold_answers=True`) and delivered later with `deliver()`,
+so a test can interleave them with timers the way threads interleave them live.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyrt.persistence.journal import JournalRecord, JournalWriteError
+from pyrt.services.execution.core import Admission, ExecutionCore
+from pyrt.services.execution.messages import (
+    Alert,
+    BrokerResult,
+    CancelAll,
+    Count,
+    Effect,
+    Entry,
+    Halted,
+    Journal,
+    Lookup,
+    Publish,
+    ReadBroker,
+    Submit,
+    lookup_result,
+    read_result,
+    submit_result,
+)
+from pyrt.venues.port import VenuePort
+
+
+@dataclass
+class MemoryJournal:
+    """Append-only records in memory, numbered like the journal file's; `fail_next` makes
+    the next append raise JournalWriteError (nothing appended)."""
+
+    records: list[JournalRecord] = field(default_factory=list)
+    fail_next: bool = False
+
+    def append_records(self, entries: list[Entry], ts_ns: int) -> list[JournalRecord]:
+        if self.fail_next:
+            self.fail_next = False
+            raise JournalWriteError("disk full (simulated)")
+        start = len(self.records) + 1
+        new = [JournalRecord(start + i, ts_ns, kind.value, coid, dict(payload))
+               for i, (kind, coid, payload) in enumerate(entries)]
+        self.records += new
+        return new
+
+
+class InlineExecution:
+    def __init__(self, core: ExecutionCore, venue: VenuePort, *, hold_answers: bool = False) -> None:
+        self.core = core
+        self.venue = venue
+        self.journal = MemoryJournal()
+        self.hold_answers = hold_answers
+        self.answers: deque[BrokerResult] = deque()
+        self.published: list[Publish] = []
+        self.alerts: list[Alert] = []
+        self.halts: list[Halted] = []
+        self.counts: list[Count] = []
+        self.sent: list[str] = []  # client_order_ids in the order their POSTs left
+        self.cancel_alls = 0
+
+    # ------------------------------------------------------------------ inputs
+    def intent(self, intent: Any, tick_ns: int = 0) -> Admission:
+        adm, effects = self.core.on_intent(intent, tick_ns)
+        if not self.run(effects):
+            return Admission(adm.client_order_id, False, "JOURNAL_WRITE_FAILED", "journal write failed")
+        return adm
+
+    def handle(self, msg: BrokerResult) -> None:
+        self.run(self.core.handle(msg))
+
+    def tick(self) -> None:
+        self.run(self.core.on_timer())
+
+    def deliver(self) -> int:
+        """Hand every held broker answer to the core (and what those cause, until quiet)."""
+        n = 0
+        while self.answers:
+            n += 1
+            self.handle(self.answers.popleft())
+        return n
+
+    # ------------------------------------------------------------------ effects
+    def run(self, effects: list[Effect]) -> bool:
+        todo: deque[Effect] = deque(effects)
+        while todo:
+            effect = todo.popleft()
+            match effect:
+                case Journal(entries):
+                    try:
+                        records = self.journal.append_records(list(entries), self.core.clock.now_ns())
+                    except JournalWriteError as exc:
+                        dropped = [e.coid for e in todo if isinstance(e, Submit)]
+                        for coid in dropped or [""]:
+                            self.run(self.core.on_journal_failed(str(exc), coid))
+                        return False
+                    todo.extend(self.core.apply(records))
+                case Submit(coid, intent, _tick):
+                    self.sent.append(coid)
+                    self._answer(submit_result(coid, lambda c=coid, i=intent: self.venue.submit_order(c, i)))
+                case Lookup(coid):
+                    self._answer(lookup_result(coid, self.venue))
+                case ReadBroker(kind):
+                    self._answer(read_result(kind, self.venue))
+                case Publish():
+                    self.published.append(effect)
+                case Alert():
+                    self.alerts.append(effect)
+                case Halted():
+                    self.halts.append(effect)
+                case Count():
+                    self.counts.append(effect)
+                case CancelAll():
+                    self.cancel_alls += 1
+                    self.venue.cancel_all_orders()
+        return True
+
+    def _answer(self, result: BrokerResult) -> None:
+        if self.hold_answers:
+            self.answers.append(result)
+        else:
+            self.handle(result)
