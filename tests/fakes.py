@@ -125,7 +125,8 @@ class InMemoryBroker:
                     if oid not in self.orders:
                         raise NotFound(f"no order {oid}")
                     if self.orders[oid].status not in _OPEN:
-                        raise OrderRejectedByVenue(422, 42210000, f'order is already in "{self.orders[oid].status}" state')
+                        status = self.orders[oid].status
+                        raise OrderRejectedByVenue(422, 42210000, f'order is already in "{status}" state')
                     self.orders[oid] = replace(self.orders[oid], status="canceled")
                 return None if call.method == "cancel_order" else [(oid, 200) for oid in ids]
             case "list_orders" | "list_all_orders_since":

@@ -1,1 +1,1 @@
-"""The simulated venue: a pure, deterministic matching core and paper account (seeded, clock-driven). The sim broker serves it over Alpaca's protocol; the backtester reuses it."""
+"""The simulated venue: a pure, deterministic matching core and paper account (seeded, clock-driven). The sim broker serves it over Alpaca's protocol; `venue.SimulatedVenue` serves it in-process as the venue port, for the backtester and tests."""

@@ -9,8 +9,10 @@ HTTP error becomes the port's error: 404 `NotFound`, a repeated client_order_id
 `DuplicateClientOrderId`, any other 403/422 `OrderRejectedByVenue`.
 
 Time comes only from the clock: every command and market input acts at `clock.now_ns()`.
-The driver moves the clock, then feeds quotes (`on_quote`) or lets time pass (`advance`),
-and collects the trade_updates the venue would have streamed with `drain_updates()`.
+The driver moves the clock, then feeds quotes (`on_quote`, `on_quote_event`) or lets time
+pass (`advance`), and collects the trade_updates the venue would have streamed with
+`drain_updates()`. The core matches quotes only; a bar-driven backtest turns its bars into
+quotes itself, by a rule it states.
 The same seed, clock and inputs give the same ids, fills and events, byte for byte."""
 
 from __future__ import annotations
@@ -114,12 +116,23 @@ class SimulatedVenue:
     ) -> None:
         """A quote at the clock's time: it replaces the offered sizes and may fill resting
         orders. Raises ValueError for an unknown symbol or a crossed or non-positive quote."""
-        quote = Quote(symbol, float(bid), float(bid_size), float(ask), float(ask_size), self.clock.now_ns())
+        now = self.clock.now_ns()
+        self.on_quote_event(Quote(symbol, float(bid), float(bid_size), float(ask), float(ask_size), now))
+
+    def on_quote_event(self, quote: Quote) -> None:
+        """A recorded quote (a backtest's history). Matching happens at the clock's time,
+        which the driver has moved to the quote's; a quote stamped later than the clock
+        would be trading on the future, so it is a ValueError, as is a bad quote."""
+        now = self.clock.now_ns()
+        if quote.ts_ns > now:
+            raise ValueError(
+                f"quote for {quote.symbol} at {iso_utc(quote.ts_ns)} is later than the clock ({iso_utc(now)})"
+            )
         try:
             self.engine.check_quote(quote)
         except Rejection as rej:
             raise ValueError(rej.message) from None
-        self._emit(self.engine.on_quote(quote, quote.ts_ns))
+        self._emit(self.engine.on_quote(quote, now))
 
     def advance(self) -> None:
         """The clock moved without a quote: orders whose latency has elapsed may now match

@@ -12,6 +12,7 @@ import pytest
 from pyrt.domain.clock import ManualClock
 from pyrt.domain.enums import OrderSide, OrderType, TimeInForce
 from pyrt.domain.intents import OrderIntent
+from pyrt.domain.market import Quote
 from pyrt.venues.port import (
     BrokerOrder,
     DuplicateClientOrderId,
@@ -217,7 +218,9 @@ def test_positions_and_account_after_fills_conserve_cash_exactly():
     assert (acct.cash, acct.equity, acct.status) == (cash, cash + 6 * D(104), "ACTIVE")
     paper = venue.engine.account
     assert paper.realized_pnl == 4 * (D(103) - D(101))
-    assert INITIAL == paper.cash + sum(p.cost_basis for p in paper.positions.values()) - paper.realized_pnl + paper.fees_paid
+    at_cost = sum(p.cost_basis for p in paper.positions.values())
+    assert INITIAL == paper.cash + at_cost - paper.realized_pnl + paper.fees_paid
+    assert not venue.engine.has_changes()  # nothing persists them in-process: they must not pile up
 
     closing = venue.close_position("AAPL")
     assert (closing.side, closing.qty, closing.type) == ("sell", D(6), "market")
@@ -259,6 +262,19 @@ def test_a_bad_quote_is_a_value_error_naming_the_problem():
         venue.on_quote("TSLA", 1.0, 2.0)
     with pytest.raises(ValueError, match="bid <= ask"):
         venue.on_quote("AAPL", 102.0, 101.0)
+
+
+def test_a_recorded_quote_matches_at_the_clock_and_one_from_the_future_is_refused():
+    venue, clock = make()
+    venue.submit_order("l", intent("buy", "2", "limit", "gtc", limit_price=D(100)))
+    venue.drain_updates()
+    with pytest.raises(ValueError, match="later than the clock"):
+        venue.on_quote_event(Quote("AAPL", 98.0, 50, 99.0, 50, T0 + 1))
+    assert venue.drain_updates() == []
+    clock.set(T0 + 1)
+    venue.on_quote_event(Quote("AAPL", 98.0, 50, 99.0, 50, T0 + 1))
+    [fill] = venue.drain_updates()
+    assert (fill.event, fill.price) == ("fill", D(99))
 
 
 # ------------------------------------------------------------------ determinism
@@ -305,6 +321,10 @@ def _protocol_methods() -> dict[str, inspect.Signature]:
     }
 
 
+def _shape(sig: inspect.Signature) -> list[tuple[object, ...]]:
+    return [(p.name, p.kind, p.default, str(p.annotation)) for p in sig.parameters.values()]
+
+
 def port_mismatches(cls: type) -> list[str]:
     """Each port method `cls` lacks or spells differently (names, kinds, defaults, annotations)."""
     problems = []
@@ -314,15 +334,14 @@ def port_mismatches(cls: type) -> list[str]:
             problems.append(f"{name}: missing")
             continue
         have = inspect.signature(impl)
-        shape = lambda sig: [(p.name, p.kind, p.default, str(p.annotation)) for p in sig.parameters.values()]  # noqa: E731
-        if shape(have) != shape(want) or str(have.return_annotation) != str(want.return_annotation):
+        if _shape(have) != _shape(want) or str(have.return_annotation) != str(want.return_annotation):
             problems.append(f"{name}: {have} != {want}")
     return problems
 
 
 def test_the_port_has_the_methods_the_venues_are_checked_against():
-    assert {"submit_order", "get_order_by_client_id", "get_order", "cancel_order", "cancel_all_orders",
-            "list_orders", "list_all_orders_since", "positions", "account", "close_position"} <= set(_protocol_methods())
+    assert {"submit_order", "get_order_by_client_id", "get_order", "cancel_order", "cancel_all_orders", "list_orders",
+            "list_all_orders_since", "positions", "account", "close_position"} <= set(_protocol_methods())
 
 
 @pytest.mark.parametrize("cls", [SimulatedVenue, FakeVenue])
