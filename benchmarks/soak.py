@@ -18,12 +18,14 @@ and the order flow allowed to settle):
   - the journal's positions equal the broker's,
   - no client_order_id appears twice at the broker,
   - no broker order is unknown to the journal,
+  - no order the journal saw reach the broker is missing there, none it decided never
+    to send is there, and none is left in flight,
   - every journalled order that reached the broker agrees with it (broker id, filled
-    quantity, state), and none the journal saw acknowledged is missing at the broker.
-The journal is read read-only (Journal + projections.replay); the broker through the
-project's AlpacaVenue adapter (alpaca-py) with the sim's default keys.
-(If src/pyrt/ops/invariants.py exists it should replace `check_invariants` below; it did
-not when this was written, so the check here is kept small.)
+    quantity, state).
+All but the last are the shared checks of pyrt.ops.invariants (the fault matrix's); the
+per-order agreement is added here. The journal is read read-only (Journal +
+projections.replay), the broker through the project's AlpacaVenue adapter (alpaca-py) with
+the deployment's keys (the sim's default ones).
 
 Exit status: 0 if every invariant holds and every process stayed under the growth target,
 1 otherwise (2 if the system could not start). `pyrt down` always runs at the end, also on
@@ -47,21 +49,22 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from pyrt.config import AppConfig, load_config  # noqa: E402
-from pyrt.domain.orders import OrderState, map_alpaca_status  # noqa: E402
+from pyrt.domain.orders import map_alpaca_status  # noqa: E402
+from pyrt.ops import invariants  # noqa: E402
 from pyrt.ops.gateway import parse_exposition, scrape  # noqa: E402
 from pyrt.ops.status import expected_targets, live_pid  # noqa: E402
 from pyrt.persistence.journal import Journal  # noqa: E402
 from pyrt.persistence.projections import OrderProjection, replay  # noqa: E402
-from pyrt.venues.alpaca.adapter import AlpacaVenue  # noqa: E402
+from pyrt.venues.port import BrokerOrder  # noqa: E402
 from tests.support.deploy import make_deployment  # noqa: E402
 
 PYRT = [sys.executable, "-m", "pyrt"]
@@ -117,6 +120,7 @@ class Counters:
     filled: float = 0.0
     rejected: float = 0.0
     denied: float = 0.0
+    quotes: float = 0.0
     scraped: bool = False
 
 
@@ -132,57 +136,49 @@ def read_counters(cfg: AppConfig) -> Counters:
               "execution_orders_rejected_total": "rejected", "risk_checks_failed_total": "denied"}
     for family in parse_exposition(text):
         for sample in family.samples:
-            if sample.name in wanted:
+            if sample.name == "market_data_messages_received_total" and ("type", "quote") in sample.labels:
+                out.quotes += float(sample.value)
+            elif sample.name in wanted:
                 attr = wanted[sample.name]
                 setattr(out, attr, getattr(out, attr) + float(sample.value))
     return out
 
 
 # --------------------------------------------------------------------------- invariants
-def check_invariants(proj: OrderProjection, venue: AlpacaVenue) -> list[str]:
-    """Every way the journal and the broker disagree, as sentences (empty: consistent)."""
-    problems: list[str] = []
-    broker_positions = {p.symbol: p.qty for p in venue.positions()}
-    for symbol in sorted(set(broker_positions) | set(proj.positions)):
-        ours, theirs = proj.position(symbol).qty, broker_positions.get(symbol, Decimal(0))
-        if ours != theirs:
-            problems.append(f"position {symbol}: journal {ours}, broker {theirs}")
-    broker_orders = venue.list_all_orders_since(None)
-    by_coid: dict[str, list] = {}
+def disagreements(proj: OrderProjection, broker_orders: list[BrokerOrder]) -> list[str]:
+    """Orders the journal and the broker both have but describe differently (broker id,
+    filled quantity, state). pyrt.ops.invariants checks presence and positions, not this."""
+    journalled = proj.orders
+    out: list[str] = []
     for b in broker_orders:
-        by_coid.setdefault(b.client_order_id, []).append(b)
-    for coid, orders in sorted(by_coid.items()):
-        if len(orders) > 1:
-            problems.append(f"client_order_id {coid} appears {len(orders)} times at the broker")
-        order = proj.orders.get(coid)
+        order = journalled.get(b.client_order_id)
         if order is None:
-            problems.append(f"broker order {orders[0].id} ({coid}) is unknown to the journal")
-            continue
-        b = orders[0]
+            continue  # an orphan: reported by the shared check
         try:
-            broker_state = map_alpaca_status(b.status)
+            state = map_alpaca_status(b.status)
         except (KeyError, ValueError):
-            problems.append(f"{coid}: broker status {b.status!r} is not an Alpaca status")
+            out.append(f"{b.client_order_id}: broker status {b.status!r} is not an Alpaca status")
             continue
-        if order.broker_order_id != b.id or order.filled_qty != b.filled_qty or order.state != broker_state:
-            problems.append(f"{coid}: journal {order.state.value} id={order.broker_order_id or '-'} "
-                            f"filled={order.filled_qty}, broker {broker_state.value} id={b.id} filled={b.filled_qty}")
-    for coid, order in sorted(proj.orders.items()):
-        if order.broker_order_id and coid not in by_coid:
-            problems.append(f"{coid}: acknowledged in the journal ({order.state.value}) but missing at the broker")
-        elif order.state in (OrderState.SUBMITTED, OrderState.UNKNOWN) and coid not in by_coid:
-            problems.append(f"{coid}: still {order.state.value} in the journal after the flow settled")
-    return problems
+        if order.broker_order_id != b.id or order.filled_qty != b.filled_qty or order.state != state:
+            out.append(f"{b.client_order_id}: journal {order.state.value} id={order.broker_order_id or '-'} "
+                       f"filled={order.filled_qty}, broker {state.value} id={b.id} filled={b.filled_qty}")
+    return out
 
 
-def settled_invariants(cfg: AppConfig, venue: AlpacaVenue, deadline_s: float) -> tuple[list[str], OrderProjection]:
-    """check_invariants until it passes or `deadline_s` runs out (fills reach the journal
-    through the trade stream a moment after the broker has them)."""
+def settled_invariants(cfg: AppConfig, venue: Any, deadline_s: float) -> tuple[list[str], OrderProjection]:
+    """The invariants, asked again until they hold or `deadline_s` runs out (a fill reaches
+    the journal through the trade stream a moment after the broker has it): the shared
+    check (lost, duplicated, orphans, sent after a local rejection, position drift) plus
+    `disagreements`, and no order left in flight."""
     deadline = time.monotonic() + deadline_s
     while True:
+        shared = invariants.check_deployment(cfg, venue)
         with Journal(cfg.system.execution.journal_path, read_only=True) as journal:
             proj = replay(journal.iter_records())
-        problems = check_invariants(proj, venue)
+        problems = [*shared.problems, *disagreements(proj, venue.list_all_orders_since(None))]
+        if shared.unresolved:
+            problems.append(f"{len(shared.unresolved)} orders still in flight in the journal: "
+                            f"{', '.join(shared.unresolved[:5])}")
         if not problems or time.monotonic() > deadline:
             return problems, proj
         time.sleep(1.0)
@@ -268,10 +264,10 @@ def sample_loop(run: Run, cfg: AppConfig, seconds: float, every_s: float) -> Non
             cpu[name] = 100.0 * (ticks - last_ticks[name]) / CLK_TCK / (now - last_t)
             last_ticks[name] = ticks
         counters = read_counters(cfg)
-        last_t = now
         s = Sample(now - t0, rss, cpu, counters)
         run.samples.append(s)
-        print_sample(s, prev)
+        print_sample(s, prev, now - last_t)
+        last_t = now
         prev = counters
         if run.lost:
             print(f"  PROCESS GONE: {', '.join(run.lost)}")
@@ -281,11 +277,11 @@ def sample_loop(run: Run, cfg: AppConfig, seconds: float, every_s: float) -> Non
         next_at += every_s
 
 
-def print_sample(s: Sample, prev: Counters) -> None:
+def print_sample(s: Sample, prev: Counters, interval_s: float) -> None:
     c = s.counters
     rss = " ".join(f"{SHORT[n]} {kb / 1024:5.1f}" for n, kb in s.rss_kb.items())
     cpu = " ".join(f"{SHORT[n]} {p:4.1f}" for n, p in s.cpu_pct.items())
-    metrics = (f"gaps {c.gaps:.0f} (+{c.gaps - prev.gaps:.0f})  drops {c.drops:.0f} (+{c.drops - prev.drops:.0f})  "
+    metrics = (f"quotes/s {(c.quotes - prev.quotes) / interval_s:,.0f}  gaps {c.gaps:.0f} (+{c.gaps - prev.gaps:.0f})  drops {c.drops:.0f} (+{c.drops - prev.drops:.0f})  "
                f"orders submitted {c.submitted:.0f} (+{c.submitted - prev.submitted:.0f}) "
                f"filled {c.filled:.0f} rejected {c.rejected:.0f}, risk denied {c.denied:.0f}") if c.scraped else "metrics unreachable"
     print(f"[{s.t_s:6.0f} s] RSS MB: {rss}", flush=True)
@@ -308,7 +304,7 @@ def report(run: Run, warmup_s: float, minutes: float, problems: list[str], proj:
     print(f"  target: RSS growth under {TARGET_GROWTH_PCT:g} % over 60 minutes, per process "
           f"(measured over {span_min:.1f} min{'' if span_min >= 59.5 else ', not extrapolated'})")
     print(f"  {'process':<18} {'RSS start MB':>12} {'RSS end MB':>11} {'max MB':>8} {'growth %':>9} "
-          f"{'CPU % p50':>10}  verdict")
+          f"{'%/h linear':>10} {'CPU % p50':>10}  verdict")
     for name in first.rss_kb:
         if name not in last.rss_kb:
             print(f"  {name:<18} {'gone':>12}")
@@ -320,9 +316,12 @@ def report(run: Run, warmup_s: float, minutes: float, problems: list[str], proj:
         cpu = statistics.median(s.cpu_pct[name] for s in measured if name in s.cpu_pct)
         ok = growth < TARGET_GROWTH_PCT
         failed |= not ok
+        per_hour = growth * 60.0 / span_min if span_min > 0 else 0.0  # information only: early growth often levels off
         print(f"  {name:<18} {start / 1024:12.1f} {end / 1024:11.1f} {peak / 1024:8.1f} {growth:9.2f} "
-              f"{cpu:10.1f}  {'ok' if ok else 'MISSED'}")
+              f"{per_hour:10.1f} {cpu:10.1f}  {'ok' if ok else 'MISSED'}")
     c = run.samples[-1].counters
+    rate = (last.counters.quotes - first.counters.quotes) / max(last.t_s - first.t_s, 1e-9)
+    print(f"  market data: {rate:,.0f} quotes/s received on average after the warm-up")
     print(f"  bus gaps {c.gaps:.0f}, dropped frames {c.drops:.0f} (whole run, all services)")
     print(f"  orders: {c.submitted:.0f} submitted, {c.filled:.0f} filled, {c.rejected:.0f} rejected, "
           f"{c.denied:.0f} intents denied by risk (metrics); "
@@ -336,8 +335,8 @@ def report(run: Run, warmup_s: float, minutes: float, problems: list[str], proj:
         for p in problems:
             print(f"    BROKEN: {p}")
     else:
-        print("    ok: positions equal, no duplicate client_order_id, no unknown broker order, "
-              "every order that reached the broker agrees")
+        print("    ok: positions equal; no lost, duplicated, orphan or ghost order; none in flight; "
+              "every order at the broker agrees with the journal")
     print(f"result: {'FAIL' if failed else 'PASS'}")
     return 1 if failed else 0
 
@@ -367,8 +366,7 @@ def main() -> int:
             sample_loop(run, cfg, seconds, args.sample_s)
             disabled = run.pyrt("trading", "disable", "--reason", "soak: settle before the invariant check")
             print(f"trading disable: {(disabled.stdout or disabled.stderr).strip()}")
-            venue = AlpacaVenue(cfg.venue.trading_url, cfg.secrets.api_key_id.get_secret_value(),
-                                cfg.secrets.api_secret_key.get_secret_value())
+            venue = invariants.venue_for(cfg)
             problems, proj = settled_invariants(cfg, venue, 30.0)
         return report(run, warmup_s, args.minutes, problems, proj)
     except KeyboardInterrupt:
