@@ -3,6 +3,8 @@ seconds), printed at the end of the session; `make test-fuzz` reports it."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tests.fuzz.harness import BUDGET_ENV, TALLIES, Tally, budget
@@ -21,3 +23,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section(f"fuzz: {budget()} inputs per decoder (${BUDGET_ENV})")
         for line in summary_lines(TALLIES):
             terminalreporter.write_line(line)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logs():
+    """Decoders log each drop (some throttled, some not); a million drops would fill the
+    captured log, so logging is off while a fuzz test runs."""
+    logging.disable(logging.CRITICAL)
+    yield
+    logging.disable(logging.NOTSET)

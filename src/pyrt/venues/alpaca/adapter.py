@@ -17,7 +17,9 @@ from requests.adapters import HTTPAdapter
 
 from pyrt.domain.intents import OrderIntent
 from pyrt.venues.alpaca.mapping import (
+    MALFORMED,
     account_from_json,
+    items,
     order_from_json,
     order_request_body,
     position_from_json,
@@ -69,7 +71,7 @@ def configure_client(client: Any, url: str, timeout_s: float) -> None:
 def _api_error_code(err: APIError) -> int | None:
     try:
         return int(err.code)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, KeyError, AttributeError):  # a body without a numeric "code"
         return None
 
 
@@ -99,36 +101,53 @@ class AlpacaVenue:
             if mutating:
                 raise OutcomeUnknown(f"HTTP {status}: {_message(err)}") from None
             raise VenueUnavailable(f"HTTP {status}: {_message(err)}") from None
+        except requests.exceptions.JSONDecodeError:  # a 200 whose body is not JSON (a proxy's page)
+            if mutating:
+                raise OutcomeUnknown("the venue's answer is not JSON") from None
+            raise VenueUnavailable("the venue's answer is not JSON") from None
         except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
             kind = type(err).__name__
             if mutating:
                 raise OutcomeUnknown(f"{kind} talking to the venue") from None
             raise VenueUnavailable(f"{kind} talking to the venue") from None
 
+    @staticmethod
+    def _parse(parse: Any, raw: Any, mutating: bool = False) -> Any:
+        """`parse(raw)`, with an answer not of Alpaca's shape translated like a failed call:
+        the outcome of a POST/DELETE is then unknown, a read may be retried."""
+        try:
+            return parse(raw)
+        except MALFORMED as exc:
+            detail = f"malformed answer from the venue: {type(exc).__name__}: {exc}"[:300]
+            if mutating:
+                raise OutcomeUnknown(detail) from None
+            raise VenueUnavailable(detail) from None
+
     # ------------------------------------------------------------- orders
     def submit_order(self, client_order_id: str, intent: OrderIntent) -> BrokerOrder:
         body = order_request_body(client_order_id, intent)
-        return order_from_json(self._call(self.client.post, "/orders", body, mutating=True))
+        return self._parse(order_from_json, self._call(self.client.post, "/orders", body, mutating=True), True)
 
     def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder:
         raw = self._call(self.client.get, "/orders:by_client_order_id", {"client_order_id": client_order_id})
-        return order_from_json(raw)
+        return self._parse(order_from_json, raw)
 
     def get_order(self, order_id: str) -> BrokerOrder:
-        return order_from_json(self._call(self.client.get, f"/orders/{order_id}"))
+        return self._parse(order_from_json, self._call(self.client.get, f"/orders/{order_id}"))
 
     def cancel_order(self, order_id: str) -> None:
         self._call(self.client.delete, f"/orders/{order_id}", mutating=True)
 
     def cancel_all_orders(self) -> list[tuple[str, int]]:
-        raw = self._call(self.client.delete, "/orders", mutating=True) or []
-        return [(str(r["id"]), int(r["status"])) for r in raw]
+        raw = self._call(self.client.delete, "/orders", mutating=True)
+        return self._parse(lambda r: [(str(x["id"]), int(x["status"])) for x in items(r)], raw, True)
 
     def list_orders(self, status: str = "open", after: str | None = None, limit: int = 500) -> list[BrokerOrder]:
         params: dict[str, Any] = {"status": status, "limit": limit, "direction": "asc"}
         if after:
             params["after"] = after
-        return [order_from_json(o) for o in self._call(self.client.get, "/orders", params) or []]
+        raw = self._call(self.client.get, "/orders", params)
+        return self._parse(lambda r: [order_from_json(o) for o in items(r)], raw)
 
     def list_all_orders_since(self, after: str | None) -> list[BrokerOrder]:
         """Every order submitted after `after` (paginated by submission time)."""
@@ -143,13 +162,14 @@ class AlpacaVenue:
 
     # ------------------------------------------------------------- positions, account
     def positions(self) -> list[BrokerPosition]:
-        return [position_from_json(p) for p in self._call(self.client.get, "/positions") or []]
+        raw = self._call(self.client.get, "/positions")
+        return self._parse(lambda r: [position_from_json(p) for p in items(r)], raw)
 
     def account(self) -> BrokerAccount:
-        return account_from_json(self._call(self.client.get, "/account"))
+        return self._parse(account_from_json, self._call(self.client.get, "/account"))
 
     def close_position(self, symbol: str) -> BrokerOrder:
-        return order_from_json(self._call(self.client.delete, f"/positions/{symbol}", mutating=True))
+        return self._parse(order_from_json, self._call(self.client.delete, f"/positions/{symbol}", mutating=True), True)
 
 
 def _message(err: APIError) -> str:

@@ -10,10 +10,28 @@ from pyrt.domain.enums import OrderType
 from pyrt.venues.port import BrokerAccount, BrokerOrder, BrokerPosition, TradeUpdateReport
 
 
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, ArithmeticError)
+"""What the functions below raise on JSON that is not of Alpaca's shape (a missing key, a
+list for an object, "abc" or "NaN" for a number: decimal.InvalidOperation is an
+ArithmeticError). Callers translate these into their own errors."""
+
+
 def _dec(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
-    return Decimal(str(value))
+    result = Decimal(str(value))
+    if not result.is_finite():
+        raise ValueError(f"not a finite number: {value!r:.40}")
+    return result
+
+
+def items(raw: Any) -> list[Any]:
+    """A JSON array answer (an empty body, None, is no items)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise TypeError(f"expected a JSON array, got {type(raw).__name__}")
+    return raw
 
 
 def _dec0(value: Any) -> Decimal:

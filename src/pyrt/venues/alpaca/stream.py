@@ -13,7 +13,7 @@ from typing import Any
 
 from alpaca.trading.stream import TradingStream
 
-from pyrt.venues.alpaca.mapping import trade_update_from_json
+from pyrt.venues.alpaca.mapping import MALFORMED, trade_update_from_json
 from pyrt.venues.stream_events import MalformedTradeUpdate, StreamDown, StreamEvent, StreamUp, TradeUpdateSeen
 
 log = logging.getLogger("pyrt.venues.alpaca.stream")
@@ -57,7 +57,7 @@ class TradeUpdatesThread:
     async def _on_update(self, msg: dict[str, Any]) -> None:
         try:
             report = trade_update_from_json(msg["data"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except MALFORMED as exc:  # incl. decimal.InvalidOperation and a list for an object
             log.error("malformed trade update dropped: %s", exc)
             self._sink(MalformedTradeUpdate(str(exc)))
             return
