@@ -40,7 +40,10 @@ def throttle_problems(
     tier. `system_labels` maps the path of a field set by an environment override to its
     label ("env PYRT_..."), so the line names where each term really came from."""
     throttle = risk.throttle.max_orders_per_minute
-    tier = submit_tier_per_minute(execution)
+    try:
+        tier = submit_tier_per_minute(execution)
+    except ValueError:
+        return  # reserves that leave no submit tier are reported by ExecutionConfig itself
     if throttle <= tier:
         return
     terms = []
