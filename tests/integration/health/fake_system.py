@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from pyrt.bus import schema as wire
+from pyrt.bus.security import for_config
 from pyrt.bus.zmq import ZmqPublisher
 from pyrt.config import AppConfig, load_config
 from pyrt.domain.enums import OrderSide
@@ -73,7 +74,8 @@ class FakeSystem:
                      "execution_engine": s.execution.report_publish_address,
                      "signal_bridge": s.signals.publish_address}
         try:
-            pubs = {n: ZmqPublisher(a, publisher_id=f"fake-{n}") for n, a in addresses.items()}
+            key = for_config(self.cfg)  # `pyrt health` listens only to holders of the bus key
+            pubs = {n: ZmqPublisher(a, publisher_id=f"fake-{n}", security=key) for n, a in addresses.items()}
         except BaseException as exc:
             self.error = exc
             self.bound.set()
