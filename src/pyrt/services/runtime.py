@@ -170,9 +170,10 @@ class ServiceRuntime:
                 self._drops_exported[reason] = count
 
     def audit_command(self, cmd: wire.ControlCommand, result: wire.ControlResult, before: Any = None,
-                      after: Any = None) -> None:
-        """Audit one control command received over the bus (see ``audit_bus_command``)."""
-        audit_bus_command(self.cfg, self.service, cmd, result, before, after)
+                      after: Any = None, journal: Any = None) -> None:
+        """Audit one control command received over the bus (see ``audit_bus_command``).
+        A service that holds the journal open (the execution engine) passes it."""
+        audit_bus_command(self.cfg, self.service, cmd, result, before, after, journal)
 
     # ------------------------------------------------------------------ signals
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -206,22 +207,32 @@ READ_ONLY_ACTIONS = frozenset({"status"})
 
 
 def audit_bus_command(cfg: AppConfig, service: str, cmd: wire.ControlCommand, result: wire.ControlResult,
-                      before: Any = None, after: Any = None) -> bool:
+                      before: Any = None, after: Any = None, journal: Any = None) -> bool:
     """Append an audit entry for a control command a service received over the bus (who
     it says it is, the action, why, the state before/after and the result), like the API
     audits its calls. Read-only actions are skipped. The sender is authenticated by the
     bus key, not by ``cmd.actor`` (which it chooses). A failed journal write is logged
     and returns False: the command has already taken effect, so the caller still answers.
-    Returns whether an entry was written."""
+    Returns whether an entry was written. ``journal``: the process's open journal writer,
+    if it has one (a second writer of the same file in one process is refused)."""
     if cmd.action in READ_ONLY_ACTIONS:
         return False
     from pyrt.ops.audit import AuditLog, Caller
 
     caller = Caller(cmd.actor or "unknown", f"bus -> {service}")
+    outcome = {"ok": result.ok, "detail": result.detail, "args": dict(cmd.args)}
     try:
-        AuditLog(cfg.system.execution.journal_path).record(
-            caller, cmd.action, cmd.reason, before, after,
-            {"ok": result.ok, "detail": result.detail, "args": dict(cmd.args)})
+        if journal is None:
+            AuditLog(cfg.system.execution.journal_path).record(caller, cmd.action, cmd.reason, before, after, outcome)
+        else:
+            from pyrt.ops.audit import log as audit_log
+            from pyrt.persistence.journal import RecordKind
+
+            audit_log.warning("audit who=%s from=%s action=%s reason=%r result=%s", caller.name, caller.source,
+                              cmd.action, cmd.reason, outcome)
+            journal.append(RecordKind.AUDIT, "", {"who": caller.name, "from": caller.source, "action": cmd.action,
+                                                  "reason": cmd.reason, "before": before, "after": after,
+                                                  "result": outcome, "at": time.time()})
     except Exception as exc:
         logging.getLogger(f"pyrt.{service}").critical("audit of bus command %s failed: %s: %s", cmd.action,
                                                       type(exc).__name__, exc)

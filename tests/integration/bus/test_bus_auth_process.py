@@ -73,3 +73,23 @@ def test_a_process_without_the_key_is_refused_counted_and_changes_nothing(tmp_pa
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(15)
+
+
+def test_a_service_holding_the_journal_audits_through_it(tmp_path: Path) -> None:
+    """The execution engine keeps the journal open (one writer per process): its bus
+    commands are audited through that writer; reads are not audited."""
+    from types import SimpleNamespace
+
+    from pyrt.persistence.journal import Journal
+    from pyrt.services.runtime import audit_bus_command
+
+    path = tmp_path / "journal.db"
+    cfg = SimpleNamespace(system=SimpleNamespace(execution=SimpleNamespace(journal_path=path)))
+    halt, done = wire.ControlCommand("halt", {}, "drill", "ops"), wire.ControlResult(True, "halted")
+    with Journal(path) as journal:
+        assert audit_bus_command(cfg, "execution_engine", halt, done, {"halted": False}, {"halted": True}, journal)
+        assert not audit_bus_command(cfg, "execution_engine", wire.ControlCommand("status", {}, "", "ops"), done,
+                                     journal=journal)
+    [entry] = AuditLog(path).entries()
+    assert (entry["who"], entry["from"], entry["action"], entry["after"]) == (
+        "ops", "bus -> execution_engine", "halt", {"halted": True})
