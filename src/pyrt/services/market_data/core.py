@@ -247,8 +247,8 @@ def decode_data_frame(frame: Any) -> list[QuoteMsg | TradeMsg | BarMsg] | None:
     other frame (control messages, anything malformed, not msgpack at all)."""
     try:
         wire = _data_frame.decode(frame)
-    except (msgspec.DecodeError, TypeError):  # ValidationError is a DecodeError
-        return None
+    except (msgspec.DecodeError, TypeError, UnicodeDecodeError):  # ValidationError is a DecodeError;
+        return None  # a str that is not UTF-8 raises UnicodeDecodeError instead
     out: list[QuoteMsg | TradeMsg | BarMsg] = []
     append, good, from_bytes = out.append, _GOOD_SYMBOLS, _from_bytes
     try:
