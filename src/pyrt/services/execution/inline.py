@@ -65,7 +65,7 @@ class InlineExecution:
         self.alerts: list[Alert] = []
         self.halts: list[Halted] = []
         self.counts: list[Count] = []
-        self.sent: list[str] = []  # client_order_ids in the order their POSTs left
+        self.sent: list[tuple[str, int]] = []  # (client_order_id, journal length) as each POST left
         self.cancel_alls = 0
 
     # ------------------------------------------------------------------ inputs
@@ -105,7 +105,7 @@ class InlineExecution:
                         return False
                     todo.extend(self.core.apply(records))
                 case Submit(coid, intent, _tick):
-                    self.sent.append(coid)
+                    self.sent.append((coid, len(self.journal.records)))
                     self._answer(submit_result(coid, lambda c=coid, i=intent: self.venue.submit_order(c, i)))
                 case Lookup(coid):
                     self._answer(lookup_result(coid, self.venue))

@@ -208,7 +208,10 @@ class ExecutionEngine:
                 self.server.reply(identity, wire.Snapshot(payload.kind, items, self.pub.publisher_id),
                                   env.correlation_id)
             elif isinstance(payload, wire.ControlCommand):
-                self.server.reply(identity, self._control(payload), env.correlation_id)
+                before = self.core.status()
+                result = self._control(payload)
+                self.rt.audit_command(payload, result, before=before, after=self.core.status(), journal=self.journal)
+                self.server.reply(identity, result, env.correlation_id)
             else:
                 self.metrics.common.error("unexpected_request")
                 log.warning("unexpected request type %s dropped", env.msg_type)

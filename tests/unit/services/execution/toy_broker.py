@@ -58,7 +58,7 @@ class ToyBroker:
             self._fill(client_order_id)
         if outcome == "lost_reply":
             raise OutcomeUnknown("HTTP 504: the reply was lost")
-        return self.orders[client_order_id]
+        return order  # as accepted: the fill follows on the stream (or a lookup)
 
     def _fill(self, coid: str) -> None:
         order = self.orders[coid]
