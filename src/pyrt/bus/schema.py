@@ -288,10 +288,20 @@ class OrderIntentMsg(msgspec.Struct, tag="order_intent", frozen=True):
         _check_finite(i.qty, i.limit_price, i.stop_price)
 
 
+OUTCOME_UNKNOWN = "unknown"
+
+
 class RiskDecisionMsg(msgspec.Struct, tag="risk_decision", frozen=True):
-    """The risk manager's answer to an intent (also broadcast on ``risk.decision``)."""
+    """The risk manager's answer to an intent (also broadcast on ``risk.decision``).
+
+    ``outcome`` is "" when ``decision`` says it all, or ``OUTCOME_UNKNOWN`` when risk
+    approved and forwarded the intent but the execution engine's accept did not arrive in
+    time: the order may have been journalled and sent (``client_order_id``), so it is
+    neither denied nor to be resent; its reports tell the outcome."""
 
     decision: RiskDecision
+    outcome: str = ""
+    client_order_id: str = ""
 
 
 class ExecutionReport(msgspec.Struct, tag="exec_report", frozen=True, kw_only=True):

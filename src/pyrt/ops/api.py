@@ -230,12 +230,21 @@ def _routes(facade: ControlFacade, act: Callable[[Callable[[], Any]], Any]) -> A
         """Stop automatic trading (safe mode): strategies compute signals but send no orders."""
         return act(lambda: facade.set_trading(caller, False, (b or ReasonBody()).reason))
 
-    @r.post("/orders", tags=["orders"], status_code=201)
+    @r.post("/orders", tags=["orders"], status_code=201,
+            responses={202: {"description": "Outcome unknown: approved, but the execution engine did not answer in "
+                                            "time; the order may have been sent. Check client_order_id, do not "
+                                            "resend."},
+                       409: {"description": "Denied by risk (reason_code)."}})
     def submit_order(b: OrderBody, caller: Caller = Depends(caller_of)) -> JSONResponse:
         """A manual order through the same risk checks as any strategy's: 201 when approved,
-        409 with the reason code when denied."""
+        409 with the reason code when denied, 202 when the outcome is unknown (the engine
+        did not answer in time: the order may exist; see GET /api/v1/orders/{client_order_id})."""
         res = act(lambda: facade.submit_order(caller, b.symbol, b.side, b.qty, b.order_type, b.limit_price,
                                               b.time_in_force, b.reason))
+        if res.get("outcome") == "unknown":
+            return JSONResponse({**res, "detail": f"outcome unknown: {res['message']}; check it with "
+                                                  f"GET /api/v1/orders/{res['client_order_id']} or `pyrt order --order-id`"},
+                                status_code=202, headers={"Location": f"{API_PREFIX}/orders/{res['client_order_id']}"})
         if res["approved"]:
             return JSONResponse(res, status_code=201)
         return JSONResponse({**res, "detail": f"denied by risk: {res['reason_code']}: {res['message']}"},

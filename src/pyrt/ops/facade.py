@@ -248,8 +248,13 @@ class ControlFacade:
             except RequestTimeout:
                 raise ActionError("the risk manager did not answer (is the system running?)", 503) from None
             decision = reply.decision
-            return {"approved": decision.approved, "reason_code": decision.reason_code, "message": decision.message,
-                    "client_order_id": coid, "intent_id": intent.intent_id}
+            out = {"approved": decision.approved, "reason_code": decision.reason_code, "message": decision.message,
+                   "client_order_id": coid, "intent_id": intent.intent_id}
+            if getattr(reply, "outcome", "") == wire.OUTCOME_UNKNOWN:  # review D5: maybe sent, never "denied"
+                out.update(outcome=wire.OUTCOME_UNKNOWN, check=f"GET /api/v1/orders/{coid} (or: pyrt order --order-id {coid})")
+            else:
+                out["outcome"] = "approved" if decision.approved else "denied"
+            return out
 
         return self._audited(caller, "order.submit", reason or "manual order",
                              {"symbol": intent.symbol, "side": side, "qty": str(qty), "type": order_type,

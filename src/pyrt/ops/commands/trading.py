@@ -57,8 +57,11 @@ def trade(
     assert qty is not None
     res = guarded(lambda: facade.submit_order(cli_caller(), symbol, action, qty, order_type, price, tif, reason))
     what = f"{action} {qty} {symbol.upper()} {order_type}" + (f" @ {price}" if price is not None else "")
-    if res["approved"]:
+    if res.get("outcome") == "unknown":  # review D5: may have been sent; never resend blindly
+        typer.echo(f"OUTCOME UNKNOWN: {what}: {res['message']}")
+    elif res["approved"]:
         typer.echo(f"APPROVED by risk: {what}")
+    if res["approved"]:
         typer.echo(f"client_order_id: {res['client_order_id']}")
         typer.echo(f"check it with: pyrt order --order-id {res['client_order_id']}")
         return

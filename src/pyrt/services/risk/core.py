@@ -58,6 +58,11 @@ class Reason:
 
 DENIAL_REASONS: tuple[str, ...] = tuple(v for k, v in vars(Reason).items() if k.isupper() and v != Reason.OK)
 
+# Not a denial (so not in Reason): risk approved the intent, but the execution engine's
+# accept did not arrive in time, so the order may have been journalled and sent (review D5).
+# It goes out as an approved decision with RiskDecisionMsg.outcome "unknown" and stays pending.
+EXECUTION_TIMEOUT = "EXECUTION_TIMEOUT"
+
 Denial = tuple[str, str]  # (reason code, message)
 
 

@@ -23,11 +23,12 @@ import zmq
 from pyrt.bus import schema as wire
 from pyrt.bus.zmq import ReplyServer, RequestClient, RequestTimeout, ZmqPublisher, ZmqSubscriber
 from pyrt.domain.clock import WallClock
+from pyrt.domain.ids import client_order_id
 from pyrt.domain.intents import OrderIntent, RiskDecision
 from pyrt.domain.market import Quote
 from pyrt.observability import stages
 from pyrt.persistence.files import write_atomic
-from pyrt.services.risk.core import RiskCore
+from pyrt.services.risk.core import EXECUTION_TIMEOUT, RiskCore
 from pyrt.services.risk.limits import RiskLimits
 from pyrt.services.runtime import READ_ONLY_ACTIONS, Every, ServiceRuntime, run_service
 
@@ -110,8 +111,7 @@ class RiskManager:
         if isinstance(payload, wire.OrderIntentMsg):
             self.on_market_data()  # the newest quotes first: the collar and valuation use them
             stages.mark("risk_in", payload.intent.intent_id)
-            decision = self.check(payload.intent, env.ts_event)
-            self.server.reply(identity, wire.RiskDecisionMsg(decision), env.correlation_id)
+            self.server.reply(identity, self.decide(payload.intent, env.ts_event), env.correlation_id)
         elif isinstance(payload, wire.ControlCommand):
             self.server.reply(identity, self.control(payload), env.correlation_id)
         else:
@@ -119,13 +119,23 @@ class RiskManager:
             self.metrics.common.error("unexpected_request")
 
     def check(self, intent: OrderIntent, ts_event: int) -> RiskDecision:
+        return self.decide(intent, ts_event).decision
+
+    def decide(self, intent: OrderIntent, ts_event: int) -> wire.RiskDecisionMsg:
+        """Check `intent`, forward it when approved, and answer (also on ``risk.decision``)."""
         t0 = time.perf_counter()
         decision = self.core.check(intent)
         m = self.metrics.risk
         m.checks_performed.inc()
+        msg = wire.RiskDecisionMsg(decision)
         if decision.approved:
-            decision = self._forward(intent, decision, ts_event)
-        if not decision.approved:
+            msg = self._forward(intent, decision, ts_event)
+            decision = msg.decision
+        if msg.outcome == wire.OUTCOME_UNKNOWN:
+            log.error("order outcome unknown: intent=%s strategy=%s %s %s %s client_order_id=%s: %s",
+                      intent.intent_id, intent.strategy, intent.side.value, intent.qty, intent.symbol,
+                      msg.client_order_id, decision.message)
+        elif not decision.approved:
             m.checks_failed.labels(reason=decision.reason_code).inc()
             log.warning("risk limit violation: intent=%s strategy=%s %s %s %s denied reason=%s %s", intent.intent_id,
                         intent.strategy, intent.side.value, intent.qty, intent.symbol, decision.reason_code,
@@ -133,28 +143,34 @@ class RiskManager:
         self._dirty = True
         self.metrics.common.messages_processed.inc()
         self.metrics.common.processing_latency.observe(time.perf_counter() - t0)
-        self.pub.publish(wire.risk_decision(), wire.RiskDecisionMsg(decision), correlation_id=intent.intent_id)
+        self.pub.publish(wire.risk_decision(), msg, correlation_id=intent.intent_id)
         self._drain_events()
-        return decision
+        return msg
 
-    def _forward(self, intent: OrderIntent, decision: RiskDecision, ts_event: int) -> RiskDecision:
+    def _forward(self, intent: OrderIntent, decision: RiskDecision, ts_event: int) -> wire.RiskDecisionMsg:
         """Hand an approved intent to the execution engine and wait for its journalled accept."""
         stages.mark("risk_out", intent.intent_id)
         try:
             env = self.exec.request(wire.OrderIntentMsg(intent), correlation_id=intent.intent_id, ts_event=ts_event)
         except RequestTimeout:
-            # the engine may still have journalled it: keep it pending (conservative) until a report says otherwise
+            # the engine may have journalled and sent it (review D5): approved by risk, outcome
+            # unknown, kept pending here until a report says otherwise; never a denial (a
+            # caller who took it for one would send it again and double the position)
             self.core.on_error("execution_timeout")
-            return RiskDecision(intent_id=intent.intent_id, approved=False, reason_code="EXECUTION_TIMEOUT",
-                                message="execution engine did not answer in time; outcome will arrive as a report",
-                                ts_ns=self.clock.now_ns())
+            return wire.RiskDecisionMsg(
+                RiskDecision(intent_id=intent.intent_id, approved=True, reason_code=EXECUTION_TIMEOUT,
+                             message="approved, but the execution engine did not answer in time: the order may have "
+                                     "been sent; its outcome will arrive as a report (do not resend)",
+                             ts_ns=self.clock.now_ns()),
+                outcome=wire.OUTCOME_UNKNOWN, client_order_id=client_order_id(intent.strategy, intent.intent_id))
         ack = env.payload
         if isinstance(ack, wire.OrderAck) and ack.accepted:
-            return decision
+            return wire.RiskDecisionMsg(decision)
         code = getattr(ack, "reason_code", "EXECUTION_REFUSED")
         self.core.on_order_closed(intent.intent_id)
-        return RiskDecision(intent_id=intent.intent_id, approved=False, reason_code=f"EXECUTION_{code}",
-                            message=getattr(ack, "message", ""), ts_ns=self.clock.now_ns())
+        return wire.RiskDecisionMsg(RiskDecision(intent_id=intent.intent_id, approved=False,
+                                                 reason_code=f"EXECUTION_{code}", message=getattr(ack, "message", ""),
+                                                 ts_ns=self.clock.now_ns()))
 
     def control(self, cmd: wire.ControlCommand) -> wire.ControlResult:
         """Apply an operator command received over the bus and audit it (reads are not)."""
