@@ -91,7 +91,7 @@ def _guard(handler: Handler, kind: str, broker: SimBroker) -> Callable[[Request]
 async def _body(request: Request) -> Any:
     try:
         return msgspec.json.decode(await request.body())
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec raises the latter for a str not in UTF-8
         raise Rejection(422, CODE_INVALID, "request body is not valid JSON") from None
 
 
