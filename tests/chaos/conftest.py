@@ -21,12 +21,12 @@ def summary_lines(outcomes: list[Outcome]) -> list[str]:
     rows: dict[str, list[Outcome]] = defaultdict(list)
     for o in outcomes:
         rows[o.scenario].append(o)
-    head = f"{'scenario':<34} {'seeds':>5} {'orders':>6} {'lost':>4} {'dup':>4} {'orphan':>6} {'ghost':>5} {'drift':>5}  result"
+    head = f"{"scenario":<40} {'seeds':>5} {'orders':>6} {'lost':>4} {'dup':>4} {'orphan':>6} {'ghost':>5} {'drift':>5}  result"
     lines = [head, "-" * len(head)]
     for name, outs in rows.items():
         r = [o.report for o in outs]
         bad = [str(o.seed) for o in outs if not o.report.ok]
-        lines.append(f"{name:<34} {len(outs):>5} {sum(o.orders for o in outs):>6} {sum(len(x.lost) for x in r):>4} "
+        lines.append(f"{name:<40} {len(outs):>5} {sum(o.orders for o in outs):>6} {sum(len(x.lost) for x in r):>4} "
                      f"{sum(len(x.duplicated) for x in r):>4} {sum(len(x.orphans) for x in r):>6} "
                      f"{sum(len(x.sent_after_reject) for x in r):>5} {sum(len(x.drift) for x in r):>5}  "
                      + ("ok" if not bad else f"VIOLATED (seeds {','.join(bad)})"))
