@@ -21,7 +21,7 @@ def summary_lines(outcomes: list[Outcome]) -> list[str]:
     rows: dict[str, list[Outcome]] = defaultdict(list)
     for o in outcomes:
         rows[o.scenario].append(o)
-    head = f"{"scenario":<40} {'seeds':>5} {'orders':>6} {'lost':>4} {'dup':>4} {'orphan':>6} {'ghost':>5} {'drift':>5}  result"
+    head = f"{'scenario':<40} {'seeds':>5} {'orders':>6} {'lost':>4} {'dup':>4} {'orphan':>6} {'ghost':>5} {'drift':>5}  result"
     lines = [head, "-" * len(head)]
     for name, outs in rows.items():
         r = [o.report for o in outs]
