@@ -19,32 +19,22 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from enum import Enum
 from pathlib import Path
 from typing import Any, Self
 
 import msgspec
 
 from pyrt.domain.clock import Clock, WallClock
+from pyrt.domain.events import JournalRecord, RecordKind
 from pyrt.persistence.checkpoint import WalCheckpointer
 
 SCHEMA_VERSION = 1
+# Payload format: 2 = typed order events (`pyrt.domain.events`). Format 1 (journals written
+# before the types existed, no `event_format` in meta) stored the same JSON shapes, so its
+# records decode as format 2 unchanged: migrating one is stamping it, on its first writable
+# open. A format this code does not know refuses to open.
+EVENT_FORMAT = 2
 _PAGE_SIZE = 500
-
-
-class RecordKind(str, Enum):
-    """What a journal record says happened."""
-
-    INTENT = "intent"  # approved intent with its client_order_id; committed before any HTTP call
-    SUBMIT_SENT = "submit_sent"  # the POST is about to leave
-    ACK = "ack"  # the broker's answer to the POST (or a definitive refusal)
-    UNKNOWN = "unknown"  # timeout / 5xx / disconnect: outcome unknown
-    FILL = "fill"  # one execution (fill or partial_fill)
-    STATUS = "status"  # a broker status: REST snapshot or non-fill stream event
-    CANCEL_REQUESTED = "cancel_requested"
-    RECONCILIATION = "reconciliation"  # what reconciliation learned or decided
-    AUDIT = "audit"  # manual and operator actions
-    BREAKER = "breaker"  # circuit breaker / halt changes
 
 
 class JournalError(Exception):
@@ -53,16 +43,6 @@ class JournalError(Exception):
 
 class JournalWriteError(JournalError):
     """Nothing was made durable. Do not send the order this record was for."""
-
-
-class JournalRecord(msgspec.Struct, frozen=True):
-    """One row of the journal; `payload` is the decoded JSON object."""
-
-    seq: int
-    ts_ns: int
-    kind: str
-    client_order_id: str
-    payload: dict[str, Any]
 
 
 Payload = Mapping[str, Any] | msgspec.Struct | None
@@ -149,7 +129,11 @@ class Journal:
                 conn.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('event_format', ?)", (str(EVENT_FORMAT),))
                 conn.execute("COMMIT")
+            fmt = conn.execute("SELECT value FROM meta WHERE key = 'event_format'").fetchone()
+            if fmt is not None and fmt[0] not in ("1", str(EVENT_FORMAT)):
+                raise JournalError(f"{self.path}: event format {fmt[0]!r} is newer than this py_rt ({EVENT_FORMAT})")
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None or row[0] != str(SCHEMA_VERSION):
                 raise JournalError(

@@ -1,37 +1,36 @@
-"""Projections of the journal: orders, positions and realized P&L rebuilt by replaying
-journal records through the pure transitions of `pyrt.domain.orders`.
+"""Projections of the journal: orders, positions and realized P&L rebuilt by folding the
+journal's typed order events (`pyrt.domain.events`) through the pure transitions of
+`pyrt.domain.orders`. Pure: no I/O; the journal file lives in `persistence.journal`.
 
 The live engine calls `OrderProjection.apply(record)` with each record it has just appended,
 and a restart calls `replay(journal.iter_records())`; both run the same code, so live state
 equals replayed state. Records at or below `last_seq` are skipped, so applying a record
-twice is harmless.
-
-Payloads by kind (numbers as strings, as msgspec encodes Decimal):
-- intent: the `OrderIntent` fields. Creates the order, INITIALIZED.
-- submit_sent: {} (journaled just before the POST).
-- ack: {"broker_order_id", "status", "reason"?}; a definitive refusal of the POST (HTTP 403
-  or 422) is {"status": "rejected", "reason": ...} without a broker id.
-- unknown: {"reason"}.
-- fill: {"execution_id", "qty", "price", "position_qty"?} (position_qty: Alpaca's position
-  after the fill, checked against ours when present).
-- status / reconciliation, one of:
-  {"status", "filled_qty"?, "filled_avg_price"?, "broker_order_id"?, "replaced_by"?} (REST),
-  {"event", "broker_order_id"?, "replaced_by"?} (non-fill trade_updates event),
-  {"local": "denied" | "rejected" | "not_found", "reason"} (a local decision).
-  Reconciliation records without a client_order_id or these keys are informational.
-- cancel_requested: {}. audit, breaker: informational here.
-- reconciliation {"adopt_position": {"symbol", "qty", "avg_entry_price"}}: the operator
-  adopted the broker's position; ours becomes exactly that.
+twice is harmless. A record that does not decode into its event type is noted as an anomaly
+and skipped, never raised: a replay always completes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 
+from pyrt.domain.events import (
+    Acked,
+    BadEvent,
+    BrokerEvent,
+    BrokerStatus,
+    CancelRequested,
+    Filled,
+    JournalRecord,
+    LocalDecision,
+    OrderEvent,
+    OutcomeUnknown,
+    PositionAdopted,
+    SubmitSent,
+    decode_event,
+)
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.money import to_decimal
 from pyrt.domain.orders import (
@@ -54,7 +53,6 @@ from pyrt.domain.orders import (
     apply_unknown,
     new_order,
 )
-from pyrt.persistence.journal import JournalRecord, RecordKind
 
 ZERO = Decimal(0)
 
@@ -117,32 +115,38 @@ class OrderProjection:
             return None
         self.last_seq = record.seq
         try:
-            return self._apply(record)
-        except (KeyError, ValueError, TypeError, msgspec.ValidationError) as exc:
+            event = decode_event(record)
+        except BadEvent as exc:
             self._note(record, f"bad {record.kind} payload: {exc}")
             return None
+        return self.fold(record, event)
 
-    def _apply(self, record: JournalRecord) -> Outcome | None:
-        kind, p, ts = record.kind, record.payload, record.ts_ns
-        if kind == RecordKind.INTENT:
-            return self._intent(record)
-        if kind in (RecordKind.AUDIT, RecordKind.BREAKER):
-            return None
-        if kind == RecordKind.RECONCILIATION and "adopt_position" in p:
-            self._adopt(p["adopt_position"])
-            return None
-        if kind == RecordKind.RECONCILIATION and not (record.client_order_id and _is_status(p)):
-            return None
-        order = self.orders.get(record.client_order_id)
-        if order is None:
-            self._note(record, f"{kind} for an unknown order")
-            return None
-        outcome = _step(order, kind, p, ts)
-        self._absorb(record, outcome)
-        return outcome
+    def fold(self, record: JournalRecord, event: OrderEvent) -> Outcome | None:
+        """Apply one decoded event (the record gives its seq, time and order)."""
+        match event:
+            case OrderIntent():
+                return self._intent(record, event)
+            case PositionAdopted():
+                self._adopt(event)
+                return None
+            case SubmitSent() | Acked() | OutcomeUnknown() | Filled() | CancelRequested() \
+                    | BrokerStatus() | BrokerEvent() | LocalDecision():
+                if not record.client_order_id:
+                    return None  # an informational record without an order
+                order = self.orders.get(record.client_order_id)
+                if order is None:
+                    self._note(record, f"{record.kind} for an unknown order")
+                    return None
+                try:
+                    outcome = _step(order, event, record.ts_ns)
+                except (KeyError, ValueError) as exc:
+                    self._note(record, f"bad {record.kind} payload: {exc}")
+                    return None
+                self._absorb(record, event, outcome)
+                return outcome
+        return None  # notes, mismatch findings: informational
 
-    def _intent(self, record: JournalRecord) -> Outcome | None:
-        intent = msgspec.convert(record.payload, OrderIntent)
+    def _intent(self, record: JournalRecord, intent: OrderIntent) -> Outcome | None:
         existing = self.orders.get(record.client_order_id)
         if existing is not None:
             self._note(record, "second intent for this client_order_id ignored")
@@ -153,7 +157,7 @@ class OrderProjection:
         self.orders[record.client_order_id] = new_order(intent, record.client_order_id, record.ts_ns)
         return None
 
-    def _absorb(self, record: JournalRecord, outcome: Outcome) -> None:
+    def _absorb(self, record: JournalRecord, event: OrderEvent, outcome: Outcome) -> None:
         order = outcome.order
         self.orders[order.client_order_id] = order
         if isinstance(outcome, TransitionRejected):
@@ -168,21 +172,19 @@ class OrderProjection:
                 self.position(order.symbol), order.side, outcome.fill_qty_delta, price
             )
             self.positions[order.symbol] = position
-        if record.kind == RecordKind.FILL and "position_qty" in record.payload:
-            broker_qty = to_decimal(record.payload["position_qty"], "position_qty")
-            if broker_qty != self.position(order.symbol).qty:
+        if isinstance(event, Filled) and event.position_qty is not None:
+            if event.position_qty != self.position(order.symbol).qty:
                 self._note(
-                    record, f"position_qty {broker_qty} != projected {self.position(order.symbol).qty}"
+                    record, f"position_qty {event.position_qty} != projected {self.position(order.symbol).qty}"
                 )
 
-    def _adopt(self, p: dict[str, Any]) -> None:
+    def _adopt(self, event: PositionAdopted) -> None:
         """An operator adopted the broker's position (`pyrt reconcile --apply`): the
         position becomes exactly the broker's, realized P&L is kept."""
-        symbol = str(p["symbol"])
-        old = self.position(symbol)
-        self.positions[symbol] = Position(symbol=symbol, qty=to_decimal(p["qty"], "qty"),
-                                          avg_entry_price=to_decimal(p["avg_entry_price"], "avg_entry_price"),
-                                          realized_pnl=old.realized_pnl)
+        p = event.adopt_position
+        old = self.position(p.symbol)
+        self.positions[p.symbol] = Position(symbol=p.symbol, qty=p.qty, avg_entry_price=p.avg_entry_price,
+                                            realized_pnl=old.realized_pnl)
 
     def _note(self, record: JournalRecord, what: str) -> None:
         self.anomalies.append(Anomaly(record.seq, record.client_order_id, what))
@@ -191,39 +193,27 @@ class OrderProjection:
 _LOCAL_STEPS = {"denied": apply_deny, "rejected": apply_reject, "not_found": apply_not_found}
 
 
-def _is_status(p: dict[str, Any]) -> bool:
-    return "status" in p or "event" in p or "local" in p
-
-
-def _optional_decimal(p: dict[str, Any], key: str) -> Decimal | None:
-    return None if p.get(key) is None else to_decimal(p[key], key)
-
-
-def _step(order: Order, kind: str, p: dict[str, Any], ts: int) -> Outcome:
-    """Apply one order-touching record to `order` (raises KeyError/ValueError on bad payloads)."""
-    if kind == RecordKind.SUBMIT_SENT:
-        return apply_submit_sent(order, ts)
-    if kind == RecordKind.ACK:
-        return apply_ack(order, p.get("broker_order_id", ""), p["status"], ts, p.get("reason", ""))
-    if kind == RecordKind.UNKNOWN:
-        return apply_unknown(order, p.get("reason", ""), ts)
-    if kind == RecordKind.FILL:
-        qty, price = to_decimal(p["qty"], "qty"), to_decimal(p["price"], "price")
-        return apply_fill(order, p["execution_id"], qty, price, ts)
-    if kind == RecordKind.CANCEL_REQUESTED:
-        return apply_cancel_requested(order, ts)
-    if kind not in (RecordKind.STATUS, RecordKind.RECONCILIATION):
-        raise ValueError(f"unknown record kind {kind!r}")
-    broker_id, replaced_by = p.get("broker_order_id", ""), p.get("replaced_by", "")
-    if "status" in p:
-        filled, avg = _optional_decimal(p, "filled_qty"), _optional_decimal(p, "filled_avg_price")
-        return apply_status(order, p["status"], filled, avg, ts, broker_id, replaced_by)
-    if "event" in p:
-        return apply_trade_event(order, p["event"], ts, broker_id, replaced_by)
-    local = _LOCAL_STEPS.get(p.get("local", ""))
-    if local is None:
-        raise ValueError(f"no status, event or known local decision in {sorted(p)}")
-    return local(order, p.get("reason", ""), ts)
+def _step(order: Order, event: OrderEvent, ts: int) -> Outcome:
+    """Apply one order-touching event to `order`."""
+    match event:
+        case SubmitSent():
+            return apply_submit_sent(order, ts)
+        case Acked():
+            return apply_ack(order, event.broker_order_id, event.status, ts, event.reason)
+        case OutcomeUnknown():
+            return apply_unknown(order, event.reason, ts)
+        case Filled():
+            return apply_fill(order, event.execution_id, event.qty, event.price, ts)
+        case CancelRequested():
+            return apply_cancel_requested(order, ts)
+        case BrokerStatus():
+            return apply_status(order, event.status, event.filled_qty, event.filled_avg_price, ts,
+                                event.broker_order_id, event.replaced_by)
+        case BrokerEvent():
+            return apply_trade_event(order, event.event, ts, event.broker_order_id, event.replaced_by)
+        case LocalDecision():
+            return _LOCAL_STEPS[event.local](order, event.reason, ts)
+    raise ValueError(f"{type(event).__name__} does not touch an order")
 
 
 def replay(records: Iterable[JournalRecord]) -> OrderProjection:

@@ -9,9 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from pyrt.domain.ids import client_order_id
-from pyrt.persistence.journal import Journal, RecordKind
+from pyrt.persistence.journal import Journal
 from pyrt.persistence.projections import replay
-from pyrt.services.execution.records import intent_payload
+from pyrt.services.execution.records import intent_entries
 from tests.support.deploy import REPO, make_deployment, wait_for
 
 from .conftest import Sim, intent, running_engine, send
@@ -56,7 +56,7 @@ def test_restart_with_unsent_orders_resends_them_all_promptly(sim: Sim, deployme
     with Journal(cfg.system.execution.journal_path) as j:
         for i in intents:
             coid = client_order_id(i.strategy, i.intent_id)
-            j.append_records([(RecordKind.INTENT, coid, intent_payload(i)), (RecordKind.SUBMIT_SENT, coid, {})])
+            j.append_records(intent_entries(coid, i))
     with running_engine(deployment) as (engine, _client):
         wait_for(lambda: {o.state.value for o in _projection(engine.cfg).orders.values()} == {"filled"}, 20,
                  "all six resent and filled")

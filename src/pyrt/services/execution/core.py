@@ -36,7 +36,15 @@ from pyrt.domain.enums import OrderSide, ReportEvent
 from pyrt.domain.ids import client_order_id
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.orders import IN_FLIGHT_STATES, PRE_ACK_STATES, Order, OrderState, Outcome
-from pyrt.persistence.journal import JournalRecord, RecordKind
+from pyrt.domain.events import (
+    CancelRequested,
+    Filled,
+    JournalRecord,
+    PositionMismatch,
+    RecordKind,
+    SubmitSent,
+    decode_event,
+)
 from pyrt.persistence.projections import OrderProjection, replay
 from pyrt.services.execution import records as rec
 from pyrt.services.execution.budget import RequestBudget
@@ -132,11 +140,7 @@ def admit(proj: OrderProjection, intent: OrderIntent, *, accepting: bool, halted
         return Admission(coid, False, WATCHDOG, watchdog_reason)
     if intent.symbol in proj.halted_symbols:
         return Admission(coid, False, SYMBOL_HALTED, f"{intent.symbol} halted after an overfill")
-    entries: tuple[Entry, ...] = (
-        (RecordKind.INTENT, coid, rec.intent_payload(intent)),
-        (RecordKind.SUBMIT_SENT, coid, {"tick_ns": tick_ns} if tick_ns else {}),
-    )
-    return Admission(coid, True, entries=entries)
+    return Admission(coid, True, entries=tuple(rec.intent_entries(coid, intent, tick_ns)))
 
 
 def intent_of(order: Order) -> OrderIntent:
@@ -271,7 +275,7 @@ class ExecutionCore:
         """A closing order (runs even while halted: it only reduces exposure). Sent now when
         the budget allows, else queued and sent as soon as it does."""
         coid = client_order_id(intent.strategy, intent.intent_id)
-        journal = Journal(((RecordKind.INTENT, coid, rec.intent_payload(intent)), (RecordKind.SUBMIT_SENT, coid, {})))
+        journal = Journal(tuple(rec.intent_entries(coid, intent)))
         if self.budget.try_acquire("submit"):
             self._mark_sending(coid)
             return coid, [journal, Submit(coid, intent)]
@@ -284,9 +288,7 @@ class ExecutionCore:
         match msg:
             case SubmitAcked(coid, order, t_call_ns):
                 self._sending.discard(coid)
-                entries = rec.ack_entries(coid, order)
-                entries[0][2]["submit_call_ns"] = t_call_ns
-                return [Journal(tuple(entries))]
+                return [Journal(tuple(rec.ack_entries(coid, order, t_call_ns)))]
             case SubmitRefused(coid, status, message):
                 self._sending.discard(coid)
                 return [Journal(tuple(rec.refused_entries(coid, status, message)))]
@@ -398,7 +400,7 @@ class ExecutionCore:
         if outcome.applied:
             if record.kind == RecordKind.ACK and order.state is OrderState.REJECTED:
                 log.warning("order rejected by the broker coid=%s symbol=%s reason=%s", order.client_order_id,
-                            order.symbol, order.reason or record.payload.get("reason", ""))
+                            order.symbol, order.reason)
                 effects.append(Count("orders_rejected", "broker"))
             if "state" in outcome.changed:
                 if order.state is OrderState.FILLED:
@@ -417,14 +419,14 @@ class ExecutionCore:
         return effects
 
     def _report(self, order: Order, record: JournalRecord) -> Publish:
-        p = record.payload
+        fill = decode_event(record) if record.kind == RecordKind.FILL else None
+        assert fill is None or isinstance(fill, Filled)
         event = _report_event(record, order)
         report = wire.ExecutionReport(
             client_order_id=order.client_order_id, broker_order_id=order.broker_order_id, intent_id=order.intent_id,
             strategy=order.strategy, symbol=order.symbol, side=order.side, event=event, status=order.state.value,
             qty=order.qty, filled_qty=order.filled_qty,
-            fill_qty=Decimal(p["qty"]) if record.kind == RecordKind.FILL else None,
-            fill_price=Decimal(p["price"]) if record.kind == RecordKind.FILL else None,
+            fill_qty=fill.qty if fill else None, fill_price=fill.price if fill else None,
             avg_price=order.avg_fill_price, position_qty=self.proj.position(order.symbol).qty,
             reason=order.reason if order.state in (OrderState.REJECTED, OrderState.DENIED) else "",
         )
@@ -490,7 +492,9 @@ class ExecutionCore:
                 continue
             del self._queue[coid]
             self._mark_sending(coid)
-            effects += [Journal(((RecordKind.SUBMIT_SENT, coid, {q.why: True}),)), Submit(coid, q.intent, q.tick_ns)]
+            sent = SubmitSent(resend=q.why == "resend", rate_limited=q.why == "rate_limited",
+                              liquidation=q.why == "liquidation")
+            effects += [Journal(((RecordKind.SUBMIT_SENT, coid, sent),)), Submit(coid, q.intent, q.tick_ns)]
         return effects
 
     def _run_lookups(self, now: int) -> list[Effect]:
@@ -578,8 +582,8 @@ class ExecutionCore:
 
     def _position_mismatch(self, mismatches: dict[str, tuple[Decimal, Decimal]], startup: bool) -> list[Effect]:
         detail = "; ".join(f"{s}: ours {o} broker {b} (diff {b - o})" for s, (o, b) in sorted(mismatches.items()))
-        entry: Entry = (RecordKind.RECONCILIATION, "", {"position_mismatch": {
-            s: {"ours": str(o), "broker": str(b)} for s, (o, b) in mismatches.items()}})
+        entry: Entry = (RecordKind.RECONCILIATION, "", PositionMismatch(position_mismatch={
+            s: {"ours": str(o), "broker": str(b)} for s, (o, b) in mismatches.items()}))
         self.mismatch_alerts = [wire.IntegrityAlert("position_mismatch", symbol, f"ours {ours} broker {broker}")
                                 for symbol, (ours, broker) in sorted(mismatches.items())]
         self._next["mismatch"] = self.clock.now_ns() + int(MISMATCH_REPEAT_S * S)
@@ -623,7 +627,8 @@ class ExecutionCore:
         return [Halted(reason, kind)]
 
     def cancel_requested(self) -> list[Effect]:
-        entries = tuple((RecordKind.CANCEL_REQUESTED, o.client_order_id, {}) for o in self.proj.open_orders())
+        entries = tuple((RecordKind.CANCEL_REQUESTED, o.client_order_id, CancelRequested())
+                        for o in self.proj.open_orders())
         return [Journal(entries)] if entries else []
 
     def adopt(self, mismatches: dict[str, tuple[Decimal, Decimal]], broker_positions: list[BrokerPosition],
@@ -688,7 +693,8 @@ def _report_event(record: JournalRecord, order: Order) -> ReportEvent:
         return ReportEvent.REJECTED if order.state is OrderState.REJECTED else ReportEvent.ACCEPTED
     if record.kind == RecordKind.FILL:
         return ReportEvent.PARTIAL_FILL if order.state is OrderState.PARTIALLY_FILLED else ReportEvent.FILL
+    event = record.payload.get("event") if record.kind == RecordKind.STATUS else None
     try:
-        return ReportEvent(record.payload.get("event", ""))
+        return ReportEvent(event) if isinstance(event, str) else ReportEvent.STATUS
     except ValueError:
         return ReportEvent.STATUS

@@ -13,7 +13,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyrt.persistence.journal import JournalRecord, JournalWriteError
+import msgspec
+
+from pyrt.domain.events import JournalRecord
+from pyrt.persistence.journal import JournalWriteError
 from pyrt.services.execution.core import Admission, ExecutionCore
 from pyrt.services.execution.messages import (
     Alert,
@@ -48,8 +51,9 @@ class MemoryJournal:
             self.fail_next = False
             raise JournalWriteError("disk full (simulated)")
         start = len(self.records) + 1
-        new = [JournalRecord(start + i, ts_ns, kind.value, coid, dict(payload))
-               for i, (kind, coid, payload) in enumerate(entries)]
+        # stored as the journal file stores them: the event's JSON object, read back
+        new = [JournalRecord(start + i, ts_ns, kind.value, coid, msgspec.json.decode(msgspec.json.encode(event)))
+               for i, (kind, coid, event) in enumerate(entries)]
         self.records += new
         return new
 

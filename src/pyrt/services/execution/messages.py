@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pyrt.domain.intents import OrderIntent
-from pyrt.persistence.journal import RecordKind
+from pyrt.domain.events import OrderEvent, RecordKind
 from pyrt.venues.port import (
     BrokerOrder,
     BrokerPosition,
@@ -29,7 +29,7 @@ from pyrt.venues.port import (
 )
 from pyrt.venues.stream_events import MalformedTradeUpdate, StreamDown, StreamUp, TradeUpdateSeen
 
-Entry = tuple[RecordKind, str, dict[str, Any]]
+Entry = tuple[RecordKind, str, OrderEvent]  # a journal record to be
 ReadKind = Literal["open_orders", "positions"]
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from pyrt.domain.orders import Order, OrderState, is_terminal_status, map_alpaca_status
-from pyrt.persistence.journal import RecordKind
+from pyrt.domain.events import AdoptedPosition, PositionAdopted, RecordKind
 from pyrt.persistence.projections import OrderProjection
 from pyrt.services.execution.messages import Entry
 from pyrt.services.execution.records import snapshot_entries
@@ -106,7 +106,7 @@ def adoption_entries(mismatches: dict[str, tuple[Decimal, Decimal]], broker_posi
     entries: list[Entry] = []
     for symbol in sorted(mismatches):
         bp = by_symbol.get(symbol)
-        entries.append((RecordKind.RECONCILIATION, "", {"adopt_position": {
-            "symbol": symbol, "qty": str(bp.qty if bp else 0),
-            "avg_entry_price": str(bp.avg_entry_price if bp else 0), "by": actor, "reason": reason}}))
+        adopted = AdoptedPosition(symbol=symbol, qty=bp.qty if bp else Decimal(0),
+                                  avg_entry_price=bp.avg_entry_price if bp else Decimal(0), by=actor, reason=reason)
+        entries.append((RecordKind.RECONCILIATION, "", PositionAdopted(adopt_position=adopted)))
     return entries

@@ -31,7 +31,8 @@ from pyrt.bus.zmq import ReplyServer, ZmqPublisher, ZmqSubscriber
 from pyrt.domain.clock import WallClock, iso_utc
 from pyrt.observability import stages
 from pyrt.persistence.journal import Journal as JournalFile
-from pyrt.persistence.journal import JournalRecord, JournalWriteError, failpoint
+from pyrt.domain.events import JournalRecord
+from pyrt.persistence.journal import JournalWriteError, failpoint
 from pyrt.services.execution.budget import RequestBudget
 from pyrt.services.execution.cancel_all import cancel_all_at_broker
 from pyrt.services.execution.core import JOURNAL_WRITE_FAILED, Admission, ExecutionCore, liquidation_intents
