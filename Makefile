@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration test-e2e test-chaos bench clean-venv
+.PHONY: run test test-unit test-integration test-e2e test-chaos test-fuzz bench clean-venv
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (py_rt needs Python 3.11)"; exit 1; }
@@ -29,6 +29,11 @@ test-integration: $(STAMP)
 
 test-e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
+
+# Every decoder under hypothesis, 1,000,000 inputs each (PYRT_FUZZ_INPUTS=N to change);
+# `make test` runs the same tests with a few thousand inputs each.
+test-fuzz: $(STAMP)
+	PYRT_FUZZ_INPUTS=$${PYRT_FUZZ_INPUTS:-1000000} $(PY) -m pytest tests/fuzz -p no:cacheprovider --timeout=7200
 
 # the full fault matrix (every failpoint and sim-broker fault, three seeds) and its summary table
 test-chaos: $(STAMP)

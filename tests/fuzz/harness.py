@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 BUDGET_ENV = "PYRT_FUZZ_INPUTS"
 QUICK_INPUTS = 2_000
-MAX_CRASH_EXAMPLES = 5
+MAX_CRASH_KINDS = 20
 
 
 def budget() -> int:
@@ -64,17 +64,24 @@ class Tally:
     rejected: int = 0
     crashes: int = 0
     seconds: float = 0.0
-    examples: list[str] = field(default_factory=list)
+    kinds: dict[str, list[Any]] = field(default_factory=dict)  # crash signature -> [count, first input]
 
     def crash(self, data: Any, exc: BaseException) -> None:
+        """Count a crash under its signature (type and where it was raised), keeping the
+        first input of each."""
         self.crashes += 1
-        if len(self.examples) < MAX_CRASH_EXAMPLES:
-            where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-            at = f" at {where.filename}:{where.lineno}" if where else ""
-            self.examples.append(f"{type(exc).__name__}: {str(exc)[:300]}{at}\n    input: {data!r:.600}")
+        where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        at = f" at {where.filename}:{where.lineno}" if where else ""
+        key = f"{type(exc).__name__}{at}"
+        if key in self.kinds:
+            self.kinds[key][0] += 1
+        elif len(self.kinds) < MAX_CRASH_KINDS:
+            self.kinds[key] = [1, f"{str(exc)[:300]}\n    input: {data!r:.600}"]
 
     def report(self) -> str:
-        return f"{self.decoder}: {self.crashes} crash(es) in {self.inputs} inputs:\n  " + "\n  ".join(self.examples)
+        lines = [f"{self.decoder}: {self.crashes} crash(es) in {self.inputs} inputs:"]
+        lines += [f"  {count} x {key}: {first}" for key, (count, first) in self.kinds.items()]
+        return "\n".join(lines)
 
 
 TALLIES: list[Tally] = []
@@ -85,11 +92,14 @@ def fuzz(
     decoder: str,
     recipes: st.SearchStrategy[Any],
     expand: Callable[[Any, random.Random, int], Iterable[Any]],
-    check: Callable[[Any], bool],
+    check: Callable[[Any], bool] | None = None,
     total: int | None = None,
+    check_batch: Callable[[list[Any]], Iterable[tuple[Any, bool | BaseException]]] | None = None,
 ) -> Tally:
     """Run `check` on `total` inputs (default: the budget) expanded from hypothesis
-    recipes; return the tally, after failing if anything crashed."""
+    recipes; return the tally, after failing if anything crashed. A decoder that takes its
+    inputs together (journal rows) gives `check_batch` instead: it yields each input with
+    True, False or the exception it crashed with."""
     total = budget() if total is None else total
     size = batch_size(total)
     tally = Tally(decoder)
@@ -101,6 +111,17 @@ def fuzz(
         n = min(size, total - tally.inputs)
         if n <= 0:
             return
+        if check_batch is not None:
+            for data, result in check_batch(list(expand(recipe, random.Random(seed), n))):
+                tally.inputs += 1
+                if isinstance(result, BaseException):
+                    tally.crash(data, result)
+                elif result:
+                    tally.accepted += 1
+                else:
+                    tally.rejected += 1
+            return
+        assert check is not None
         for data in expand(recipe, random.Random(seed), n):
             tally.inputs += 1
             try:
