@@ -19,23 +19,23 @@ import sys
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pyrt.bus import schema as wire
 from pyrt.bootstrap import make_venue, venue_keys
+from pyrt.bus import schema as wire
 from pyrt.bus.poller import Poller
 from pyrt.bus.zmq import ReplyServer, ZmqPublisher, ZmqSubscriber
 from pyrt.domain.clock import WallClock, iso_utc
 from pyrt.observability import stages
-from pyrt.persistence.journal import Journal as JournalFile
 from pyrt.domain.events import JournalRecord
+from pyrt.persistence.journal import Journal as JournalFile
 from pyrt.persistence.journal import JournalWriteError, failpoint
 from pyrt.services.execution.budget import RequestBudget
-from pyrt.services.execution.cancel_all import cancel_all_at_broker
-from pyrt.services.execution.core import JOURNAL_WRITE_FAILED, Admission, ExecutionCore, liquidation_intents
+from pyrt.services.execution.core import JOURNAL_WRITE_FAILED, Admission, ExecutionCore
 from pyrt.services.execution.lock import AccountLock, AccountLockHeld
 from pyrt.services.execution.messages import (
     Alert,
@@ -56,7 +56,7 @@ from pyrt.services.execution.messages import (
     read_result,
     submit_result,
 )
-from pyrt.services.execution.reconcile import reconcile_positions, reconcile_report
+from pyrt.services.execution.operator import OperatorCommands
 from pyrt.services.execution.watchdog import Watchdog
 from pyrt.services.runtime import Every, ServiceRuntime
 from pyrt.venues.alpaca.stream import TradeUpdatesThread
@@ -108,7 +108,8 @@ class ExecutionEngine:
         self.results: queue.Queue[Any] = queue.Queue()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
-        self.pool = ThreadPool(4)
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="broker")
+        self.operator = OperatorCommands(self)
         key_id, secret = venue_keys(cfg)
         self.stream = TradeUpdatesThread(cfg.venue.trading_stream_url, key_id, secret, self._post)
 
@@ -131,20 +132,20 @@ class ExecutionEngine:
             after = iso_utc(min(o.created_ns for o in unresolved) - 60_000_000_000)
             broker_orders += _retry_read(lambda: self.venue.list_all_orders_since(after))
         effects, lookups = self.core.on_startup_orders(broker_orders)
-        self._run(effects)
+        self.run(effects)
         # the orders the lists did not show are looked up concurrently, within the budget
-        self._run(self.core.startup_lookups(lookups))
+        self.run(self.core.startup_lookups(lookups))
         deadline = time.monotonic() + self.rt.cfg.system.execution.submit_timeout_s
         while self.core.lookups_in_flight() and time.monotonic() < deadline:
             self._wait_results(0.05)
             self.drain_results()
-        self._run(self.core.on_startup_positions(_retry_read(self.venue.positions)))
-        self._run(self.core.start_accepting())
+        self.run(self.core.on_startup_positions(_retry_read(self.venue.positions)))
+        self.run(self.core.start_accepting())
         log.info("reconciliation done in %.2fs: %d orders checked, %d looked up, halted=%s",
                  time.monotonic() - t0, len(unresolved), len(lookups), bool(self.core.halted_reason))
 
     # ================================================================= effects
-    def _run(self, effects: list[Effect]) -> bool:
+    def run(self, effects: list[Effect]) -> bool:
         """Execute effects in order. A failed journal write halts, drops the rest of the
         batch (whatever follows depended on that write) and returns False."""
         todo: deque[Effect | _Apply] = deque(effects)
@@ -164,7 +165,7 @@ class ExecutionEngine:
                         follow: list[Effect] = []
                         for coid in dropped or [""]:
                             follow += self.core.on_journal_failed(str(exc), coid)
-                        self._run(follow)
+                        self.run(follow)
                         return False
                     todo.append(_Apply(records))
                 case Submit(coid, intent, tick_ns):
@@ -183,7 +184,7 @@ class ExecutionEngine:
                 case Count(name, label):
                     self._count(name, label)
                 case CancelAll(reason):
-                    self._cancel_all(5.0)
+                    self.operator.cancel_all(5.0)
         return True
 
     def _count(self, name: str, label: str) -> None:
@@ -210,7 +211,7 @@ class ExecutionEngine:
                                   env.correlation_id)
             elif isinstance(payload, wire.ControlCommand):
                 before = self.core.status()
-                result = self._control(payload)
+                result = self.operator.handle(payload)
                 self.rt.audit_command(payload, result, before=before, after=self.core.status(), journal=self.journal)
                 self.server.reply(identity, result, env.correlation_id)
             else:
@@ -224,7 +225,7 @@ class ExecutionEngine:
         intent = msg.intent
         stages.mark("exec_in", intent.intent_id)
         adm, effects = self.core.on_intent(intent, env.ts_event)
-        if not self._run(effects):
+        if not self.run(effects):
             adm = Admission(adm.client_order_id, False, JOURNAL_WRITE_FAILED, "journal write failed: order NOT sent")
         ack = wire.OrderAck(intent_id=intent.intent_id, client_order_id=adm.client_order_id, accepted=adm.accepted,
                             reason_code=adm.reason_code, message=adm.message, duplicate=adm.duplicate)
@@ -293,89 +294,9 @@ class ExecutionEngine:
                 self.metrics.execution.trade_stream_connected.set(0)
             elif isinstance(item, TradeUpdateSeen):
                 self.metrics.common.messages_processed.inc()
-            self._run(self.core.handle(item))
+            self.run(self.core.handle(item))
             if isinstance(item, TradeUpdateSeen):
                 failpoint("after_fill_before_position_update")
-
-    # ================================================================= operator commands
-    def _control(self, cmd: wire.ControlCommand) -> wire.ControlResult:
-        log.warning("operator command %s from %s: %s", cmd.action, cmd.actor or "?", cmd.reason)
-        if cmd.action == "status":
-            return wire.ControlResult(True, data=self.core.status())
-        if cmd.action == "halt":
-            self.core.halt(f"operator halt: {cmd.reason or 'no reason given'}")
-            log.error("trading HALTED by the operator (%s): %s", cmd.actor or "?", cmd.reason)
-            return wire.ControlResult(True, "execution halted", self.core.status())
-        if cmd.action == "resume":
-            if not cmd.reason.strip():
-                return wire.ControlResult(False, "a reason is required to resume")
-            previous = self.core.resume()
-            log.warning("execution resumed by %s: %s (was: %s)", cmd.actor or "?", cmd.reason, previous or "not halted")
-            return wire.ControlResult(True, "execution resumed", self.core.status())
-        if cmd.action == "cancel_all":
-            return self._cancel_all(float(cmd.args.get("timeout_s", "5")))
-        if cmd.action == "liquidate":
-            return self._liquidate(cmd)
-        if cmd.action == "reconcile":
-            return self._reconcile(apply=cmd.args.get("apply") == "true", cmd=cmd)
-        return wire.ControlResult(False, f"unknown action {cmd.action!r}")
-
-    def _cancel_all(self, timeout_s: float) -> wire.ControlResult:
-        self._run(self.core.cancel_requested())
-        data = cancel_all_at_broker(self.venue, timeout_s, may_call=lambda: self.core.budget.try_acquire("cancel"),
-                                    between=self.drain_results)
-        ok = bool(data.pop("ok"))
-        return wire.ControlResult(ok, "broker confirms zero open orders" if ok else "open orders remain at the broker",
-                                  data)
-
-    def _liquidate(self, cmd: wire.ControlCommand) -> wire.ControlResult:
-        """Close every position with market orders (journal first, like any order). Runs
-        even while halted: it only reduces exposure."""
-        cancel = self._cancel_all(float(cmd.args.get("timeout_s", "5")))
-        self._settle(5.0)  # orders still in flight must land before sizing the closing orders
-        submitted = []
-        for intent in liquidation_intents(self.core.proj, self.clock.now_ns(), cmd.actor, cmd.reason):
-            coid, effects = self.core.submit_liquidation(intent)
-            self._run(effects)
-            submitted.append({"symbol": intent.symbol, "side": intent.side.value, "qty": str(intent.qty),
-                              "client_order_id": coid})
-            failpoint("during_liquidation")
-        return wire.ControlResult(cancel.ok, f"{len(submitted)} closing orders submitted",
-                                  {"orders": submitted, "cancel": cancel.data})
-
-    def _reconcile(self, apply: bool, cmd: wire.ControlCommand) -> wire.ControlResult:
-        """Compare our positions and open orders with the broker's; with `apply`, adopt the
-        broker's positions (journalled) and lift a position-mismatch halt."""
-        self._settle(2.0)
-        try:
-            broker_positions = self.venue.positions()
-            broker_open = self.venue.list_orders("open")
-        except VenueError as exc:
-            return wire.ControlResult(False, f"broker unreachable: {exc}")
-        data = reconcile_report(self.core.proj, broker_positions, broker_open)
-        data.pop("ok")
-        detail = data.pop("detail")
-        mismatches = reconcile_positions(self.core.proj, broker_positions)
-        if apply and mismatches:
-            self._run(self.core.adopt(mismatches, broker_positions, cmd.actor, cmd.reason))
-            failpoint("mid_reconcile")
-            self._run(self.core.publish_positions(sorted(mismatches)))
-            data["applied"] = True
-        self._run(self.core.look_up(data["orders_only_local"]))
-        return wire.ControlResult(True, detail, data)
-
-    def _settle(self, timeout_s: float) -> bool:
-        """Process broker results until no order is on its way (or the time is up)."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            self.drain_results()
-            self._run(self.core.on_timer())
-            if not self.core.busy():
-                return True
-            if time.monotonic() >= deadline:
-                log.warning("orders still on their way after %.1fs", timeout_s)
-                return False
-            time.sleep(0.02)
 
     # ================================================================= loop
     def on_quotes(self) -> None:
@@ -428,14 +349,14 @@ class ExecutionEngine:
                 self.on_quotes()
             if self.risk_hb in ready:
                 self.on_risk_heartbeats()
-            self._run(self.core.on_timer())
+            self.run(self.core.on_timer())
             if self._second.due():
                 self._every_second()
             self.rt.try_reload()
 
     def close(self) -> None:
         """Drain: finish in-flight broker calls and record their results, then close."""
-        self.pool.shutdown()
+        self.pool.shutdown(wait=True)
         self.drain_results()
         self.stream.stop()
         for sock in (self.server, self.pub, self.md, self.risk_hb):
@@ -443,21 +364,6 @@ class ExecutionEngine:
         self.journal.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
-
-
-class ThreadPool:
-    """The broker workers: a fixed pool, drained on close."""
-
-    def __init__(self, workers: int) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="broker")
-
-    def submit(self, fn: Callable[..., None], *args: Any) -> None:
-        self._pool.submit(fn, *args)
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True)
 
 
 def _retry_read(fn: Callable[[], T], attempts: int = 5) -> T:

@@ -1,0 +1,106 @@
+"""The operator's commands to the execution engine (halt, resume, cancel all, liquidate,
+reconcile), run in its main loop: they wait for the broker, processing broker results while
+they wait, and act through the core like everything else (journal first)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from pyrt.bus import schema as wire
+from pyrt.persistence.journal import failpoint
+from pyrt.services.execution.cancel_all import cancel_all_at_broker
+from pyrt.services.execution.core import liquidation_intents
+from pyrt.services.execution.reconcile import reconcile_positions, reconcile_report
+from pyrt.venues.port import VenueError
+
+if TYPE_CHECKING:
+    from pyrt.services.execution.service import ExecutionEngine
+
+log = logging.getLogger("pyrt.execution_engine")
+
+
+class OperatorCommands:
+    def __init__(self, engine: ExecutionEngine) -> None:
+        self.engine = engine
+        self.core = engine.core
+
+    def handle(self, cmd: wire.ControlCommand) -> wire.ControlResult:
+        log.warning("operator command %s from %s: %s", cmd.action, cmd.actor or "?", cmd.reason)
+        if cmd.action == "status":
+            return wire.ControlResult(True, data=self.core.status())
+        if cmd.action == "halt":
+            self.core.halt(f"operator halt: {cmd.reason or 'no reason given'}")
+            log.error("trading HALTED by the operator (%s): %s", cmd.actor or "?", cmd.reason)
+            return wire.ControlResult(True, "execution halted", self.core.status())
+        if cmd.action == "resume":
+            if not cmd.reason.strip():
+                return wire.ControlResult(False, "a reason is required to resume")
+            previous = self.core.resume()
+            log.warning("execution resumed by %s: %s (was: %s)", cmd.actor or "?", cmd.reason, previous or "not halted")
+            return wire.ControlResult(True, "execution resumed", self.core.status())
+        if cmd.action == "cancel_all":
+            return self.cancel_all(float(cmd.args.get("timeout_s", "5")))
+        if cmd.action == "liquidate":
+            return self.liquidate(cmd)
+        if cmd.action == "reconcile":
+            return self.reconcile(apply=cmd.args.get("apply") == "true", cmd=cmd)
+        return wire.ControlResult(False, f"unknown action {cmd.action!r}")
+
+    def cancel_all(self, timeout_s: float) -> wire.ControlResult:
+        self.engine.run(self.core.cancel_requested())
+        data = cancel_all_at_broker(self.engine.venue, timeout_s, between=self.engine.drain_results,
+                                    may_call=lambda: self.core.budget.try_acquire("cancel"))
+        ok = bool(data.pop("ok"))
+        return wire.ControlResult(ok, "broker confirms zero open orders" if ok else "open orders remain at the broker",
+                                  data)
+
+    def liquidate(self, cmd: wire.ControlCommand) -> wire.ControlResult:
+        """Close every position with market orders (journal first, like any order). Runs
+        even while halted: it only reduces exposure."""
+        cancel = self.cancel_all(float(cmd.args.get("timeout_s", "5")))
+        self.settle(5.0)  # orders still in flight must land before sizing the closing orders
+        submitted = []
+        for intent in liquidation_intents(self.core.proj, self.engine.clock.now_ns(), cmd.actor, cmd.reason):
+            coid, effects = self.core.submit_liquidation(intent)
+            self.engine.run(effects)
+            submitted.append({"symbol": intent.symbol, "side": intent.side.value, "qty": str(intent.qty),
+                              "client_order_id": coid})
+            failpoint("during_liquidation")
+        return wire.ControlResult(cancel.ok, f"{len(submitted)} closing orders submitted",
+                                  {"orders": submitted, "cancel": cancel.data})
+
+    def reconcile(self, apply: bool, cmd: wire.ControlCommand) -> wire.ControlResult:
+        """Compare our positions and open orders with the broker's; with `apply`, adopt the
+        broker's positions (journalled) and lift a position-mismatch halt."""
+        self.settle(2.0)
+        try:
+            broker_positions = self.engine.venue.positions()
+            broker_open = self.engine.venue.list_orders("open")
+        except VenueError as exc:
+            return wire.ControlResult(False, f"broker unreachable: {exc}")
+        data = reconcile_report(self.core.proj, broker_positions, broker_open)
+        data.pop("ok")
+        detail = data.pop("detail")
+        mismatches = reconcile_positions(self.core.proj, broker_positions)
+        if apply and mismatches:
+            self.engine.run(self.core.adopt(mismatches, broker_positions, cmd.actor, cmd.reason))
+            failpoint("mid_reconcile")
+            self.engine.run(self.core.publish_positions(sorted(mismatches)))
+            data["applied"] = True
+        self.engine.run(self.core.look_up(data["orders_only_local"]))
+        return wire.ControlResult(True, detail, data)
+
+    def settle(self, timeout_s: float) -> bool:
+        """Process broker results until no order is on its way (or the time is up)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.engine.drain_results()
+            self.engine.run(self.core.on_timer())
+            if not self.core.busy():
+                return True
+            if time.monotonic() >= deadline:
+                log.warning("orders still on their way after %.1fs", timeout_s)
+                return False
+            time.sleep(0.02)
