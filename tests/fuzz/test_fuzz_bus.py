@@ -11,7 +11,6 @@ bytes (nothing a decoder lets through is unusable downstream)."""
 from __future__ import annotations
 
 import random
-from decimal import Decimal
 from typing import Any
 
 import msgspec

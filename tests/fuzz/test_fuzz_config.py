@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from pyrt.config import ConfigError, load_risk_limits, load_system
 from pyrt.config.loader import RISK_FILE, SYSTEM_FILE
 from tests.fuzz.harness import fuzz
-from tests.fuzz.mutate import NASTY, mutate_bytes, mutate_text, mutate_value, nasty
+from tests.fuzz.mutate import NASTY, mutate_bytes, mutate_text, mutate_value
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config"
 SYSTEM_TEXT = (SHIPPED / SYSTEM_FILE).read_text(encoding="utf-8")

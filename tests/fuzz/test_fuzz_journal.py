@@ -13,6 +13,7 @@ what the projection holds afterwards is finite."""
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 from collections.abc import Iterator
@@ -70,9 +71,7 @@ def _mutate(row: Row, coids: list[str], rng: random.Random) -> Row:
     if op < 5:
         try:
             return ts, kind, coid, _json(mutate_value(msgspec.json.decode(payload), rng))
-        except (msgspec.EncodeError, TypeError, ValueError, OverflowError):  # NaN, ints past 64 bits: json.dumps them
-            import json
-
+        except (msgspec.EncodeError, TypeError, ValueError, OverflowError):  # ints past 64 bits: json.dumps them
             return ts, kind, coid, json.dumps(mutate_value(msgspec.json.decode(payload), rng))
     if op == 5:
         return ts, rng.choice(KINDS), coid, payload
