@@ -1,7 +1,11 @@
 """The control facade: the one implementation of every operator action, under both the
 REST control API and the CLI (and so the scripts). It talks to the services over their
 request/reply endpoints (ControlCommand / OrderIntentMsg) and reads the broker through the
-venue adapter. Every mutating action writes exactly one audit entry."""
+venue adapter. Every mutating action writes exactly one audit entry.
+
+Reads of positions, orders and the account come from the execution engine's projection
+when it is up, else from the broker within a read budget and a short cache (ops.reads,
+review S2), so that no number of API reads can take the engine's broker requests."""
 
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from pyrt.domain.enums import OrderSide, OrderType, TimeInForce
 from pyrt.domain.ids import client_order_id
 from pyrt.domain.intents import OrderIntent
 from pyrt.ops.audit import AuditLog, Caller
+from pyrt.ops.reads import CachedReads, ReadThrottled
+from pyrt.services.execution.budget import RequestBudget
 from pyrt.venues.port import BrokerOrder, NotFound, VenueError
 
 log = logging.getLogger("pyrt.control")
@@ -46,6 +52,28 @@ def _refused(res: wire.ControlResult) -> ActionError:
     return ActionError(res.detail, 503 if _no_answer(res) else 409)
 
 
+def _position_json(p: Any) -> dict[str, Any]:
+    return {"symbol": p.symbol, "qty": str(p.qty), "avg_entry_price": str(p.avg_entry_price),
+            "market_value": str(p.market_value), "unrealized_pl": str(p.unrealized_pl),
+            "current_price": str(p.current_price)}
+
+
+def _engine_position_json(p: wire.PositionUpdate) -> dict[str, Any]:
+    price = p.market_value / p.qty if p.qty else p.avg_entry_price
+    return {"symbol": p.symbol, "qty": str(p.qty), "avg_entry_price": str(p.avg_entry_price),
+            "market_value": str(p.market_value), "unrealized_pl": str(p.unrealized_pnl), "current_price": str(price)}
+
+
+def _engine_order_json(r: wire.ExecutionReport) -> dict[str, Any]:
+    """An order of the engine's projection, in the broker's shape (what the engine does not
+    keep in a report is null)."""
+    return {"id": r.broker_order_id or None, "client_order_id": r.client_order_id, "symbol": r.symbol,
+            "side": str(getattr(r.side, "value", r.side)), "type": None, "time_in_force": None, "status": r.status,
+            "qty": str(r.qty), "filled_qty": str(r.filled_qty),
+            "filled_avg_price": None if r.avg_price is None else str(r.avg_price), "limit_price": None,
+            "submitted_at": None}
+
+
 def _order_json(o: BrokerOrder) -> dict[str, Any]:
     return {"id": o.id, "client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side, "type": o.type,
             "time_in_force": o.time_in_force, "status": o.status, "qty": str(o.qty), "filled_qty": str(o.filled_qty),
@@ -61,6 +89,9 @@ class ControlFacade:
         self._venue = venue
         self.notifier = notifier
         self.timeout_ms = timeout_ms
+        ex = cfg.system.execution
+        self.reads = CachedReads(RequestBudget(ex.request_budget_per_minute, ex.cancel_reserve_per_minute,
+                                               read_reserve=ex.read_reserve_per_minute))
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -71,7 +102,8 @@ class ControlFacade:
             s = self.cfg.secrets
             self._venue = AlpacaVenue(self.cfg.venue.trading_url,
                                       s.api_key_id.get_secret_value() if s.api_key_id else "",
-                                      s.api_secret_key.get_secret_value() if s.api_secret_key else "", timeout_s=5.0)
+                                      s.api_secret_key.get_secret_value() if s.api_secret_key else "", timeout_s=5.0,
+                                      on_rate_limit_headers=self.reads.budget.on_headers)
         return self._venue
 
     def _endpoint(self, service: str) -> str:
@@ -113,6 +145,7 @@ class ControlFacade:
             self.audit.record(caller, action, reason, before, None,
                               {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
             raise
+        self.reads.forget()  # the next read sees what the action changed
         self.audit.record(caller, action, reason, before, after(), result)
         return result
 
@@ -135,29 +168,64 @@ class ControlFacade:
         out["trading_state"] = out["risk"].get("trading_state") if risk.ok else "UNKNOWN"
         out["automatic_trading"] = bool(signals.data.get("trading_enabled")) if signals.ok else None
         try:
-            acct = self.venue.account()
+            acct = self.reads.broker(("account",), self.venue.account)
             out["account"] = {"cash": str(acct.cash), "equity": str(acct.equity), "buying_power": str(acct.buying_power)}
-        except VenueError as exc:
+        except (VenueError, ReadThrottled) as exc:
             out["account"] = {"error": str(exc)}
         out["pnl"] = {"daily": breaker.get("daily_pnl")}
         return out
 
+    def _engine_snapshot(self, kind: str) -> list[Any] | None:
+        """The execution engine's projection of `kind`, or None when it does not answer."""
+        def ask() -> list[Any] | None:
+            try:
+                snap = self._request("execution_engine", wire.SnapshotRequest(kind, reason="control read"),
+                                     timeout_ms=1000)
+            except RequestTimeout:
+                return None
+            return list(snap.items) if isinstance(snap, wire.Snapshot) else None
+
+        return self.reads.engine(kind, ask)
+
+    def _read(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except ReadThrottled as exc:
+            raise ActionError(str(exc), 429) from None
+
     def positions(self) -> list[dict[str, Any]]:
-        return [{"symbol": p.symbol, "qty": str(p.qty), "avg_entry_price": str(p.avg_entry_price),
-                 "market_value": str(p.market_value), "unrealized_pl": str(p.unrealized_pl),
-                 "current_price": str(p.current_price)} for p in self.venue.positions()]
+        """The positions: the engine's projection when it is up, else the broker's (budgeted, cached)."""
+        snap = self._engine_snapshot("positions")
+        if snap is not None:
+            return [_engine_position_json(p) for p in snap if isinstance(p, wire.PositionUpdate) and p.qty != 0]
+        return [_position_json(p) for p in self._read(lambda: self.reads.broker(("positions",), self.venue.positions))]
+
+    def _broker_positions(self) -> list[dict[str, Any]]:
+        """Fresh from the broker (an action's plan and its check), not cached."""
+        return [_position_json(p) for p in self.venue.positions()]
 
     def orders(self, status: str = "open", limit: int = 100) -> list[dict[str, Any]]:
+        """Open orders from the engine's projection when it is up; otherwise, and for closed
+        or all orders, the broker's (budgeted, cached per status, oldest first)."""
         if status not in ("open", "closed", "all"):
             raise ActionError("status must be open, closed or all", 422)
-        return [_order_json(o) for o in self.venue.list_orders(status, None, limit)]
+        if status == "open":
+            snap = self._engine_snapshot("orders")
+            if snap is not None:
+                reports = sorted((r for r in snap if isinstance(r, wire.ExecutionReport)), key=lambda r: r.client_order_id)
+                return [_engine_order_json(r) for r in reports][:limit]
+        found = self._read(lambda: self.reads.broker(("orders", status),
+                                                     lambda: self.venue.list_orders(status, None, 500)))
+        return [_order_json(o) for o in found[:limit]]
 
     def order(self, order_id: str) -> dict[str, Any]:
         """One order by our client_order_id or the broker's id, with its fills from the journal."""
         try:
+            self._read(self.reads.acquire)
             found = self.venue.get_order_by_client_id(order_id)
         except NotFound:
             try:
+                self._read(self.reads.acquire)
                 found = self.venue.get_order(order_id)
             except (NotFound, VenueError):
                 raise ActionError(f"no order {order_id!r} (neither a client_order_id nor a broker id)", 404) from None
@@ -303,7 +371,7 @@ class ControlFacade:
     def liquidate(self, caller: Caller, confirm: bool, reason: str = "", wait_s: float = 15.0) -> dict[str, Any]:
         """Close every position with market orders and wait for the fills. Without
         `confirm` only shows what it would do (and writes nothing)."""
-        positions = self.positions()
+        positions = self._broker_positions()
         plan = [{"symbol": p["symbol"], "side": "sell" if Decimal(p["qty"]) > 0 else "buy",
                  "qty": str(abs(Decimal(p["qty"]))), "market_value": p["market_value"]} for p in positions]
         if not confirm:
@@ -324,7 +392,7 @@ class ControlFacade:
                 deadline = time.monotonic() + wait_s / 3
                 while left and time.monotonic() < deadline:
                     time.sleep(0.1)
-                    left = self.positions()
+                    left = self._broker_positions()
                 if not left:
                     break
             acct = self.venue.account()
@@ -335,7 +403,7 @@ class ControlFacade:
                               if self.cfg.venue.embedded_sim else None}}
 
         return self._audited(caller, "positions.liquidate", reason, {"positions": plan}, run,
-                             lambda: {"positions": len(self.positions())})
+                             lambda: {"positions": len(self._broker_positions())})
 
     def reconcile(self, caller: Caller, apply: bool = False, reason: str = "") -> dict[str, Any]:
         """Local (journal) versus broker positions and open orders. With `apply` the

@@ -96,14 +96,22 @@ class OrderPath:
     def positions(self) -> dict[str, Decimal]:
         return {p["symbol"]: Decimal(p["qty"]) for p in self.broker("/v2/positions")}
 
+    def control_entries(self) -> list[dict[str, Any]]:
+        """The audit entries of the control facade (the services also audit the commands
+        they receive, "from": "bus -> <service>"; those are not counted here)."""
+        entries = AuditLog(self.cfg.system.execution.journal_path).entries(100_000)
+        return [e for e in entries if not str(e.get("from", "")).startswith("bus ->")]
+
     def audit_count(self) -> int:
-        return len(AuditLog(self.cfg.system.execution.journal_path).entries(100_000))
+        return len(self.control_entries())
 
 
 @contextmanager
-def order_path(tmp: Path) -> Iterator[OrderPath]:
-    """Start the sim broker and the three order-path services; stop them on exit."""
-    with InThreadSimBroker(SimBrokerOptions(data_dir=tmp / "sim", seed=5, rate_limit_per_minute=0)) as sim:
+def order_path(tmp: Path, rate_limit_per_minute: int = 0) -> Iterator[OrderPath]:
+    """Start the sim broker (its per-key rate limit off by default) and the three order-path
+    services; stop them on exit."""
+    with InThreadSimBroker(SimBrokerOptions(data_dir=tmp / "sim", seed=5,
+                                            rate_limit_per_minute=rate_limit_per_minute)) as sim:
         requests.post(sim.url + "/admin/market", json={"paused": True}, headers=HEADERS, timeout=5)
         requests.post(sim.url + "/admin/quote", json={"symbol": "AAPL", "bid": BID, "ask": ASK, "bid_size": 1000,
                                                       "ask_size": 1000}, headers=HEADERS, timeout=5)

@@ -43,7 +43,7 @@ class Audited:
         if exc_type is not None:
             return
         assert self.system.audit_count() == self.before + 1
-        self.entry = ControlFacade(self.system.cfg).audit.entries(1)[0]
+        self.entry = self.system.control_entries()[-1]
         assert self.entry["action"] == self.action
         assert self.entry["who"] == "admin" and self.entry["from"].startswith("testclient:")
 

@@ -3,10 +3,15 @@ path) against real Alpaca or the sim broker, with every failure translated into 
 error tree of `pyrt.venues.port`.
 
 alpaca-py's own retry (3 s sleeps on 429/504) is switched off: a POST is never repeated
-blindly, and waits are the request budget's decision."""
+blindly, and waits are the request budget's decision. The broker's X-RateLimit-* headers
+of every response (the key's count, shared by every process using it) are kept in
+`last_rate_limit` and reported to `on_rate_limit_headers` (e.g. `RequestBudget.on_headers`)
+through a response hook on alpaca-py's requests session."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +41,24 @@ from pyrt.venues.port import (
     RateLimited,
     VenueUnavailable,
 )
+
+
+log = logging.getLogger("pyrt.venues.alpaca")
+
+RateLimitHeaders = Callable[[int | None, int | None, float | None], None]
+"""Called with (X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset epoch s)."""
+
+
+def rate_limit_headers(headers: Any) -> tuple[int | None, int | None, float | None]:
+    """The X-RateLimit-* values of a response (None for a missing or unreadable one)."""
+    def number(name: str, kind: Callable[[str], Any]) -> Any:
+        value = headers.get(name)
+        try:
+            return None if value is None else kind(value)
+        except ValueError:
+            return None
+
+    return number("X-RateLimit-Limit", int), number("X-RateLimit-Remaining", int), number("X-RateLimit-Reset", float)
 
 
 class _TimeoutAdapter(HTTPAdapter):
@@ -76,10 +99,26 @@ def _api_error_code(err: APIError) -> int | None:
 
 
 class AlpacaVenue:
-    def __init__(self, trading_url: str, key_id: str, secret_key: str, timeout_s: float = 5.0) -> None:
+    def __init__(self, trading_url: str, key_id: str, secret_key: str, timeout_s: float = 5.0,
+                 on_rate_limit_headers: RateLimitHeaders | None = None) -> None:
         self.client = TradingClient(key_id, secret_key, paper=True, raw_data=True, url_override=trading_url)
         self.client._retry = 0  # noqa: SLF001 - no blind retries, see module docstring
         configure_client(self.client, trading_url, timeout_s)
+        self.on_rate_limit_headers = on_rate_limit_headers
+        self.last_rate_limit: tuple[int | None, int | None, float | None] | None = None
+        self.client._session.hooks["response"].append(self._see_rate_limit)  # noqa: SLF001
+
+    def _see_rate_limit(self, response: Any, *_args: Any, **_kwargs: Any) -> Any:
+        values = rate_limit_headers(response.headers)
+        if values != (None, None, None):
+            self.last_rate_limit = values
+            callback = self.on_rate_limit_headers
+            if callback is not None:
+                try:
+                    callback(*values)
+                except Exception:  # noqa: BLE001 - a budget bug must not fail the request it saw
+                    log.exception("rate-limit header callback failed")
+        return response
 
     # ------------------------------------------------------------- translation
     def _call(self, fn: Any, *args: Any, mutating: bool = False) -> Any:
