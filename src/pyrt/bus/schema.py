@@ -29,7 +29,7 @@ from typing import Any, Callable, Literal, Union
 import msgspec
 
 from pyrt.domain.clock import Clock, WallClock
-from pyrt.domain.enums import OrderSide
+from pyrt.domain.enums import OrderSide, ReportEvent
 from pyrt.domain.intents import OrderIntent, RiskDecision
 from pyrt.domain.market import Bar, Quote, Trade
 
@@ -305,9 +305,10 @@ class RiskDecisionMsg(msgspec.Struct, tag="risk_decision", frozen=True):
 
 
 class ExecutionReport(msgspec.Struct, tag="exec_report", frozen=True, kw_only=True):
-    """What happened to an order. ``event`` uses Alpaca's trade_updates spelling
-    ("new", "fill", "partial_fill", "canceled", "rejected", ...) or "unknown" while an
-    outcome is being resolved; ``status`` is the order status after the event."""
+    """What happened to an order: ``event`` is a `ReportEvent` (Alpaca's trade_updates
+    spelling plus the engine's own steps), ``status`` the order's state after it (an
+    `OrderState` value). Whether the order is finished is `is_terminal_status(status)`,
+    the one rule every consumer asks."""
 
     client_order_id: str
     broker_order_id: str = ""
@@ -315,7 +316,7 @@ class ExecutionReport(msgspec.Struct, tag="exec_report", frozen=True, kw_only=Tr
     strategy: str = ""
     symbol: str
     side: OrderSide
-    event: str
+    event: ReportEvent
     status: str
     qty: Decimal
     filled_qty: Decimal = Decimal(0)

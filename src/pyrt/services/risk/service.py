@@ -24,6 +24,7 @@ from pyrt.bus import schema as wire
 from pyrt.bus.zmq import ReplyServer, RequestClient, RequestTimeout, ZmqPublisher, ZmqSubscriber
 from pyrt.domain.clock import WallClock
 from pyrt.domain.ids import client_order_id
+from pyrt.domain.orders import is_terminal_status
 from pyrt.domain.intents import OrderIntent, RiskDecision
 from pyrt.domain.market import Quote
 from pyrt.observability import stages
@@ -36,7 +37,6 @@ log = logging.getLogger("pyrt.risk_manager")
 
 EXEC_TIMEOUT_MS = 3000
 MD_DRAIN_S = 0.002  # how often the marks are refreshed between intents
-TERMINAL = {"filled", "canceled", "expired", "rejected", "replaced", "denied"}
 
 
 def _session_calendar(cfg: Any) -> Any:
@@ -222,7 +222,7 @@ class RiskManager:
                     core.on_broker_rejection(p.intent_id)
                 elif p.event == "accepted":
                     core.on_broker_ok()
-                if p.status.lower() in TERMINAL:
+                if is_terminal_status(p.status):
                     core.on_order_closed(p.intent_id)
                 self._dirty = True
             elif isinstance(p, wire.PositionUpdate):

@@ -31,9 +31,9 @@ from pyrt.services.signals.strategy import (
     SymbolState,
 )
 
-
 # risk reason codes that mean "the order may exist", never "denied"
 OUTCOME_UNKNOWN_CODES = frozenset({"EXECUTION_TIMEOUT"})
+
 
 class StrategyError(msgspec.Struct, frozen=True, kw_only=True):
     """A strategy hook raised (or returned something invalid); the core carried on."""
