@@ -24,7 +24,7 @@ from pyrt.domain.intents import OrderIntent
 from pyrt.ops.audit import AuditLog, Caller
 from pyrt.ops.reads import CachedReads, ReadThrottled
 from pyrt.services.execution.budget import RequestBudget
-from pyrt.venues.port import BrokerOrder, NotFound, VenueError
+from pyrt.venues.port import BrokerOrder, NotFound, OrderRejectedByVenue, VenueError
 
 log = logging.getLogger("pyrt.control")
 
@@ -223,7 +223,7 @@ class ControlFacade:
         try:
             self._read(self.reads.acquire)
             found = self.venue.get_order_by_client_id(order_id)
-        except NotFound:
+        except (NotFound, OrderRejectedByVenue):  # the venue's 4xx: not an id it could have (e.g. too long)
             try:
                 self._read(self.reads.acquire)
                 found = self.venue.get_order(order_id)
@@ -363,9 +363,10 @@ class ControlFacade:
                 "elapsed_ms": round((time.monotonic() - t0) * 1000, 1), "via": "broker (execution engine down)"}
 
     def _open_count(self) -> int | None:
+        """For the audit entry (engine's projection, else the budgeted broker read)."""
         try:
-            return len(self.venue.list_orders("open"))
-        except VenueError:
+            return len(self.orders("open", 500))
+        except (VenueError, ActionError):
             return None
 
     def liquidate(self, caller: Caller, confirm: bool, reason: str = "", wait_s: float = 15.0) -> dict[str, Any]:
@@ -392,7 +393,7 @@ class ControlFacade:
                 deadline = time.monotonic() + wait_s / 3
                 while left and time.monotonic() < deadline:
                     time.sleep(0.1)
-                    left = self._broker_positions()
+                    left = self.positions()  # the engine's projection: no broker request per poll
                 if not left:
                     break
             acct = self.venue.account()
@@ -403,7 +404,7 @@ class ControlFacade:
                               if self.cfg.venue.embedded_sim else None}}
 
         return self._audited(caller, "positions.liquidate", reason, {"positions": plan}, run,
-                             lambda: {"positions": len(self._broker_positions())})
+                             lambda: {"positions": len(self.positions())})
 
     def reconcile(self, caller: Caller, apply: bool = False, reason: str = "") -> dict[str, Any]:
         """Local (journal) versus broker positions and open orders. With `apply` the
@@ -425,7 +426,8 @@ class ControlFacade:
                                   "positions", 503)
             res = self.command("execution_engine", "reconcile", caller, reason, timeout_ms=10000, apply="true")
             if not res.ok:
-                raise ActionError(res.detail, 503)
+                # the broker's rate limit is the caller acting too often (429, retry later), not a fault
+                raise ActionError(res.detail, 429 if "rate limited" in res.detail else 503)
             out = {"ok": True, "detail": res.detail, **res.data}
             if self._breaker().get("trigger") == "integrity":
                 # no cooldown: the cause was the disagreement this audited adoption resolved
