@@ -16,7 +16,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from pyrt.venues.alpaca.stream import TradeUpdatesThread
+from pyrt.venues.alpaca.trade_stream import TradeUpdatesThread
 from pyrt.venues.stream_events import MalformedTradeUpdate, StreamEvent, TradeUpdateSeen
 from tests.fuzz.alpaca_json import check_trade_update, trade_updates
 from tests.fuzz.harness import fuzz

@@ -55,7 +55,7 @@ items = st.one_of(
     st.builds(s.IntegrityAlert, text, sym, text),
     st.builds(s.ControlCommand, text, st.dictionaries(text, text, max_size=3), text, text),
     st.builds(s.ControlResult, st.booleans(), text,
-              st.dictionaries(text, st.integers() | text | st.none() | num, max_size=3)),
+              st.dictionaries(text, i64 | text | st.none() | num, max_size=3)),
 )  # fmt: skip
 payloads = items | st.builds(s.SnapshotRequest, text, text, text) | st.builds(
     s.Snapshot, text, st.lists(items, max_size=3), text, i64, st.dictionaries(text, i64, max_size=3)

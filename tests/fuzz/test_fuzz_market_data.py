@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from msgspec.msgpack import Ext
 
 from pyrt.bus import schema as bus
-from pyrt.services.market_data.core import MalformedFeedMessage, decode_data_frame, normalize, unpack_frame
+from pyrt.venues.alpaca.feed import MalformedFeedMessage, decode_data_frame, normalize, unpack_frame
 from tests.fuzz.harness import fuzz
 from tests.fuzz.mutate import mutate_bytes, mutate_value, nasty
 
