@@ -59,7 +59,7 @@ from pyrt.services.execution.messages import (
 from pyrt.services.execution.operator import OperatorCommands
 from pyrt.services.execution.watchdog import Watchdog
 from pyrt.services.runtime import Every, ServiceRuntime
-from pyrt.venues.alpaca.stream import TradeUpdatesThread
+from pyrt.venues.alpaca.trade_stream import TradeUpdatesThread
 from pyrt.venues.port import OutcomeUnknown, RateLimited, VenuePort, VenueUnavailable
 
 __all__ = ["AccountLock", "AccountLockHeld", "ExecutionEngine", "run"]

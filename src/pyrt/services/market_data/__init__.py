@@ -1,1 +1,3 @@
-"""market-data: alpaca-py data stream in, normalised quotes/trades/bars out on the bus."""
+"""market-data: Alpaca's data stream in (through ``pyrt.venues.alpaca``: the websocket and
+the frame decoding), normalised quotes/trades/bars out on the bus; the service's own rules
+(staleness, bar history, gap planning) in ``core``."""

@@ -37,20 +37,16 @@ from pyrt.config import AppConfig
 from pyrt.domain.clock import iso_utc
 from pyrt.persistence.files import write_atomic
 from pyrt.services.market_data.core import (
-    BackoffPolicy,
     BarHistory,
-    MalformedFeedMessage,
+    MalformedBarCache,
     StalenessTracker,
     bars_to_fill,
-    decode_data_frame,
     gaps_to_fill,
-    normalize,
-    normalize_rest_bar,
     should_log,
-    unpack_frame,
 )
-from pyrt.services.market_data.stream import BatchStockDataStream
 from pyrt.services.runtime import ServiceRuntime
+from pyrt.venues.alpaca.data_stream import BackoffPolicy, BatchStockDataStream
+from pyrt.venues.alpaca.feed import MalformedFeedMessage, decode_data_frame, normalize, normalize_rest_bar, unpack_frame
 
 SERVICE = "market_data"
 IDLE_TIMEOUT_S = 15.0  # no market data for this long: the connection is dead, reconnect
@@ -429,7 +425,7 @@ class MarketDataService:
                 count = self.bars.load(symbol, path.read_bytes())
             except FileNotFoundError:
                 continue
-            except (OSError, MalformedFeedMessage) as exc:
+            except (OSError, MalformedBarCache) as exc:
                 self.common.error("bar_cache")
                 self.log.warning("bar cache unreadable, starting empty: %s (%s)", path, exc)
                 continue

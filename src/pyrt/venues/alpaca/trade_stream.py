@@ -16,7 +16,7 @@ from alpaca.trading.stream import TradingStream
 from pyrt.venues.alpaca.mapping import MALFORMED, trade_update_from_json
 from pyrt.venues.stream_events import MalformedTradeUpdate, StreamDown, StreamEvent, StreamUp, TradeUpdateSeen
 
-log = logging.getLogger("pyrt.venues.alpaca.stream")
+log = logging.getLogger("pyrt.venues.alpaca.trade_stream")
 
 Sink = Callable[[StreamEvent], None]
 

@@ -1,4 +1,4 @@
-"""alpaca-py's ``StockDataStream`` with two things replaced:
+"""alpaca-py's ``StockDataStream`` (Alpaca's market-data websocket) with two things replaced:
 
 - the consume step: each received msgpack frame is handed whole to
   ``FeedListener.on_frame`` (decoded at once and published in one tight loop by the
@@ -11,6 +11,10 @@
 alpaca-py's own connect, auth and subscribe steps (``_start_ws``, ``_send_subscribe_msg``)
 are kept. Everything here runs on one asyncio loop; ``stop()`` may be called from another
 thread as with the original class.
+
+It is the vendor side of the market-data service (which implements ``FeedListener``, and
+decodes the frames with ``pyrt.venues.alpaca.feed``): the service keeps its rules, this
+module keeps alpaca-py's internals, so an alpaca-py upgrade touches the venue package only.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -27,9 +32,7 @@ import msgpack
 import websockets
 from alpaca.data.live.stock import StockDataStream
 
-from pyrt.services.market_data.core import BackoffPolicy
-
-log = logging.getLogger("pyrt.market_data.stream")
+log = logging.getLogger("pyrt.venues.alpaca.data_stream")
 
 CHANNELS = ("quotes", "trades", "bars")
 DEFAULT_WEBSOCKET_PARAMS: dict[str, Any] = {
@@ -49,6 +52,33 @@ def websocket_params_for(url: str) -> dict[str, Any]:
     if urlsplit(url).hostname in LOOPBACK_HOSTS:
         params["compression"] = None
     return params
+
+
+@dataclass(frozen=True)
+class BackoffPolicy:
+    """Reconnect delays: attempt 0 is immediate; attempt n >= 1 waits
+    ``min(initial_delay_s * 2**(n-1), max_delay_s)`` scaled by a factor in
+    ``[1 - jitter, 1 + jitter]``."""
+
+    initial_delay_s: float = 0.5
+    max_delay_s: float = 30.0
+    jitter: float = 0.2
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> BackoffPolicy:
+        """From ``market_data.reconnect`` (anything with the three fields)."""
+        return cls(float(cfg.initial_delay_s), float(cfg.max_delay_s), float(cfg.jitter))
+
+    def base_delay(self, attempt: int) -> float:
+        """The delay before jitter."""
+        if attempt <= 0:
+            return 0.0
+        return min(self.initial_delay_s * 2.0 ** min(attempt - 1, 64), self.max_delay_s)
+
+    def delay(self, attempt: int, rand: float) -> float:
+        """The delay of ``attempt`` with ``rand`` a uniform draw from [0, 1)."""
+        return self.base_delay(attempt) * (1.0 + self.jitter * (2.0 * rand - 1.0))
+
 
 # Disconnect reasons (also the `reason` label of market_data_websocket_reconnects_total).
 CLOSED = "closed"

@@ -1,5 +1,5 @@
-"""The stream's reconnect loop on its own: backoff schedule on failures, reasons, and a
-prompt stop in the middle of a backoff."""
+"""The data stream's reconnect loop (pyrt.venues.alpaca.data_stream) on its own: backoff
+schedule on failures, reasons, and a prompt stop in the middle of a backoff."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import threading
 import time
 from typing import Any
 
-from pyrt.services.market_data.core import BackoffPolicy
-from pyrt.services.market_data.stream import AUTH_FAILED, CONNECT_FAILED, BatchStockDataStream
 from pyrt.simbroker.harness import DEFAULT_KEYS
+from pyrt.venues.alpaca.data_stream import AUTH_FAILED, CONNECT_FAILED, BackoffPolicy, BatchStockDataStream
 from tests.support.deploy import free_port, wait_for
 
 from .conftest import Sim

@@ -1,5 +1,6 @@
-"""Feed normalisation: Alpaca's raw msgpack messages into bus payloads, the per-message
-path and the whole-frame fast path, and what counts as malformed."""
+"""Alpaca's feed decoding (pyrt.venues.alpaca.feed): raw msgpack stream messages and REST
+bars into bus payloads, the per-message path and the whole-frame fast path, and what counts
+as malformed."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyrt.bus.schema import BarMsg, QuoteMsg, TradeMsg
-from pyrt.services.market_data.core import (
+from pyrt.venues.alpaca.feed import (
     MalformedFeedMessage,
     decode_data_frame,
     event_ns,
     normalize,
     normalize_bar,
     normalize_quote,
+    normalize_rest_bar,
     normalize_trade,
     unpack_frame,
 )
@@ -150,10 +152,6 @@ def test_fast_and_slow_paths_agree(rows: list[tuple[str, float, float, float, in
 
 
 def test_rest_bars_parse_alpaca_times_and_refuse_bad_ones():
-    import pytest
-
-    from pyrt.services.market_data.core import MalformedFeedMessage, normalize_rest_bar
-
     bar = normalize_rest_bar("AAPL", {"t": "2024-03-05T15:00:00Z", "o": 1, "h": 2, "l": 0.5, "c": 1.5, "v": 100,
                                       "n": 3, "vw": 1.2})
     assert (bar.symbol, bar.ts_ns, bar.close, bar.trade_count) == ("AAPL", 1_709_650_800_000_000_000, 1.5, 3)
@@ -167,26 +165,3 @@ def test_rest_bars_parse_alpaca_times_and_refuse_bad_ones():
                 ["not", "a", "bar"]):
         with pytest.raises(MalformedFeedMessage):
             normalize_rest_bar("AAPL", raw)
-
-
-def test_a_gap_fill_keeps_only_newer_bars_once_each_in_time_order():
-    from pyrt.bus.schema import BarMsg
-    from pyrt.services.market_data.core import bars_to_fill
-
-    def bar(minute: int, close: float = 1.0) -> BarMsg:
-        return BarMsg("AAPL", 1.0, 1.0, 1.0, close, 1.0, minute * 60_000_000_000)
-
-    fetched = [bar(5), bar(3), bar(4), bar(2), bar(4, 2.0), bar(1)]  # newest first, a repeat, older ones
-    assert [(b.ts_ns // 60_000_000_000) for b in bars_to_fill(2 * 60_000_000_000, fetched)] == [3, 4, 5]
-    assert bars_to_fill(10 * 60_000_000_000, fetched) == []
-
-
-def test_only_symbols_that_can_have_missed_a_bar_are_fetched():
-    from pyrt.services.market_data.core import gaps_to_fill
-
-    minute = 60_000_000_000
-    newest = {"AAPL": 100 * minute, "MSFT": 98 * minute, "GOOGL": 10 * minute}
-    # at 101:59 the bar of minute 101 has not ended yet, so AAPL (newest 100) misses nothing
-    assert gaps_to_fill(newest, 101 * minute + 59_000_000_000) == {"MSFT": 98 * minute, "GOOGL": 10 * minute}
-    assert gaps_to_fill(newest, 102 * minute) == newest
-    assert gaps_to_fill({}, 102 * minute) == {}
