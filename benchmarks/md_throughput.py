@@ -33,7 +33,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from pyrt.bus.schema import HEARTBEAT_PREFIX, MD_BAR_PREFIX, MD_QUOTE_PREFIX, MD_TRADE_PREFIX  # noqa: E402
+from pyrt.bus.security import for_config  # noqa: E402
 from pyrt.bus.zmq import ZmqSubscriber  # noqa: E402
+from pyrt.config import load_config  # noqa: E402
 from pyrt.simbroker.harness import DEFAULT_KEYS, SimBrokerProcess  # noqa: E402
 from tests.support.deploy import make_deployment, wait_for  # noqa: E402
 
@@ -89,7 +91,9 @@ def measure(rate: float, seconds: float, workdir: Path) -> dict[str, Any]:
         if md.poll() is not None:
             raise RuntimeError(f"market-data exited with {md.returncode}; see {workdir / 'market_data.out'}")
         metrics_port = json.loads(ready.read_text())["metrics_port"]
-        with ZmqSubscriber(cfg["market_data"]["zmq_publish_address"], [*DATA_PREFIXES, HEARTBEAT_PREFIX]) as sub:
+        security = for_config(load_config(config_dir))  # the service admits only the deployment's bus key
+        with ZmqSubscriber(cfg["market_data"]["zmq_publish_address"], [*DATA_PREFIXES, HEARTBEAT_PREFIX],
+                           security=security) as sub:
             wait_for(lambda: sub.recv_batch(100), 10, "first heartbeat")  # the SUB is connected
             before = _admin(sim.url, "/admin/state")
             assert sim.proc is not None
