@@ -39,6 +39,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import floor  # noqa: E402  (benchmarks/floor.py, beside this file)
+
 from pyrt.observability import stages  # noqa: E402
 from pyrt.persistence.journal import Journal, RecordKind  # noqa: E402
 from tests.support.deploy import make_deployment, wait_for  # noqa: E402
@@ -78,14 +79,14 @@ def tick_to_submit(rate: float, seconds: float, every_n: int, synchronous: str, 
                    capture_output=True, timeout=120)
     journal_path = root / "data" / "journal.db"
     try:
-        wait_for(lambda: journal_path.exists(), 30, "journal")
+        wait_for(journal_path.exists, 30, "journal")
         time.sleep(2.0)  # warm-up, discarded below
         t_start = time.time_ns()
         time.sleep(seconds)
         t_end = time.time_ns()
     finally:
         subprocess.run([*pyrt, "down", "--config-dir", str(config_dir)], cwd=root, env=env, capture_output=True,
-                       timeout=120)
+                       timeout=120, check=False)
     ticks: dict[str, int] = {}
     latencies: list[float] = []
     with Journal(journal_path, read_only=True) as journal:

@@ -68,7 +68,7 @@ def order_round_trip(n: int, workdir: Path) -> None:
             client.submit_order(MarketOrderRequest(symbol="AAPL", qty=1, side=side, time_in_force=TimeInForce.DAY, client_order_id=cid))
             t1 = time.perf_counter()
             with cond:
-                cond.wait_for(lambda: cid in fills, timeout=5)
+                cond.wait_for(lambda cid=cid: cid in fills, timeout=5)
             acks.append((t1 - t0) * 1e3)
             trips.append((fills[cid] - t0) * 1e3)
         stream.stop()

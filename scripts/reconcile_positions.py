@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _pyrt_script import run  # noqa: E402
+from _pyrt_script import run
 
 if __name__ == "__main__":
     run("reconcile", __file__)

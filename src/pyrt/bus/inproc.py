@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from pyrt.bus.endpoints import Closing, MessageHandler, Receiving, StampingPublisher
 from pyrt.bus.schema import (
     DEFAULT_MAX_FRAME_BYTES,
     Envelope,
@@ -26,7 +27,6 @@ from pyrt.bus.schema import (
     reply_topic,
     request_topic,
 )
-from pyrt.bus.endpoints import Closing, MessageHandler, Receiving, StampingPublisher
 from pyrt.domain.clock import Clock
 
 RequestHandler = Callable[[Envelope], Any]

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Callable, Literal, Union
+from typing import Any, Literal
 
 import msgspec
 
@@ -431,11 +432,11 @@ class SnapshotRequest(msgspec.Struct, tag="snapshot_request", frozen=True):
     reason: str = ""
 
 
-SnapshotItem = Union[
-    QuoteMsg, TradeMsg, BarMsg, SymbolStatus, Signal, OrderIntentMsg, RiskDecisionMsg,
-    ExecutionReport, PositionUpdate, PnLUpdate, RiskState, Heartbeat, OrderAck,
-    IntegrityAlert, ControlCommand, ControlResult,
-]  # fmt: skip
+SnapshotItem = (
+    QuoteMsg | TradeMsg | BarMsg | SymbolStatus | Signal | OrderIntentMsg | RiskDecisionMsg
+    | ExecutionReport | PositionUpdate | PnLUpdate | RiskState | Heartbeat | OrderAck
+    | IntegrityAlert | ControlCommand | ControlResult
+)  # fmt: skip
 
 
 class Snapshot(msgspec.Struct, tag="snapshot", frozen=True):
@@ -450,16 +451,14 @@ class Snapshot(msgspec.Struct, tag="snapshot", frozen=True):
     seqs: dict[str, int] = {}
 
 
-Payload = Union[SnapshotItem, SnapshotRequest, Snapshot]
+Payload = SnapshotItem | SnapshotRequest | Snapshot
 
-MESSAGE_TYPES: dict[str, type] = {
-    t.__struct_config__.tag: t  # type: ignore[attr-defined]
-    for t in (
-        QuoteMsg, TradeMsg, BarMsg, SymbolStatus, Signal, OrderIntentMsg, RiskDecisionMsg,
-        ExecutionReport, PositionUpdate, PnLUpdate, RiskState, Heartbeat, OrderAck,
-        IntegrityAlert, ControlCommand, ControlResult, SnapshotRequest, Snapshot,
-    )  # fmt: skip
-}
+_PAYLOAD_TYPES: tuple[type[msgspec.Struct], ...] = (
+    QuoteMsg, TradeMsg, BarMsg, SymbolStatus, Signal, OrderIntentMsg, RiskDecisionMsg,
+    ExecutionReport, PositionUpdate, PnLUpdate, RiskState, Heartbeat, OrderAck,
+    IntegrityAlert, ControlCommand, ControlResult, SnapshotRequest, Snapshot,
+)  # fmt: skip
+MESSAGE_TYPES: dict[str, type] = {t.__struct_config__.tag: t for t in _PAYLOAD_TYPES}
 """Message type tag -> payload Struct."""
 
 

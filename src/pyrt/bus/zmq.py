@@ -26,14 +26,15 @@ from typing import Any
 
 import zmq
 
+from pyrt.bus.endpoints import Closing, MessageHandler, Receiving, StampingPublisher
 from pyrt.bus.schema import (
     DEFAULT_MAX_FRAME_BYTES,
     PROBE_PREFIX,
-    SEPARATOR,
     REASON_LATE_REPLY,
     REASON_MALFORMED,
     REASON_STALE,
     REASON_UNROUTABLE,
+    SEPARATOR,
     Envelope,
     EnvelopeFactory,
     FrameEncoder,
@@ -46,7 +47,6 @@ from pyrt.bus.schema import (
     reply_topic,
     request_topic,
 )
-from pyrt.bus.endpoints import Closing, MessageHandler, Receiving, StampingPublisher
 from pyrt.bus.security import PROCESS, BusSecurity, resolve
 from pyrt.domain.clock import Clock, WallClock
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import AfterValidator, Field, StringConstraints, ValidationError, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from pyrt.config.errors import flatten_errors, problems_error
+from pyrt.config.errors import problems_error
 from pyrt.config.types import (
     Host,
     Port,
@@ -18,9 +18,9 @@ from pyrt.config.types import (
     Symbol,
     Symbols,
     Url,
-    non_empty,
     ZmqAddress,
     is_loopback_host,
+    non_empty,
     zmq_tcp_host_port,
 )
 
@@ -219,8 +219,10 @@ class ExecutionConfig(StrictModel):
                 [
                     (
                         "cancel_reserve_per_minute",
-                        f"plus read_reserve_per_minute ({reserves}) leaves nothing of "
-                        f"request_budget_per_minute ({self.request_budget_per_minute}) for submits",
+                        (
+                            f"plus read_reserve_per_minute ({reserves}) leaves nothing of "
+                            f"request_budget_per_minute ({self.request_budget_per_minute}) for submits"
+                        ),
                     )
                 ]
             )

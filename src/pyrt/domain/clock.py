@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -37,12 +37,12 @@ class ManualClock:
 def ns_to_datetime(ns: int) -> datetime:
     """Exact to the microsecond (truncated), unlike a float division."""
     sec, rem = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(sec, tz=timezone.utc) + timedelta(microseconds=rem // 1000)
+    return datetime.fromtimestamp(sec, tz=UTC) + timedelta(microseconds=rem // 1000)
 
 
 def datetime_to_ns(dt: datetime) -> int:
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1_000_000) * 1000
 
 

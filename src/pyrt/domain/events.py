@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import msgspec
 
@@ -129,8 +129,10 @@ class Note(_Event, forbid_unknown_fields=False):
     """Informational (audit, breaker, other reconciliation notes): not folded."""
 
 
-OrderEvent = Union[OrderIntent, SubmitSent, Acked, OutcomeUnknown, Filled, BrokerStatus, BrokerEvent, LocalDecision,
-                   CancelRequested, PositionAdopted, PositionMismatch, Note]
+OrderEvent = (
+    OrderIntent | SubmitSent | Acked | OutcomeUnknown | Filled | BrokerStatus | BrokerEvent | LocalDecision
+    | CancelRequested | PositionAdopted | PositionMismatch | Note
+)
 
 _BY_KIND: dict[str, type[Any]] = {
     RecordKind.INTENT: OrderIntent, RecordKind.SUBMIT_SENT: SubmitSent, RecordKind.ACK: Acked,

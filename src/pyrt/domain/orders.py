@@ -268,7 +268,7 @@ def _commit(order: Order, ts_ns: int, updates: dict[str, Any], alerts: tuple[str
         return OverfillDetected(
             new,
             changed,
-            alerts + (OVERFILL,),
+            (*alerts, OVERFILL),
             fill_qty_delta=qty_delta,
             fill_notional_delta=notional_delta,
             excess_qty=new.filled_qty - new.qty,

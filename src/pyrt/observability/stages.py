@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
+from itertools import pairwise
 
 ENV = "PYRT_STAGE_TRACE"
 
@@ -47,7 +48,7 @@ def breakdown(lines: Iterable[str], window_ns: tuple[int, int] | None = None) ->
     if window_ns is not None:
         complete = [s for s in complete if window_ns[0] <= s["tick"] <= window_ns[1]]
     out: dict[str, list[float]] = {}
-    for a, b in zip(STAGES, STAGES[1:]):
+    for a, b in pairwise(STAGES):
         out[f"{a}->{b}"] = [(s[b] - s[a]) / 1000.0 for s in complete]
     out["total"] = [(s[STAGES[-1]] - s[STAGES[0]]) / 1000.0 for s in complete]
     return out

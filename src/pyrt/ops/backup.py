@@ -27,7 +27,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -125,7 +125,7 @@ class BackupInfo:
 
 def archive_name(created: datetime, index: int = 1) -> str:
     """pyrt-backup-20251021T140000Z.tar.gz (index > 1 adds -<index>)."""
-    stamp = created.astimezone(timezone.utc).strftime(_STAMP)
+    stamp = created.astimezone(UTC).strftime(_STAMP)
     return f"{ARCHIVE_PREFIX}{stamp}{'' if index <= 1 else f'-{index}'}{ARCHIVE_SUFFIX}"
 
 
@@ -134,7 +134,7 @@ def parse_archive_name(name: str) -> tuple[datetime, int] | None:
     match = _NAME.match(name)
     if match is None:
         return None
-    created = datetime.strptime(match.group(1), _STAMP).replace(tzinfo=timezone.utc)
+    created = datetime.strptime(match.group(1), _STAMP).replace(tzinfo=UTC)
     return created, int(match.group(2) or 1)
 
 
@@ -160,24 +160,24 @@ def restore_moment(date: str, at_time: str | None = None, tz: str | None = None)
     """The UTC moment meant by --date YYYY-MM-DD [--time HH:MM[:SS]] [--tz ZONE]; without a
     time, the end of that day. Raises ValueError with a readable reason."""
     try:
-        day = datetime.strptime(date, "%Y-%m-%d").date()
+        day = datetime.strptime(date, "%Y-%m-%d").date()  # noqa: DTZ007 - only the date part is used
     except ValueError:
         raise ValueError(f"--date {date!r}: expected YYYY-MM-DD") from None
     moment = time(23, 59, 59, 999999)
     if at_time is not None:
         for fmt in ("%H:%M", "%H:%M:%S"):
             try:
-                moment = datetime.strptime(at_time, fmt).time()
+                moment = datetime.strptime(at_time, fmt).time()  # noqa: DTZ007 - naive wall time; zone applied below
                 break
             except ValueError:
                 continue
         else:
             raise ValueError(f"--time {at_time!r}: expected HH:MM or HH:MM:SS")
     try:
-        zone = ZoneInfo(tz) if tz else timezone.utc
+        zone = ZoneInfo(tz) if tz else UTC
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"--tz {tz!r}: unknown time zone (e.g. UTC, America/New_York)") from None
-    return datetime.combine(day, moment, tzinfo=zone).astimezone(timezone.utc)
+    return datetime.combine(day, moment, tzinfo=zone).astimezone(UTC)
 
 
 def prune_backups(directory: Path, keep: int) -> list[Path]:
@@ -360,7 +360,7 @@ def create_backup(layout: Layout, dest: Path | None = None, now: datetime | None
         if path.exists() and not _inside(path, layout.data_dir):
             raise BackupError(f"{what} {path} lies outside the data dir {layout.data_dir}; "
                               "backups cover state inside the data dir only")
-    created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+    created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     dest = Path(dest or layout.backups_dir).resolve()
     for src in (layout.config_dir, layout.logs_dir, layout.data_dir, layout.models_dir):
         if _inside(dest, src):
@@ -432,7 +432,7 @@ def restore_backup(layout: Layout, archive: Path, include_models: bool = False,
     if not check.ok:
         raise BackupError(f"{archive} failed verification, nothing restored:\n  " + "\n  ".join(check.problems))
     assert check.manifest is not None
-    stamp = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime(_STAMP)
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime(_STAMP)
     layout.root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".restore-staging-", dir=layout.root) as tmp:
         staging = Path(tmp)

@@ -148,7 +148,7 @@ class Monitor:
                 self._faults("DELETE")
                 log.warning("chaos profile %s cleared after %d checks (%d violated)", p.name, self.checks,
                             self.violated)
-            except Exception as exc:  # noqa: BLE001 - the broker may already be gone
+            except Exception as exc:
                 log.warning("chaos faults not cleared (%s)", type(exc).__name__)
             pid_path(self.cfg).unlink(missing_ok=True)
         return 0

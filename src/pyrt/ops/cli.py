@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
 if TYPE_CHECKING:
-    from pyrt.config import AppConfig
+    pass
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="py_rt: algorithmic trading through Alpaca.")
 
@@ -56,7 +56,7 @@ def sim_broker(
     replay: list[Path] = typer.Option([], help="Replay these historical CSV/Parquet files."),
     replay_speed: float = typer.Option(60.0, help="Replay speed factor (0 = as fast as possible)."),
     history: list[Path] = typer.Option([], help="Serve historical bars from these CSV/Parquet files."),
-    ready_file: Optional[Path] = typer.Option(None, help="Write the bound port here once listening."),
+    ready_file: Path | None = typer.Option(None, help="Write the bound port here once listening."),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
 ) -> None:
     """Run the simulated broker: Alpaca's REST v2, trade_updates and market data streams."""
@@ -172,7 +172,7 @@ def down_cmd(
     """Stop the running system in reverse order (SIGTERM, drain, SIGKILL after the grace)."""
     from pyrt.ops.supervisor import down
 
-    raise typer.Exit(down(_load(config_dir), grace, say=lambda line: typer.echo(line)))
+    raise typer.Exit(down(_load(config_dir), grace, say=typer.echo))
 
 
 @app.command("status")

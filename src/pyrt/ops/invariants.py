@@ -108,9 +108,7 @@ def journal_view(records: Iterable[JournalRecord]) -> JournalView:
     never = set()
     for r in recs:
         p = r.payload
-        if r.kind == RecordKind.RECONCILIATION and p.get("local") in ("rejected", "denied") and r.client_order_id:
-            never.add(r.client_order_id)
-        elif r.kind == RecordKind.ACK and p.get("status") == "rejected" and not p.get("broker_order_id"):
+        if (r.kind == RecordKind.RECONCILIATION and p.get("local") in ("rejected", "denied") and r.client_order_id) or (r.kind == RecordKind.ACK and p.get("status") == "rejected" and not p.get("broker_order_id")):
             never.add(r.client_order_id)
     proj = replay(recs)
     never |= {c for c, o in proj.orders.items() if o.state == OrderState.DENIED}

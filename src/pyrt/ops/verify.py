@@ -14,7 +14,7 @@ import stat
 import tarfile
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -120,7 +120,7 @@ def check_journal(path: Path) -> tuple[list[Check], Any]:
                 if record.kind not in kinds or not isinstance(record.payload, dict):
                     undecodable.append(f"seq {record.seq}: kind {record.kind!r}")
                 records.append(record)
-        except Exception as exc:  # noqa: BLE001 - any decode error is the finding
+        except Exception as exc:
             undecodable.append(f"after seq {records[-1].seq if records else 0}: {exc}")
         checks.append(Check("journal records decode", FAIL if undecodable else OK,
                             _listing(undecodable) or f"{len(records)} records decoded"))
@@ -157,7 +157,7 @@ def compare_positions(risk_path: Path, projection: Any, running: bool) -> Check:
         return Check(name, FAIL, f"{risk_path} unreadable: {exc}")
     journal = {s: p.qty for s, p in projection.positions.items() if p.qty != 0}
     saved_at = data.get("saved_at_ns")
-    when = (datetime.fromtimestamp(saved_at / 1e9, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = (datetime.fromtimestamp(saved_at / 1e9, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             if isinstance(saved_at, int) else "unknown time")
     what = (f"compared signed qty per symbol in {risk_path.name} (saved {when}) with the positions replayed "
             f"from {projection.last_seq} journal records")

@@ -168,7 +168,7 @@ class Journal:
         all or nothing; return them exactly as `iter_records` will read them back."""
         rows = [self._row(*entry) for entry in entries]
         seqs = self._write(rows)
-        return [JournalRecord(seq, r[0], r[1], r[2], msgspec.json.decode(r[3])) for seq, r in zip(seqs, rows)]
+        return [JournalRecord(seq, r[0], r[1], r[2], msgspec.json.decode(r[3])) for seq, r in zip(seqs, rows, strict=True)]
 
     def append_many(
         self,

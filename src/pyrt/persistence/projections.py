@@ -32,7 +32,6 @@ from pyrt.domain.events import (
     decode_event,
 )
 from pyrt.domain.intents import OrderIntent
-from pyrt.domain.money import to_decimal
 from pyrt.domain.orders import (
     OVERFILL,
     PRE_ACK_STATES,
@@ -172,11 +171,12 @@ class OrderProjection:
                 self.position(order.symbol), order.side, outcome.fill_qty_delta, price
             )
             self.positions[order.symbol] = position
-        if isinstance(event, Filled) and event.position_qty is not None:
-            if event.position_qty != self.position(order.symbol).qty:
-                self._note(
-                    record, f"position_qty {event.position_qty} != projected {self.position(order.symbol).qty}"
-                )
+        if (
+            isinstance(event, Filled)
+            and event.position_qty is not None
+            and event.position_qty != self.position(order.symbol).qty
+        ):
+            self._note(record, f"position_qty {event.position_qty} != projected {self.position(order.symbol).qty}")
 
     def _adopt(self, event: PositionAdopted) -> None:
         """An operator adopted the broker's position (`pyrt reconcile --apply`): the

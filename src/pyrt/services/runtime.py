@@ -20,9 +20,9 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from collections.abc import Callable
 from typing import Any
 
 from pyrt.bus import schema as wire

@@ -209,9 +209,8 @@ class SimBroker:
                 events = self.market.step(now_ns, n)
         on_quote = self.engine.on_quote
         for ev in events:
-            if type(ev) is Quote:
-                if (u := on_quote(ev, now_ns)):
-                    updates.extend(u)
+            if type(ev) is Quote and (u := on_quote(ev, now_ns)):
+                updates.extend(u)
         if self.opts.latency_ms:
             updates.extend(self.engine.advance(now_ns))
         if updates or self.engine.has_changes():

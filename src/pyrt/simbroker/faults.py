@@ -122,8 +122,7 @@ class Faults:
         self.__init__(seed=seed)  # type: ignore[misc]
 
     def describe(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items()}
-        return out
+        return dict(asdict(self))
 
     # ------------------------------------------------------------ decisions
     def take_reject(self) -> RejectNext | None:

@@ -210,7 +210,7 @@ class SyntheticMarket:
 class _BarAccumulator:
     """The open bar of one symbol: trade OHLCV and, as a fallback, quote-mid OHLC."""
 
-    __slots__ = ("start_ns", "t_ohlc", "volume", "notional", "count", "m_ohlc", "mid_sum", "mids")
+    __slots__ = ("count", "m_ohlc", "mid_sum", "mids", "notional", "start_ns", "t_ohlc", "volume")
 
     def __init__(self, start_ns: int) -> None:
         self.start_ns = start_ns
@@ -472,7 +472,7 @@ def _ny_midnight_ns(ts_ns: int) -> int:
 
 def _minute_records(symbol: str, minutes: np.ndarray, cols: dict[str, np.ndarray]) -> list[Bar]:
     names = ("open", "high", "low", "close", "volume", "vwap")
-    rows = zip(minutes.tolist(), *(cols[k].tolist() for k in names))
+    rows = zip(minutes.tolist(), *(cols[k].tolist() for k in names), strict=True)
     return [
         Bar(symbol, o, h, lo, c, v, m * NS_PER_MIN, int(v) // 150 + 1, vw)
         for m, o, h, lo, c, v, vw in rows

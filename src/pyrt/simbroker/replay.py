@@ -13,6 +13,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -333,6 +334,6 @@ class ReplayMarket:
 
     @staticmethod
     def _bar_ends(starts: list[int], duration_ns: int | None) -> list[int]:
-        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        gaps = [b - a for a, b in pairwise(starts)]
         duration = duration_ns or (min(gaps) if gaps else DEFAULT_BAR_NS)
-        return [min(s + duration, nxt) for s, nxt in zip(starts, starts[1:] + [2**63])]
+        return [min(s + duration, nxt) for s, nxt in zip(starts, [*starts[1:], 2**63], strict=True)]

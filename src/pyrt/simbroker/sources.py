@@ -8,7 +8,6 @@ from pathlib import Path
 from pyrt.domain.market import Bar, Quote, Trade
 from pyrt.simbroker.market import BarBuilder, SyntheticMarket
 
-
 LIVE_BARS_KEPT = 20_000  # minute bars per symbol the stream sent, served as history (about 50 sessions)
 
 

@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 _DECIMAL_FIELDS = ("qty", "notional", "limit_price", "stop_price", "filled_qty", "filled_avg_price", "fees")
 
 
-_json = msgspec.json.Encoder(enc_hook=lambda obj: _encode(obj))
+_json = msgspec.json.Encoder(enc_hook=lambda obj: _encode(obj))  # noqa: PLW0108 - _encode is defined below
 
 
 def _dumps(obj: Any) -> str:

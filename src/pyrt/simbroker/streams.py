@@ -110,7 +110,7 @@ async def _run_connection(conn: _Connection, reader: Any) -> None:
         conn.closed = True
         try:
             await conn.ws.close()
-        except Exception:  # noqa: BLE001 - already gone
+        except Exception:
             pass
 
 
@@ -133,7 +133,7 @@ async def trade_stream(ws: WebSocket, broker: SimBroker) -> None:
         await ws.send_bytes(
             json.dumps({"stream": "authorization", "data": {"action": "authenticate", "status": "authorized"}}).encode()
         )
-    except (asyncio.TimeoutError, WebSocketDisconnect, ValueError):
+    except (TimeoutError, WebSocketDisconnect, ValueError):
         await _safe_close(ws)
         return
 
@@ -179,7 +179,7 @@ async def data_stream(ws: WebSocket, broker: SimBroker) -> None:
         conn.key = key
         broker.data_subs[key] = conn
         await ws.send_bytes(msgpack.packb([{"T": "success", "msg": "authenticated"}]))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         await _safe_send(ws, msgpack.packb([{"T": "error", "code": 404, "msg": "auth timeout"}]))
         await _safe_close(ws)
         return
@@ -222,12 +222,12 @@ async def data_stream(ws: WebSocket, broker: SimBroker) -> None:
 async def _safe_send(ws: WebSocket, frame: bytes) -> None:
     try:
         await ws.send_bytes(frame)
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
 
 
 async def _safe_close(ws: WebSocket) -> None:
     try:
         await ws.close()
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass

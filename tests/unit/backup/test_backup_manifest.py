@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import tarfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from pyrt.ops.backup import (
 from pyrt.persistence.journal import Journal
 from tests.unit.backup.helpers import make_layout, rewrite_archive
 
-CREATED = datetime(2025, 10, 21, 14, 0, tzinfo=timezone.utc)
+CREATED = datetime(2025, 10, 21, 14, 0, tzinfo=UTC)
 
 
 def read_manifest(archive: Path) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import tarfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ def test_ordinary_names(name: str) -> None:
 def test_backup_holds_no_secret_file_or_value(tmp_path: Path) -> None:
     layout = make_layout(tmp_path)
     add_secrets(layout)
-    result = create_backup(layout, now=datetime(2025, 10, 21, tzinfo=timezone.utc))
+    result = create_backup(layout, now=datetime(2025, 10, 21, tzinfo=UTC))
     raw = gzip.decompress(result.path.read_bytes())
     assert SECRET_VALUE.encode() not in raw
     with tarfile.open(result.path, "r:gz") as tar:
@@ -40,7 +40,7 @@ def test_backup_holds_no_secret_file_or_value(tmp_path: Path) -> None:
 def test_restore_keeps_secret_files_of_the_config_dir(tmp_path: Path) -> None:
     layout = make_layout(tmp_path)
     secrets = add_secrets(layout)
-    archive = create_backup(layout, now=datetime(2025, 10, 21, tzinfo=timezone.utc)).path
+    archive = create_backup(layout, now=datetime(2025, 10, 21, tzinfo=UTC)).path
     result = restore_backup(layout, archive)
     for path in secrets:
         if path.parent in (layout.config_dir, layout.root):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,8 +16,6 @@ from pyrt.ops.backup import (
     restore_moment,
     select_backup,
 )
-
-UTC = timezone.utc
 
 
 def at(text: str) -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from pyrt.ops.backup import BackupError, SystemRunning, create_backup, restore_b
 from pyrt.persistence.journal import Journal
 from tests.unit.backup.helpers import make_layout
 
-CREATED = datetime(2025, 10, 21, 14, 0, tzinfo=timezone.utc)
+CREATED = datetime(2025, 10, 21, 14, 0, tzinfo=UTC)
 
 
 def test_restore_moves_the_live_dirs_aside(tmp_path: Path) -> None:

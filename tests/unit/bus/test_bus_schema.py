@@ -21,7 +21,7 @@ INTENT = OrderIntent(
     strategy="momo",
     symbol="AAPL",
     side=OrderSide.BUY,
-    qty=Decimal("10"),
+    qty=Decimal(10),
     order_type=OrderType.LIMIT,
     limit_price=Decimal("189.10"),
     ts_ns=5,
@@ -36,15 +36,15 @@ REPORT = s.ExecutionReport(
     side=OrderSide.BUY,
     event="partial_fill",
     status="partially_filled",
-    qty=Decimal("10"),
-    filled_qty=Decimal("4"),
-    fill_qty=Decimal("4"),
+    qty=Decimal(10),
+    filled_qty=Decimal(4),
+    fill_qty=Decimal(4),
     fill_price=Decimal("189.10"),
     avg_price=Decimal("189.10"),
-    position_qty=Decimal("4"),
+    position_qty=Decimal(4),
 )
 POSITION = s.PositionUpdate(
-    "AAPL", Decimal("-4"), Decimal("189.1"), Decimal("-756.4"), Decimal("0.2"), Decimal("1.5")
+    "AAPL", Decimal(-4), Decimal("189.1"), Decimal("-756.4"), Decimal("0.2"), Decimal("1.5")
 )
 
 PAYLOADS = [
@@ -96,7 +96,7 @@ def test_topic_segments_are_validated(bad: str) -> None:
         s.md_quote(bad)
 
 
-@pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: s.msg_type(p))
+@pytest.mark.parametrize("payload", PAYLOADS, ids=s.msg_type)
 def test_every_payload_round_trips(payload: object) -> None:
     env = make(payload, correlation_id="c-1", ts_event=3)
     topic, back = s.decode(s.encode("t.x", env))

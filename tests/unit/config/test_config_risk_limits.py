@@ -16,8 +16,8 @@ RISK = "config/risk_limits.toml"
 def test_shipped_limits_are_the_originals(cfg: Any) -> None:
     risk = load_config(cfg.path, env={}).risk
     assert risk.position_limits.max_shares == 1000
-    assert risk.position_limits.max_notional_per_position == Decimal("10000")
-    assert risk.position_limits.max_total_exposure == Decimal("50000")
+    assert risk.position_limits.max_notional_per_position == Decimal(10000)
+    assert risk.position_limits.max_total_exposure == Decimal(50000)
     assert risk.position_limits.max_open_positions == 5
     ov = risk.order_validation
     assert (ov.max_order_size, ov.max_order_value, ov.min_price, ov.max_price) == (1000, 10000, Decimal("0.01"), 10000)

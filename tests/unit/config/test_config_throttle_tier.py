@@ -38,9 +38,11 @@ def test_throttle_above_the_submit_tier_is_refused_naming_both_files(cfg: Any) -
     cfg.edit_risk({"max_orders_per_minute = 60": "max_orders_per_minute = 111"})
     problems = validate_files(cfg.path, env={})
     assert problems == [
-        f"{RISK}: throttle.max_orders_per_minute: 111 exceeds the execution engine's submit tier of 110/minute "
-        "(config/system.json: execution.request_budget_per_minute 150 - execution.cancel_reserve_per_minute 30 "
-        "- execution.read_reserve_per_minute 10)"
+        (
+            f"{RISK}: throttle.max_orders_per_minute: 111 exceeds the execution engine's submit tier of 110/minute "
+            "(config/system.json: execution.request_budget_per_minute 150 - execution.cancel_reserve_per_minute 30 "
+            "- execution.read_reserve_per_minute 10)"
+        )
     ], problems
 
 

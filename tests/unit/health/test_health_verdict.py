@@ -6,8 +6,21 @@ from __future__ import annotations
 import pytest
 
 from pyrt.ops.health import (
-    DEGRADED, HEALTHY, UNHEALTHY, HealthFacts, HealthReport, ServiceFacts, ServiceHealth, Thresholds,
-    assess, connect_address, memory_percent, parse_kb_field, publisher_of_topic, report_dict, report_lines,
+    DEGRADED,
+    HEALTHY,
+    UNHEALTHY,
+    HealthFacts,
+    HealthReport,
+    ServiceFacts,
+    ServiceHealth,
+    Thresholds,
+    assess,
+    connect_address,
+    memory_percent,
+    parse_kb_field,
+    publisher_of_topic,
+    report_dict,
+    report_lines,
     service_line,
 )
 from pyrt.ops.status import uptime_text
@@ -26,7 +39,7 @@ def live(name: str, **kw: object) -> ServiceFacts:
 
 def facts(**overrides: ServiceFacts) -> HealthFacts:
     services = {n: overrides.get(n, live(n)) for n in SERVICES}
-    return HealthFacts(services, probe_s=2.0, streams_seen={n: True for n in SERVICES}, md_messages=3,
+    return HealthFacts(services, probe_s=2.0, streams_seen=dict.fromkeys(SERVICES, True), md_messages=3,
                        gateway_port=9090, metric_points=1234, mem_total_bytes=16 * 2**30)
 
 

@@ -43,7 +43,7 @@ def _lines(logs: Path, service: str) -> list[str]:
 
 def test_text_format_escapes_control_characters_in_message_keys_and_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = setup_logging("risk_manager", tmp_path)
-    log.warning(f"order denied for {NASTY}", strategy=NASTY, **{"k\x00ey": 1}, nested={"name": NASTY})
+    log.warning(f"order denied for {NASTY}", strategy=NASTY, **{"k\x00ey": 1}, nested={"name": NASTY})  # noqa: G004 - the message itself is under test
     (line,) = _lines(tmp_path, "risk_manager")
     assert "risk_manager order denied for ema\\u0000\\u001b[2J\\u007f\\u0085\\u2028\\u2029x\\ty " in line
     assert 'strategy="ema\\u0000\\u001b[2J\\u007f\\u0085\\u2028\\u2029x\\ty"' in line

@@ -4,7 +4,7 @@ intents with unique ids."""
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +18,7 @@ from pyrt.services.risk.core import RiskCore
 from pyrt.services.risk.limits import RiskLimits
 
 # Tuesday 2024-03-05 10:00 in New York
-START_NS = datetime_to_ns(datetime(2024, 3, 5, 15, 0, tzinfo=timezone.utc))
+START_NS = datetime_to_ns(datetime(2024, 3, 5, 15, 0, tzinfo=UTC))
 
 # Limits loose enough that only the limit a test sets bites.
 LOOSE = dict(

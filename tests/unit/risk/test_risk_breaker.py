@@ -4,6 +4,7 @@ cooldown, persistence across a restart, day rollover."""
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from decimal import Decimal
 
 from pyrt.domain.clock import datetime_to_ns
@@ -250,9 +251,9 @@ def test_an_unknown_snapshot_schema_is_refused(make_env):
 
 
 def _next_new_york_midnight_ns():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime_to_ns(datetime(2024, 3, 6, 5, 0, tzinfo=timezone.utc))  # 00:00 EST
+    return datetime_to_ns(datetime(2024, 3, 6, 5, 0, tzinfo=UTC))  # 00:00 EST
 
 
 def test_day_rollover_resets_daily_counters_but_not_an_active_breaker(make_env):

@@ -67,7 +67,7 @@ class Model:
         """Only brings the position toward flat, counting open orders on the same side."""
         p = self.position[symbol]
         same_side = sum((r for s, sign, r in self.open.values() if s == symbol and (sign > 0) == (side == "buy")), D(0))
-        return (p > 0 and side == "sell" or p < 0 and side == "buy") and qty <= abs(p) - same_side
+        return ((p > 0 and side == "sell") or (p < 0 and side == "buy")) and qty <= abs(p) - same_side
 
 
 @settings(SETTINGS, max_examples=150)
@@ -75,7 +75,7 @@ class Model:
 def test_no_approved_intent_leads_beyond_the_limits(make_env, allow_shorting, quote_list, steps):
     env = make_env(allow_shorting=allow_shorting, **LIMITS)
     limits = env.limits
-    book = {s: (bid, (bid * (1 + D(bps) / 10000)).quantize(D("0.01"))) for s, (bid, bps) in zip(SYMBOLS, quote_list)}
+    book = {s: (bid, (bid * (1 + D(bps) / 10000)).quantize(D("0.01"))) for s, (bid, bps) in zip(SYMBOLS, quote_list, strict=True)}
 
     def refresh_quotes():
         for s, (bid, ask) in book.items():

@@ -14,9 +14,9 @@ import pytest
 
 from pyrt.domain.clock import datetime_to_ns
 from pyrt.domain.enums import OrderSide
-from pyrt.domain.orders import OrderState
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.market import Bar
+from pyrt.domain.orders import OrderState
 from pyrt.services.signals.core import SignalCore
 
 HISTORICAL = Path("/work/shared/data/historical")

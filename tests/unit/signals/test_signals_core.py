@@ -9,9 +9,9 @@ import pytest
 
 from pyrt.domain.clock import ManualClock
 from pyrt.domain.enums import OrderSide
-from pyrt.domain.orders import OrderState
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.market import Bar, Quote, Trade
+from pyrt.domain.orders import OrderState
 from pyrt.services.signals.core import IntentDropped, SignalCore, StrategyDisabled, StrategyError
 from pyrt.services.signals.strategies import BenchmarkStrategy
 from pyrt.services.signals.strategy import (

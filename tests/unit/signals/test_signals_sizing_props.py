@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from pyrt.domain.clock import ManualClock
 from pyrt.domain.enums import OrderSide
-from pyrt.domain.orders import OrderState
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.market import Bar
+from pyrt.domain.orders import OrderState
 from pyrt.services.signals.core import SignalCore
 from pyrt.services.signals.strategies import EmaCrossover, RsiMeanReversion
 

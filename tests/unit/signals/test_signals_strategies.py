@@ -6,9 +6,9 @@ from decimal import Decimal
 
 from pyrt.domain.clock import ManualClock
 from pyrt.domain.enums import OrderSide, OrderType
-from pyrt.domain.orders import OrderState
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.market import Bar, Quote
+from pyrt.domain.orders import OrderState
 from pyrt.services.signals.core import SignalCore
 from pyrt.services.signals.strategies import BenchmarkStrategy, EmaCrossover, RsiMeanReversion
 from pyrt.services.signals.strategy import Signal, SignalDirection

@@ -13,7 +13,7 @@ def conserved(acct: PaperAccount) -> D:
 
 def test_partial_close_of_a_short_at_a_ratio_with_no_finite_decimal_stays_exact():
     # found by hypothesis in CI: short 9 at two prices, buy back 1 -> cost * 1/9 is not finite
-    acct = PaperAccount(D("100000"))
+    acct = PaperAccount(D(100000))
     acct.apply_fill("AAPL", "a", OrderSide.SELL, D(1), D("97.52"), D("0.005"))
     acct.apply_fill("AAPL", "a", OrderSide.SELL, D(8), D("49.99"), D("0.04"))
     acct.apply_fill("AAPL", "a", OrderSide.BUY, D(1), D("50.01"), D("0.005"))
@@ -22,7 +22,7 @@ def test_partial_close_of_a_short_at_a_ratio_with_no_finite_decimal_stays_exact(
 
 
 def test_repeated_thirds_never_drift():
-    acct = PaperAccount(D("1000000"))
+    acct = PaperAccount(D(1000000))
     acct.apply_fill("X", "x", OrderSide.BUY, D(3), D("100.01"), D(0))
     acct.apply_fill("X", "x", OrderSide.BUY, D(3), D("100.02"), D(0))
     for _ in range(6):

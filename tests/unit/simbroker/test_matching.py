@@ -61,7 +61,7 @@ def test_fills_bounded_by_quote_size_give_partial_fills():
 
 def test_limit_rests_until_crossed_and_fills_at_quote_not_worse_than_limit():
     eng = engine()
-    _, evts = eng.submit(order("buy", "limit", limit_price=D("100")), T0)
+    _, evts = eng.submit(order("buy", "limit", limit_price=D(100)), T0)
     assert events(evts) == [TradeEvent.NEW]
     assert eng.on_quote(Quote("AAPL", 99.5, 300, 100.5, 200, T0 + 1)) == []
     evts = eng.on_quote(Quote("AAPL", 98.5, 300, 99.5, 200, T0 + 2))
@@ -71,11 +71,11 @@ def test_limit_rests_until_crossed_and_fills_at_quote_not_worse_than_limit():
 def test_stop_triggers_then_fills_as_market_and_stop_limit_as_limit():
     eng = engine()
     eng.submit(order("buy", qty="20"), T0)
-    _, evts = eng.submit(order("sell", "stop", qty="10", stop_price=D("95")), T0)
+    _, evts = eng.submit(order("sell", "stop", qty="10", stop_price=D(95)), T0)
     assert events(evts) == [TradeEvent.NEW]
     evts = eng.on_quote(Quote("AAPL", 94.0, 300, 96.0, 200, T0 + 1))
     assert events(evts) == [TradeEvent.FILL] and evts[0].price == D("94.0")
-    _, evts = eng.submit(order("sell", "stop_limit", qty="10", stop_price=D("90"), limit_price=D("89")), T0 + 2)
+    _, evts = eng.submit(order("sell", "stop_limit", qty="10", stop_price=D(90), limit_price=D(89)), T0 + 2)
     evts = eng.on_quote(Quote("AAPL", 88.0, 300, 90.0, 200, T0 + 3))  # triggered, but bid < limit
     assert evts == []
     evts = eng.on_quote(Quote("AAPL", 89.5, 300, 90.5, 200, T0 + 4))
@@ -99,8 +99,8 @@ def test_fok_fills_entirely_or_is_canceled():
 
 def test_day_orders_expire_at_close_gtc_stays():
     eng = engine()
-    eng.submit(order("buy", "limit", limit_price=D("90")), T0)
-    eng.submit(order("buy", "limit", limit_price=D("90"), tif="gtc"), T0)
+    eng.submit(order("buy", "limit", limit_price=D(90)), T0)
+    eng.submit(order("buy", "limit", limit_price=D(90), tif="gtc"), T0)
     evts = eng.expire_day_orders(T0 + 10)
     assert events(evts) == [TradeEvent.EXPIRED]
     assert [o.time_in_force for o in eng.open_orders()] == [TimeInForce.GTC]
@@ -153,10 +153,10 @@ def test_rejections_as_alpaca_answers_them(kw, status, fragment):
 
 def test_client_order_id_unique_forever_even_after_cancel():
     eng = engine()
-    ack, _ = eng.submit(order("buy", "limit", limit_price=D("90"), client_order_id="abc"), T0)
+    ack, _ = eng.submit(order("buy", "limit", limit_price=D(90), client_order_id="abc"), T0)
     eng.cancel(ack.id, T0 + 1)
     with pytest.raises(Rejection, match="must be unique"):
-        eng.submit(order("buy", "limit", limit_price=D("90"), client_order_id="abc"), T0 + 2)
+        eng.submit(order("buy", "limit", limit_price=D(90), client_order_id="abc"), T0 + 2)
 
 
 def test_cancel_rules():
@@ -172,17 +172,17 @@ def test_cancel_rules():
 
 def test_open_buy_orders_hold_buying_power():
     eng = engine()
-    eng.submit(order("buy", "limit", qty="900", limit_price=D("100")), T0)
+    eng.submit(order("buy", "limit", qty="900", limit_price=D(100)), T0)
     with pytest.raises(Rejection, match="buying power"):
-        eng.submit(order("buy", "limit", qty="200", limit_price=D("100")), T0)
+        eng.submit(order("buy", "limit", qty="200", limit_price=D(100)), T0)
 
 
 def test_open_sell_orders_hold_shares():
     eng = engine()
     eng.submit(order("buy", qty="10"), T0)
-    eng.submit(order("sell", "limit", qty="8", limit_price=D("200")), T0)
+    eng.submit(order("sell", "limit", qty="8", limit_price=D(200)), T0)
     with pytest.raises(Rejection, match="available: 2"):
-        eng.submit(order("sell", "limit", qty="3", limit_price=D("200")), T0)
+        eng.submit(order("sell", "limit", qty="3", limit_price=D(200)), T0)
 
 
 def test_shorting_allowed_by_config_and_flip_pnl():
@@ -219,7 +219,7 @@ def test_notional_market_order_converts_to_fractional_qty():
 def test_restore_from_changes_round_trip():
     eng = engine()
     eng.submit(order("buy", qty="10"), T0)
-    eng.submit(order("buy", "limit", limit_price=D("90"), client_order_id="rest"), T0)
+    eng.submit(order("buy", "limit", limit_price=D(90), client_order_id="rest"), T0)
     changes = eng.take_changes()
     fresh = MatchingEngine(eng.config, seed=1)
     fresh.load(list(eng.orders.values()), list(eng.account.positions.values()), eng.account.to_state(), changes.id_counter, changes.seq)
@@ -227,4 +227,4 @@ def test_restore_from_changes_round_trip():
     assert fresh.get_by_client_id("rest").is_open
     assert fresh.ids.next() == eng.ids.next()
     with pytest.raises(Rejection, match="unique"):
-        fresh.submit(order("buy", "limit", limit_price=D("90"), client_order_id="rest"), T0)
+        fresh.submit(order("buy", "limit", limit_price=D(90), client_order_id="rest"), T0)

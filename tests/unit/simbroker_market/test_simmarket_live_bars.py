@@ -1,7 +1,7 @@
 """The sim broker's historical minute bars, for the time it has been streaming, are the bars
 it streamed (so a client filling a gap after a reconnect gets what a connected one saw)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyrt.domain.clock import datetime_to_ns
 from pyrt.domain.market import Bar
@@ -9,7 +9,7 @@ from pyrt.simbroker.market import SyntheticMarket
 from pyrt.simbroker.sources import SyntheticSource
 
 MIN = 60_000_000_000
-T0 = datetime_to_ns(datetime(2024, 3, 5, 15, 0, tzinfo=timezone.utc))  # 10:00 in New York, a session
+T0 = datetime_to_ns(datetime(2024, 3, 5, 15, 0, tzinfo=UTC))  # 10:00 in New York, a session
 
 
 def test_streamed_bars_are_served_as_history_and_older_ones_come_from_the_generator():

@@ -2,6 +2,7 @@
 
 import math
 from datetime import datetime
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -165,7 +166,7 @@ def test_history_is_deterministic_and_independent_of_the_range() -> None:
     assert len(wide) == 390 * 5 + 210
     assert all(b.ts_ns % NS_PER_MIN == 0 for b in wide)
     assert all(b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high for b in wide)
-    assert all(a.close == b.open for a, b in zip(wide, wide[1:]) if b.ts_ns - a.ts_ns == NS_PER_MIN)
+    assert all(a.close == b.open for a, b in pairwise(wide) if b.ts_ns - a.ts_ns == NS_PER_MIN)
 
 
 def test_daily_history_aggregates_the_minute_bars_of_each_session() -> None:

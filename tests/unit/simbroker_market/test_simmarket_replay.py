@@ -1,6 +1,6 @@
 """Replay of historical bars: ordering, quote paths, pacing, Parquet and error reports."""
 
-from itertools import islice
+from itertools import islice, pairwise
 from pathlib import Path
 
 import pytest
@@ -73,7 +73,7 @@ def test_speed_60_turns_a_one_minute_bar_gap_into_one_second(tmp_path: Path) -> 
     due_bars = [(due, e) for due, e in market.events() if isinstance(e, Bar)]
     assert len(due_bars) == 300
     assert due_bars[0][0] == 1 * SEC  # the first bar closes one data minute after the start
-    assert all(b[0] - a[0] == SEC for a, b in zip(due_bars, due_bars[1:]))
+    assert all(b[0] - a[0] == SEC for a, b in pairwise(due_bars))
     first_quotes = [due for due, e in islice(market.events(), 4)]
     assert first_quotes == [0, SEC // 4, SEC // 2, 3 * SEC // 4]  # 15 s of data apart
     assert market.replay_time_ns(2 * SEC) == market.start_ns + 120 * SEC

@@ -5,7 +5,7 @@ restore_from_backup.sh, verify_data_integrity.sh and verify_config.sh)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -31,8 +31,8 @@ def _layout(config_dir: Path) -> Layout:
 
 def backup_cmd(
     config_dir: Path = CONFIG_DIR_OPTION,
-    dest: Optional[Path] = typer.Option(None, "--dest", help="Directory for the archive (default: the backups dir)."),
-    keep: Optional[int] = typer.Option(None, "--keep", min=1, help="Then keep only the newest N archives there."),
+    dest: Path | None = typer.Option(None, "--dest", help="Directory for the archive (default: the backups dir)."),
+    keep: int | None = typer.Option(None, "--keep", min=1, help="Then keep only the newest N archives there."),
 ) -> None:
     """Write a timestamped backup archive of configs, logs, data and models.
 
@@ -77,11 +77,11 @@ def _list(directory: Path, chosen: Path | None) -> None:
 
 
 def restore_cmd(
-    date: Optional[str] = typer.Option(None, "--date", help="YYYY-MM-DD: restore the newest backup at or before then."),
-    at_time: Optional[str] = typer.Option(None, "--time", help="HH:MM[:SS] on --date (default: end of day)."),
-    tz: Optional[str] = typer.Option(None, "--tz", help="Time zone of --date/--time (default UTC)."),
-    archive: Optional[Path] = typer.Option(None, "--archive", help="Restore this archive instead of choosing by date."),
-    directory: Optional[Path] = typer.Option(None, "--dir", help="Where the backups are (default: the backups dir)."),
+    date: str | None = typer.Option(None, "--date", help="YYYY-MM-DD: restore the newest backup at or before then."),
+    at_time: str | None = typer.Option(None, "--time", help="HH:MM[:SS] on --date (default: end of day)."),
+    tz: str | None = typer.Option(None, "--tz", help="Time zone of --date/--time (default UTC)."),
+    archive: Path | None = typer.Option(None, "--archive", help="Restore this archive instead of choosing by date."),
+    directory: Path | None = typer.Option(None, "--dir", help="Where the backups are (default: the backups dir)."),
     list_only: bool = typer.Option(False, "--list", help="Show the available backups and exit."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     with_models: bool = typer.Option(False, "--with-models", help="Also restore models/ (moved aside likewise)."),
@@ -163,7 +163,7 @@ def restore_cmd(
 
 
 def verify_data_cmd(
-    backup: Optional[Path] = typer.Option(None, "--backup", help="Also verify this backup archive's manifest hashes."),
+    backup: Path | None = typer.Option(None, "--backup", help="Also verify this backup archive's manifest hashes."),
     config_dir: Path = CONFIG_DIR_OPTION,
 ) -> None:
     """Check the journal, the saved state and the sim broker db for corruption.

@@ -147,9 +147,9 @@ def audit(
     """List the audit log: who did what, from where, when, why, and the result."""
     import time
 
-    from pyrt.ops.commands._operator import echo_json
-    from pyrt.ops.cli_common import load_or_exit
     from pyrt.ops.audit import AuditLog
+    from pyrt.ops.cli_common import load_or_exit
+    from pyrt.ops.commands._operator import echo_json
 
     entries = AuditLog(load_or_exit(config_dir).system.execution.journal_path).entries(lines)
     if as_json:

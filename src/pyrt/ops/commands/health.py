@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -38,7 +37,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("monitor")
     def monitor_cmd(
-        port: Optional[int] = typer.Option(None, help="Market data PUB port (default: from the config)."),  # noqa: UP007
+        port: int | None = typer.Option(None, help="Market data PUB port (default: from the config)."),
         interval: float = typer.Option(1.0, min=0.05, help="Seconds between refreshes."),
         count: int = typer.Option(0, min=0, help="Stop after this many refreshes (0: until Ctrl-C)."),
         config_dir: Path = CONFIG_DIR_OPTION,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -32,7 +32,7 @@ def trade(
     action: str = typer.Option(..., "--action", help="buy or sell"),
     quantity: str = typer.Option(..., "--quantity", help="Shares."),
     order_type: str = typer.Option("market", "--order-type", help="market or limit"),
-    limit_price: Optional[str] = typer.Option(None, "--limit-price", help="Required for limit orders."),
+    limit_price: str | None = typer.Option(None, "--limit-price", help="Required for limit orders."),
     tif: str = typer.Option("day", "--tif", help="Time in force: day, gtc, ioc or fok."),
     reason: str = typer.Option("", "--reason", help="Why (audited)."),
     config_dir: Path = CONFIG_DIR_OPTION,

@@ -33,9 +33,6 @@ from decimal import Decimal
 from pyrt.bus import schema as wire
 from pyrt.domain.clock import Clock
 from pyrt.domain.enums import OrderSide, ReportEvent
-from pyrt.domain.ids import client_order_id
-from pyrt.domain.intents import OrderIntent
-from pyrt.domain.orders import IN_FLIGHT_STATES, PRE_ACK_STATES, Order, OrderState, Outcome
 from pyrt.domain.events import (
     CancelRequested,
     Filled,
@@ -45,6 +42,9 @@ from pyrt.domain.events import (
     SubmitSent,
     decode_event,
 )
+from pyrt.domain.ids import client_order_id
+from pyrt.domain.intents import OrderIntent
+from pyrt.domain.orders import IN_FLIGHT_STATES, PRE_ACK_STATES, Order, OrderState, Outcome
 from pyrt.persistence.projections import OrderProjection, replay
 from pyrt.services.execution import records as rec
 from pyrt.services.execution.budget import RequestBudget

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from pyrt.domain.intents import OrderIntent
 from pyrt.domain.events import OrderEvent, RecordKind
+from pyrt.domain.intents import OrderIntent
 from pyrt.venues.port import (
     BrokerOrder,
     BrokerPosition,

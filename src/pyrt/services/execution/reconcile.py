@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from pyrt.domain.orders import Order, OrderState, is_terminal_status, map_alpaca_status
 from pyrt.domain.events import AdoptedPosition, PositionAdopted, RecordKind
+from pyrt.domain.orders import Order, OrderState, is_terminal_status, map_alpaca_status
 from pyrt.persistence.projections import OrderProjection
 from pyrt.services.execution.messages import Entry
 from pyrt.services.execution.records import snapshot_entries

@@ -24,7 +24,7 @@ class Sma:
     window once every `period * 64` updates (amortised O(1)). Before `ready` the value
     is the mean of the inputs seen so far (NaN before the first input)."""
 
-    __slots__ = ("period", "count", "value", "_window", "_sum", "_since_resum")
+    __slots__ = ("_since_resum", "_sum", "_window", "count", "period", "value")
 
     def __init__(self, period: int) -> None:
         self.period = _check_period(period)
@@ -61,7 +61,7 @@ class Ema:
 
     Before `ready` the value is the mean of the inputs seen so far (NaN before any)."""
 
-    __slots__ = ("period", "alpha", "count", "value", "_seed_sum")
+    __slots__ = ("_seed_sum", "alpha", "count", "period", "value")
 
     def __init__(self, period: int) -> None:
         self.period = _check_period(period)
@@ -96,7 +96,7 @@ class Rsi:
     RSI is 100 when there are no losses, 50 when there are neither gains nor losses, and
     50 (neutral) before `ready`."""
 
-    __slots__ = ("period", "count", "value", "avg_gain", "avg_loss", "_prev", "_changes")
+    __slots__ = ("_changes", "_prev", "avg_gain", "avg_loss", "count", "period", "value")
 
     def __init__(self, period: int = 14) -> None:
         self.period = _check_period(period)
@@ -120,7 +120,7 @@ class Rsi:
         if self.count == 1:
             return self.value
         change = x - prev
-        gain = change if change > 0.0 else 0.0
+        gain = max(0.0, change)
         loss = -change if change < 0.0 else 0.0
         self._changes += 1
         n = self.period
@@ -149,7 +149,7 @@ class BarSampler:
     sample falls into a new interval, else None. Intervals are aligned to multiples of
     `interval_ns` since the epoch. Used to run bar-based strategies on quote mids."""
 
-    __slots__ = ("interval_ns", "_bucket", "_last")
+    __slots__ = ("_bucket", "_last", "interval_ns")
 
     def __init__(self, interval_ns: int) -> None:
         if isinstance(interval_ns, bool) or not isinstance(interval_ns, int) or interval_ns <= 0:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from enum import Enum
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal
 
 import msgspec
 
@@ -54,7 +54,7 @@ class Signal(msgspec.Struct, frozen=True, kw_only=True):
     features: dict[str, float] = {}
 
 
-Output = Union[Signal, OrderIntent]
+Output = Signal | OrderIntent
 NO_OUTPUT: tuple[Output, ...] = ()  # hooks may return this shared empty tuple
 
 
@@ -70,7 +70,7 @@ class SymbolBook:
     """Framework-owned book for one (strategy, symbol): the position known from execution
     reports and the intents sent but not yet finished. Only the core writes it."""
 
-    __slots__ = ("symbol", "position", "pending")
+    __slots__ = ("pending", "position", "symbol")
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -85,7 +85,7 @@ class IntentIdFactory:
     when each run has its own epoch; `seq` (base 36) counts up within the run. The symbol
     is only for readers and is cut to fit; uniqueness comes from epoch and seq."""
 
-    __slots__ = ("epoch", "_seq")
+    __slots__ = ("_seq", "epoch")
 
     def __init__(self, epoch: str) -> None:
         if not (1 <= len(epoch) <= 12 and epoch.isascii() and epoch.isalnum()):
@@ -122,7 +122,7 @@ class StrategyContext:
     """What one strategy may see: its positions and pending intents per symbol, the last
     quote of any symbol, its per-symbol state, the clock and the intent-id factory."""
 
-    __slots__ = ("strategy", "clock", "_books", "_states", "_last_quotes", "_ids")
+    __slots__ = ("_books", "_ids", "_last_quotes", "_states", "clock", "strategy")
 
     def __init__(
         self,

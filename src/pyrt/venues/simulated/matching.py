@@ -19,7 +19,7 @@ import functools
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from pyrt.domain.clock import datetime_to_ns
@@ -54,11 +54,11 @@ def parse_time(value: str | None, name: str) -> int | None:
     if not value:
         return None
     try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(value)
     except ValueError:
         raise Rejection(422, CODE_INVALID, f"invalid {name}: {value!r}") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return datetime_to_ns(dt)
 
 
@@ -108,7 +108,7 @@ class _Book:
     """Per-symbol state: the current quote (as Decimal, converted lazily), the size each
     side still offers, and the open orders in time priority."""
 
-    __slots__ = ("quote", "bid", "ask", "bid_left", "ask_left", "open_ids", "_converted")
+    __slots__ = ("_converted", "ask", "ask_left", "bid", "bid_left", "open_ids", "quote")
 
     def __init__(self) -> None:
         self.quote: Quote | None = None
@@ -214,12 +214,12 @@ class MatchingEngine:
             raise Rejection(422, CODE_INVALID, f"invalid status: {status!r}")
         out = []
         for o in self.orders.values():
-            if status == "open" and not o.is_open or status == "closed" and o.is_open:
+            if (status == "open" and not o.is_open) or (status == "closed" and o.is_open):
                 continue
             submitted_us = o.submitted_at_ns // 1000 * 1000
-            if after_ns is not None and submitted_us <= after_ns or until_ns is not None and submitted_us >= until_ns:
+            if (after_ns is not None and submitted_us <= after_ns) or (until_ns is not None and submitted_us >= until_ns):
                 continue
-            if symbols and o.symbol not in symbols or side and o.side.value != side:
+            if (symbols and o.symbol not in symbols) or (side and o.side.value != side):
                 continue
             out.append(o)
         out.sort(key=lambda o: (o.submitted_at_ns, o.seq), reverse=not ascending)
@@ -442,9 +442,10 @@ class MatchingEngine:
             raise invalid("qty or notional is required")
         if req.qty <= 0:
             raise invalid("qty must be > 0")
-        if req.qty != req.qty.to_integral_value():
-            if req.type is not OrderType.MARKET or req.time_in_force is not TimeInForce.DAY:
-                raise invalid("fractional orders must be market day orders")
+        if req.qty != req.qty.to_integral_value() and (
+            req.type is not OrderType.MARKET or req.time_in_force is not TimeInForce.DAY
+        ):
+            raise invalid("fractional orders must be market day orders")
         return req.qty
 
     def _hold_price_for(self, order: SimOrder | NewOrder) -> Decimal | None:

@@ -152,7 +152,7 @@ def configs(draw: st.DrawFn) -> tuple[int, int, int, int | None]:
 steps = st.lists(
     st.tuples(
         st.integers(0, 3_000),  # ms to advance first
-        st.sampled_from(KINDS + ["429"]),
+        st.sampled_from([*KINDS, "429"]),
         st.integers(1, 30),  # how many to try / reset offset in s
     ),
     max_size=120,

@@ -219,7 +219,7 @@ def test_positions_and_account_after_fills_conserve_cash_exactly():
     paper = venue.engine.account
     assert paper.realized_pnl == 4 * (D(103) - D(101))
     at_cost = sum(p.cost_basis for p in paper.positions.values())
-    assert INITIAL == paper.cash + at_cost - paper.realized_pnl + paper.fees_paid
+    assert paper.cash + at_cost - paper.realized_pnl + paper.fees_paid == INITIAL
     assert not venue.engine.has_changes()  # nothing persists them in-process: they must not pile up
 
     closing = venue.close_position("AAPL")
