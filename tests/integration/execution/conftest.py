@@ -1,5 +1,5 @@
 """An execution engine (in a thread) against an in-thread sim broker, with a RequestClient
-on its order endpoint and a subscriber on its reports."""
+on its order endpoint and a subscriber on its reports (both holding the deployment's bus key)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from pyrt.ops.status import read_ready_info
 from pyrt.persistence.journal import Journal
 from pyrt.simbroker.broker import SimBrokerOptions
 from pyrt.simbroker.harness import InThreadSimBroker
+from tests.support.bus import bus_key
 from tests.support.deploy import make_deployment, wait_for
 from tests.support.sim import HEADERS, SimAdmin  # noqa: F401 - HEADERS re-exported to the tests
 
@@ -70,7 +71,7 @@ class EngineThread:
 def running_engine(config_dir: Path) -> Iterator[tuple[EngineThread, RequestClient]]:
     """A started engine and a client on its order endpoint; both stopped on exit."""
     engine = EngineThread(config_dir).start()
-    client = RequestClient(engine.cfg.system.execution.order_endpoint, timeout_ms=5000)
+    client = RequestClient(engine.cfg.system.execution.order_endpoint, timeout_ms=5000, security=bus_key(engine.cfg))
     try:
         yield engine, client
     finally:
@@ -102,4 +103,4 @@ def journal_kinds(cfg: Any) -> list[tuple[str, str]]:
 
 
 def reports(cfg: Any) -> ZmqSubscriber:
-    return ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_PREFIX])
+    return ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_PREFIX], security=bus_key(cfg))

@@ -18,6 +18,7 @@ from pyrt.config import load_config
 from pyrt.ops.status import read_ready_info
 from pyrt.persistence.journal import Journal
 from pyrt.persistence.projections import replay
+from tests.support.bus import bus_key
 from tests.support.deploy import wait_for
 
 from .conftest import Sim, intent, send
@@ -54,7 +55,7 @@ def _projection(cfg):
 def test_kill_mid_order_then_restart_loses_and_duplicates_nothing(sim: Sim, deployment: Path, failpoint: str):
     engine = EngineProcess(deployment, failpoints=failpoint)
     cfg = engine.cfg
-    client = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=3000)
+    client = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=3000, security=bus_key(cfg))
     try:
         try:
             send(client, intent(100, qty=4))
@@ -64,7 +65,7 @@ def test_kill_mid_order_then_restart_loses_and_duplicates_nothing(sim: Sim, depl
     finally:
         client.close()
     engine = EngineProcess(deployment)  # restart: replay, reconcile, resolve
-    client = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=5000)
+    client = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=5000, security=bus_key(cfg))
     try:
         wait_for(lambda: all(o.is_terminal for o in _projection(cfg).orders.values()), 20, "orders resolved")
         # more orders after the restart still work

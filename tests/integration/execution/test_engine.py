@@ -11,6 +11,7 @@ from pyrt.config import load_config
 from pyrt.domain.enums import OrderType, TimeInForce
 from pyrt.persistence.journal import Journal
 from pyrt.persistence.projections import replay
+from tests.support.bus import bus_key
 from tests.support.deploy import wait_for
 
 from .conftest import (
@@ -28,7 +29,7 @@ def test_order_is_journalled_before_submit_and_filled_exactly_once(sim: Sim, dep
     engine = EngineThread(deployment).start()
     cfg = engine.cfg
     sub = reports(cfg)
-    client = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=5000)
+    client = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=5000, security=bus_key(cfg))
     try:
         ack = send(client, intent(1, qty=5))
         assert ack.accepted and ack.client_order_id
@@ -72,7 +73,7 @@ def test_unknown_outcome_resolved_by_lookup_never_by_second_post(sim: Sim, deplo
 
 def test_restart_replays_journal_and_reconciles(sim: Sim, deployment: Path):
     engine = EngineThread(deployment).start()
-    client = RequestClient(engine.cfg.system.execution.order_endpoint, timeout_ms=5000)
+    client = RequestClient(engine.cfg.system.execution.order_endpoint, timeout_ms=5000, security=bus_key(engine.cfg))
     ack = send(client, intent(4, qty=3, order_type=OrderType.LIMIT, limit_price=Decimal("90"), tif=TimeInForce.GTC))
     cfg = engine.cfg
     wait_for(lambda: _state(cfg, ack.client_order_id) == "ACCEPTED", 10, "resting order acked")

@@ -10,6 +10,7 @@ from pathlib import Path
 from pyrt.bus import schema as wire
 from pyrt.bus.zmq import RequestClient, ZmqPublisher
 from pyrt.domain.enums import OrderType, TimeInForce
+from tests.support.bus import bus_key
 from tests.support.deploy import make_deployment, wait_for
 
 from .conftest import EngineThread, Sim, intent, running_engine, send
@@ -63,8 +64,8 @@ def test_watchdog_stops_orders_then_cancels_when_risk_and_market_data_go_silent(
                                  system={"execution": {"watchdog_risk_silence_s": 1.0, "watchdog_cancel_after_s": 2.5}})
     engine = EngineThread(config_dir).start()
     cfg = engine.cfg
-    risk = ZmqPublisher(cfg.system.risk.publish_address, publisher_id="risk_manager")
-    client = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=5000)
+    risk = ZmqPublisher(cfg.system.risk.publish_address, publisher_id="risk_manager", security=bus_key(cfg))
+    client = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=5000, security=bus_key(cfg))
     try:
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline:  # a live risk manager: orders pass
