@@ -1,5 +1,5 @@
 """signal-bridge -> risk-manager -> execution-engine over real ZeroMQ (services in threads),
-fed by a stand-in market-data publisher, trading on an in-thread sim broker."""
+fed by a stand-in market-data publisher (holding the deployment's bus key), trading on an in-thread sim broker."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from pyrt.persistence.projections import replay
 from pyrt.ops.status import read_ready_info
 from pyrt.simbroker.broker import SimBrokerOptions
 from pyrt.simbroker.harness import DEFAULT_KEYS, InThreadSimBroker
+from tests.support.bus import bus_key
 from tests.support.deploy import make_deployment, wait_for
 
 HEADERS = {"APCA-API-KEY-ID": DEFAULT_KEYS[0], "APCA-API-SECRET-KEY": DEFAULT_KEYS[1]}
@@ -46,7 +47,7 @@ def system(tmp_path: Path):
         strategies = [{"name": "bench", "kind": "benchmark_every_n", "symbols": ["AAPL"], "params": {"every_n": 1}}]
         config_dir = make_deployment(tmp_path / "root", sim_url=sim.url, system={"signals": {"strategies": strategies}})
         cfg = load_config(config_dir)
-        md = ZmqPublisher(cfg.system.market_data.zmq_publish_address, publisher_id="market_data")
+        md = ZmqPublisher(cfg.system.market_data.zmq_publish_address, publisher_id="market_data", security=bus_key(cfg))
         from pyrt.services.execution import service as execution
         from pyrt.services.risk import service as risk
         from pyrt.services.signals import service as signals
@@ -68,7 +69,7 @@ def system(tmp_path: Path):
 
 def test_quotes_become_orders_exactly_once(system):
     sim, cfg, md = system
-    sub = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_QUOTE_PREFIX])
+    sub = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_QUOTE_PREFIX], security=bus_key(cfg))
     try:
         # the services subscribe asynchronously: publish until the engine has seen an intent
         n = 0
