@@ -97,13 +97,9 @@ class ControlFacade:
     @property
     def venue(self) -> Any:
         if self._venue is None:
-            from pyrt.venues.alpaca.adapter import AlpacaVenue
+            from pyrt.bootstrap import make_venue
 
-            s = self.cfg.secrets
-            self._venue = AlpacaVenue(self.cfg.venue.trading_url,
-                                      s.api_key_id.get_secret_value() if s.api_key_id else "",
-                                      s.api_secret_key.get_secret_value() if s.api_secret_key else "", timeout_s=5.0,
-                                      on_rate_limit_headers=self.reads.budget.on_headers)
+            self._venue = make_venue(self.cfg, timeout_s=5.0, on_rate_limit_headers=self.reads.budget.on_headers)
         return self._venue
 
     def _endpoint(self, service: str) -> str:
@@ -345,22 +341,11 @@ class ControlFacade:
                              lambda: {"open_orders": self._open_count()})
 
     def _cancel_all_direct(self, timeout_s: float) -> dict[str, Any]:
-        """The execution engine is down: cancel at the broker directly (the engine
-        reconciles the cancels when it starts)."""
-        t0 = time.monotonic()
-        attempts, remaining = 0, -1
-        while True:
-            attempts += 1
-            try:
-                self.venue.cancel_all_orders()
-                remaining = len(self.venue.list_orders("open"))
-            except VenueError as exc:
-                log.error("direct cancel failed: %s", exc)
-            if remaining == 0 or time.monotonic() - t0 > timeout_s:
-                break
-            time.sleep(min(0.05 * 2**attempts, 0.5))
-        return {"ok": remaining == 0, "open_orders_after": remaining, "attempts": attempts,
-                "elapsed_ms": round((time.monotonic() - t0) * 1000, 1), "via": "broker (execution engine down)"}
+        """The execution engine is down: cancel at the broker directly, with the engine's own
+        procedure (the engine reconciles the cancels when it starts)."""
+        from pyrt.services.execution.cancel_all import cancel_all_at_broker
+
+        return {**cancel_all_at_broker(self.venue, timeout_s), "via": "broker (execution engine down)"}
 
     def _open_count(self) -> int | None:
         """For the audit entry (engine's projection, else the budgeted broker read)."""
@@ -373,8 +358,11 @@ class ControlFacade:
         """Close every position with market orders and wait for the fills. Without
         `confirm` only shows what it would do (and writes nothing)."""
         positions = self._broker_positions()
-        plan = [{"symbol": p["symbol"], "side": "sell" if Decimal(p["qty"]) > 0 else "buy",
-                 "qty": str(abs(Decimal(p["qty"]))), "market_value": p["market_value"]} for p in positions]
+        from pyrt.services.execution.core import liquidation_plan
+
+        value = {p["symbol"]: p["market_value"] for p in positions}
+        plan = [{"symbol": symbol, "side": side.value, "qty": str(qty), "market_value": value[symbol]}
+                for symbol, side, qty in liquidation_plan({p["symbol"]: Decimal(p["qty"]) for p in positions})]
         if not confirm:
             return {"dry_run": True, "would_close": plan}
         reason = reason or "liquidation"
@@ -442,7 +430,7 @@ class ControlFacade:
         """The execution engine is stopped: compare the journal with the broker directly."""
         from pyrt.persistence.journal import Journal
         from pyrt.persistence.projections import OrderProjection, replay
-        from pyrt.services.execution.core import reconcile_positions
+        from pyrt.services.execution.reconcile import reconcile_report
 
         path = self.cfg.system.execution.journal_path
         if path.exists():
@@ -450,18 +438,7 @@ class ControlFacade:
                 proj = replay(journal.iter_records())
         else:
             proj = OrderProjection()
-        broker_positions = self.venue.positions()
-        broker_open = self.venue.list_orders("open")
-        mismatches = reconcile_positions(proj, broker_positions)
-        ours_open = {o.client_order_id for o in proj.open_orders()}
-        theirs_open = {o.client_order_id for o in broker_open}
-        return {"ok": not mismatches and ours_open == theirs_open,
-                "detail": "OK" if not mismatches else f"{len(mismatches)} position discrepancies",
-                "local_positions": {s: str(p.qty) for s, p in proj.positions.items() if p.qty},
-                "broker_positions": {p.symbol: str(p.qty) for p in broker_positions},
-                "position_diffs": {s: {"local": str(o), "broker": str(b)} for s, (o, b) in sorted(mismatches.items())},
-                "local_open_orders": len(ours_open), "broker_open_orders": len(theirs_open),
-                "orders_only_local": sorted(ours_open - theirs_open), "orders_only_broker": sorted(theirs_open - ours_open),
+        return {**reconcile_report(proj, self.venue.positions(), self.venue.list_orders("open")),
                 "via": "journal (execution engine not running)"}
 
     # ------------------------------------------------------------------ emergency stop

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from pyrt.domain.orders import IN_FLIGHT_STATES, OPEN_STATES, PRE_ACK_STATES, OrderState
-from pyrt.persistence.journal import Journal, JournalRecord, RecordKind
+from pyrt.domain.events import JournalRecord, RecordKind
+from pyrt.persistence.journal import Journal
 from pyrt.persistence.projections import OrderProjection, replay
 from pyrt.venues.port import BrokerOrder, BrokerPosition
 
@@ -192,11 +193,9 @@ def engine_halt_reason(cfg: Any, timeout_ms: int = 2000) -> str | None:
 
 def venue_for(cfg: Any, timeout_s: float = 5.0) -> Any:
     """The venue adapter of a config (the checker's own connection, never the engine's)."""
-    from pyrt.venues.alpaca.adapter import AlpacaVenue
+    from pyrt.bootstrap import make_venue
 
-    s = cfg.secrets
-    return AlpacaVenue(cfg.venue.trading_url, s.api_key_id.get_secret_value() if s.api_key_id else "",
-                       s.api_secret_key.get_secret_value() if s.api_secret_key else "", timeout_s=timeout_s)
+    return make_venue(cfg, timeout_s=timeout_s)
 
 
 def check_deployment(cfg: Any, venue: Any | None = None, ignore: Iterable[str] = ()) -> InvariantReport:

@@ -64,22 +64,19 @@ from pyrt.services.execution.messages import (
     LookupFailed,
     LookupFound,
     LookupMissing,
-    MalformedTradeUpdate,
     Publish,
     ReadBroker,
-    StreamDown,
-    StreamUp,
     Submit,
     SubmitAcked,
     SubmitDuplicate,
     SubmitRateLimited,
     SubmitRefused,
     SubmitUnknown,
-    TradeUpdateSeen,
 )
 from pyrt.services.execution.reconcile import adoption_entries, reconcile_orders, reconcile_positions
 from pyrt.services.execution.watchdog import Watchdog
 from pyrt.venues.port import BrokerOrder, BrokerPosition, TradeUpdateReport
+from pyrt.venues.stream_events import MalformedTradeUpdate, StreamDown, StreamUp, TradeUpdateSeen
 
 log = logging.getLogger("pyrt.execution_engine")
 
@@ -151,17 +148,19 @@ def intent_of(order: Order) -> OrderIntent:
                        reason=order.reason)
 
 
+def liquidation_plan(positions: dict[str, Decimal]) -> list[tuple[str, OrderSide, Decimal]]:
+    """(symbol, side, qty) closing each non-flat position: what the engine submits and what
+    the operator is shown before confirming (a short is bought back, a long sold)."""
+    return [(symbol, OrderSide.SELL if qty > 0 else OrderSide.BUY, abs(qty))
+            for symbol, qty in sorted(positions.items()) if qty != 0]
+
+
 def liquidation_intents(proj: OrderProjection, now_ns: int, actor: str, reason: str) -> list[OrderIntent]:
     """One market order closing each open position (the plan the engine submits)."""
     stamp = now_ns // 1_000_000
-    intents = []
-    for symbol, pos in sorted(proj.positions.items()):
-        if pos.qty == 0:
-            continue
-        intents.append(OrderIntent(intent_id=f"liq{stamp}{symbol}"[:32], strategy="liquidate", symbol=symbol,
-                                   side=OrderSide.SELL if pos.qty > 0 else OrderSide.BUY, qty=abs(pos.qty),
-                                   ts_ns=now_ns, reason=f"liquidation by {actor or 'operator'}: {reason}"))
-    return intents
+    return [OrderIntent(intent_id=f"liq{stamp}{symbol}"[:32], strategy="liquidate", symbol=symbol, side=side,
+                        qty=qty, ts_ns=now_ns, reason=f"liquidation by {actor or 'operator'}: {reason}")
+            for symbol, side, qty in liquidation_plan({s: p.qty for s, p in proj.positions.items()})]
 
 
 @dataclass
@@ -300,11 +299,11 @@ class ExecutionCore:
             case SubmitRateLimited(coid, reset):
                 self._sending.discard(coid)
                 pause = self.budget.on_rate_limited(reset) if reset else 1.0
-                order = self.proj.orders.get(coid)
-                if order is not None:
+                limited = self.proj.orders.get(coid)
+                if limited is not None:
                     log.warning("broker rate limit hit; submit of %s retried in %.1fs (same client_order_id)",
                                 coid, pause)
-                    self._queue[coid] = _Queued(intent_of(order), 0, now + int(pause * S), "rate_limited")
+                    self._queue[coid] = _Queued(intent_of(limited), 0, now + int(pause * S), "rate_limited")
                 return [Count("rate_limited")]
             case SubmitUnknown(coid, reason):
                 self._sending.discard(coid)
@@ -680,7 +679,7 @@ class ExecutionCore:
         return []
 
 
-_KIND_EVENTS = {RecordKind.INTENT: ReportEvent.PENDING_NEW, RecordKind.SUBMIT_SENT: ReportEvent.SUBMITTED,
+_KIND_EVENTS: dict[str, ReportEvent] = {RecordKind.INTENT: ReportEvent.PENDING_NEW, RecordKind.SUBMIT_SENT: ReportEvent.SUBMITTED,
                 RecordKind.UNKNOWN: ReportEvent.UNKNOWN, RecordKind.CANCEL_REQUESTED: ReportEvent.PENDING_CANCEL}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -110,7 +111,7 @@ class InlineExecution:
                     todo.extend(self.core.apply(records))
                 case Submit(coid, intent, _tick):
                     self.sent.append((coid, len(self.journal.records)))
-                    self._answer(submit_result(coid, lambda c=coid, i=intent: self.venue.submit_order(c, i)))
+                    self._answer(submit_result(coid, partial(self.venue.submit_order, coid, intent)))
                 case Lookup(coid):
                     self._answer(lookup_result(coid, self.venue))
                 case ReadBroker(kind):

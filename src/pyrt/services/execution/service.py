@@ -91,9 +91,11 @@ class ExecutionEngine:
         self.clock = WallClock()
         self.metrics = rt.metrics
         self.journal = JournalFile(ex.journal_path, synchronous=ex.journal_synchronous)
-        self.venue: VenuePort = venue if venue is not None else make_venue(cfg, timeout_s=ex.submit_timeout_s)
         budget = RequestBudget(ex.request_budget_per_minute, ex.cancel_reserve_per_minute, self.clock,
                                read_reserve=ex.read_reserve_per_minute)
+        # the broker's own count (X-RateLimit-*) tightens the budget: the key may be shared
+        self.venue: VenuePort = venue if venue is not None else make_venue(
+            cfg, timeout_s=ex.submit_timeout_s, on_rate_limit_headers=budget.on_headers)
         watchdog = Watchdog(self.clock.now_ns(), ex.watchdog_risk_silence_s, ex.watchdog_cancel_after_s)
         self.core = ExecutionCore(self.clock, budget, max_resend_age_s=ex.max_resend_age_s,
                                   submit_timeout_s=ex.submit_timeout_s, watchdog=watchdog)
