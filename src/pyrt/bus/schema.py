@@ -458,7 +458,16 @@ _PAYLOAD_TYPES: tuple[type[msgspec.Struct], ...] = (
     ExecutionReport, PositionUpdate, PnLUpdate, RiskState, Heartbeat, OrderAck,
     IntegrityAlert, ControlCommand, ControlResult, SnapshotRequest, Snapshot,
 )  # fmt: skip
-MESSAGE_TYPES: dict[str, type] = {t.__struct_config__.tag: t for t in _PAYLOAD_TYPES}
+
+
+def _tag_of(t: type[msgspec.Struct]) -> str:
+    tag = t.__struct_config__.tag
+    if not isinstance(tag, str):
+        raise TypeError(f"payload type {t.__name__} has no string tag")
+    return tag
+
+
+MESSAGE_TYPES: dict[str, type] = {_tag_of(t): t for t in _PAYLOAD_TYPES}
 """Message type tag -> payload Struct."""
 
 

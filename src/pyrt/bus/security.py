@@ -57,7 +57,7 @@ SECRET_FILE = "bus.key_secret"
 SERVER = "server"  # we refused a peer
 CLIENT = "client"  # a server refused us (our key is not the one it knows)
 
-_FAILED_EVENTS = {
+_FAILED_EVENTS: dict[int, str] = {
     zmq.EVENT_HANDSHAKE_FAILED_AUTH: "unknown_key",  # CURVE, but a key the ZAP handler does not know
     zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "protocol",  # no CURVE at all, or a wrong server key
     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake",

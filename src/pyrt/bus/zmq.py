@@ -41,12 +41,14 @@ from pyrt.bus.schema import (
     FrameIntake,
     GapHandler,
     Heartbeat,
-    RequestTimeout,
     SeqTracker,
     exact,
     reply_topic,
     request_topic,
 )
+
+# re-exported: callers of RequestClient catch it from here
+from pyrt.bus.schema import RequestTimeout as RequestTimeout
 from pyrt.bus.security import PROCESS, BusSecurity, resolve
 from pyrt.domain.clock import Clock, WallClock
 

@@ -61,32 +61,32 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forb
     pass
 
 
-class SubmitSent(_Event):
+class SubmitSent(_Event, frozen=True):
     tick_ns: int = 0  # the market-data tick that triggered the intent (latency metric)
     resend: bool = False  # the broker had no order: sent again with the same client_order_id
     rate_limited: bool = False  # sent again after a 429
     liquidation: bool = False  # a closing order sent as soon as the budget allowed
 
 
-class Acked(_Event):
+class Acked(_Event, frozen=True):
     status: str
     broker_order_id: str = ""
     reason: str = ""
     submit_call_ns: int = 0
 
 
-class OutcomeUnknown(_Event):
+class OutcomeUnknown(_Event, frozen=True):
     reason: str = ""
 
 
-class Filled(_Event):
+class Filled(_Event, frozen=True):
     execution_id: str
     qty: Decimal
     price: Decimal
     position_qty: Decimal | None = None
 
 
-class BrokerStatus(_Event):
+class BrokerStatus(_Event, frozen=True):
     status: str
     broker_order_id: str = ""
     filled_qty: Decimal | None = None
@@ -94,22 +94,22 @@ class BrokerStatus(_Event):
     replaced_by: str = ""
 
 
-class BrokerEvent(_Event):
+class BrokerEvent(_Event, frozen=True):
     event: str
     broker_order_id: str = ""
     replaced_by: str = ""
 
 
-class LocalDecision(_Event):
+class LocalDecision(_Event, frozen=True):
     local: Literal["denied", "rejected", "not_found"]
     reason: str = ""
 
 
-class CancelRequested(_Event):
+class CancelRequested(_Event, frozen=True):
     pass
 
 
-class AdoptedPosition(_Event):
+class AdoptedPosition(_Event, frozen=True):
     symbol: str
     qty: Decimal
     avg_entry_price: Decimal
@@ -117,15 +117,15 @@ class AdoptedPosition(_Event):
     reason: str = ""
 
 
-class PositionAdopted(_Event):
+class PositionAdopted(_Event, frozen=True):
     adopt_position: AdoptedPosition
 
 
-class PositionMismatch(_Event):
+class PositionMismatch(_Event, frozen=True):
     position_mismatch: dict[str, dict[str, str]]
 
 
-class Note(_Event, forbid_unknown_fields=False):
+class Note(_Event, frozen=True, forbid_unknown_fields=False):
     """Informational (audit, breaker, other reconciliation notes): not folded."""
 
 

@@ -24,7 +24,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,7 @@ def _redact_value(value: Any) -> Any:
     return value
 
 
-def redact_secrets(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
     """structlog processor: redact secret-named keys and registered secret strings."""
     return {
         k: REDACTED if k not in ("event", "level") and is_secret_key(k) else _redact_value(v)
@@ -96,7 +96,7 @@ def redact_secrets(_logger: Any, _method: str, event_dict: dict[str, Any]) -> di
     }
 
 
-def _add_time_and_logger(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _add_time_and_logger(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     record = event_dict.get("_record")
     created = record.created if record is not None else time.time()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
@@ -119,7 +119,7 @@ class _LineRenderer:
     def __init__(self, service: str) -> None:
         self.service = service
 
-    def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> str:
+    def __call__(self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> str:
         ts = event_dict.pop("timestamp", "")
         level = str(event_dict.pop("level", "info")).upper()
         event = str(event_dict.pop("event", ""))  # control characters: escaped by the formatter
@@ -133,7 +133,7 @@ class _JsonRenderer:
     def __init__(self, service: str) -> None:
         self.service = service
 
-    def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> str:
+    def __call__(self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> str:
         head = {"ts": event_dict.pop("timestamp", ""), "level": str(event_dict.pop("level", "info")).upper(),
                 "service": self.service, "event": event_dict.pop("event", "")}  # fmt: skip
         return jsonlib.dumps({**head, **event_dict}, default=str, ensure_ascii=False)
@@ -147,10 +147,10 @@ class _ScrubbingFormatter(structlog.stdlib.ProcessorFormatter):
         return escape_controls(scrub(super().format(record)))
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler[Any]):
     """Writes to whatever sys.stderr is at the time (survives test capture swaps)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 

@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Iterable
 from itertools import pairwise
+from typing import Protocol
 
 ENV = "PYRT_STAGE_TRACE"
 
@@ -18,11 +19,15 @@ ENV = "PYRT_STAGE_TRACE"
 STAGES = ("tick", "signal_in", "signal_out", "risk_in", "risk_out", "exec_in", "exec_committed", "exec_submit")
 
 
+class Marker(Protocol):
+    def __call__(self, stage: str, intent_id: str, ns: int | None = None) -> None: ...
+
+
 def _noop(stage: str, intent_id: str, ns: int | None = None) -> None:
     return None
 
 
-def _make_writer(path: str):  # type: ignore[no-untyped-def]
+def _make_writer(path: str) -> Marker:
     fh = open(path, "a", buffering=1)  # noqa: SIM115 - open for the life of the process
     now = time.time_ns
 
@@ -32,7 +37,7 @@ def _make_writer(path: str):  # type: ignore[no-untyped-def]
     return mark
 
 
-mark = _make_writer(os.environ[ENV]) if os.environ.get(ENV) else _noop
+mark: Marker = _make_writer(os.environ[ENV]) if os.environ.get(ENV) else _noop
 
 
 def breakdown(lines: Iterable[str], window_ns: tuple[int, int] | None = None) -> dict[str, list[float]]:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyrt.persistence.journal import Journal, RecordKind
+from pyrt.domain.events import RecordKind
+from pyrt.persistence.journal import Journal
 
 log = logging.getLogger("pyrt.audit")
 

@@ -36,8 +36,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pyrt.domain.orders import IN_FLIGHT_STATES, OPEN_STATES, PRE_ACK_STATES, OrderState
 from pyrt.domain.events import JournalRecord, RecordKind
+from pyrt.domain.orders import IN_FLIGHT_STATES, OPEN_STATES, PRE_ACK_STATES, OrderState
 from pyrt.persistence.journal import Journal
 from pyrt.persistence.projections import OrderProjection, replay
 from pyrt.venues.port import BrokerOrder, BrokerPosition

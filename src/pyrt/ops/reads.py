@@ -62,7 +62,7 @@ class CachedReads:
             now = self._clock()
             hit = self._cache.get(key)
             if hit is not None and now - hit[0] < ENGINE_TTL_S:
-                return hit[1]  # type: ignore[no-any-return]
+                return hit[1]
             if now < self._engine_down_until:
                 return None
             value = fetch()
@@ -78,10 +78,10 @@ class CachedReads:
             now = self._clock()
             hit = self._cache.get(key)
             if hit is not None and now - hit[0] < BROKER_TTL_S:
-                return hit[1]  # type: ignore[no-any-return]
+                return hit[1]
             if not self.budget.try_acquire("read"):
                 if hit is not None:
-                    return hit[1]  # type: ignore[no-any-return]
+                    return hit[1]
                 raise ReadThrottled(max(self.budget.wait_time("read"), 1.0))
             self.broker_requests += 1
             value = fetch()

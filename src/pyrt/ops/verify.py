@@ -80,7 +80,8 @@ def seq_problems(seqs: list[int], high_water: int | None) -> list[str]:
 
 def check_journal(path: Path) -> tuple[list[Check], Any]:
     """Checks of the journal file and the projection replayed from it (None if unreadable)."""
-    from pyrt.persistence.journal import Journal, JournalError, RecordKind
+    from pyrt.domain.events import RecordKind
+    from pyrt.persistence.journal import Journal, JournalError
     from pyrt.persistence.projections import replay
 
     if not path.is_file():

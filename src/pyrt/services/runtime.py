@@ -226,7 +226,7 @@ def audit_bus_command(cfg: AppConfig, service: str, cmd: wire.ControlCommand, re
             AuditLog(cfg.system.execution.journal_path).record(caller, cmd.action, cmd.reason, before, after, outcome)
         else:
             from pyrt.ops.audit import log as audit_log
-            from pyrt.persistence.journal import RecordKind
+            from pyrt.domain.events import RecordKind
 
             audit_log.warning("audit who=%s from=%s action=%s reason=%r result=%s", caller.name, caller.source,
                               cmd.action, cmd.reason, outcome)

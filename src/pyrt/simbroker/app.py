@@ -8,10 +8,12 @@ import contextlib
 import gc
 import logging
 import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 from starlette.applications import Starlette
@@ -99,14 +101,14 @@ class _ReadyServer(uvicorn.Server):
         super().__init__(config)
         self.ready_file = ready_file
 
-    def handle_exit(self, sig: int, frame: object) -> None:  # type: ignore[override]
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """Graceful stop on SIGINT/SIGTERM, then exit 0 (uvicorn would re-raise the signal)."""
         if self.should_exit and sig == signal.SIGINT:
             self.force_exit = True
         else:
             self.should_exit = True
 
-    async def startup(self, sockets: list | None = None) -> None:  # type: ignore[override]
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if not self.started:
             return

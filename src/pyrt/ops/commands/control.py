@@ -112,7 +112,7 @@ def emergency_stop(
         typer.echo(f"  {i}. {step['step']:<14} {step['duration_ms']:>9.1f} ms  {'ok  ' if step.get('ok') else 'FAIL'}  "
                    f"{_step_summary(step)}")
     total = sum(s["duration_ms"] for s in res["steps"])
-    cancel = next((s for s in res["steps"] if s["step"] == "cancel_orders"), {})
+    cancel: dict[str, Any] = next((s for s in res["steps"] if s["step"] == "cancel_orders"), {})
     if cancel.get("ok") and cancel.get("open_orders_after") == 0:
         typer.echo(f"done in {total:.1f} ms: the broker confirms zero open orders")
         return

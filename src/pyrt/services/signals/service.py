@@ -13,10 +13,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import zmq
 
+from pyrt.bus.poller import Poller
 from pyrt.bus import schema as wire
 from pyrt.bus.zmq import ReplyServer, RequestClient, RequestTimeout, ZmqPublisher, ZmqSubscriber
 from pyrt.domain.clock import WallClock
@@ -26,9 +26,13 @@ from pyrt.observability import stages
 from pyrt.services.runtime import Every, ServiceRuntime, run_service
 from pyrt.services.signals.core import IntentDropped, SignalCore, StrategyDisabled, StrategyError
 from pyrt.services.signals.strategies.registry import build_strategies
-from pyrt.services.signals.strategy import Signal
+from pyrt.services.signals.strategy import Signal, SignalDirection
 
 log = logging.getLogger("pyrt.signal_bridge")
+
+_WIRE_DIRECTION: dict[SignalDirection, Literal["long", "short", "flat"]] = {
+    SignalDirection.LONG: "long", SignalDirection.SHORT: "short", SignalDirection.FLAT: "flat",
+}
 
 SAFE_MODE_ENV = "PYRT_SAFE_MODE"
 
@@ -50,6 +54,9 @@ class SignalBridge:
         cfg = rt.cfg
         self.clock = WallClock()
         self.metrics = rt.metrics
+        if rt.metrics.signal_bridge is None:
+            raise RuntimeError("signal bridge started with another service's metrics (service name mismatch)")
+        self.bridge_metrics = rt.metrics.signal_bridge
         safe = os.environ.get(SAFE_MODE_ENV, "") in ("1", "true", "yes")
         self.core = SignalCore(build_strategies(strategy_specs(cfg)), self.clock, trading_enabled=not safe,
                                intent_epoch=None, max_bar_age_ns=int(cfg.system.signals.max_bar_age_s * 1e9))
@@ -134,9 +141,9 @@ class SignalBridge:
     def _emit(self, outputs: Any, tick_ns: int) -> None:
         for out in outputs:
             if isinstance(out, Signal):
-                self.metrics.signal_bridge.signals_generated.labels(strategy=out.strategy).inc()
+                self.bridge_metrics.signals_generated.labels(strategy=out.strategy).inc()
                 self.pub.publish(wire.signal(out.strategy, out.symbol), wire.Signal(
-                    out.strategy, out.symbol, out.direction.value if hasattr(out.direction, "value") else str(out.direction),
+                    out.strategy, out.symbol, _WIRE_DIRECTION[SignalDirection(out.direction)],
                     float(out.strength), out.ts_ns, dict(out.features)))
                 log.info("signal strategy=%s symbol=%s direction=%s strength=%.2f", out.strategy, out.symbol,
                          getattr(out.direction, "value", out.direction), out.strength)
@@ -151,7 +158,7 @@ class SignalBridge:
         except RequestTimeout:
             log.error("risk manager did not answer intent %s in time: treated as denied (RISK_TIMEOUT)", intent.intent_id)
             self.core.on_risk_decision(intent.intent_id, False, "RISK_TIMEOUT")
-            self.metrics.signal_bridge.intents_denied.labels(reason="RISK_TIMEOUT").inc()
+            self.bridge_metrics.intents_denied.labels(reason="RISK_TIMEOUT").inc()
             return
         payload = env.payload
         decision = payload.decision if isinstance(payload, wire.RiskDecisionMsg) else None
@@ -162,7 +169,7 @@ class SignalBridge:
         if decision.approved:
             log.info("intent approved intent=%s %s %s %s", intent.intent_id, intent.side.value, intent.qty, intent.symbol)
         else:
-            self.metrics.signal_bridge.intents_denied.labels(reason=decision.reason_code).inc()
+            self.bridge_metrics.intents_denied.labels(reason=decision.reason_code).inc()
             log.info("intent denied intent=%s reason=%s", intent.intent_id, decision.reason_code)
 
     def on_reports(self) -> None:
@@ -213,17 +220,17 @@ class SignalBridge:
 
     # ------------------------------------------------------------------ loop
     def serve(self) -> None:
-        poller = zmq.Poller()
+        poller = Poller()
         for sock in (self.md, self.reports, self.control_server):
-            poller.register(sock.socket, zmq.POLLIN)
+            poller.register(sock)
         stop = self.rt.stop_event
         while not stop.is_set():
-            ready = dict(poller.poll(50))
-            if self.reports.socket in ready:
+            ready = poller.poll(50)
+            if self.reports in ready:
                 self.on_reports()
-            if self.md.socket in ready:
+            if self.md in ready:
                 self.on_market_data()
-            if self.control_server.socket in ready:
+            if self.control_server in ready:
                 self.on_control()
             if self._resync:
                 self._resync = False
