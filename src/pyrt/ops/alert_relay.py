@@ -10,8 +10,8 @@ import logging
 import threading
 from typing import Any
 
-import zmq
 
+from pyrt.bus.poller import Poller
 from pyrt.bus import schema as wire
 from pyrt.bus import security as bus_security
 from pyrt.bus.zmq import ZmqSubscriber
@@ -64,14 +64,14 @@ class AlertRelay:
     def _run(self) -> None:
         risk = ZmqSubscriber(self._risk, [wire.risk_state()], security=self._security)
         execution = ZmqSubscriber(self._exec, [wire.exec_alert()], security=self._security)
-        poller = zmq.Poller()
-        poller.register(risk.socket, zmq.POLLIN)
-        poller.register(execution.socket, zmq.POLLIN)
+        poller = Poller()
+        poller.register(risk)
+        poller.register(execution)
         try:
             while not self._stop.is_set():
-                ready = dict(poller.poll(200))
+                ready = poller.poll(200)
                 for sub in (risk, execution):
-                    if sub.socket in ready:
+                    if sub in ready:
                         for _topic, env in sub.recv_batch(0):
                             self.handle(env.payload)
         finally:

@@ -18,8 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import zmq
 
+from pyrt.bus.poller import Poller
 from pyrt.bus import schema as wire
 from pyrt.bus.zmq import ReplyServer, RequestClient, RequestTimeout, ZmqPublisher, ZmqSubscriber
 from pyrt.domain.clock import WallClock
@@ -302,18 +302,18 @@ class RiskManager:
                 log.info("risk limits reloaded (circuit breaker state unchanged: active=%s)", self.core.breaker.active)
 
     def serve(self) -> None:
-        poller = zmq.Poller()
+        poller = Poller()
         for sock in (self.server, self.reports):
-            poller.register(sock.socket, zmq.POLLIN)
+            poller.register(sock)
         stop = self.rt.stop_event
         while not stop.is_set():
-            ready = dict(poller.poll(self._md_due.wait_ms(50)))
-            if self.server.socket in ready:  # the order path first: it is what waits on us
+            ready = poller.poll(self._md_due.wait_ms(50))
+            if self.server in ready:  # the order path first: it is what waits on us
                 for identity, env in self.server.poll(0):
                     self.handle_request(identity, env)
             if self._md_due.due():
                 self.on_market_data()
-            if self.reports.socket in ready:
+            if self.reports in ready:
                 self.on_reports()
             self.tick()
 
