@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-import zmq
 
+from pyrt.bus.poller import Poller
 from pyrt.bus import schema as wire
 from pyrt.bus.zmq import ReplyServer, RequestClient, RequestTimeout, ZmqPublisher, ZmqSubscriber
 from pyrt.domain.clock import WallClock
@@ -220,17 +220,17 @@ class SignalBridge:
 
     # ------------------------------------------------------------------ loop
     def serve(self) -> None:
-        poller = zmq.Poller()
+        poller = Poller()
         for sock in (self.md, self.reports, self.control_server):
-            poller.register(sock.socket, zmq.POLLIN)
+            poller.register(sock)
         stop = self.rt.stop_event
         while not stop.is_set():
-            ready = dict(poller.poll(50))
-            if self.reports.socket in ready:
+            ready = poller.poll(50)
+            if self.reports in ready:
                 self.on_reports()
-            if self.md.socket in ready:
+            if self.md in ready:
                 self.on_market_data()
-            if self.control_server.socket in ready:
+            if self.control_server in ready:
                 self.on_control()
             if self._resync:
                 self._resync = False
