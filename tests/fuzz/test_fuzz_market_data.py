@@ -1,5 +1,5 @@
-"""Fuzz the market-data feed decoding as `MarketDataService.on_frame` does it: the fast
-path `decode_data_frame` (msgspec, in C), and for any frame it refuses the slow path
+"""Fuzz the market-data feed decoding (`pyrt.venues.alpaca.feed`) as
+`MarketDataService.on_frame` does it: the fast path `decode_data_frame` (msgspec, in C), and for any frame it refuses the slow path
 (`unpack_frame`, any exception = a bad frame, dropped and counted; then `normalize` per
 message, `MalformedFeedMessage` = a malformed message, dropped and counted; control
 messages handled). The service's own object needs a runtime, a publisher and a websocket
@@ -11,9 +11,8 @@ out of range, byte edits and random bytes.
 Pass: nothing but those two counted errors escapes; a frame the fast path accepts gives
 the same payloads through the slow path (its documented promise; only a frame the slow
 path cannot unpack at all because a field the fast path skips unread is not UTF-8 is
-exempt); every payload has a good
-symbol and finite non-negative numbers and can be published on the bus (its envelope
-encodes)."""
+exempt); every payload has a good symbol and finite non-negative numbers and can be
+published on the bus (its envelope encodes)."""
 
 from __future__ import annotations
 
