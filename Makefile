@@ -1,10 +1,11 @@
-# py_rt: `make run` runs the whole system on the simulated broker; `make test` runs the tests.
+# py_rt: `make run` runs the whole system on the simulated broker; `make check` runs the guards
+# (ruff, mypy, import-linter); `make test` runs `make check`, then the tests.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration test-e2e test-chaos test-fuzz bench clean-venv
+.PHONY: run check format test test-unit test-integration test-e2e test-chaos test-fuzz bench clean-venv
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (py_rt needs Python 3.11)"; exit 1; }
@@ -17,7 +18,25 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/pyrt up
 
-test: $(STAMP)
+# The guards that keep the architecture as the review left it (docs: pyproject.toml's [tool.ruff] and
+# [tool.mypy], and .importlinter). The format check runs last so the other three always report.
+CHECK_PATHS := src tests benchmarks scripts
+check: $(STAMP)
+	@echo "== ruff check: lint + import order ($(CHECK_PATHS))"
+	@$(VENV)/bin/ruff check $(CHECK_PATHS)
+	@echo "== mypy: src/pyrt (strict: domain, bus, service cores, execution, simulated venue, persistence)"
+	@$(VENV)/bin/mypy
+	@echo "== import-linter: layering contracts in .importlinter"
+	@$(VENV)/bin/lint-imports --no-logo .importlinter
+	@echo "== ruff format --check ($(CHECK_PATHS))"
+	@$(VENV)/bin/ruff format --check $(CHECK_PATHS)
+
+# rewrites files: run it on a quiet tree (nobody else mid-edit)
+format: $(STAMP)
+	$(VENV)/bin/ruff format $(CHECK_PATHS)
+	$(VENV)/bin/ruff check --fix $(CHECK_PATHS)
+
+test: check
 	@bash scripts/dev/install_tools.sh >/dev/null
 	$(PY) -m pytest tests -p no:cacheprovider
 

@@ -225,8 +225,8 @@ def audit_bus_command(cfg: AppConfig, service: str, cmd: wire.ControlCommand, re
         if journal is None:
             AuditLog(cfg.system.execution.journal_path).record(caller, cmd.action, cmd.reason, before, after, outcome)
         else:
-            from pyrt.ops.audit import log as audit_log
             from pyrt.domain.events import RecordKind
+            from pyrt.ops.audit import log as audit_log
 
             audit_log.warning("audit who=%s from=%s action=%s reason=%r result=%s", caller.name, caller.source,
                               cmd.action, cmd.reason, outcome)
