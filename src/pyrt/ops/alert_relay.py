@@ -10,10 +10,9 @@ import logging
 import threading
 from typing import Any
 
-
-from pyrt.bus.poller import Poller
 from pyrt.bus import schema as wire
 from pyrt.bus import security as bus_security
+from pyrt.bus.poller import Poller
 from pyrt.bus.zmq import ZmqSubscriber
 from pyrt.ops.notify import Alert
 

@@ -424,7 +424,7 @@ class ControlFacade:
                 out["circuit_breaker"] = {"deactivated": cleared.ok, "detail": cleared.detail}
             return out
 
-        return self._audited(caller, "positions.reconcile_apply", reason, {}, run, lambda: {})
+        return self._audited(caller, "positions.reconcile_apply", reason, {}, run, dict)
 
     def _reconcile_offline(self) -> dict[str, Any]:
         """The execution engine is stopped: compare the journal with the broker directly."""
@@ -514,4 +514,4 @@ class ControlFacade:
             step("notify", notify)
             return {"ok": all(s.get("ok") for s in steps[:2]), "steps": steps}
 
-        return self._audited(caller, "emergency_stop", reason, {}, run, lambda: {})
+        return self._audited(caller, "emergency_stop", reason, {}, run, dict)

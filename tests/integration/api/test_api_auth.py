@@ -39,7 +39,7 @@ def seeded(system: OrderPath, facade: ControlFacade) -> Iterator[OrderPath]:
     both gone afterwards."""
     caller = Caller("test", "seed")
     filled = facade.submit_order(caller, "AAPL", "buy", Decimal(2), "market", reason="seed position")
-    resting = facade.submit_order(caller, "AAPL", "buy", Decimal(1), "limit", Decimal("96"), "gtc", "seed order")
+    resting = facade.submit_order(caller, "AAPL", "buy", Decimal(1), "limit", Decimal(96), "gtc", "seed order")
     assert filled["approved"] and resting["approved"], (filled, resting)
     wait_for(lambda: system.positions().get("AAPL") == 2 and len(system.open_order_ids()) == 1, 10, "seeded")
     yield system

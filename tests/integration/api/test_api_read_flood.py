@@ -9,7 +9,6 @@ adapter's response hook (`AlpacaVenue.last_rate_limit`), so these tests check th
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,8 +16,8 @@ from fastapi.testclient import TestClient
 from pyrt.ops.api import build_api
 from pyrt.ops.auth import TokenSet
 from pyrt.ops.facade import ControlFacade
-from pyrt.venues.alpaca.adapter import AlpacaVenue
 from pyrt.simbroker.harness import DEFAULT_KEYS
+from pyrt.venues.alpaca.adapter import AlpacaVenue
 from tests.support.deploy import free_port, wait_for
 
 from .conftest import ADMIN, READ, auth

@@ -5,9 +5,9 @@ every refused handshake is counted; a peer with the key works as before."""
 from __future__ import annotations
 
 import threading
-from decimal import Decimal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import pytest

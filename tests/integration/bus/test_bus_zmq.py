@@ -207,9 +207,8 @@ def test_server_drops_malformed_and_stale_requests_and_keeps_serving() -> None:
 
 
 def test_request_without_a_server_times_out() -> None:
-    with RequestClient(bind_ephemeral_endpoint(), 100) as client:
-        with pytest.raises(s.RequestTimeout):
-            client.request(s.Heartbeat("sig", "ok", 0))
+    with RequestClient(bind_ephemeral_endpoint(), 100) as client, pytest.raises(s.RequestTimeout):
+        client.request(s.Heartbeat("sig", "ok", 0))
 
 
 def bind_ephemeral_endpoint() -> str:
@@ -226,9 +225,8 @@ def test_wait_connected_gives_up_at_its_deadline() -> None:
 
 def test_reply_to_a_client_that_left_is_counted_not_raised() -> None:
     with ReplyServer(EPHEMERAL) as server:
-        with RequestClient(server.last_endpoint, 200) as client:
-            with pytest.raises(s.RequestTimeout):
-                client.request(s.Heartbeat("sig", "ok", 0), "gone")
+        with RequestClient(server.last_endpoint, 200) as client, pytest.raises(s.RequestTimeout):
+            client.request(s.Heartbeat("sig", "ok", 0), "gone")
         [(identity, env)] = server.poll(2000)
         deadline = time.monotonic() + 5
         while server.reply(identity, echo(env), env.correlation_id):

@@ -74,7 +74,7 @@ def test_unknown_outcome_resolved_by_lookup_never_by_second_post(sim: Sim, deplo
 def test_restart_replays_journal_and_reconciles(sim: Sim, deployment: Path):
     engine = EngineThread(deployment).start()
     client = RequestClient(engine.cfg.system.execution.order_endpoint, timeout_ms=5000, security=bus_key(engine.cfg))
-    ack = send(client, intent(4, qty=3, order_type=OrderType.LIMIT, limit_price=Decimal("90"), tif=TimeInForce.GTC))
+    ack = send(client, intent(4, qty=3, order_type=OrderType.LIMIT, limit_price=Decimal(90), tif=TimeInForce.GTC))
     cfg = engine.cfg
     wait_for(lambda: _state(cfg, ack.client_order_id) == "ACCEPTED", 10, "resting order acked")
     client.close()

@@ -17,14 +17,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pyrt.bus.schema import Envelope
 from pyrt.bus.zmq import ZmqSubscriber
-from pyrt.services.market_data.service import MarketDataService
 from pyrt.ops.status import read_ready_info
+from pyrt.services.market_data.service import MarketDataService
 from pyrt.services.runtime import ServiceRuntime
 from pyrt.simbroker.broker import SimBrokerOptions
 from pyrt.simbroker.harness import DEFAULT_KEYS, InThreadSimBroker
 from tests.support.deploy import make_deployment, wait_for
-
 from tests.support.sim import SimAdmin
+
 SYMBOLS = ["AAPL", "MSFT", "GOOGL"]
 SIM_SYMBOLS = ("AAPL", "MSFT", "GOOGL", "NVDA")
 FAST = {

@@ -15,7 +15,7 @@ from prometheus_client import Counter, generate_latest
 from pyrt.config.system import NotificationsConfig
 from pyrt.observability.metrics import common_metrics, new_registry
 from pyrt.ops.notify import Alert, Notifier
-from tests.integration.notify.receivers import RefusingPort, SilentPort, SmtpReceiver, WebhookReceiver, wait_for
+from tests.integration.notify.receivers import RefusingPort, SilentPort, SmtpReceiver, WebhookReceiver
 
 CANARY_PASSWORD = "CANARY-smtp-pw-51c0e2"
 TOKEN = "CANARYhooktok9f3"

@@ -16,9 +16,9 @@ from pyrt.bus import schema as wire
 from pyrt.bus.zmq import ZmqPublisher, ZmqSubscriber
 from pyrt.config import load_config
 from pyrt.domain.market import Quote
+from pyrt.ops.status import read_ready_info
 from pyrt.persistence.journal import Journal
 from pyrt.persistence.projections import replay
-from pyrt.ops.status import read_ready_info
 from pyrt.simbroker.broker import SimBrokerOptions
 from pyrt.simbroker.harness import DEFAULT_KEYS, InThreadSimBroker
 from tests.support.bus import bus_key

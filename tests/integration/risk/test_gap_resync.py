@@ -13,8 +13,8 @@ from pyrt.bus import schema as wire
 from pyrt.bus.security import for_config
 from pyrt.bus.zmq import ReplyServer, ZmqPublisher, ZmqSubscriber, wait_connected
 from pyrt.config import load_config
-from pyrt.services.risk import service as risk_service
 from pyrt.ops.status import read_ready_info
+from pyrt.services.risk import service as risk_service
 from tests.support.deploy import make_deployment, wait_for
 
 

@@ -53,7 +53,7 @@ class TradeUpdates:
 
     def __init__(self, url: str) -> None:
         self.stream = TradingStream(KEY, SECRET, paper=True, raw_data=True, url_override=url.replace("http", "ws") + "/stream")
-        self.events: "queue.Queue[dict[str, Any]]" = queue.Queue()
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.seen: list[dict[str, Any]] = []
 
         async def handler(msg: Any) -> None:

@@ -8,7 +8,7 @@ import pytest
 import requests
 from alpaca.common.exceptions import APIError
 from alpaca.trading.enums import OrderSide, OrderStatus, TimeInForce
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.requests import LimitOrderRequest
 
 from .conftest import Sim, TradeUpdates, wait_for
 

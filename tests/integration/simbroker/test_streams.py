@@ -51,7 +51,7 @@ def test_trade_updates_cancel_expire_and_rejections(sim: Sim, trade_updates: Tra
 class DataCollector:
     def __init__(self, sim: Sim, raw: bool = True) -> None:
         self.stream = StockDataStream(KEY, SECRET, raw_data=raw, url_override=sim.url.replace("http", "ws") + "/v2/iex")
-        self.items: "queue.Queue[Any]" = queue.Queue()
+        self.items: queue.Queue[Any] = queue.Queue()
 
         async def on_item(item: Any) -> None:
             self.items.put(item)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from alpaca.common.exceptions import APIError
+from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, OrderStatus, QueryOrderStatus, TimeInForce
 from alpaca.trading.requests import (
     ClosePositionRequest,
@@ -13,7 +14,6 @@ from alpaca.trading.requests import (
     StopLimitOrderRequest,
     StopOrderRequest,
 )
-from alpaca.trading.client import TradingClient
 
 from .conftest import SECRET, Sim, wait_for
 

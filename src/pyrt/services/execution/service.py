@@ -19,8 +19,8 @@ import sys
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,8 +30,8 @@ from pyrt.bus import schema as wire
 from pyrt.bus.poller import Poller
 from pyrt.bus.zmq import ReplyServer, ZmqPublisher, ZmqSubscriber
 from pyrt.domain.clock import WallClock, iso_utc
-from pyrt.observability import stages
 from pyrt.domain.events import JournalRecord
+from pyrt.observability import stages
 from pyrt.persistence.journal import Journal as JournalFile
 from pyrt.persistence.journal import JournalWriteError, failpoint
 from pyrt.services.execution.budget import RequestBudget

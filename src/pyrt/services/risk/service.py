@@ -18,15 +18,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-
-from pyrt.bus.poller import Poller
 from pyrt.bus import schema as wire
+from pyrt.bus.poller import Poller
 from pyrt.bus.zmq import ReplyServer, RequestClient, RequestTimeout, ZmqPublisher, ZmqSubscriber
 from pyrt.domain.clock import WallClock
 from pyrt.domain.ids import client_order_id
-from pyrt.domain.orders import is_terminal_status
 from pyrt.domain.intents import OrderIntent, RiskDecision
 from pyrt.domain.market import Quote
+from pyrt.domain.orders import is_terminal_status
 from pyrt.observability import stages
 from pyrt.persistence.files import write_atomic
 from pyrt.services.risk.core import EXECUTION_TIMEOUT, RiskCore

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
 from zoneinfo import ZoneInfo
@@ -44,7 +44,7 @@ class Trigger(str, Enum):
 
 def trading_day(now_ns: int) -> str:
     """The US equities trading day of an instant: its America/New_York date, ISO format."""
-    utc = datetime.fromtimestamp(now_ns // 1_000_000_000, tz=timezone.utc)
+    utc = datetime.fromtimestamp(now_ns // 1_000_000_000, tz=UTC)
     return utc.astimezone(NEW_YORK).date().isoformat()
 
 

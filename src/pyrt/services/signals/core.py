@@ -17,9 +17,9 @@ import msgspec
 
 from pyrt.domain.clock import Clock
 from pyrt.domain.intents import OrderIntent
-from pyrt.domain.orders import OrderState, is_terminal_status
 from pyrt.domain.market import MINUTE_BAR_NS, Bar, Quote, Trade
 from pyrt.domain.money import to_decimal
+from pyrt.domain.orders import OrderState, is_terminal_status
 from pyrt.services.signals.strategy import (
     NO_OUTPUT,
     IntentIdFactory,
@@ -73,8 +73,15 @@ Route = tuple[Callable[[StrategyContext, Any], Sequence[Output]], "_Runtime"]
 class _Runtime:
     """Per-strategy bookkeeping inside the core."""
 
-    __slots__ = ("strategy", "ctx", "books", "states", "enabled", "consecutive_errors",
-                 "total_errors")
+    __slots__ = (
+        "books",
+        "consecutive_errors",
+        "ctx",
+        "enabled",
+        "states",
+        "strategy",
+        "total_errors",
+    )
 
     def __init__(self, strategy: Strategy, ctx: StrategyContext,
                  books: dict[str, SymbolBook], states: dict[str, SymbolState]) -> None:
@@ -185,7 +192,7 @@ class SignalCore:
                 if outputs is None:
                     outputs = []
                 self._collect(rt, result, outputs, symbol, hook)
-        return outputs if outputs else NO_OUTPUT
+        return outputs or NO_OUTPUT
 
     def _collect(self, rt: _Runtime, result: Any, outputs: list[Output], symbol: str,
                  hook: str) -> None:

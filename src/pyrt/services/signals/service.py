@@ -15,9 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-
-from pyrt.bus.poller import Poller
 from pyrt.bus import schema as wire
+from pyrt.bus.poller import Poller
 from pyrt.bus.zmq import ReplyServer, RequestClient, RequestTimeout, ZmqPublisher, ZmqSubscriber
 from pyrt.domain.clock import WallClock
 from pyrt.domain.intents import OrderIntent

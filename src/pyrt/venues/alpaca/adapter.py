@@ -42,7 +42,6 @@ from pyrt.venues.port import (
     VenueUnavailable,
 )
 
-
 log = logging.getLogger("pyrt.venues.alpaca")
 
 RateLimitHeaders = Callable[[int | None, int | None, float | None], None]

@@ -162,7 +162,7 @@ class BatchStockDataStream(StockDataStream):
         """Set what the next (re)connection subscribes; sends nothing."""
         wanted = list(dict.fromkeys(symbols))
         for channel in CHANNELS:
-            self._handlers[channel] = {s: _unused_handler for s in wanted}
+            self._handlers[channel] = dict.fromkeys(wanted, _unused_handler)
 
     async def update_symbols(self, symbols: Iterable[str]) -> tuple[list[str], list[str]]:
         """Subscribe new symbols and unsubscribe removed ones on the live connection (if
@@ -176,9 +176,9 @@ class BatchStockDataStream(StockDataStream):
         if self._running and ws is not None:
             try:
                 if removed:
-                    await ws.send(msgpack.packb({"action": "unsubscribe", **{c: removed for c in CHANNELS}}))
+                    await ws.send(msgpack.packb({"action": "unsubscribe", **dict.fromkeys(CHANNELS, removed)}))
                 if added:
-                    await ws.send(msgpack.packb({"action": "subscribe", **{c: added for c in CHANNELS}}))
+                    await ws.send(msgpack.packb({"action": "subscribe", **dict.fromkeys(CHANNELS, added)}))
             except websockets.WebSocketException as exc:  # the reconnect subscribes everything
                 log.warning("websocket error reason=subscribe_failed detail=%s", exc)
         return added, removed
@@ -215,7 +215,7 @@ class BatchStockDataStream(StockDataStream):
             if delay > 0:
                 try:
                     await asyncio.wait_for(self._stop_stream_event.wait(), delay)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         log.info("websocket stream stopped")
 
@@ -240,7 +240,7 @@ class BatchStockDataStream(StockDataStream):
         except ValueError as exc:  # alpaca-py's auth/handshake failures
             detail = str(exc)
             reason = CONNECTION_LIMIT if "connection limit" in detail else AUTH_FAILED
-        except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake) as exc:
+        except (TimeoutError, OSError, websockets.InvalidHandshake) as exc:
             reason, detail = CONNECT_FAILED, f"{type(exc).__name__}: {exc}"
         except websockets.WebSocketException as exc:
             reason, detail = PROTOCOL_ERROR, f"{type(exc).__name__}: {exc}"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 import msgpack
 import msgspec
@@ -205,7 +205,7 @@ class _WireBar(msgspec.Struct, tag="b", tag_field="T", gc=False):
     vw: _Number = 0.0
 
 
-_data_frame = msgspec.msgpack.Decoder(list[Union[_WireQuote, _WireTrade, _WireBar]])
+_data_frame = msgspec.msgpack.Decoder(list[_WireQuote | _WireTrade | _WireBar])
 _from_bytes = int.from_bytes
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from pyrt.domain.intents import OrderIntent
 from pyrt.domain.enums import OrderType
+from pyrt.domain.intents import OrderIntent
 from pyrt.venues.port import BrokerAccount, BrokerOrder, BrokerPosition, TradeUpdateReport
-
 
 MALFORMED = (KeyError, TypeError, ValueError, AttributeError, ArithmeticError)
 """What the functions below raise on JSON that is not of Alpaca's shape (a missing key, a

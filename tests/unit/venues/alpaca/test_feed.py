@@ -5,7 +5,7 @@ as malformed."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import msgpack
@@ -59,7 +59,7 @@ def test_quote_keeps_prices_sizes_and_the_exact_nanosecond_time():
 def test_timestamp_forms():
     assert event_ns(TS) == NS
     assert event_ns(NS) == NS  # what unpack_frame (timestamp=2) yields
-    assert event_ns(datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=timezone.utc)) == NS - 789
+    assert event_ns(datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC)) == NS - 789
     with pytest.raises(MalformedFeedMessage):
         event_ns("2023-11-14T22:13:20Z")
 
