@@ -31,14 +31,16 @@ class System:
 
     def pyrt(self, *args: str, timeout: float = 120, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([*PYRT, *args, "--config-dir", str(self.config_dir)], cwd=self.root,
-                                env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=timeout)
+                                env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+                                check=False)
         if check and result.returncode != 0:
             raise AssertionError(f"pyrt {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result
 
     def script(self, name: str, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = ["bash", str(REPO / "scripts" / name)] if name.endswith(".sh") else [sys.executable, str(REPO / "scripts" / name)]
-        result = subprocess.run([*cmd, *args], cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run([*cmd, *args], cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout,
+                                check=False)
         if check and result.returncode != 0:
             raise AssertionError(f"{name} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result

@@ -56,7 +56,8 @@ class Operator:
         """A shell command line at the root, `localhost:<api>` and `localhost:<metrics>` filled in."""
         line = command.replace("<api>", self.api.rsplit(":", 1)[1])
         line = line.replace("<metrics>", str(self.cfg.system.metrics.gateway))
-        return subprocess.run(["bash", "-c", line], cwd=self.system.root, capture_output=True, text=True, timeout=30)
+        return subprocess.run(["bash", "-c", line], cwd=self.system.root, capture_output=True, text=True, timeout=30,
+                              check=False)
 
     def intents(self) -> int:
         """Orders the execution engine journalled."""

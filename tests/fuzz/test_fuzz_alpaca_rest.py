@@ -76,7 +76,7 @@ CALLS: dict[str, Any] = {
     "list_orders": (lambda v: v.list_orders("open"), "orders", lambda r: [check_order(o) for o in r]),
     "positions": (lambda v: v.positions(), "positions", lambda r: [check_position(p) for p in r]),
     "account": (lambda v: v.account(), "account", check_account),
-    "cancel_all_orders": (lambda v: v.cancel_all_orders(), "cancel_all", lambda r: _check_cancel_all(r)),
+    "cancel_all_orders": (lambda v: v.cancel_all_orders(), "cancel_all", _check_cancel_all),
 }  # fmt: skip
 ERROR_STATUSES = [404, 422, 403, 401, 429, 500, 503, 207, 204, 301]
 

@@ -78,7 +78,7 @@ def _structural(body: bytes, rng: random.Random) -> bytes:
     elif op == 1 and isinstance(raw, list) and raw:
         raw[0] = rng.choice([0, 2, -1, 2**64 - 1, "1", None, 1.0])  # version
     elif op == 2 and isinstance(raw, list):
-        raw = raw[: rng.randrange(len(raw) + 1)] if rng.random() < 0.5 else raw + [nasty(rng)]
+        raw = raw[: rng.randrange(len(raw) + 1)] if rng.random() < 0.5 else [*raw, nasty(rng)]
     else:
         raw = mutate_value(raw, rng)
     try:

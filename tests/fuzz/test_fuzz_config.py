@@ -133,7 +133,7 @@ def expand_docs(shipped: dict[str, Any], text: str, dump: Any, recipe: Any, rng:
 def _named(exc: ConfigError, label: str) -> None:
     assert exc.problems, "a ConfigError without problems"
     for line in exc.problems:
-        assert line.startswith(f"{label}: ") or line.startswith("env PYRT_"), f"problem not naming {label}: {line!r}"
+        assert line.startswith((f"{label}: ", "env PYRT_")), f"problem not naming {label}: {line!r}"
 
 
 # ------------------------------------------------------------------ risk_limits.toml

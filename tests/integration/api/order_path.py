@@ -123,7 +123,7 @@ def order_path(tmp: Path, rate_limit_per_minute: int = 0) -> Iterator[OrderPath]
             for name in ("risk_manager", "execution_engine", "signal_bridge"):
                 svc = ServiceProcess(name, config_dir, cfg.system.paths.logs_dir)
                 started.append(svc)
-                wait_for(lambda: read_ready_info(cfg, name) or svc.proc.poll() is not None, 30, f"{name} ready", 0.05)
+                wait_for(lambda name=name, svc=svc: read_ready_info(cfg, name) or svc.proc.poll() is not None, 30, f"{name} ready", 0.05)
                 assert svc.proc.poll() is None, f"{name} exited: see {cfg.system.paths.logs_dir}/{name}.out"
             yield OrderPath(cfg, config_dir, sim)
         finally:

@@ -58,7 +58,7 @@ def system(tmp_path: Path):
                 svc = Service(module, config_dir, name)
                 svc.thread.start()
                 started.append(svc)
-                wait_for(lambda: read_ready_info(cfg, name) or svc.code is not None, 20, f"{name} ready")
+                wait_for(lambda name=name, svc=svc: read_ready_info(cfg, name) or svc.code is not None, 20, f"{name} ready")
                 assert svc.code is None, f"{name} exited"
             yield sim, cfg, md
         finally:

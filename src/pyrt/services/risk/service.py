@@ -241,7 +241,7 @@ class RiskManager:
             if "breaker" in name:
                 log.error("circuit breaker %s: %s", name.replace("circuit_breaker_", ""),
                           " ".join(f"{k}={v}" for k, v in ev.items() if k != "event"))
-                if name.endswith("tripped") or name.endswith("activated"):
+                if name.endswith(("tripped", "activated")):
                     self.metrics.risk.circuit_breaker_activations.labels(trigger=str(ev.get("trigger", "manual"))).inc()
             else:
                 log.info("risk event %s", " ".join(f"{k}={v}" for k, v in ev.items()))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any
 
 import msgspec
 
@@ -66,7 +66,7 @@ class IntentDropped(msgspec.Struct, frozen=True, kw_only=True):
     ts_ns: int
 
 
-CoreEvent = Union[StrategyError, StrategyDisabled, IntentDropped]
+CoreEvent = StrategyError | StrategyDisabled | IntentDropped
 Route = tuple[Callable[[StrategyContext, Any], Sequence[Output]], "_Runtime"]
 
 
