@@ -158,9 +158,26 @@ def event_type(kind: str, payload: dict[str, Any]) -> type[Any]:
     raise BadEvent(f"unknown record kind {kind!r}")
 
 
+MAX_NUMBER = Decimal("1e18")
+"""Largest quantity or price an event may carry: a bigger one (or NaN, Infinity) is a bad
+payload, not a number to compute with (1e999999 * 10 raises decimal.Overflow)."""
+
+
+def _check_numbers(event: Any) -> None:
+    for name in event.__struct_fields__:
+        value = getattr(event, name)
+        # copy_abs, not abs(): abs() rounds to the context and can itself overflow
+        if isinstance(value, Decimal) and not (value.is_finite() and value.copy_abs() <= MAX_NUMBER):
+            raise BadEvent(f"{name}: {value} is not a finite number up to {MAX_NUMBER}")
+        if isinstance(value, msgspec.Struct):
+            _check_numbers(value)
+
+
 def decode_event(record: JournalRecord) -> OrderEvent:
     """The typed event of a record; raises BadEvent (naming seq and kind) for a bad payload."""
     try:
-        return msgspec.convert(record.payload, event_type(record.kind, record.payload))  # type: ignore[no-any-return]
+        event = msgspec.convert(record.payload, event_type(record.kind, record.payload))
+        _check_numbers(event)
+        return event  # type: ignore[no-any-return]
     except (msgspec.ValidationError, BadEvent) as exc:
         raise BadEvent(f"journal seq {record.seq} ({record.kind}): {exc}") from None

@@ -70,6 +70,7 @@ CREATE TRIGGER IF NOT EXISTS journal_no_delete BEFORE DELETE ON journal
 _writers: set[str] = set()
 _writers_lock = threading.Lock()
 _encoder = msgspec.json.Encoder()
+_payload_decoder = msgspec.json.Decoder(dict[str, Any])
 
 
 class Journal:
@@ -238,10 +239,22 @@ class Journal:
                     .fetchall()
                 )
             for seq, ts_ns, kind, coid, payload in rows:
-                yield JournalRecord(seq, ts_ns, kind, coid, msgspec.json.decode(payload))
+                yield self._record(seq, ts_ns, kind, coid, payload)
             if len(rows) < _PAGE_SIZE:
                 return
             last = rows[-1][0]
+
+    def _record(self, seq: int, ts_ns: Any, kind: Any, coid: Any, payload: Any) -> JournalRecord:
+        """A row as a record, or JournalError naming the row: the journal only writes JSON
+        objects and integer times, so anything else is a damaged or hand-edited file."""
+        if type(ts_ns) is not int or not isinstance(kind, str) or not isinstance(coid, str):
+            raise JournalError(
+                f"{self.path}: seq {seq}: not a journal row (ts_ns {ts_ns!r:.40}, kind {kind!r:.40})"
+            )
+        try:
+            return JournalRecord(seq, ts_ns, kind, coid, _payload_decoder.decode(payload))
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # not JSON, not an object, not UTF-8
+            raise JournalError(f"{self.path}: seq {seq}: payload is not a JSON object: {exc}") from None
 
     def last_seq(self) -> int:
         """Highest seq written, 0 for an empty journal."""
