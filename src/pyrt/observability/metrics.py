@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.gc_collector import GCCollector
@@ -270,6 +270,17 @@ class ServiceMetrics:
     execution: ExecutionMetrics | None = None
     trading: TradingMetrics | None = None
     signal_bridge: SignalBridgeMetrics | None = None
+
+
+G = TypeVar("G")
+
+
+def required(group: G | None, name: str) -> G:
+    """A service's own metric group: `service_metrics(service)` sets it, so None means the
+    process was built with another service's metrics."""
+    if group is None:
+        raise RuntimeError(f"metrics group {name!r} missing: these are another service's metrics")
+    return group
 
 
 def service_metrics(service: str, registry: CollectorRegistry | None = None) -> ServiceMetrics:

@@ -113,7 +113,7 @@ class ControlFacade:
             return client.request(payload).payload
 
     def command(self, service: str, action: str, caller: Caller | None = None, reason: str = "",
-                timeout_ms: int | None = None, **args: str) -> wire.ControlResult:
+                timeout_ms: int | None = None, **args: object) -> wire.ControlResult:
         """Send one ControlCommand; a service that does not answer yields ok=False."""
         cmd = wire.ControlCommand(action, {k: str(v) for k, v in args.items()}, reason,
                                   caller.name if caller else "control")
@@ -230,7 +230,8 @@ class ControlFacade:
         return out
 
     def _fills(self, coid: str) -> list[dict[str, Any]]:
-        from pyrt.persistence.journal import Journal, RecordKind
+        from pyrt.domain.events import RecordKind
+        from pyrt.persistence.journal import Journal
 
         path = self.cfg.system.execution.journal_path
         if not path.exists():

@@ -32,6 +32,7 @@ from pyrt.bus.zmq import ReplyServer, ZmqPublisher, ZmqSubscriber
 from pyrt.domain.clock import WallClock, iso_utc
 from pyrt.domain.events import JournalRecord
 from pyrt.observability import stages
+from pyrt.observability.metrics import required
 from pyrt.persistence.journal import Journal as JournalFile
 from pyrt.persistence.journal import JournalWriteError, failpoint
 from pyrt.services.execution.budget import RequestBudget
@@ -48,10 +49,7 @@ from pyrt.services.execution.messages import (
     Publish,
     ReadBroker,
     ReadKind,
-    StreamDown,
-    StreamUp,
     Submit,
-    TradeUpdateSeen,
     lookup_result,
     read_result,
     submit_result,
@@ -61,6 +59,7 @@ from pyrt.services.execution.watchdog import Watchdog
 from pyrt.services.runtime import Every, ServiceRuntime
 from pyrt.venues.alpaca.trade_stream import TradeUpdatesThread
 from pyrt.venues.port import OutcomeUnknown, RateLimited, VenuePort, VenueUnavailable
+from pyrt.venues.stream_events import StreamDown, StreamUp, TradeUpdateSeen
 
 __all__ = ["AccountLock", "AccountLockHeld", "ExecutionEngine", "run"]
 
@@ -90,6 +89,8 @@ class ExecutionEngine:
         ex = cfg.system.execution
         self.clock = WallClock()
         self.metrics = rt.metrics
+        self.exec_metrics = required(rt.metrics.execution, "execution")
+        self.trading_metrics = required(rt.metrics.trading, "trading")
         self.journal = JournalFile(ex.journal_path, synchronous=ex.journal_synchronous)
         budget = RequestBudget(ex.request_budget_per_minute, ex.cancel_reserve_per_minute, self.clock,
                                read_reserve=ex.read_reserve_per_minute)
@@ -190,7 +191,7 @@ class ExecutionEngine:
         return True
 
     def _count(self, name: str, label: str) -> None:
-        m = self.metrics.execution
+        m = self.exec_metrics
         if name == "orders_rejected":
             m.orders_rejected.labels(reason=label).inc()
         elif name == "orders_filled":
@@ -238,7 +239,7 @@ class ExecutionEngine:
     def _dispatch_submit(self, coid: str, intent: Any, tick_ns: int) -> None:
         stages.mark("exec_committed", intent.intent_id)
         failpoint("after_journal_before_send")
-        self.metrics.execution.orders_submitted.inc()
+        self.exec_metrics.orders_submitted.inc()
         started = threading.Event()
         self.pool.submit(self._submit_job, coid, intent, tick_ns, started)
         # Hand the GIL to the worker until it has started the call: otherwise it waits for this
@@ -253,9 +254,9 @@ class ExecutionEngine:
         stages.mark("exec_submit", intent.intent_id, t_call)
         stages.mark("tick", intent.intent_id, tick_ns)
         if tick_ns:
-            self.metrics.execution.tick_to_submit.observe((t_call - tick_ns) / 1e9)
+            self.exec_metrics.tick_to_submit.observe((t_call - tick_ns) / 1e9)
         result = submit_result(coid, lambda: self.venue.submit_order(coid, intent), t_call)
-        self.metrics.execution.submit_latency.observe((time.time_ns() - t_call) / 1e9)
+        self.exec_metrics.submit_latency.observe((time.time_ns() - t_call) / 1e9)
         failpoint("after_send_before_ack_write")
         self._post(result)
 
@@ -291,9 +292,9 @@ class ExecutionEngine:
             except queue.Empty:
                 return
             if isinstance(item, StreamUp):
-                self.metrics.execution.trade_stream_connected.set(1)
+                self.exec_metrics.trade_stream_connected.set(1)
             elif isinstance(item, StreamDown):
-                self.metrics.execution.trade_stream_connected.set(0)
+                self.exec_metrics.trade_stream_connected.set(0)
             elif isinstance(item, TradeUpdateSeen):
                 self.metrics.common.messages_processed.inc()
             self.run(self.core.handle(item))
@@ -320,11 +321,11 @@ class ExecutionEngine:
         status = "halted" if core.halted_reason else "ok" if core.accepting else "starting"
         self.pub.publish(wire.heartbeat("execution_engine"),
                          wire.Heartbeat("execution_engine", status, self.clock.now_ns()))
-        m = self.metrics.execution
+        m = self.exec_metrics
         m.submit_queue_depth.set(core.queued())
         m.submit_queue_oldest_seconds.set(core.oldest_queued_s())
         m.rate_limit_remaining.set(core.budget.limit("submit") - core.budget.used()[1])
-        tm = self.metrics.trading
+        tm = self.trading_metrics
         proj = core.proj
         pnl = core.pnl()
         tm.realized_pnl.set(float(pnl.realized))

@@ -35,6 +35,7 @@ from pyrt.bus.schema import (
 from pyrt.bus.zmq import ZmqPublisher
 from pyrt.config import AppConfig
 from pyrt.domain.clock import iso_utc
+from pyrt.observability.metrics import required
 from pyrt.persistence.files import write_atomic
 from pyrt.services.market_data.core import (
     BarHistory,
@@ -81,8 +82,7 @@ class MarketDataService:
         md = cfg.system.market_data
         self.rt = rt
         self.log = logging.getLogger(f"pyrt.{SERVICE}")
-        self.metrics = rt.metrics.market_data
-        assert self.metrics is not None
+        self.metrics = required(rt.metrics.market_data, "market_data")
         self.common = rt.metrics.common
         self.tick_s = tick_s
         self.clock = ReceiptClock()

@@ -27,6 +27,7 @@ from pyrt.domain.intents import OrderIntent, RiskDecision
 from pyrt.domain.market import Quote
 from pyrt.domain.orders import is_terminal_status
 from pyrt.observability import stages
+from pyrt.observability.metrics import required
 from pyrt.persistence.files import write_atomic
 from pyrt.services.risk.core import EXECUTION_TIMEOUT, RiskCore
 from pyrt.services.risk.limits import RiskLimits
@@ -58,6 +59,7 @@ class RiskManager:
         cfg = rt.cfg
         self.clock = WallClock()
         self.metrics = rt.metrics
+        self.risk_metrics = required(rt.metrics.risk, "risk")
         self.core = RiskCore(limits_from_config(cfg), self.clock)
         self.state_path = cfg.system.risk.state_path
         self._restore()
@@ -124,7 +126,7 @@ class RiskManager:
         """Check `intent`, forward it when approved, and answer (also on ``risk.decision``)."""
         t0 = time.perf_counter()
         decision = self.core.check(intent)
-        m = self.metrics.risk
+        m = self.risk_metrics
         m.checks_performed.inc()
         msg = wire.RiskDecisionMsg(decision)
         if decision.approved:
@@ -242,7 +244,7 @@ class RiskManager:
                 log.error("circuit breaker %s: %s", name.replace("circuit_breaker_", ""),
                           " ".join(f"{k}={v}" for k, v in ev.items() if k != "event"))
                 if name.endswith(("tripped", "activated")):
-                    self.metrics.risk.circuit_breaker_activations.labels(trigger=str(ev.get("trigger", "manual"))).inc()
+                    self.risk_metrics.circuit_breaker_activations.labels(trigger=str(ev.get("trigger", "manual"))).inc()
             else:
                 log.info("risk event %s", " ".join(f"{k}={v}" for k, v in ev.items()))
             self._dirty = True
@@ -250,7 +252,7 @@ class RiskManager:
 
     def _publish_state(self) -> None:
         core = self.core
-        self.metrics.risk.circuit_breaker_active.set(int(core.breaker.active))
+        self.risk_metrics.circuit_breaker_active.set(int(core.breaker.active))
         state = core.trading_state.value
         if core.breaker.active:
             state = core.breaker.status().get("mode", "HALTED")
@@ -258,8 +260,8 @@ class RiskManager:
             core.breaker.status().get("reason", "")), core.breaker.active, core.breaker.daily_pnl))
 
     def _publish_limits(self) -> None:
-        self.metrics.risk.max_position_size.set(float(self.core.limits.max_shares))
-        self.metrics.risk.circuit_breaker_active.set(int(self.core.breaker.active))
+        self.risk_metrics.max_position_size.set(float(self.core.limits.max_shares))
+        self.risk_metrics.circuit_breaker_active.set(int(self.core.breaker.active))
 
     # ------------------------------------------------------------------ loop
     def resync_positions(self) -> None:
