@@ -92,7 +92,7 @@ def configure_client(client: Any, url: str, timeout_s: float) -> None:
 
 def _api_error_code(err: APIError) -> int | None:
     try:
-        return int(err.code)  # type: ignore[arg-type]
+        return int(err.code)
     except (TypeError, ValueError, KeyError, AttributeError):  # a body without a numeric "code"
         return None
 

@@ -274,7 +274,7 @@ class BatchStockDataStream(StockDataStream):
             return SLOW_CLIENT, detail
         return CLOSED, detail
 
-    async def _consume(self) -> bool:  # type: ignore[override]
+    async def _consume(self) -> bool:
         """Receive frames until the connection closes (raises ConnectionClosed)."""
         ws = self._ws
         assert ws is not None
@@ -282,7 +282,7 @@ class BatchStockDataStream(StockDataStream):
         now_ns, loop_time = time.time_ns, asyncio.get_running_loop().time
         while True:
             frame = await recv()
-            if on_frame(frame, now_ns()):  # type: ignore[arg-type]
+            if on_frame(frame, now_ns()):
                 self._data_received = True
                 self._last_data = loop_time()
 

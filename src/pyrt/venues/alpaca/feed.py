@@ -47,9 +47,9 @@ def event_ns(t: Any) -> int:
     ``msgpack.unpackb(..., timestamp=2)`` yields) or an aware datetime."""
     kind = type(t)
     if kind is int:
-        return t  # type: ignore[no-any-return]
+        return t
     if kind is msgpack.Timestamp:
-        return t.to_unix_nano()  # type: ignore[no-any-return]
+        return t.to_unix_nano()
     if kind is datetime:
         return datetime_to_ns(t)
     raise MalformedFeedMessage(f"timestamp of type {kind.__name__}")
@@ -74,7 +74,7 @@ def _symbol(msg: Mapping[str, Any]) -> str:
     sym = msg["S"]
     if not _good_symbol(sym):
         raise MalformedFeedMessage(f"bad symbol {sym!r:.40}")
-    return sym  # type: ignore[no-any-return]
+    return sym
 
 
 def _numbers(kind: str, *values: Any) -> None:
@@ -221,7 +221,7 @@ def _ext_ns(ext: Ext) -> int:
             raise MalformedFeedMessage("timestamp nanoseconds out of range")
         return (value & 0x3FFFFFFFF) * 1_000_000_000 + nanos
     try:
-        return msgpack.Timestamp.from_bytes(bytes(data)).to_unix_nano()  # type: ignore[no-any-return]
+        return msgpack.Timestamp.from_bytes(bytes(data)).to_unix_nano()
     except ValueError as exc:
         raise MalformedFeedMessage(f"timestamp: {exc}") from None
 
