@@ -667,7 +667,7 @@ class ExecutionCore:
     def _pnl(self) -> Publish:
         return Publish(wire.exec_pnl(), self.pnl())
 
-    def snapshot(self, kind: str) -> list[object]:
+    def snapshot(self, kind: str) -> list[wire.SnapshotItem]:
         if kind == "positions":
             return [self._position(s).message for s in self.proj.positions]
         if kind == "orders":
