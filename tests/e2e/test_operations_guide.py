@@ -83,7 +83,12 @@ def test_restore_from_critical_failure(with_exchange: System) -> None:
     assert applied.stdout.splitlines()[-1] == "Status: OK", applied.stdout
     ok = system.script("reconcile_positions.py")
     assert ok.stdout.splitlines()[-2:] == ["Discrepancies: 0", "Status: OK"]
-    assert [e["action"] for e in op.get("/api/v1/audit", limit=1)] == ["positions.reconcile_apply"]
+    # the operator's newest audited action is the adoption; the engine audits the command it
+    # received too ("from": "bus -> execution_engine"), and every reconcile after it
+    audit = op.get("/api/v1/audit", limit=20)
+    assert [e["action"] for e in audit if not e["from"].startswith("bus ->")][-1] == "positions.reconcile_apply"
+    assert any(e["from"] == "bus -> execution_engine" and e["action"] == "reconcile"
+               and e["result"]["args"].get("apply") == "true" for e in audit)
     assert op.get("/api/v1/status")["circuit_breaker"]["active"] is False  # the adoption resolved its cause
 
     # 6-7: healthy; resume automatic trading and the strategies trade again
