@@ -45,8 +45,10 @@ from pyrt.persistence.journal import Journal, RecordKind  # noqa: E402
 from tests.support.deploy import make_deployment, wait_for  # noqa: E402
 
 RISK_TOML = (REPO / "config" / "risk_limits.toml").read_text()
-for key, value in (("max_orders_per_minute = 60", "max_orders_per_minute = 1000000"),
-                   ("max_orders_per_symbol_per_minute = 10", "max_orders_per_symbol_per_minute = 1000000"),
+# the order throttle stays within the engine's submit tier (the request budget below minus its
+# reserves), as the config check requires
+for key, value in (("max_orders_per_minute = 60", "max_orders_per_minute = 100000"),
+                   ("max_orders_per_symbol_per_minute = 10", "max_orders_per_symbol_per_minute = 100000"),
                    ("max_trades_per_day = 50", "max_trades_per_day = 10000000"),
                    ("max_consecutive_losses = 5", "max_consecutive_losses = 10000000")):  # round trips lose the spread
     RISK_TOML = RISK_TOML.replace(key, value)
