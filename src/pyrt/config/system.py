@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
@@ -26,6 +27,17 @@ from pyrt.config.types import (
 
 SERVICE_NAMES = ("market_data", "signal_bridge", "risk_manager", "execution_engine")
 """The four services, spelled as in their log file and metrics port names."""
+
+SIM_BROKER = "sim_broker"
+"""The embedded simulated broker's process (started only when venue.kind is "sim")."""
+CONTROL = "control"
+"""The control process: the metrics gateway and the control API."""
+START_ORDER = (SIM_BROKER, "market_data", "risk_manager", "execution_engine", "signal_bridge", CONTROL)
+"""Every process of a deployment, in the order `pyrt up` starts them (`pyrt down` stops them
+in reverse): the venue first, then each service after the ones it talks to."""
+TRADING_SERVICES = tuple(name for name in START_ORDER if name in SERVICE_NAMES)
+"""The four services in start order (what the kill switch stops, the gateway scrapes)."""
+assert set(TRADING_SERVICES) == set(SERVICE_NAMES), "START_ORDER must hold every service"
 
 ALPACA_REQUESTS_PER_MINUTE = 200
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "GOOGL")
@@ -265,6 +277,14 @@ class PathsConfig(StrictModel):
     backups_dir: RelPath = "backups"  # type: ignore[assignment]
     run_dir: RelPath = "run"  # type: ignore[assignment]
 
+    def pid_file(self, process: str) -> Path:
+        """run/<process>.pid: exists from the process's start to its exit."""
+        return self.run_dir / f"{process}.pid"
+
+    def ready_file(self, process: str) -> Path:
+        """run/<process>.ready: written once the process accepts work."""
+        return self.run_dir / f"{process}.ready"
+
 
 class LoggingConfig(StrictModel):
     """Log level and format of every service."""
@@ -300,7 +320,7 @@ class SecurityConfig(StrictModel):
 
 
 class MetadataConfig(StrictModel):
-    """Free description of this deployment."""
+    """Free description of this deployment. Informational only: no code reads it."""
 
     environment: str = "development"
     version: str = ""

@@ -26,10 +26,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from pyrt.bus.zmq import RequestTimeout
+from pyrt.config.system import TRADING_SERVICES
 from pyrt.config.types import is_loopback_host
 from pyrt.ops.audit import Caller
 from pyrt.ops.auth import TokenSet, load_tokens
-from pyrt.ops.facade import TRADING_SERVICES, ActionError
+from pyrt.ops.facade import ActionError
 from pyrt.ops.status import CONTROL, pid_alive, read_ready_info
 from pyrt.venues.port import VenueError
 

@@ -24,7 +24,8 @@ from types import FrameType
 from typing import Any
 
 from pyrt.bus import security as bus_security
-from pyrt.config import SERVICE_NAMES, AppConfig, ConfigError, load_config
+from pyrt.config import AppConfig, ConfigError, load_config
+from pyrt.config.system import TRADING_SERVICES
 from pyrt.observability.logging import setup_logging
 from pyrt.ops.alert_relay import AlertRelay
 from pyrt.ops.api import ApiRefused, ApiServer, start_api
@@ -36,17 +37,13 @@ from pyrt.persistence.files import write_atomic
 
 log = logging.getLogger("pyrt.control")
 
-SCRAPE_ORDER = ("market_data", "risk_manager", "execution_engine", "signal_bridge")
-assert set(SCRAPE_ORDER) == set(SERVICE_NAMES)
-
-
 def scrape_targets(cfg: AppConfig) -> list[ScrapeTarget]:
     """Each service's /metrics URL: the port from its ready file when it has one (the bound
     port), else from the config."""
     m = cfg.system.metrics
     host = local_host(m.host)
     targets = []
-    for service in SCRAPE_ORDER:
+    for service in TRADING_SERVICES:
         port = metrics_port_of(cfg, service, read_ready_info(cfg, service))
         targets.append(ScrapeTarget(service, f"http://{m.scrape_hosts.get(service, host)}:{port}/metrics"))
     return targets

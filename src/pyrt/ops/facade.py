@@ -18,6 +18,7 @@ from typing import Any
 from pyrt.bus import schema as wire
 from pyrt.bus.security import for_config
 from pyrt.bus.zmq import RequestClient, RequestTimeout
+from pyrt.config.system import TRADING_SERVICES
 from pyrt.domain.enums import OrderSide, OrderType, TimeInForce
 from pyrt.domain.ids import client_order_id
 from pyrt.domain.intents import OrderIntent
@@ -28,7 +29,6 @@ from pyrt.venues.port import BrokerOrder, NotFound, OrderRejectedByVenue, VenueE
 
 log = logging.getLogger("pyrt.control")
 
-TRADING_SERVICES = ("market_data", "risk_manager", "execution_engine", "signal_bridge")
 
 
 class ActionError(Exception):

@@ -18,14 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyrt.config import SERVICE_NAMES, AppConfig
+from pyrt.config import AppConfig
+from pyrt.config.system import CONTROL, SERVICE_NAMES, SIM_BROKER, START_ORDER
 from pyrt.ops.gateway import format_value, parse_exposition, scrape
 
-SIM_BROKER = "sim_broker"
-CONTROL = "control"
 SUPERVISOR = "supervisor"
-START_ORDER = (SIM_BROKER, "market_data", "risk_manager", "execution_engine", "signal_bridge", CONTROL)
-"""Start order of `pyrt up`; `pyrt down` stops in the reverse order."""
 TARGETS = frozenset(START_ORDER)
 _ALIASES = {"sim-broker": SIM_BROKER, "simbroker": SIM_BROKER, "gateway": CONTROL}
 
@@ -61,13 +58,13 @@ def run_dir(cfg: AppConfig) -> Path:
 
 
 def pid_file(cfg: AppConfig, name: str) -> Path:
-    """run/<name>.pid"""
-    return run_dir(cfg) / f"{name}.pid"
+    """run/<name>.pid (named by `PathsConfig.pid_file`)."""
+    return cfg.system.paths.pid_file(name)
 
 
 def ready_file(cfg: AppConfig, name: str) -> Path:
-    """run/<name>.ready"""
-    return run_dir(cfg) / f"{name}.ready"
+    """run/<name>.ready (named by `PathsConfig.ready_file`)."""
+    return cfg.system.paths.ready_file(name)
 
 
 def read_pid(path: Path) -> int | None:

@@ -30,7 +30,6 @@ from pyrt.bus import security as bus_security
 from pyrt.config import SERVICE_NAMES, AppConfig, load_config
 from pyrt.observability.logging import setup_logging
 from pyrt.observability.metrics import MetricsServer, ServiceMetrics, serve_metrics, service_metrics
-from pyrt.ops.status import pid_file, ready_file
 from pyrt.persistence.files import write_atomic
 
 ALIASES = {name.replace("_", "-"): name for name in SERVICE_NAMES}
@@ -105,8 +104,8 @@ class ServiceRuntime:
         self._secure_bus()
         run_dir = self.cfg.system.paths.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
-        ready_file(self.cfg, self.service).unlink(missing_ok=True)
-        write_atomic(pid_file(self.cfg, self.service), f"{os.getpid()}\n")
+        self.cfg.system.paths.ready_file(self.service).unlink(missing_ok=True)
+        write_atomic(self.cfg.system.paths.pid_file(self.service), f"{os.getpid()}\n")
         m = self.cfg.system.metrics
         self._metrics_server = serve_metrics(self.metrics.registry, m.host, m.port_for(self.service))
         if threading.current_thread() is threading.main_thread():
@@ -117,8 +116,8 @@ class ServiceRuntime:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        ready_file(self.cfg, self.service).unlink(missing_ok=True)
-        pid_file(self.cfg, self.service).unlink(missing_ok=True)
+        self.cfg.system.paths.ready_file(self.service).unlink(missing_ok=True)
+        self.cfg.system.paths.pid_file(self.service).unlink(missing_ok=True)
         if self._metrics_server is not None:
             self._metrics_server.close()
         for sig, handler in self._old_handlers.items():
@@ -136,7 +135,7 @@ class ServiceRuntime:
         """Tell the supervisor this service accepts work."""
         info = {"service": self.service, "pid": os.getpid(), "started_at": self.started_at,
                 "metrics_port": self.metrics_port, **extra}
-        write_atomic(ready_file(self.cfg, self.service), json.dumps(info))
+        write_atomic(self.cfg.system.paths.ready_file(self.service), json.dumps(info))
         self.log.info("%s ready", self.service)
 
     # ------------------------------------------------------------------ bus health
