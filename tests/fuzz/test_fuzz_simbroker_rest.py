@@ -15,8 +15,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from pyrt.simbroker.alpaca_json import parse_new_order
 from pyrt.simbroker.rest import _body
-from pyrt.simbroker.wire import parse_new_order
 from pyrt.venues.simulated.models import NewOrder, Rejection
 from tests.fuzz.harness import fuzz
 from tests.fuzz.mutate import mutate_bytes, mutate_value

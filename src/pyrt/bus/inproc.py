@@ -14,7 +14,6 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pyrt.bus.endpoints import Closing, MessageHandler, Receiving, StampingPublisher
 from pyrt.bus.schema import (
     DEFAULT_MAX_FRAME_BYTES,
     Envelope,
@@ -27,6 +26,7 @@ from pyrt.bus.schema import (
     reply_topic,
     request_topic,
 )
+from pyrt.bus.transport import Closing, MessageHandler, Receiving, StampingPublisher
 from pyrt.domain.clock import Clock
 
 RequestHandler = Callable[[Envelope], Any]

@@ -26,7 +26,6 @@ from typing import Any
 
 import zmq
 
-from pyrt.bus.endpoints import Closing, MessageHandler, Receiving, StampingPublisher
 from pyrt.bus.schema import (
     DEFAULT_MAX_FRAME_BYTES,
     PROBE_PREFIX,
@@ -50,6 +49,7 @@ from pyrt.bus.schema import (
 # re-exported: callers of RequestClient catch it from here
 from pyrt.bus.schema import RequestTimeout as RequestTimeout
 from pyrt.bus.security import PROCESS, BusSecurity, resolve
+from pyrt.bus.transport import Closing, MessageHandler, Receiving, StampingPublisher
 from pyrt.domain.clock import Clock, WallClock
 
 EPHEMERAL = "tcp://127.0.0.1:*"

@@ -91,8 +91,8 @@ def sim_broker(
 
 
 # --------------------------------------------------------------------------- processes
-from pyrt.ops.cli_common import CONFIG_DIR_OPTION  # noqa: E402
-from pyrt.ops.cli_common import load_or_exit as _load  # noqa: E402
+from pyrt.ops.commands.common import CONFIG_DIR_OPTION  # noqa: E402
+from pyrt.ops.commands.common import load_or_exit as _load  # noqa: E402
 
 
 def _module_overrides(pairs: list[str]) -> dict[str, str]:

@@ -15,11 +15,11 @@ import msgspec
 
 from pyrt.domain.clock import Clock, WallClock
 from pyrt.domain.market import Bar, Quote, Trade
+from pyrt.simbroker.alpaca_json import trade_update_json
 from pyrt.simbroker.calendar import AlwaysOpen, NyseSession, SessionCalendar
 from pyrt.simbroker.faults import Faults
 from pyrt.simbroker.ratelimit import KeyRateLimiter
 from pyrt.simbroker.store import SimStore
-from pyrt.simbroker.wire import trade_update_json
 from pyrt.venues.simulated.matching import MatchingEngine, SimConfig
 from pyrt.venues.simulated.models import TradeUpdate
 

@@ -22,9 +22,9 @@ from starlette.types import Receive, Scope, Send
 from pyrt.domain.clock import iso_utc
 from pyrt.domain.enums import OrderSide
 from pyrt.domain.market import Quote
+from pyrt.simbroker.alpaca_json import account_json, order_json, parse_new_order, position_json
 from pyrt.simbroker.broker import SimBroker
 from pyrt.simbroker.faults import FaultError
-from pyrt.simbroker.wire import account_json, order_json, parse_new_order, position_json
 from pyrt.venues.simulated.matching import CODE_INVALID, asset_id_for
 from pyrt.venues.simulated.matching import parse_time as _parse_time  # moved down; the name stays
 from pyrt.venues.simulated.models import Rejection

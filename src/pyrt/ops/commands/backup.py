@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from pyrt.ops.cli_common import CONFIG_DIR_OPTION
+from pyrt.ops.commands.common import CONFIG_DIR_OPTION
 
 if TYPE_CHECKING:
     from pyrt.ops.backup import Layout
@@ -40,7 +40,7 @@ def backup_cmd(
     SQLite's online backup API, consistent while the system runs; a MANIFEST lists the
     SHA-256 of every file."""
     from pyrt.ops.backup import BackupError, Layout, create_backup, human_size, prune_backups
-    from pyrt.ops.cli_common import load_or_exit
+    from pyrt.ops.commands.common import load_or_exit
 
     layout = Layout.from_config(load_or_exit(config_dir))
     try:

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from pyrt.ops.cli_common import CONFIG_DIR_OPTION
+from pyrt.ops.commands.common import CONFIG_DIR_OPTION
 
 breaker_app = typer.Typer(no_args_is_help=True, help="Activate or deactivate the circuit breaker.")
 trading_app = typer.Typer(no_args_is_help=True, help="Enable or disable automatic trading (safe mode).")
@@ -23,7 +23,7 @@ def breaker_activate(
     config_dir: Path = CONFIG_DIR_OPTION,
 ) -> None:
     """Activate the circuit breaker: new orders are refused."""
-    from pyrt.ops.commands._operator import cli_caller, guarded, open_facade
+    from pyrt.ops.commands.common import cli_caller, guarded, open_facade
 
     if mode.upper() not in ("HALTED", "REDUCING"):
         raise typer.BadParameter("HALTED or REDUCING", param_hint="--mode")
@@ -39,7 +39,7 @@ def breaker_deactivate(
     config_dir: Path = CONFIG_DIR_OPTION,
 ) -> None:
     """Deactivate the circuit breaker (a --reason is required)."""
-    from pyrt.ops.commands._operator import cli_caller, guarded, open_facade
+    from pyrt.ops.commands.common import cli_caller, guarded, open_facade
 
     facade = open_facade(config_dir)
     res = guarded(lambda: facade.breaker_deactivate(cli_caller(), reason, force))
@@ -47,7 +47,7 @@ def breaker_deactivate(
 
 
 def _set_trading(enabled: bool, reason: str, config_dir: Path) -> None:
-    from pyrt.ops.commands._operator import cli_caller, guarded, open_facade
+    from pyrt.ops.commands.common import cli_caller, guarded, open_facade
 
     facade = open_facade(config_dir)
     res = guarded(lambda: facade.set_trading(cli_caller(), enabled, reason))
@@ -103,7 +103,7 @@ def emergency_stop(
     every open order and wait for the broker to confirm zero; 3) stop the four trading
     services (control and the venue stay up); 4) send the alerts. Each step is timed.
     Exit 0 only if the broker confirmed zero open orders."""
-    from pyrt.ops.commands._operator import cli_caller, guarded, open_facade
+    from pyrt.ops.commands.common import cli_caller, guarded, open_facade
 
     facade = open_facade(config_dir, notify=True)
     typer.echo(f"EMERGENCY STOP: {reason or 'emergency stop'}")
@@ -129,7 +129,7 @@ def cancel_all(
     """Cancel every open order and wait for the broker to confirm none is left.
 
     Exit 1 if open orders remain after --timeout."""
-    from pyrt.ops.commands._operator import cli_caller, guarded, open_facade
+    from pyrt.ops.commands.common import cli_caller, guarded, open_facade
 
     facade = open_facade(config_dir)
     res = guarded(lambda: facade.cancel_all(cli_caller(), reason, timeout))
@@ -148,8 +148,7 @@ def audit(
     import time
 
     from pyrt.ops.audit import AuditLog
-    from pyrt.ops.cli_common import load_or_exit
-    from pyrt.ops.commands._operator import echo_json
+    from pyrt.ops.commands.common import echo_json, load_or_exit
 
     entries = AuditLog(load_or_exit(config_dir).system.execution.journal_path).entries(lines)
     if as_json:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from pyrt.ops.cli_common import CONFIG_DIR_OPTION, load_or_exit
+from pyrt.ops.commands.common import CONFIG_DIR_OPTION, load_or_exit
 
 
 def register(app: typer.Typer) -> None:

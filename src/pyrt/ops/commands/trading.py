@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from pyrt.ops.cli_common import CONFIG_DIR_OPTION
+from pyrt.ops.commands.common import CONFIG_DIR_OPTION
 
 
 def _decimal(text: str | None, hint: str) -> Decimal | None:
@@ -40,7 +40,7 @@ def trade(
     """Send a manual order through the risk checks, like any strategy order.
 
     Prints the decision and the client_order_id; exit 1 when risk denies it."""
-    from pyrt.ops.commands._operator import cli_caller, guarded, open_facade
+    from pyrt.ops.commands.common import cli_caller, guarded, open_facade
 
     action, order_type, tif = action.lower(), order_type.lower(), tif.lower()
     if action not in ("buy", "sell"):
@@ -76,7 +76,7 @@ def order(
     config_dir: Path = CONFIG_DIR_OPTION,
 ) -> None:
     """Status of one order at the broker: fills and average price."""
-    from pyrt.ops.commands._operator import echo_json, guarded, open_facade
+    from pyrt.ops.commands.common import echo_json, guarded, open_facade
 
     facade = open_facade(config_dir)
     o = guarded(lambda: facade.order(order_id))
@@ -103,7 +103,7 @@ def liquidate(
 
     Retrieves the positions, submits closing market orders, waits for the fills and
     reports the final P&L. Without --confirm only shows what it would do."""
-    from pyrt.ops.commands._operator import cli_caller, guarded, open_facade
+    from pyrt.ops.commands.common import cli_caller, guarded, open_facade
 
     facade = open_facade(config_dir)
     res = guarded(lambda: facade.liquidate(cli_caller(), confirm, reason, wait))
@@ -160,7 +160,7 @@ def reconcile(
 
     With --apply, adopt the broker's positions (asks to confirm, audited; needs the
     execution engine running). With the engine stopped the journal is compared directly."""
-    from pyrt.ops.commands._operator import cli_caller, guarded, open_facade
+    from pyrt.ops.commands.common import cli_caller, guarded, open_facade
 
     facade = open_facade(config_dir)
     caller = cli_caller()

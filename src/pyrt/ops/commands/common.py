@@ -1,5 +1,7 @@
-"""What the operator commands (control.py, trading.py) share: the in-process control facade
-of a config, the audited CLI caller, and one mapping of facade errors to exit codes.
+"""What every `pyrt` command shares: the --config-dir option and loading the config (exit 2
+listing every problem); for the operator commands (control.py, trading.py) also the
+in-process control facade of a config, the audited CLI caller, and the one mapping of
+errors to exit codes.
 
 Exit codes: 0 done; 1 refused, denied or a mismatch; 2 bad usage or configuration; 3 a
 service or the broker did not answer."""
@@ -22,8 +24,22 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+CONFIG_DIR_OPTION = typer.Option(Path("config"), "--config-dir", envvar="PYRT_CONFIG_DIR",
+                                 help="Configuration directory (env PYRT_CONFIG_DIR).")
+
 EXIT_REFUSED = 1
 EXIT_UNAVAILABLE = 3
+
+
+def load_or_exit(config_dir: Path) -> AppConfig:
+    """The config, or exit 2 listing every problem."""
+    from pyrt.config import ConfigError, load_config
+
+    try:
+        return load_config(config_dir)
+    except ConfigError as exc:
+        typer.echo(f"configuration error in {config_dir}:\n{exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def cli_caller() -> Caller:
@@ -50,7 +66,6 @@ def _log_to_file(cfg: AppConfig) -> None:
 def open_facade(config_dir: Path, notify: bool = False) -> ControlFacade:
     """The control facade of the config in `config_dir` (exit 2 if it does not load); with
     `notify`, wired to the configured notification channels."""
-    from pyrt.ops.cli_common import load_or_exit
     from pyrt.ops.facade import ControlFacade
 
     cfg = load_or_exit(config_dir)
