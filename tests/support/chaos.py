@@ -28,6 +28,7 @@ from pyrt.domain.intents import OrderIntent
 from pyrt.ops.invariants import InvariantReport, check, read_snapshot, venue_for
 from pyrt.ops.status import read_ready_info
 from pyrt.simbroker.harness import SimBrokerProcess
+from tests.support.bus import bus_key
 from tests.support.deploy import make_deployment, wait_for
 from tests.support.sim import SimAdmin
 
@@ -114,7 +115,8 @@ def order_mix(seed: int, n: int) -> list[OrderIntent]:
 
 def control(cfg: Any, action: str, timeout_ms: int = 15000, **args: str) -> wire.ControlResult | None:
     """One operator command to the engine; None when it did not answer (e.g. killed)."""
-    with RequestClient(cfg.system.execution.order_endpoint, timeout_ms=timeout_ms, client_id="chaos-op") as c:
+    with RequestClient(cfg.system.execution.order_endpoint, timeout_ms=timeout_ms, client_id="chaos-op",
+                       security=bus_key(cfg)) as c:
         try:
             res = c.request(wire.ControlCommand(action, args, "chaos test", "chaos")).payload
         except RequestTimeout:
@@ -170,7 +172,8 @@ class ScenarioRun:
         """Send intents one by one on the order endpoint; returns how many were handed over
         (a timeout counts: the engine may have journalled it before dying)."""
         sent = 0
-        with RequestClient(self.cfg.system.execution.order_endpoint, timeout_ms=4000, client_id="chaos") as client:
+        with RequestClient(self.cfg.system.execution.order_endpoint, timeout_ms=4000, client_id="chaos",
+                           security=bus_key(self.cfg)) as client:
             for i in intents:
                 if stop_when():
                     break

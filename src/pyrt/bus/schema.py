@@ -326,11 +326,17 @@ class ExecutionReport(msgspec.Struct, tag="exec_report", frozen=True, kw_only=Tr
     avg_price: Decimal | None = None
     position_qty: Decimal | None = None
     reason: str = ""
+    # the order's terms (set in snapshots, where a reader needs the whole order)
+    order_type: str = ""
+    time_in_force: str = ""
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    created_ns: int = 0
 
     def __post_init__(self) -> None:
         _check_finite(
             self.qty, self.filled_qty, self.fill_qty, self.fill_price, self.avg_price,
-            self.position_qty,
+            self.position_qty, self.limit_price, self.stop_price,
         )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from pyrt.bus import schema as wire
+from pyrt.domain.clock import iso_utc
 from pyrt.bus.security import for_config
 from pyrt.bus.zmq import RequestClient, RequestTimeout
 from pyrt.config.system import TRADING_SERVICES
@@ -65,13 +66,14 @@ def _engine_position_json(p: wire.PositionUpdate) -> dict[str, Any]:
 
 
 def _engine_order_json(r: wire.ExecutionReport) -> dict[str, Any]:
-    """An order of the engine's projection, in the broker's shape (what the engine does not
-    keep in a report is null)."""
+    """An order of the engine's projection, in the broker's shape. Its status is the
+    engine's state ("accepted" where the broker says "new"); `id` is null until acked."""
     return {"id": r.broker_order_id or None, "client_order_id": r.client_order_id, "symbol": r.symbol,
-            "side": str(getattr(r.side, "value", r.side)), "type": None, "time_in_force": None, "status": r.status,
-            "qty": str(r.qty), "filled_qty": str(r.filled_qty),
-            "filled_avg_price": None if r.avg_price is None else str(r.avg_price), "limit_price": None,
-            "submitted_at": None}
+            "side": str(getattr(r.side, "value", r.side)), "type": r.order_type or None,
+            "time_in_force": r.time_in_force or None, "status": r.status, "qty": str(r.qty),
+            "filled_qty": str(r.filled_qty), "filled_avg_price": None if r.avg_price is None else str(r.avg_price),
+            "limit_price": None if r.limit_price is None else str(r.limit_price),
+            "submitted_at": iso_utc(r.created_ns) if r.created_ns else None}
 
 
 def _order_json(o: BrokerOrder) -> dict[str, Any]:

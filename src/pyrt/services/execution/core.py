@@ -674,7 +674,9 @@ class ExecutionCore:
             return [wire.ExecutionReport(client_order_id=o.client_order_id, broker_order_id=o.broker_order_id,
                                          intent_id=o.intent_id, strategy=o.strategy, symbol=o.symbol, side=o.side,
                                          event=ReportEvent.SNAPSHOT, status=o.state.value, qty=o.qty,
-                                         filled_qty=o.filled_qty, avg_price=o.avg_fill_price)
+                                         filled_qty=o.filled_qty, avg_price=o.avg_fill_price,
+                                         order_type=o.order_type.value, time_in_force=o.time_in_force.value,
+                                         limit_price=o.limit_price, stop_price=o.stop_price, created_ns=o.created_ns)
                     for o in self.proj.orders.values() if not o.is_terminal]
         return []
 

@@ -27,9 +27,9 @@ class OperatorCommands:
         self.core = engine.core
 
     def handle(self, cmd: wire.ControlCommand) -> wire.ControlResult:
-        log.warning("operator command %s from %s: %s", cmd.action, cmd.actor or "?", cmd.reason)
-        if cmd.action == "status":
+        if cmd.action == "status":  # asked several times a second by the control process
             return wire.ControlResult(True, data=self.core.status())
+        log.warning("operator command %s from %s: %s", cmd.action, cmd.actor or "?", cmd.reason)
         if cmd.action == "halt":
             self.core.halt(f"operator halt: {cmd.reason or 'no reason given'}")
             log.error("trading HALTED by the operator (%s): %s", cmd.actor or "?", cmd.reason)
