@@ -48,8 +48,8 @@ def check(service: str, run_dir: Path) -> str | None:
         return f"{ready} not written yet (starting, or not connected)"
     except ValueError as exc:
         return f"{ready} unreadable: {exc}"
-    if service == "sim_broker":
-        port, path = int(info), "/"
+    if service == "sim_broker":  # {"port": N, ...} (`pyrt run`) or N alone (`pyrt sim-broker --ready-file`)
+        port, path = int(info.get("port") or 0) if isinstance(info, dict) else int(info), "/"
     else:
         port, path = int(info.get("metrics_port") or 0), "/metrics"
     if port <= 0:

@@ -60,32 +60,57 @@ class VenueConfig(StrictModel):
     data_url: Url | None = None
 
 
-class ReplayConfig(StrictModel):
-    """Replay recorded market data instead of generating it: `path` is a CSV file or a
-    directory of per-symbol CSVs; `speed` is the multiple of real time."""
+REPLAY_SUFFIXES = (".csv", ".parquet", ".pq")
 
-    path: RelPath
-    speed: PositiveFloat = 60.0
+
+class ReplayConfig(StrictModel):
+    """Replay recorded market data instead of generating it: `path` is a CSV/Parquet file, a
+    directory of per-symbol files, or a list of files; `speed` is the multiple of real time
+    (0: as fast as the market loop takes them)."""
+
+    path: RelPath | tuple[RelPath, ...]
+    speed: NonNegativeFloat = 60.0
+
+    def files(self) -> tuple[Path, ...]:
+        """The files to replay, a directory standing for its CSV/Parquet files in name order."""
+        found: list[Path] = []
+        for path in self.path if isinstance(self.path, tuple) else (self.path,):
+            if path.is_dir():
+                found.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in REPLAY_SUFFIXES))
+            else:
+                found.append(path)
+        return tuple(found)
 
 
 class SimBrokerConfig(StrictModel):
-    """The built-in Alpaca-compatible simulated broker."""
+    """The built-in Alpaca-compatible simulated broker: the one type of its settings, read
+    from system.json by `pyrt run sim-broker` and built from flags by `pyrt sim-broker`."""
 
     host: Host = "127.0.0.1"
     port: Port = 8787
     data_dir: RelPath = "data/sim_broker"  # type: ignore[assignment]
-    seed: int = 42
-    symbols: tuple[Symbol, ...] | None = None  # None: the market_data symbols
+    seed: int = 42  # of the synthetic market, ids and faults
+    symbols: tuple[Symbol, ...] | None = None  # None: the market_data symbols (see `served_symbols`)
     allow_shorting: bool = False
-    latency_ms: NonNegativeFloat = 0
-    slippage_bps: NonNegativeFloat = 0
+    latency_ms: NonNegativeFloat = 0  # simulated order latency before matching
+    slippage_bps: NonNegativeFloat = 0  # on market fills
     fee_per_share: Annotated[Decimal, Field(ge=0)] = Decimal(0)
     initial_cash: Annotated[Decimal, Field(gt=0)] = Decimal(100000)
     quotes_per_second: PositiveFloat = 20  # per symbol
     tick_ms: Annotated[float, Field(gt=0, le=1000)] = 10  # market loop period (quotes leave in batches per tick)
     session_calendar: bool = False  # False: open 24/7; True: 09:30-16:00 America/New_York
-    rate_limit_per_minute: PositiveInt = ALPACA_REQUESTS_PER_MINUTE
+    rate_limit_per_minute: PositiveInt | None = ALPACA_REQUESTS_PER_MINUTE  # per key; None: no limit (tests)
     replay: ReplayConfig | None = None
+    history_paths: tuple[RelPath, ...] = ()  # serve historical bars from these CSV/Parquet files
+    drift_annual: float = 0.0  # of the synthetic market's random walk
+    vol_annual: NonNegativeFloat = 0.25
+    max_queue_frames: PositiveInt = 2000  # per websocket client; a slower client is dropped
+
+    @property
+    def served_symbols(self) -> tuple[str, ...]:
+        """The tradable symbols: `symbols`, else the market-data default (a SystemConfig
+        fills `symbols` from market_data.symbols)."""
+        return self.symbols or DEFAULT_SYMBOLS
 
 
 class ReconnectConfig(StrictModel):

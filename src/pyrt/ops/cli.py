@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -26,68 +26,88 @@ def _keys_from_env() -> dict[str, str]:
     else the documented local default pair."""
     from dotenv import dotenv_values
 
-    from pyrt.simbroker.broker import DEFAULT_KEY_ID, DEFAULT_SECRET
+    from pyrt.simbroker.broker import LOCAL_KEYS
 
     env = {**{k: v for k, v in dotenv_values(".env").items() if v is not None}, **os.environ}
     key = env.get("ALPACA_API_KEY") or env.get("APCA_API_KEY_ID")
     secret = env.get("ALPACA_SECRET_KEY") or env.get("APCA_API_SECRET_KEY")
     if key and secret:
         return {key: secret}
-    return {DEFAULT_KEY_ID: DEFAULT_SECRET}
+    return dict(LOCAL_KEYS)
+
+
+SIM_FLAGS = {"host": "--host", "port": "--port", "data_dir": "--data-dir", "seed": "--seed", "symbols": "--symbols",
+             "allow_shorting": "--allow-shorting", "latency_ms": "--latency-ms", "slippage_bps": "--slippage-bps",
+             "fee_per_share": "--fee-per-share", "initial_cash": "--initial-cash",
+             "quotes_per_second": "--quotes-per-second", "tick_ms": "--tick-ms",
+             "session_calendar": "--session-calendar", "rate_limit_per_minute": "--rate-limit",
+             "replay": "--replay", "history_paths": "--history"}
+"""The flag of each SimBrokerConfig field `pyrt sim-broker` can set (for error messages)."""
+
+
+def sim_broker_config(given: dict[str, Any]) -> Any:
+    """A SimBrokerConfig from the flags given (a field not given takes the config's
+    default); a bad value is a usage error naming its flag."""
+    from pydantic import ValidationError
+
+    from pyrt.config.errors import flatten_errors
+    from pyrt.config.system import SimBrokerConfig
+
+    try:
+        return SimBrokerConfig.model_validate(given)
+    except ValidationError as exc:
+        loc, reason = flatten_errors(exc)[0]
+        raise typer.BadParameter(reason, param_hint=SIM_FLAGS.get(loc[0], loc[0]) if loc else None) from None
 
 
 @app.command("sim-broker")
 def sim_broker(
-    host: str = typer.Option("127.0.0.1", help="Address to bind."),
-    port: int = typer.Option(8787, help="Port to bind (0 picks a free one)."),
-    data_dir: Path = typer.Option(Path("data/sim_broker"), help="Where the durable state lives."),
-    seed: int = typer.Option(42, help="Seed of the synthetic market, ids and faults."),
-    symbols: str = typer.Option("AAPL,MSFT,GOOGL", help="Comma-separated tradable symbols."),
+    host: str | None = typer.Option(None, help="Address to bind."),
+    port: int | None = typer.Option(None, help="Port to bind (0 picks a free one)."),
+    data_dir: Path | None = typer.Option(None, help="Where the durable state lives."),
+    seed: int | None = typer.Option(None, help="Seed of the synthetic market, ids and faults."),
+    symbols: str | None = typer.Option(None, help="Comma-separated tradable symbols."),
     reset: bool = typer.Option(False, help="Start fresh: delete the saved state."),
-    allow_shorting: bool = typer.Option(False, help="Allow short sales."),
-    latency_ms: float = typer.Option(0.0, help="Simulated order latency before matching."),
-    slippage_bps: float = typer.Option(0.0, help="Slippage on market fills, in basis points."),
-    fee_per_share: float = typer.Option(0.0, help="Fee per share filled, USD."),
-    initial_cash: float = typer.Option(100_000.0, help="Starting cash of the paper account."),
-    quotes_per_second: float = typer.Option(20.0, help="Quotes per second per symbol."),
-    tick_ms: float = typer.Option(10.0, help="Market loop period (quotes leave in batches per tick)."),
-    session_calendar: bool = typer.Option(False, help="NYSE hours 09:30-16:00 ET instead of 24/7."),
-    rate_limit: int = typer.Option(200, help="REST requests per minute per key (0 disables)."),
+    allow_shorting: bool | None = typer.Option(None, "--allow-shorting/--no-allow-shorting", help="Allow short sales."),
+    latency_ms: float | None = typer.Option(None, help="Simulated order latency before matching."),
+    slippage_bps: float | None = typer.Option(None, help="Slippage on market fills, in basis points."),
+    fee_per_share: float | None = typer.Option(None, help="Fee per share filled, USD."),
+    initial_cash: float | None = typer.Option(None, help="Starting cash of the paper account."),
+    quotes_per_second: float | None = typer.Option(None, help="Quotes per second per symbol."),
+    tick_ms: float | None = typer.Option(None, help="Market loop period (quotes leave in batches per tick)."),
+    session_calendar: bool | None = typer.Option(None, "--session-calendar/--no-session-calendar",
+                                                 help="NYSE hours 09:30-16:00 ET instead of 24/7."),
+    rate_limit: int | None = typer.Option(None, help="REST requests per minute per key (0 disables)."),
     replay: list[Path] = typer.Option([], help="Replay these historical CSV/Parquet files."),
     replay_speed: float = typer.Option(60.0, help="Replay speed factor (0 = as fast as possible)."),
     history: list[Path] = typer.Option([], help="Serve historical bars from these CSV/Parquet files."),
     ready_file: Path | None = typer.Option(None, help="Write the bound port here once listening."),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
 ) -> None:
-    """Run the simulated broker: Alpaca's REST v2, trade_updates and market data streams."""
-    from pyrt.simbroker.app import serve
-    from pyrt.simbroker.broker import SimBrokerOptions
+    """Run the simulated broker: Alpaca's REST v2, trade_updates and market data streams.
+    A flag left out takes the default of the sim_broker section of system.json."""
+    from pyrt.simbroker.app import serve, write_port_file
 
-    syms = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
-    if not syms:
-        raise typer.BadParameter("at least one symbol is required", param_hint="--symbols")
-    opts = SimBrokerOptions(
-        host=host,
-        port=port,
-        data_dir=data_dir,
-        seed=seed,
-        symbols=syms,
-        reset=reset,
-        keys=_keys_from_env(),
-        allow_shorting=allow_shorting,
-        latency_ms=latency_ms,
-        slippage_bps=Decimal(str(slippage_bps)),
-        fee_per_share=Decimal(str(fee_per_share)),
-        initial_cash=Decimal(str(initial_cash)),
-        quotes_per_second=quotes_per_second,
-        tick_ms=tick_ms,
-        session_calendar=session_calendar,
-        rate_limit_per_minute=rate_limit,
-        replay_paths=tuple(replay),
-        replay_speed=replay_speed,
-        history_paths=tuple(history),
-    )
-    serve(opts, ready_file=ready_file, log_level=log_level)
+    syms = None
+    if symbols is not None:
+        syms = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
+        if not syms:
+            raise typer.BadParameter("at least one symbol is required", param_hint="--symbols")
+    flags = {
+        "host": host, "port": port, "data_dir": data_dir, "seed": seed, "symbols": syms,
+        "allow_shorting": allow_shorting, "latency_ms": latency_ms, "slippage_bps": slippage_bps,
+        "fee_per_share": None if fee_per_share is None else Decimal(str(fee_per_share)),
+        "initial_cash": None if initial_cash is None else Decimal(str(initial_cash)),
+        "quotes_per_second": quotes_per_second, "tick_ms": tick_ms, "session_calendar": session_calendar,
+        "replay": {"path": tuple(replay), "speed": replay_speed} if replay else None,
+        "history_paths": tuple(history) or None,
+    }
+    given = {field: value for field, value in flags.items() if value is not None}
+    if rate_limit is not None:
+        given["rate_limit_per_minute"] = rate_limit or None  # 0 disables the limit: None in the config
+    config = sim_broker_config(given)
+    serve(config, _keys_from_env(), reset=reset, on_ready=write_port_file(ready_file) if ready_file else None,
+          log_level=log_level)
 
 
 # --------------------------------------------------------------------------- processes

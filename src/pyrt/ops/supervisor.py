@@ -19,11 +19,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from pyrt.config import AppConfig, load_config
+from pyrt.config import AppConfig
 from pyrt.ops.status import (
     CONTROL,
     SIM_BROKER,
@@ -63,59 +62,18 @@ Say = Callable[[str], None]
 
 
 # --------------------------------------------------------------------------- pyrt run
-def sim_broker_options(cfg: AppConfig) -> Any:
-    """SimBrokerOptions from the config's sim_broker section (keys: the configured pair)."""
-    from pyrt.simbroker.broker import SimBrokerOptions
-
-    sim = cfg.system.sim_broker
-    replay: tuple[Path, ...] = ()
-    if sim.replay is not None:
-        path = Path(sim.replay.path)
-        if path.is_dir():
-            replay = tuple(sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".parquet", ".pq")))
-        else:
-            replay = (path,)
-    secrets = cfg.secrets
-    return SimBrokerOptions(
-        host=sim.host,
-        port=sim.port,
-        data_dir=Path(sim.data_dir),
-        seed=sim.seed,
-        symbols=tuple(sim.symbols or cfg.system.market_data.symbols),
-        keys={secrets.api_key_id.get_secret_value(): secrets.api_secret_key.get_secret_value()},
-        allow_shorting=sim.allow_shorting,
-        latency_ms=sim.latency_ms,
-        slippage_bps=Decimal(str(sim.slippage_bps)),
-        fee_per_share=sim.fee_per_share,
-        initial_cash=sim.initial_cash,
-        quotes_per_second=sim.quotes_per_second,
-        tick_ms=sim.tick_ms,
-        session_calendar=sim.session_calendar,
-        rate_limit_per_minute=sim.rate_limit_per_minute,
-        replay_paths=replay,
-        replay_speed=sim.replay.speed if sim.replay is not None else 60.0,
-    )
-
-
 def run_sim_broker(config_dir: Path) -> int:
-    """`pyrt run sim-broker`: the sim broker of the config, with run/sim_broker.pid and
-    run/sim_broker.ready (its bound port) like the other processes."""
-    from pyrt.observability.logging import setup_logging
+    """`pyrt run sim-broker`: the sim broker of the config's sim_broker section (accepting
+    the configured key pair), in the processes' shared lifecycle (``ServiceRuntime``, without
+    a bus): run/sim_broker.pid, logs/sim_broker.log, and run/sim_broker.ready with its bound
+    port once it listens."""
+    from pyrt.bootstrap import venue_keys
+    from pyrt.services.runtime import ServiceRuntime
     from pyrt.simbroker.app import serve
 
-    cfg = load_config(config_dir)
-    setup_logging(SIM_BROKER, cfg.system.paths.logs_dir, cfg.system.logging.level,
-                  json=cfg.system.logging.format == "json")
-    opts = sim_broker_options(cfg)
-    run_dir(cfg).mkdir(parents=True, exist_ok=True)
-    ready = ready_file(cfg, SIM_BROKER)
-    ready.unlink(missing_ok=True)
-    pid_file(cfg, SIM_BROKER).write_text(f"{os.getpid()}\n")
-    try:
-        serve(opts, ready_file=ready)
-    finally:
-        ready.unlink(missing_ok=True)
-        pid_file(cfg, SIM_BROKER).unlink(missing_ok=True)
+    with ServiceRuntime(SIM_BROKER, config_dir, bus=False) as rt:
+        key_id, secret = venue_keys(rt.cfg)
+        serve(rt.cfg.system.sim_broker, {key_id: secret}, on_ready=lambda port: rt.mark_ready(port=port))
     return 0
 
 

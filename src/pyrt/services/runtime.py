@@ -1,8 +1,10 @@
-"""What every service process shares: loading the config, logging to logs/<service>.log,
-serving /metrics, the pid and ready files the supervisor waits on, and signals
-(SIGTERM/SIGINT: stop gracefully; SIGHUP: reload the config).
+"""What every process of a deployment shares (the four services, the control process and
+the sim broker): loading the config, logging to logs/<process>.log, the pid and ready files
+the supervisor waits on, and signals (SIGTERM/SIGINT: stop gracefully; SIGHUP: reload the
+config). A service also serves its /metrics (the control process's gateway serves them all;
+the sim broker has none).
 
-Bus security: the runtime loads the deployment's bus keys (``pyrt.bus.security``, created
+Bus security: unless told the process has no bus (the sim broker), the runtime loads the deployment's bus keys (``pyrt.bus.security``, created
 at first start) before anything else and activates them for every bus socket of the
 process; a service whose keys cannot be loaded refuses to start. Refused peers are counted
 in bus_auth_failures_total, and every control command that changes state is audited
@@ -28,17 +30,26 @@ from typing import Any
 from pyrt.bus import schema as wire
 from pyrt.bus import security as bus_security
 from pyrt.config import SERVICE_NAMES, AppConfig, load_config
+from pyrt.config.system import START_ORDER
 from pyrt.observability.logging import setup_logging
-from pyrt.observability.metrics import MetricsServer, ServiceMetrics, serve_metrics, service_metrics
+from pyrt.observability.metrics import (
+    MetricsServer,
+    ServiceMetrics,
+    common_metrics,
+    new_registry,
+    serve_metrics,
+    service_metrics,
+)
 from pyrt.persistence.files import write_atomic
 
-ALIASES = {name.replace("_", "-"): name for name in SERVICE_NAMES}
+ALIASES = {name.replace("_", "-"): name for name in START_ORDER}
 
 
 def canonical_service(name: str) -> str:
-    """'market-data' or 'market_data' -> 'market_data'; ValueError for anything else."""
+    """'market-data' or 'market_data' -> 'market_data' (any process of START_ORDER);
+    ValueError for anything else."""
     key = name.strip().lower()
-    if key in SERVICE_NAMES:
+    if key in START_ORDER:
         return key
     if key in ALIASES:
         return ALIASES[key]
@@ -65,19 +76,26 @@ class Every:
 
 
 class ServiceRuntime:
-    """Use as a context manager around a service's main loop."""
+    """Use as a context manager around a process's main loop."""
 
     def __init__(self, service: str, config_dir: Path, cfg: AppConfig | None = None,
-                 stop_event: threading.Event | None = None) -> None:
-        """`stop_event` lets a caller (a test running the service in a thread) stop it."""
+                 stop_event: threading.Event | None = None, *, bus: bool = True) -> None:
+        """`stop_event` lets a caller (a test running the service in a thread) stop it;
+        `bus=False`: the process has no bus sockets (no keys loaded)."""
         self.service = canonical_service(service)
+        self.uses_bus = bus
         self.config_dir = Path(config_dir)
         self.cfg = cfg if cfg is not None else load_config(self.config_dir)
         paths = self.cfg.system.paths
         self.logger = setup_logging(self.service, paths.logs_dir, self.cfg.system.logging.level,
                                     json=self.cfg.system.logging.format == "json")
         self.log = logging.getLogger(f"pyrt.{self.service}")
-        self.metrics: ServiceMetrics = service_metrics(self.service)
+        self.metrics: ServiceMetrics
+        if self.service in SERVICE_NAMES:
+            self.metrics = service_metrics(self.service)
+        else:  # control, sim broker: the common metrics only, served by no one
+            registry = new_registry()
+            self.metrics = ServiceMetrics(registry, common_metrics(registry, self.service))
         self.stop_event = stop_event if stop_event is not None else threading.Event()
         self.reload_event = threading.Event()
         self.started_at = time.time()
@@ -101,13 +119,15 @@ class ServiceRuntime:
         self.metrics.common.bus_auth_failures.labels(side=side, reason=reason).inc()
 
     def __enter__(self) -> ServiceRuntime:
-        self._secure_bus()
+        if self.uses_bus:
+            self._secure_bus()
         run_dir = self.cfg.system.paths.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         self.cfg.system.paths.ready_file(self.service).unlink(missing_ok=True)
         write_atomic(self.cfg.system.paths.pid_file(self.service), f"{os.getpid()}\n")
-        m = self.cfg.system.metrics
-        self._metrics_server = serve_metrics(self.metrics.registry, m.host, m.port_for(self.service))
+        if self.service in SERVICE_NAMES:  # the others' metrics: the gateway's, or none
+            m = self.cfg.system.metrics
+            self._metrics_server = serve_metrics(self.metrics.registry, m.host, m.port_for(self.service))
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._old_handlers[sig] = signal.signal(sig, self._on_stop_signal)
@@ -116,7 +136,7 @@ class ServiceRuntime:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.cfg.system.paths.ready_file(self.service).unlink(missing_ok=True)
+        self.mark_not_ready()
         self.cfg.system.paths.pid_file(self.service).unlink(missing_ok=True)
         if self._metrics_server is not None:
             self._metrics_server.close()
@@ -137,6 +157,10 @@ class ServiceRuntime:
                 "metrics_port": self.metrics_port, **extra}
         write_atomic(self.cfg.system.paths.ready_file(self.service), json.dumps(info))
         self.log.info("%s ready", self.service)
+
+    def mark_not_ready(self) -> None:
+        """Withdraw the ready file (first thing of a stop, before the servers close)."""
+        self.cfg.system.paths.ready_file(self.service).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ bus health
     def gap_handler(self, on_gap: Any = None) -> Any:

@@ -11,7 +11,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from types import FrameType
 
@@ -20,8 +20,9 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
+from pyrt.config.system import SimBrokerConfig
 from pyrt.persistence.files import write_atomic
-from pyrt.simbroker.broker import MarketSource, SimBroker, SimBrokerOptions
+from pyrt.simbroker.broker import MarketSource, SimBroker
 from pyrt.simbroker.market import SyntheticMarket
 from pyrt.simbroker.rest import routes
 from pyrt.simbroker.sources import SyntheticSource
@@ -30,25 +31,26 @@ from pyrt.simbroker.streams import data_stream, trade_stream
 log = logging.getLogger("pyrt.simbroker")
 
 
-def build_source(opts: SimBrokerOptions) -> MarketSource:
-    if opts.replay_paths:
+def build_source(config: SimBrokerConfig) -> MarketSource:
+    """Replayed files when the config names some, else the synthetic market."""
+    if config.replay is not None:
         from pyrt.simbroker.replay_source import ReplaySource
 
-        return ReplaySource(opts.replay_paths, opts.replay_speed)
+        return ReplaySource(config.replay.files(), config.replay.speed)
     market = SyntheticMarket(
-        opts.symbols,
-        seed=opts.seed,
-        drift_annual=opts.drift_annual,
-        vol_annual=opts.vol_annual,
-        tick_interval_ns=int(opts.tick_ms * 1_000_000),
+        config.served_symbols,
+        seed=config.seed,
+        drift_annual=config.drift_annual,
+        vol_annual=config.vol_annual,
+        tick_interval_ns=int(config.tick_ms * 1_000_000),
     )
-    return SyntheticSource(market, opts.history_paths)
+    return SyntheticSource(market, config.history_paths)
 
 
 async def market_loop(broker: SimBroker) -> None:
     """Step the market every tick_ms; late ticks are not made up (no bursts)."""
     loop = asyncio.get_running_loop()
-    tick_s = broker.opts.tick_ms / 1000.0
+    tick_s = broker.config.tick_ms / 1000.0
     last = loop.time()
     next_at = last
     while True:
@@ -97,9 +99,9 @@ def build_app(broker: SimBroker) -> Starlette:
 class _ReadyServer(uvicorn.Server):
     """Reports the bound address once listening (port 0 picks a free port)."""
 
-    def __init__(self, config: uvicorn.Config, ready_file: Path | None) -> None:
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[int], None] | None) -> None:
         super().__init__(config)
-        self.ready_file = ready_file
+        self.on_ready = on_ready
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """Graceful stop on SIGINT/SIGTERM, then exit 0 (uvicorn would re-raise the signal)."""
@@ -115,22 +117,25 @@ class _ReadyServer(uvicorn.Server):
         host, port = self.servers[0].sockets[0].getsockname()[:2]
         line = f"SIM_BROKER_READY http://{host}:{port}"
         print(line, flush=True)
-        if self.ready_file is not None:
-            write_atomic(self.ready_file, f"{port}\n")
+        if self.on_ready is not None:
+            self.on_ready(port)
 
 
-def serve(opts: SimBrokerOptions, ready_file: Path | None = None, log_level: str = "warning") -> None:
-    """Run the sim broker in the foreground until SIGINT/SIGTERM."""
-    source = build_source(opts)
-    replay_symbols = getattr(source, "symbols", ())
-    if opts.replay_paths and replay_symbols:
-        opts.symbols = tuple(dict.fromkeys([*opts.symbols, *replay_symbols]))
-    broker = SimBroker(opts, source)
+def write_port_file(path: Path) -> Callable[[int], None]:
+    """An `on_ready` for `serve`: the bound port, alone, in `path` (`--ready-file`)."""
+    return lambda port: write_atomic(path, f"{port}\n")
+
+
+def serve(config: SimBrokerConfig, keys: Mapping[str, str] | None = None, *, reset: bool = False,
+          on_ready: Callable[[int], None] | None = None, log_level: str = "warning") -> None:
+    """Run the sim broker in the foreground until SIGINT/SIGTERM; `on_ready(port)` once it
+    listens. `keys`: the key pairs it accepts (default: the local pair)."""
+    broker = SimBroker(config, build_source(config), keys=keys, reset=reset)
     app = build_app(broker)
-    config = uvicorn.Config(
+    server_config = uvicorn.Config(
         app,
-        host=opts.host,
-        port=opts.port,
+        host=config.host,
+        port=config.port,
         log_level=log_level,
         ws="websockets-sansio",
         http="httptools",
@@ -139,7 +144,7 @@ def serve(opts: SimBrokerOptions, ready_file: Path | None = None, log_level: str
         ws_max_size=1 << 20,
         timeout_graceful_shutdown=2,
     )
-    server = _ReadyServer(config, ready_file)
+    server = _ReadyServer(server_config, on_ready)
     started = time.monotonic()
     try:
         server.run()

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 import struct
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
 
+from pyrt.config.secrets import DEFAULT_SIM_KEY_ID, DEFAULT_SIM_SECRET
+from pyrt.config.system import SimBrokerConfig
 from pyrt.domain.clock import Clock, WallClock
 from pyrt.domain.market import Bar, Quote, Trade
 from pyrt.simbroker.alpaca_json import trade_update_json
@@ -25,36 +26,20 @@ from pyrt.venues.simulated.models import TradeUpdate
 
 log = logging.getLogger("pyrt.simbroker")
 
-DEFAULT_KEY_ID = "PYRT-SIM-KEY"
-DEFAULT_SECRET = "pyrt-sim-secret"
+LOCAL_KEYS = {DEFAULT_SIM_KEY_ID: DEFAULT_SIM_SECRET}
+"""The key pair a sim broker accepts when it is given none (the documented local pair)."""
 
 
-@dataclass
-class SimBrokerOptions:
-    """Everything `pyrt sim-broker` can be told."""
-
-    host: str = "127.0.0.1"
-    port: int = 8787
-    data_dir: Path = Path("data/sim_broker")
-    seed: int = 42
-    symbols: tuple[str, ...] = ("AAPL", "MSFT", "GOOGL")
-    reset: bool = False
-    keys: dict[str, str] = field(default_factory=lambda: {DEFAULT_KEY_ID: DEFAULT_SECRET})
-    allow_shorting: bool = False
-    latency_ms: float = 0.0
-    slippage_bps: Decimal = Decimal(0)
-    fee_per_share: Decimal = Decimal(0)
-    initial_cash: Decimal = Decimal(100_000)
-    quotes_per_second: float = 20.0  # per symbol
-    tick_ms: float = 10.0
-    session_calendar: bool = False  # False: the synthetic market is open around the clock
-    rate_limit_per_minute: int = 200
-    drift_annual: float = 0.0
-    vol_annual: float = 0.25
-    replay_paths: tuple[Path, ...] = ()
-    replay_speed: float = 60.0
-    history_paths: tuple[Path, ...] = ()
-    max_queue_frames: int = 2000
+def matching_config(config: SimBrokerConfig, symbols: tuple[str, ...]) -> SimConfig:
+    """The matching core's own settings, derived from the sim broker's (the one place)."""
+    return SimConfig(
+        symbols=symbols,
+        allow_shorting=config.allow_shorting,
+        latency_ms=config.latency_ms,
+        slippage_bps=Decimal(str(config.slippage_bps)),
+        fee_per_share=config.fee_per_share,
+        initial_cash=config.initial_cash,
+    )
 
 
 class MarketSource(Protocol):
@@ -107,31 +92,29 @@ def bar_msg(b: Bar) -> dict[str, Any]:
 
 
 class SimBroker:
-    def __init__(self, opts: SimBrokerOptions, market: MarketSource, clock: Clock | None = None) -> None:
-        self.opts = opts
+    """`config` is read only; what an operator may change while it runs (the quote rate) and
+    what the market source adds (replayed symbols) are attributes of the broker. `keys`: the
+    key pairs it accepts (default: the local pair); `reset`: start from an empty store."""
+
+    def __init__(self, config: SimBrokerConfig, market: MarketSource, clock: Clock | None = None, *,
+                 keys: Mapping[str, str] | None = None, reset: bool = False) -> None:
+        self.config = config
+        self.keys = dict(keys) if keys is not None else dict(LOCAL_KEYS)
+        self.symbols = tuple(dict.fromkeys([*config.served_symbols, *getattr(market, "symbols", ())]))
+        self.quotes_per_second = config.quotes_per_second
         self.clock = clock or WallClock()
         self.market = market
-        self.engine = MatchingEngine(
-            SimConfig(
-                symbols=opts.symbols,
-                allow_shorting=opts.allow_shorting,
-                latency_ms=opts.latency_ms,
-                slippage_bps=opts.slippage_bps,
-                fee_per_share=opts.fee_per_share,
-                initial_cash=opts.initial_cash,
-            ),
-            seed=opts.seed,
-        )
-        self.store = SimStore(opts.data_dir, reset=opts.reset)
+        self.engine = MatchingEngine(matching_config(config, self.symbols), seed=config.seed)
+        self.store = SimStore(config.data_dir, reset=reset)
         loaded = self.store.load_into(self.engine)
         created = self.store.get_meta("account_created_ns")
         if created is None:
             created = str(self.clock.now_ns())
             self.store.set_meta("account_created_ns", created)
         self.account_created_ns = int(created)
-        self.faults = Faults(seed=opts.seed)
-        self.ratelimiter = KeyRateLimiter(opts.rate_limit_per_minute)
-        self.calendar: SessionCalendar = NyseSession() if opts.session_calendar else AlwaysOpen()
+        self.faults = Faults(seed=config.seed)
+        self.ratelimiter = KeyRateLimiter(config.rate_limit_per_minute or 0)
+        self.calendar: SessionCalendar = NyseSession() if config.session_calendar else AlwaysOpen()
         self.force_open: bool | None = None
         self.paused = False
         self.trade_subs: set[Subscriber] = set()
@@ -149,7 +132,7 @@ class SimBroker:
 
     # ---------------------------------------------------------------- auth
     def check_key(self, key_id: str | None, secret: str | None) -> bool:
-        return key_id is not None and secret is not None and self.opts.keys.get(key_id) == secret
+        return key_id is not None and secret is not None and self.keys.get(key_id) == secret
 
     # ---------------------------------------------------------------- session
     def is_open(self, now_ns: int) -> bool:
@@ -202,7 +185,7 @@ class SimBroker:
             updates.extend(self.engine.change_session(is_open, now_ns))
         events: list[Quote | Trade | Bar] = []
         if not self.paused:
-            self._quote_credit += self.opts.quotes_per_second * dt_s
+            self._quote_credit += self.quotes_per_second * dt_s
             n = int(self._quote_credit)
             if n > 0:
                 self._quote_credit -= n
@@ -211,7 +194,7 @@ class SimBroker:
         for ev in events:
             if type(ev) is Quote and (u := on_quote(ev, now_ns)):
                 updates.extend(u)
-        if self.opts.latency_ms:
+        if self.config.latency_ms:
             updates.extend(self.engine.advance(now_ns))
         if updates or self.engine.has_changes():
             self.commit(updates)

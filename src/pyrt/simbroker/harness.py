@@ -1,6 +1,6 @@
-"""Run a sim broker for tests, benchmarks and the supervisor: in a thread of this process
-(fast, for tests) or as its own process (for restart and SIGKILL tests). Both bind a free
-port and return once it is listening."""
+"""Run `pyrt sim-broker` as a child process on a free port, for restart and SIGKILL tests
+and the benchmarks; it returns once the broker listens. (Tests that want one in a thread
+of their own process use tests/support/sim.py's InThreadSimBroker.)"""
 
 from __future__ import annotations
 
@@ -8,59 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
-import uvicorn
-
-from pyrt.simbroker.app import build_app, build_source
-from pyrt.simbroker.broker import DEFAULT_KEY_ID, DEFAULT_SECRET, SimBroker, SimBrokerOptions
-
-
-class InThreadSimBroker:
-    """A sim broker on a free port in a background thread; use as a context manager."""
-
-    def __init__(self, opts: SimBrokerOptions) -> None:
-        self.opts = replace(opts, port=0)
-        self.broker = SimBroker(self.opts, build_source(self.opts))
-        config = uvicorn.Config(
-            build_app(self.broker),
-            host=self.opts.host,
-            port=0,
-            log_level="error",
-            ws="websockets-sansio",
-            http="httptools",
-            lifespan="on",
-            timeout_graceful_shutdown=1,
-        )
-        self.server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self.server.run, name="sim-broker", daemon=True)
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> InThreadSimBroker:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("sim broker did not start")
-            time.sleep(0.005)
-        self.port = self.server.servers[0].sockets[0].getsockname()[1]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self._thread.join(timeout=10)
-        self.broker.close()
+from pyrt.config.secrets import DEFAULT_SIM_KEY_ID, DEFAULT_SIM_SECRET
 
 
 class SimBrokerProcess:
@@ -118,4 +69,5 @@ class SimBrokerProcess:
         return self.proc.returncode if self.proc else None
 
 
-DEFAULT_KEYS = (DEFAULT_KEY_ID, DEFAULT_SECRET)
+DEFAULT_KEYS = (DEFAULT_SIM_KEY_ID, DEFAULT_SIM_SECRET)
+"""The local key pair a sim broker accepts by default, as (key id, secret)."""

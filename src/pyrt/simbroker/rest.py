@@ -234,12 +234,12 @@ def _asset(symbol: str) -> dict[str, Any]:
 
 
 async def list_assets(request: Request, broker: SimBroker) -> Response:
-    return json_response([_asset(s) for s in broker.opts.symbols])
+    return json_response([_asset(s) for s in broker.symbols])
 
 
 async def get_asset(request: Request, broker: SimBroker) -> Response:
     symbol = request.path_params["symbol"].upper()
-    if symbol not in broker.opts.symbols:
+    if symbol not in broker.symbols:
         raise Rejection(404, 40410000, "asset not found")
     return json_response(_asset(symbol))
 
@@ -407,9 +407,9 @@ async def admin_market(request: Request, broker: SimBroker) -> Response:
         if "open" in spec:
             broker.force_open = None if spec["open"] is None else bool(spec["open"])
         if "quotes_per_second" in spec:
-            broker.opts.quotes_per_second = float(spec["quotes_per_second"])
+            broker.quotes_per_second = float(spec["quotes_per_second"])
     return json_response({"paused": broker.paused, "open": broker.force_open,
-                          "quotes_per_second": broker.opts.quotes_per_second})
+                          "quotes_per_second": broker.quotes_per_second})
 
 
 async def admin_state(request: Request, broker: SimBroker) -> Response:
@@ -422,7 +422,7 @@ async def admin_state(request: Request, broker: SimBroker) -> Response:
             "positions": {s: str(p.qty) for s, p in engine.account.positions.items()},
             "trade_stream_clients": len(broker.trade_subs),
             "data_stream_clients": len(broker.data_subs),
-            "held_for_buys": {s: str(engine.held_for_orders(s, OrderSide.BUY)) for s in broker.opts.symbols},
+            "held_for_buys": {s: str(engine.held_for_orders(s, OrderSide.BUY)) for s in broker.symbols},
         }
     )
 

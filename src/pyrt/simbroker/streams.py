@@ -116,7 +116,7 @@ async def _run_connection(conn: _Connection, reader: Any) -> None:
 
 async def trade_stream(ws: WebSocket, broker: SimBroker) -> None:
     await ws.accept()
-    conn = _Connection(ws, broker.opts.max_queue_frames, binary=True)
+    conn = _Connection(ws, broker.config.max_queue_frames, binary=True)
     try:
         raw = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_S)
         msg = json.loads(raw.get("text") or raw.get("bytes") or b"{}")
@@ -162,7 +162,7 @@ async def trade_stream(ws: WebSocket, broker: SimBroker) -> None:
 
 async def data_stream(ws: WebSocket, broker: SimBroker) -> None:
     await ws.accept()
-    conn = DataConnection(ws, broker.opts.max_queue_frames)
+    conn = DataConnection(ws, broker.config.max_queue_frames)
     await ws.send_bytes(msgpack.packb([{"T": "success", "msg": "connected"}]))
     try:
         raw = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_S)

@@ -23,12 +23,13 @@ import requests
 from pyrt.bus.security import for_config
 from pyrt.bus.zmq import ZmqPublisher
 from pyrt.config import AppConfig, load_config
+from pyrt.config.system import SimBrokerConfig
 from pyrt.domain.market import Quote
 from pyrt.ops.audit import AuditLog
 from pyrt.ops.status import read_ready_info
-from pyrt.simbroker.broker import SimBrokerOptions
-from pyrt.simbroker.harness import DEFAULT_KEYS, InThreadSimBroker
+from pyrt.simbroker.harness import DEFAULT_KEYS
 from tests.support.deploy import make_deployment, wait_for
+from tests.support.sim import InThreadSimBroker
 
 HEADERS = {"APCA-API-KEY-ID": DEFAULT_KEYS[0], "APCA-API-SECRET-KEY": DEFAULT_KEYS[1]}
 BID, ASK = 100.00, 100.02
@@ -110,8 +111,8 @@ class OrderPath:
 def order_path(tmp: Path, rate_limit_per_minute: int = 0) -> Iterator[OrderPath]:
     """Start the sim broker (its per-key rate limit off by default) and the three order-path
     services; stop them on exit."""
-    with InThreadSimBroker(SimBrokerOptions(data_dir=tmp / "sim", seed=5,
-                                            rate_limit_per_minute=rate_limit_per_minute)) as sim:
+    with InThreadSimBroker(SimBrokerConfig(data_dir=tmp / "sim", seed=5,
+                                           rate_limit_per_minute=rate_limit_per_minute or None)) as sim:
         requests.post(sim.url + "/admin/market", json={"paused": True}, headers=HEADERS, timeout=5)
         requests.post(sim.url + "/admin/quote", json={"symbol": "AAPL", "bid": BID, "ask": ASK, "bid_size": 1000,
                                                       "ask_size": 1000}, headers=HEADERS, timeout=5)

@@ -15,15 +15,14 @@ import pytest
 from pyrt.bus import schema as wire
 from pyrt.bus.zmq import RequestClient, ZmqSubscriber
 from pyrt.config import load_config
+from pyrt.config.system import SimBrokerConfig
 from pyrt.domain.enums import OrderSide, OrderType, TimeInForce
 from pyrt.domain.intents import OrderIntent
 from pyrt.ops.status import read_ready_info
 from pyrt.persistence.journal import Journal
-from pyrt.simbroker.broker import SimBrokerOptions
-from pyrt.simbroker.harness import InThreadSimBroker
 from tests.support.bus import bus_key
 from tests.support.deploy import make_deployment, wait_for
-from tests.support.sim import HEADERS, SimAdmin  # noqa: F401 - HEADERS re-exported to the tests
+from tests.support.sim import HEADERS, InThreadSimBroker, SimAdmin  # noqa: F401 - HEADERS re-exported to the tests
 
 
 class Sim(SimAdmin):
@@ -32,7 +31,7 @@ class Sim(SimAdmin):
 
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[Sim]:
-    with InThreadSimBroker(SimBrokerOptions(data_dir=tmp_path / "sim", seed=3, rate_limit_per_minute=0)) as running:
+    with InThreadSimBroker(SimBrokerConfig(data_dir=tmp_path / "sim", seed=3, rate_limit_per_minute=None)) as running:
         s = Sim(running)
         s.admin("POST", "/admin/market", {"paused": True})
         for sym, px in (("AAPL", 100.0), ("MSFT", 50.0), ("GOOGL", 150.0)):

@@ -17,13 +17,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pyrt.bus.schema import Envelope
 from pyrt.bus.zmq import ZmqSubscriber
+from pyrt.config.system import SimBrokerConfig
 from pyrt.ops.status import read_ready_info
 from pyrt.services.market_data.service import MarketDataService
 from pyrt.services.runtime import ServiceRuntime
-from pyrt.simbroker.broker import SimBrokerOptions
-from pyrt.simbroker.harness import DEFAULT_KEYS, InThreadSimBroker
+from pyrt.simbroker.harness import DEFAULT_KEYS
 from tests.support.deploy import make_deployment, wait_for
-from tests.support.sim import SimAdmin
+from tests.support.sim import InThreadSimBroker, SimAdmin
 
 SYMBOLS = ["AAPL", "MSFT", "GOOGL"]
 SIM_SYMBOLS = ("AAPL", "MSFT", "GOOGL", "NVDA")
@@ -137,7 +137,7 @@ def wait_msg(sub: ZmqSubscriber, pred: Callable[[str, Envelope], bool], timeout:
 
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[Sim]:
-    opts = SimBrokerOptions(data_dir=tmp_path / "sim", seed=1, rate_limit_per_minute=0, symbols=SIM_SYMBOLS)
+    opts = SimBrokerConfig(data_dir=tmp_path / "sim", seed=1, rate_limit_per_minute=None, symbols=SIM_SYMBOLS)
     with InThreadSimBroker(opts) as running:
         yield Sim(running)
 

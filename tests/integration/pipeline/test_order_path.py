@@ -15,14 +15,15 @@ import requests
 from pyrt.bus import schema as wire
 from pyrt.bus.zmq import ZmqPublisher, ZmqSubscriber
 from pyrt.config import load_config
+from pyrt.config.system import SimBrokerConfig
 from pyrt.domain.market import Quote
 from pyrt.ops.status import read_ready_info
 from pyrt.persistence.journal import Journal
 from pyrt.persistence.projections import replay
-from pyrt.simbroker.broker import SimBrokerOptions
-from pyrt.simbroker.harness import DEFAULT_KEYS, InThreadSimBroker
+from pyrt.simbroker.harness import DEFAULT_KEYS
 from tests.support.bus import bus_key
 from tests.support.deploy import make_deployment, wait_for
+from tests.support.sim import InThreadSimBroker
 
 HEADERS = {"APCA-API-KEY-ID": DEFAULT_KEYS[0], "APCA-API-SECRET-KEY": DEFAULT_KEYS[1]}
 
@@ -42,7 +43,7 @@ class Service:
 
 @pytest.fixture
 def system(tmp_path: Path):
-    with InThreadSimBroker(SimBrokerOptions(data_dir=tmp_path / "sim", seed=5, rate_limit_per_minute=0)) as sim:
+    with InThreadSimBroker(SimBrokerConfig(data_dir=tmp_path / "sim", seed=5, rate_limit_per_minute=None)) as sim:
         requests.post(sim.url + "/admin/market", json={"paused": True}, headers=HEADERS, timeout=5)
         strategies = [{"name": "bench", "kind": "benchmark_every_n", "symbols": ["AAPL"], "params": {"every_n": 1}}]
         config_dir = make_deployment(tmp_path / "root", sim_url=sim.url, system={"signals": {"strategies": strategies}})

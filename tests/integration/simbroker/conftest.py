@@ -5,7 +5,6 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +12,10 @@ import pytest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.stream import TradingStream
 
-from pyrt.simbroker.broker import SimBrokerOptions
-from pyrt.simbroker.harness import DEFAULT_KEYS, InThreadSimBroker
+from pyrt.config.system import SimBrokerConfig
+from pyrt.simbroker.harness import DEFAULT_KEYS
 from tests.support.deploy import wait_for
-from tests.support.sim import HEADERS, SimAdmin  # noqa: F401 - HEADERS re-exported to the tests
+from tests.support.sim import HEADERS, InThreadSimBroker, SimAdmin  # noqa: F401 - HEADERS re-exported to the tests
 
 KEY, SECRET = DEFAULT_KEYS
 
@@ -32,13 +31,13 @@ class Sim(SimAdmin):
 
 
 @pytest.fixture
-def sim_opts(tmp_path: Path) -> SimBrokerOptions:
+def sim_opts(tmp_path: Path) -> SimBrokerConfig:
     """Paused market (tests drive quotes), no rate limit, fresh state."""
-    return SimBrokerOptions(data_dir=tmp_path / "sim", seed=7, rate_limit_per_minute=0)
+    return SimBrokerConfig(data_dir=tmp_path / "sim", seed=7, rate_limit_per_minute=None)
 
 
 @pytest.fixture
-def sim(sim_opts: SimBrokerOptions) -> Iterator[Sim]:
+def sim(sim_opts: SimBrokerConfig) -> Iterator[Sim]:
     with InThreadSimBroker(sim_opts) as running:
         s = Sim(running)
         s.admin("POST", "/admin/market", {"paused": True})
@@ -95,7 +94,8 @@ def sim_factory(tmp_path: Path) -> Iterator[Callable[..., Sim]]:
     started: list[InThreadSimBroker] = []
 
     def make(**overrides: Any) -> Sim:
-        opts = replace(SimBrokerOptions(data_dir=tmp_path / f"sim{len(started)}", seed=7, rate_limit_per_minute=0), **overrides)
+        opts = SimBrokerConfig(**{"data_dir": tmp_path / f"sim{len(started)}", "seed": 7, "rate_limit_per_minute": None,
+                                  **overrides})
         running = InThreadSimBroker(opts).__enter__()
         started.append(running)
         return Sim(running)

@@ -161,7 +161,7 @@ def test_missing_file_is_named(cfg: Any, name: str) -> None:
         ({"PYRT_MARKET_DATA__SYMBOLS": '["AAPL","MSFT","GOOGL","AMZN"]'}, lambda s: len(s.market_data.symbols) == 4),
         ({"PYRT_MARKET_DATA__RECONNECT__MAX_DELAY_S": "5"}, lambda s: s.market_data.reconnect.max_delay_s == 5),
         ({"PYRT_SIM_BROKER__ALLOW_SHORTING": "true"}, lambda s: s.sim_broker.allow_shorting is True),
-        ({"PYRT_SIM_BROKER__REPLAY__PATH": "data/replay.csv"}, lambda s: s.sim_broker.replay.path.name == "replay.csv"),
+        ({"PYRT_SIM_BROKER__REPLAY__PATH": "data/replay.csv"}, lambda s: [p.name for p in s.sim_broker.replay.files()] == ["replay.csv"]),
         ({"PYRT_SIGNALS__MODEL_PATH": "models/m.onnx"}, lambda s: s.signals.model_path.name == "m.onnx"),
         ({"PYRT_SIGNALS__MODEL_PATH": "null"}, lambda s: s.signals.model_path is None),
         ({"PYRT_API__PORT": "18080", "PYRT_ROOT": "/tmp"}, lambda s: s.api.port == 18080),
