@@ -15,7 +15,7 @@ from pyrt.config.loader import (
     resolve_root,
     validate_files,
 )
-from pyrt.config.risk import BREAKER_TRIGGERS, BreakerModes, CircuitBreaker, RiskLimits
+from pyrt.config.risk import BreakerModes, CircuitBreakerLimits, RiskLimits
 from pyrt.config.secrets import DEFAULT_SIM_KEY_ID, DEFAULT_SIM_SECRET, Secrets
 from pyrt.config.system import (
     SERVICE_NAMES,
@@ -31,7 +31,6 @@ from pyrt.config.system import (
 from pyrt.config.venue import ResolvedVenue, resolve_venue
 
 __all__ = [
-    "BREAKER_TRIGGERS",
     "DEFAULT_SIM_KEY_ID",
     "DEFAULT_SIM_SECRET",
     "ENV_ROOT",
@@ -40,7 +39,7 @@ __all__ = [
     "SYSTEM_FILE",
     "AppConfig",
     "BreakerModes",
-    "CircuitBreaker",
+    "CircuitBreakerLimits",
     "ConfigError",
     "ExecutionConfig",
     "MarketDataConfig",

@@ -1,6 +1,10 @@
 """Typed model of `config/risk_limits.toml`: the hard pre-trade limits and the circuit
 breaker. Section and field names follow the original system's file. Every limit must be
-given explicitly and be positive: a missing or zero limit is a configuration error."""
+given explicitly and be positive: a missing or zero limit is a configuration error.
+
+This is the only risk-limits model: the risk core takes `RiskLimits` as it is (reading the
+sections, plus the few derived values below), so a limit, a default or a check is written
+once, here. The triggers and trading states are domain enums (`pyrt.domain.enums`)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from pydantic import Field, model_validator
 
 from pyrt.config.errors import problems_error
 from pyrt.config.types import StrictModel
+from pyrt.domain.enums import BreakerTrigger, TradingState
 
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]
 Percent = Annotated[Decimal, Field(gt=0, le=100)]
@@ -22,19 +27,7 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 BreakerMode = Literal["HALTED", "REDUCING"]
 """HALTED: no new orders at all; REDUCING: only orders that reduce a position."""
 
-BREAKER_TRIGGERS = (
-    "daily_loss",
-    "drawdown",
-    "consecutive_losses",
-    "max_trades_per_day",
-    "consecutive_rejections",
-    "error_rate",
-    "market_data_stale",
-    "integrity",
-    "manual",
-)
-"""Why the circuit breaker can trip (the risk core's `Trigger` values); also the `trigger`
-label of its activation metric."""
+NS_PER_SECOND = 1_000_000_000
 
 
 class PositionLimits(StrictModel):
@@ -107,29 +100,36 @@ class LossLimits(StrictModel):
         return self
 
 
+def _default(trigger: BreakerTrigger) -> BreakerMode:
+    mode: BreakerMode = trigger.default_mode.value  # type: ignore[assignment]
+    return mode
+
+
 class BreakerModes(StrictModel):
-    """[circuit_breaker.modes]: the trading state each trigger puts the system in. Losses
-    stop adding risk but let positions be closed; an unhealthy system stops everything."""
+    """[circuit_breaker.modes]: the trading state each trigger puts the system in. One
+    field per `BreakerTrigger`, defaulting to its `default_mode` (losses stop adding risk
+    but let positions be closed; an unhealthy system stops everything)."""
 
-    daily_loss: BreakerMode = "REDUCING"
-    drawdown: BreakerMode = "REDUCING"
-    consecutive_losses: BreakerMode = "REDUCING"
-    max_trades_per_day: BreakerMode = "REDUCING"
-    consecutive_rejections: BreakerMode = "HALTED"
-    error_rate: BreakerMode = "HALTED"
-    market_data_stale: BreakerMode = "HALTED"
-    integrity: BreakerMode = "HALTED"  # overfill, broker-position mismatch
-    manual: BreakerMode = "HALTED"
+    daily_loss: BreakerMode = _default(BreakerTrigger.DAILY_LOSS)
+    drawdown: BreakerMode = _default(BreakerTrigger.DRAWDOWN)
+    consecutive_losses: BreakerMode = _default(BreakerTrigger.CONSECUTIVE_LOSSES)
+    max_trades_per_day: BreakerMode = _default(BreakerTrigger.MAX_TRADES_PER_DAY)
+    consecutive_rejections: BreakerMode = _default(BreakerTrigger.CONSECUTIVE_REJECTIONS)
+    error_rate: BreakerMode = _default(BreakerTrigger.ERROR_RATE)
+    market_data_stale: BreakerMode = _default(BreakerTrigger.MARKET_DATA_STALE)
+    integrity: BreakerMode = _default(BreakerTrigger.INTEGRITY)  # overfill, broker-position mismatch
+    manual: BreakerMode = _default(BreakerTrigger.MANUAL)
 
-    def for_trigger(self, trigger: str) -> BreakerMode:
-        """The mode of a trigger in BREAKER_TRIGGERS."""
-        if trigger not in BREAKER_TRIGGERS:
-            raise KeyError(f"unknown breaker trigger {trigger!r}")
-        mode: BreakerMode = getattr(self, trigger)
-        return mode
+    def for_trigger(self, trigger: BreakerTrigger | str) -> TradingState:
+        """The mode (REDUCING or HALTED) of a trigger; ValueError for an unknown one."""
+        return TradingState(getattr(self, BreakerTrigger(trigger).value))
 
 
-class CircuitBreaker(StrictModel):
+if set(BreakerModes.model_fields) != {t.value for t in BreakerTrigger}:  # pragma: no cover - caught at import
+    raise TypeError("BreakerModes must have exactly one field per BreakerTrigger")
+
+
+class CircuitBreakerLimits(StrictModel):
     """[circuit_breaker]. `daily_loss_threshold` may be omitted; if given it must equal
     loss_limits.max_daily_loss (after loading it always does). A tripped breaker stays
     tripped until an operator resumes it: `auto_resume` must be false."""
@@ -146,7 +146,7 @@ class CircuitBreaker(StrictModel):
     modes: BreakerModes = Field(default_factory=BreakerModes)
 
     @model_validator(mode="after")
-    def _manual_resume(self) -> CircuitBreaker:
+    def _manual_resume(self) -> CircuitBreakerLimits:
         if self.auto_resume:
             raise problems_error([("auto_resume", "not supported: only an operator resumes a tripped breaker")])
         return self
@@ -161,13 +161,13 @@ class RiskMetadata(StrictModel):
 
 
 class RiskLimits(StrictModel):
-    """The whole of risk_limits.toml."""
+    """The whole of risk_limits.toml, as the risk core uses it."""
 
     position_limits: PositionLimits
     order_validation: OrderValidation
     throttle: Throttle
     loss_limits: LossLimits
-    circuit_breaker: CircuitBreaker
+    circuit_breaker: CircuitBreakerLimits
     metadata: RiskMetadata = Field(default_factory=RiskMetadata)
 
     @model_validator(mode="after")
@@ -181,6 +181,15 @@ class RiskLimits(StrictModel):
             )
             object.__setattr__(self, "circuit_breaker", breaker)
         return self
+
+    def mode_for(self, trigger: BreakerTrigger) -> TradingState:
+        """The breaker mode (REDUCING or HALTED) a trigger puts trading in."""
+        return self.circuit_breaker.modes.for_trigger(trigger)
+
+    @property
+    def cooldown_ns(self) -> int:
+        """How long a tripped breaker stays active before an unforced deactivation."""
+        return int(self.circuit_breaker.cooldown_minutes * 60 * NS_PER_SECOND)
 
     def _problems(self) -> Iterator[tuple[str, str]]:
         threshold = self.circuit_breaker.daily_loss_threshold

@@ -200,7 +200,7 @@ class SignalsConfig(StrictModel):
     sizing: SizingConfig = Field(default_factory=SizingConfig)
     publish_address: ZmqAddress = "tcp://127.0.0.1:5560"  # signals, for monitors
     control_endpoint: ZmqAddress = "tcp://127.0.0.1:5561"  # operator commands (safe mode on/off)
-    risk_timeout_ms: int = Field(default=5000, gt=0)  # longer than risk's wait on execution (3 s)
+    risk_timeout_ms: int = Field(default=5000, gt=0)  # must exceed risk.execution_timeout_ms
     # a bar that ended longer ago than this (gap fill, cache) warms strategies up but never trades
     max_bar_age_s: PositiveFloat = 120.0
     model_path: RelPath | None = None
@@ -224,6 +224,10 @@ class RiskServiceConfig(StrictModel):
     intent_endpoint: ZmqAddress = "tcp://127.0.0.1:5557"  # REP: order intents in, decisions out
     publish_address: ZmqAddress = "tcp://127.0.0.1:5559"  # PUB: risk state (breaker, exposure)
     state_path: RelPath = "data/risk_state.json"  # type: ignore[assignment]
+    # how long risk waits for the execution engine's journalled accept of an approved intent;
+    # the signal bridge waits on risk longer (signals.risk_timeout_ms), or it would give up
+    # on an intent risk still forwards
+    execution_timeout_ms: int = Field(default=3000, gt=0)
 
 
 SIM_REQUESTS_PER_MINUTE = 1_000_000  # only a sim broker (not an Alpaca host) may be asked for more than 200
@@ -384,7 +388,7 @@ class SystemConfig(StrictModel):
         if self.sim_broker.symbols is None:
             sim = self.sim_broker.model_copy(update={"symbols": self.market_data.symbols})
             object.__setattr__(self, "sim_broker", sim)
-        problems = [*self._symbol_problems(), *self._listener_problems()]
+        problems = [*self._symbol_problems(), *self._listener_problems(), *self._timeout_problems()]
         if problems:
             raise problems_error(problems)
         return self
@@ -399,6 +403,10 @@ class SystemConfig(StrictModel):
         missing = [s for s in self.market_data.symbols if s not in served]
         if self.venue.kind == "sim" and missing:
             yield "sim_broker.symbols", f"does not include market_data symbols {missing}"
+
+    def _timeout_problems(self) -> Iterator[tuple[str, str]]:
+        if self.signals.risk_timeout_ms <= self.risk.execution_timeout_ms:
+            yield "signals.risk_timeout_ms", f"must be > risk.execution_timeout_ms ({self.risk.execution_timeout_ms})"
 
     def listeners(self) -> list[Listener]:
         """Every TCP listener this config sets up, with the fields that set its host and port."""

@@ -121,3 +121,45 @@ class ReportEvent(str, Enum):
     ORDER_CANCEL_REJECTED = "order_cancel_rejected"
     STATUS = "status"  # a state from a lookup, a reconciliation or a local decision
     SNAPSHOT = "snapshot"  # an open order listed in answer to a snapshot request
+
+
+class TradingState(str, Enum):
+    """What new orders may do. REDUCING and HALTED are also the two modes of an active
+    circuit breaker."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"  # only orders that reduce exposure pass
+    HALTED = "HALTED"  # no order passes
+
+
+class BreakerTrigger(str, Enum):
+    """Why the circuit breaker tripped. The values are the keys of the
+    `[circuit_breaker.modes]` table of risk_limits.toml and the `trigger` label of the
+    activation metric; `default_mode` is the mode a trigger trips into unless that table
+    says otherwise."""
+
+    DAILY_LOSS = "daily_loss"
+    DRAWDOWN = "drawdown"
+    CONSECUTIVE_LOSSES = "consecutive_losses"
+    MAX_TRADES_PER_DAY = "max_trades_per_day"
+    CONSECUTIVE_REJECTIONS = "consecutive_rejections"
+    ERROR_RATE = "error_rate"
+    MARKET_DATA_STALE = "market_data_stale"
+    INTEGRITY = "integrity"  # overfill, broker-position mismatch
+    MANUAL = "manual"
+
+    @property
+    def default_mode(self) -> TradingState:
+        """Losses stop adding risk but let positions be closed (REDUCING); an unhealthy
+        system, an integrity violation or an operator stops everything (HALTED)."""
+        return TradingState.REDUCING if self in _LOSS_TRIGGERS else TradingState.HALTED
+
+
+_LOSS_TRIGGERS = frozenset(
+    {
+        BreakerTrigger.DAILY_LOSS,
+        BreakerTrigger.DRAWDOWN,
+        BreakerTrigger.CONSECUTIVE_LOSSES,
+        BreakerTrigger.MAX_TRADES_PER_DAY,
+    }
+)

@@ -21,7 +21,7 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from pyrt.config.risk import BREAKER_TRIGGERS
+from pyrt.domain.enums import BreakerTrigger
 
 PROCESSING_LATENCY_BUCKETS = (
     0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
@@ -162,8 +162,8 @@ def risk_metrics(registry: CollectorRegistry) -> RiskMetrics:
     activations = Counter(
         "risk_circuit_breaker_activations", "Circuit breaker trips by trigger", ["trigger"], registry=registry
     )
-    for trigger in BREAKER_TRIGGERS:
-        activations.labels(trigger=trigger)
+    for trigger in BreakerTrigger:
+        activations.labels(trigger=trigger.value)
     return RiskMetrics(
         checks_performed=Counter("risk_checks_performed", "Order intents checked", registry=registry),
         checks_failed=Counter("risk_checks_failed", "Order intents denied by reason", ["reason"], registry=registry),

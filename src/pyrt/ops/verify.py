@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pyrt.ops.backup import Layout, is_secret_file, verify_archive
+from pyrt.services.risk.state import saved_positions
 
 OK, FAIL, WARN = "ok", "fail", "warn"
 _MARK = {OK: "✓", FAIL: "✗", WARN: "⚠"}
@@ -135,13 +136,6 @@ def check_journal(path: Path) -> tuple[list[Check], Any]:
     return checks, projection
 
 
-def risk_positions(data: dict[str, Any]) -> dict[str, Decimal]:
-    """Nonzero position quantity per symbol in a saved risk state (risk_state.json)."""
-    book = data.get("book", {}).get("positions", {})
-    out = {sym: Decimal(str(p["qty"])) for sym, p in book.items()}
-    return {s: q for s, q in out.items() if q != 0}
-
-
 def compare_positions(risk_path: Path, projection: Any, running: bool) -> Check:
     """The positions saved by the risk manager against the ones replayed from the journal.
     A mismatch fails when the system is stopped; while it runs the saved state may lag, so
@@ -153,7 +147,7 @@ def compare_positions(risk_path: Path, projection: Any, running: bool) -> Check:
         return Check(name, OK, f"skipped: no saved risk state at {risk_path}")
     try:
         data = json.loads(risk_path.read_text())
-        saved = risk_positions(data)
+        saved = saved_positions(data)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, InvalidOperation) as exc:
         return Check(name, FAIL, f"{risk_path} unreadable: {exc}")
     journal = {s: p.qty for s, p in projection.positions.items() if p.qty != 0}

@@ -14,10 +14,10 @@ import msgspec
 
 from pyrt.config.secrets import DEFAULT_SIM_KEY_ID, DEFAULT_SIM_SECRET
 from pyrt.config.system import SimBrokerConfig
+from pyrt.domain.calendar import AlwaysOpen, NyseSession, SessionCalendar
 from pyrt.domain.clock import Clock, WallClock
 from pyrt.domain.market import Bar, Quote, Trade
 from pyrt.simbroker.alpaca_json import trade_update_json
-from pyrt.simbroker.calendar import AlwaysOpen, NyseSession, SessionCalendar
 from pyrt.simbroker.faults import Faults
 from pyrt.simbroker.ratelimit import KeyRateLimiter
 from pyrt.simbroker.store import SimStore

@@ -17,8 +17,8 @@ from datetime import datetime, time
 
 import numpy as np
 
+from pyrt.domain.calendar import NEW_YORK, NyseSession
 from pyrt.domain.market import Bar, Quote, Trade
-from pyrt.simbroker.calendar import NEW_YORK, NyseSession
 
 NS_PER_S = 1_000_000_000
 NS_PER_MIN = 60 * NS_PER_S

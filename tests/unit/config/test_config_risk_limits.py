@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from pyrt.config import BREAKER_TRIGGERS, ConfigError, load_config, load_risk_limits, validate_files
+from pyrt.config import ConfigError, load_config, load_risk_limits, validate_files
+from pyrt.domain.enums import BreakerTrigger, TradingState
 
 RISK = "config/risk_limits.toml"
 
@@ -26,7 +27,7 @@ def test_shipped_limits_are_the_originals(cfg: Any) -> None:
     assert risk.loss_limits.max_daily_loss == risk.circuit_breaker.daily_loss_threshold == 5000
     cb = risk.circuit_breaker
     assert (cb.max_consecutive_losses, cb.max_trades_per_day, cb.cooldown_minutes, cb.auto_resume) == (5, 50, 60, False)
-    assert {t: cb.modes.for_trigger(t) for t in BREAKER_TRIGGERS}["manual"] == "HALTED"
+    assert {t: cb.modes.for_trigger(t) for t in BreakerTrigger}[BreakerTrigger.MANUAL] is TradingState.HALTED
 
 
 def test_money_is_exact_decimal(cfg: Any) -> None:

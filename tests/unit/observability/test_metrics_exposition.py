@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 from prometheus_client import generate_latest
 
-from pyrt.config import BREAKER_TRIGGERS
+from pyrt.domain.enums import BreakerTrigger
 from pyrt.observability.metrics import (
     common_metrics,
     market_data_metrics,
@@ -86,7 +86,7 @@ def test_values_show_up() -> None:
 
 def test_every_breaker_trigger_is_pre_labelled() -> None:
     text = generate_latest(service_metrics("risk_manager").registry).decode()
-    for trigger in BREAKER_TRIGGERS:
+    for trigger in (t.value for t in BreakerTrigger):
         assert f'risk_circuit_breaker_activations_total{{trigger="{trigger}"}} 0.0' in text
 
 

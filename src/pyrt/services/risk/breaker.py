@@ -16,15 +16,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from pyrt.config.risk import RiskLimits
 from pyrt.domain.clock import Clock
+from pyrt.domain.enums import BreakerTrigger, TradingState
 from pyrt.domain.money import to_decimal
-from pyrt.services.risk.limits import RiskLimits
-from pyrt.services.risk.state import TradingState, Trigger
+from pyrt.services.risk.events import BreakerDeactivated, BreakerEscalated, BreakerEvent, BreakerTripped
 
 NS_PER_SECOND = 1_000_000_000
 ERROR_WINDOW_NS = 60 * NS_PER_SECOND
-
-Event = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -38,19 +37,19 @@ class CommandResult:
 class CircuitBreaker:
     """Trips on daily loss, drawdown, consecutive losses, trades per day, consecutive broker
     rejections/errors, error rate, stale market data and integrity violations. Events
-    (dicts) go to `emit`; by default they collect in `drain_events()`."""
+    (`BreakerEvent` structs) go to `emit`; by default they collect in `drain_events()`."""
 
-    def __init__(self, limits: RiskLimits, clock: Clock, emit: Callable[[Event], None] | None = None) -> None:
+    def __init__(self, limits: RiskLimits, clock: Clock, emit: Callable[[BreakerEvent], None] | None = None) -> None:
         self._limits = limits
         self._clock = clock
-        self._events: list[Event] = []
+        self._events: list[BreakerEvent] = []
         self._emit = emit or self._events.append
         self.active = False
-        self.trigger: Trigger | None = None
+        self.trigger: BreakerTrigger | None = None
         self.reason = ""
         self.mode: TradingState | None = None
         self.activated_at_ns: int | None = None
-        self.activations_by_trigger: dict[str, int] = {t.value: 0 for t in Trigger}
+        self.activations_by_trigger: dict[str, int] = {t.value: 0 for t in BreakerTrigger}
         self.day_start_pnl: Decimal | None = None  # realized + unrealized when the day began
         self.last_total_pnl: Decimal | None = None
         self.peak_equity: Decimal | None = None
@@ -89,7 +88,7 @@ class CircuitBreaker:
             "consecutive_rejections": self.consecutive_rejections,
         }
 
-    def drain_events(self) -> list[Event]:
+    def drain_events(self) -> list[BreakerEvent]:
         """Events emitted since the last drain (only when no `emit` was given)."""
         events, self._events = self._events, []
         return events
@@ -101,7 +100,7 @@ class CircuitBreaker:
         mode = TradingState(mode)
         if mode is TradingState.ACTIVE:
             return CommandResult(False, "mode must be HALTED or REDUCING")
-        self._trip(Trigger.MANUAL, reason.strip() or "manual activation", mode, manual=True)
+        self._trip(BreakerTrigger.MANUAL, reason.strip() or "manual activation", mode, manual=True)
         return CommandResult(True, f"circuit breaker active ({self.mode.value if self.mode else ''})")
 
     def deactivate(self, reason: str, force: bool = False) -> CommandResult:
@@ -111,19 +110,15 @@ class CircuitBreaker:
         if not self.active:
             return CommandResult(True, "circuit breaker already inactive")
         now = self._clock.now_ns()
-        cooldown_ns = int(self._limits.cooldown_minutes * 60 * NS_PER_SECOND)
+        cooldown_ns = self._limits.cooldown_ns
         elapsed = now - (self.activated_at_ns or now)
         if elapsed < cooldown_ns and not force:
             left = (cooldown_ns - elapsed) / (60 * NS_PER_SECOND)
             return CommandResult(False, f"cooldown: {left:.1f} min left (use force to override)")
         self._emit(
-            {
-                "event": "circuit_breaker_deactivated",
-                "trigger": self.trigger.value if self.trigger else None,
-                "reason": reason.strip(),
-                "forced": bool(force and elapsed < cooldown_ns),
-                "ts_ns": now,
-            }
+            BreakerDeactivated(
+                trigger=self.trigger, reason=reason.strip(), forced=bool(force and elapsed < cooldown_ns), ts_ns=now
+            )
         )
         self.active, self.trigger, self.reason, self.mode, self.activated_at_ns = False, None, "", None, None
         self.consecutive_losses = self.consecutive_rejections = 0
@@ -152,30 +147,30 @@ class CircuitBreaker:
         self.last_equity = equity_d
         if self.peak_equity is None or equity_d > self.peak_equity:
             self.peak_equity = equity_d
-        loss = -self.daily_pnl
-        if loss > self._limits.max_daily_loss:
-            self._auto_trip(Trigger.DAILY_LOSS, f"daily loss {loss} > max_daily_loss {self._limits.max_daily_loss}")
+        loss, losses = -self.daily_pnl, self._limits.loss_limits
+        if loss > losses.max_daily_loss:
+            self._auto_trip(BreakerTrigger.DAILY_LOSS, f"daily loss {loss} > max_daily_loss {losses.max_daily_loss}")
         if self.peak_equity > 0:
             drawdown_pct = (self.peak_equity - equity_d) / self.peak_equity * 100
-            if drawdown_pct > self._limits.drawdown_threshold_percent:
+            if drawdown_pct > losses.drawdown_threshold_percent:
                 self._auto_trip(
-                    Trigger.DRAWDOWN,
+                    BreakerTrigger.DRAWDOWN,
                     f"drawdown {drawdown_pct:.2f}% from peak equity {self.peak_equity} "
-                    f"> {self._limits.drawdown_threshold_percent}%",
+                    f"> {losses.drawdown_threshold_percent}%",
                 )
 
     def on_trade_closed(self, pnl: Decimal) -> None:
         """A round trip ended with `pnl` (a loss when negative)."""
         self.consecutive_losses = self.consecutive_losses + 1 if pnl < 0 else 0
-        if self.consecutive_losses >= self._limits.max_consecutive_losses:
-            self._auto_trip(Trigger.CONSECUTIVE_LOSSES, f"{self.consecutive_losses} consecutive losing trades")
+        if self.consecutive_losses >= self._limits.circuit_breaker.max_consecutive_losses:
+            self._auto_trip(BreakerTrigger.CONSECUTIVE_LOSSES, f"{self.consecutive_losses} consecutive losing trades")
 
     def on_order_approved(self) -> None:
         """The risk core approved an order: one more trade today."""
         self.trades_today += 1
-        if self.trades_today >= self._limits.max_trades_per_day:
-            limit = self._limits.max_trades_per_day
-            self._auto_trip(Trigger.MAX_TRADES_PER_DAY, f"{self.trades_today} trades today (max {limit})")
+        limit = self._limits.circuit_breaker.max_trades_per_day
+        if self.trades_today >= limit:
+            self._auto_trip(BreakerTrigger.MAX_TRADES_PER_DAY, f"{self.trades_today} trades today (max {limit})")
 
     def on_broker_rejection(self) -> None:
         """The broker rejected an order."""
@@ -191,7 +186,7 @@ class CircuitBreaker:
 
     def on_integrity_violation(self, kind: str, detail: str) -> None:
         """An overfill or a broker-position mismatch: trips at once."""
-        self._auto_trip(Trigger.INTEGRITY, f"{kind}: {detail}")
+        self._auto_trip(BreakerTrigger.INTEGRITY, f"{kind}: {detail}")
 
     def on_market_data(self, received_ns: int) -> None:
         """A quote arrived (receipt time)."""
@@ -208,46 +203,42 @@ class CircuitBreaker:
             self._watch_from_ns = now_ns
         since = max(self._last_data_ns or 0, self._watch_from_ns)
         silent_s = (now_ns - since) / NS_PER_SECOND
-        if silent_s > self._limits.market_data_stale_seconds:
-            self._auto_trip(
-                Trigger.MARKET_DATA_STALE,
-                f"no market data for {silent_s:.1f} s (max {self._limits.market_data_stale_seconds} s)",
-            )
+        stale_s = self._limits.circuit_breaker.market_data_stale_seconds
+        if silent_s > stale_s:
+            self._auto_trip(BreakerTrigger.MARKET_DATA_STALE, f"no market data for {silent_s:.1f} s (max {stale_s} s)")
 
     # -- internals ------------------------------------------------------------------
     def _on_failure(self, what: str) -> None:
-        now = self._clock.now_ns()
+        now, limits = self._clock.now_ns(), self._limits.circuit_breaker
         self.consecutive_rejections += 1
         self._errors.append(now)
         while self._errors and self._errors[0] <= now - ERROR_WINDOW_NS:
             self._errors.popleft()
-        if self.consecutive_rejections >= self._limits.max_consecutive_rejections:
+        if self.consecutive_rejections >= limits.max_consecutive_rejections:
             self._auto_trip(
-                Trigger.CONSECUTIVE_REJECTIONS, f"{self.consecutive_rejections} consecutive broker failures ({what})"
+                BreakerTrigger.CONSECUTIVE_REJECTIONS,
+                f"{self.consecutive_rejections} consecutive broker failures ({what})",
             )
-        if len(self._errors) > self._limits.max_error_rate_per_minute:
+        if len(self._errors) > limits.max_error_rate_per_minute:
             self._auto_trip(
-                Trigger.ERROR_RATE,
-                f"{len(self._errors)} errors in 60 s (max {self._limits.max_error_rate_per_minute})",
+                BreakerTrigger.ERROR_RATE,
+                f"{len(self._errors)} errors in 60 s (max {limits.max_error_rate_per_minute})",
             )
 
-    def _auto_trip(self, trigger: Trigger, reason: str) -> None:
-        if self._limits.breaker_enabled:
+    def _auto_trip(self, trigger: BreakerTrigger, reason: str) -> None:
+        if self._limits.circuit_breaker.enabled:
             self._trip(trigger, reason, self._limits.mode_for(trigger))
 
-    def _trip(self, trigger: Trigger, reason: str, mode: TradingState, manual: bool = False) -> None:
+    def _trip(self, trigger: BreakerTrigger, reason: str, mode: TradingState, manual: bool = False) -> None:
         now = self._clock.now_ns()
         if not self.active:
             self.active, self.trigger, self.reason, self.mode, self.activated_at_ns = True, trigger, reason, mode, now
             self.activations_by_trigger[trigger.value] += 1
-            event = "circuit_breaker_activated" if manual else "circuit_breaker_tripped"
+            self._emit(BreakerTripped(trigger=trigger, reason=reason, mode=mode, manual=manual, ts_ns=now))
         elif mode is TradingState.HALTED and self.mode is not TradingState.HALTED:
             self.mode = TradingState.HALTED
             self.reason = f"{self.reason}; escalated: {reason}"
-            event = "circuit_breaker_escalated"
-        else:
-            return
-        self._emit({"event": event, "trigger": trigger.value, "reason": reason, "mode": mode.value, "ts_ns": now})
+            self._emit(BreakerEscalated(trigger=trigger, reason=reason, mode=mode, ts_ns=now))
 
     # -- persistence ----------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -278,7 +269,7 @@ class CircuitBreaker:
             return None if v is None else to_decimal(v)
 
         self.active = bool(data["active"])
-        self.trigger = Trigger(data["trigger"]) if data.get("trigger") else None
+        self.trigger = BreakerTrigger(data["trigger"]) if data.get("trigger") else None
         self.reason = data.get("reason", "")
         self.mode = TradingState(data["mode"]) if data.get("mode") else None
         if self.active and self.mode not in (TradingState.HALTED, TradingState.REDUCING):

@@ -17,14 +17,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from pyrt.config.risk import RiskLimits
+from pyrt.domain.calendar import trading_day
 from pyrt.domain.clock import Clock
-from pyrt.domain.enums import OrderSide, OrderType
+from pyrt.domain.enums import OrderSide, OrderType, TradingState
 from pyrt.domain.intents import OrderIntent, RiskDecision
 from pyrt.domain.market import Quote
 from pyrt.domain.money import ZERO, to_decimal
-from pyrt.services.risk.breaker import CircuitBreaker, CommandResult, Event
-from pyrt.services.risk.limits import RiskLimits
-from pyrt.services.risk.state import Book, PendingOrder, TradingState, trading_day
+from pyrt.services.risk.breaker import CircuitBreaker, CommandResult
+from pyrt.services.risk.events import RiskEvent, TradingDayStarted, TradingStateChanged
+from pyrt.services.risk.state import Book, PendingOrder
 
 SNAPSHOT_SCHEMA = 1
 NS_PER_SECOND = 1_000_000_000
@@ -131,7 +133,7 @@ class RiskCore:
     def __init__(self, limits: RiskLimits, clock: Clock) -> None:
         self._limits = limits
         self._clock = clock
-        self._events: list[Event] = []
+        self._events: list[RiskEvent] = []
         self.breaker = CircuitBreaker(limits, clock, emit=self._events.append)
         self.book = Book()
         self.trading_state = TradingState.ACTIVE
@@ -257,13 +259,13 @@ class RiskCore:
         if ctx.market is None or ctx.price is None:
             return Reason.NO_MARKET_DATA, f"no usable quote for {ctx.order.symbol}"
         age_s = (ctx.now_ns - ctx.market.ts_ns) / NS_PER_SECOND
-        if age_s > self._limits.max_quote_age_seconds:
-            max_age = self._limits.max_quote_age_seconds
+        max_age = self._limits.order_validation.max_quote_age_seconds
+        if age_s > max_age:
             return Reason.STALE_MARKET_DATA, f"quote is {age_s:.1f} s old (max {max_age} s)"
         return None
 
     def _check_order_size(self, ctx: _Context) -> Denial | None:
-        qty, lim = ctx.order.qty, self._limits
+        qty, lim = ctx.order.qty, self._limits.order_validation
         if qty < lim.min_order_size:
             return Reason.MIN_ORDER_SIZE, f"qty {qty} < min_order_size {lim.min_order_size}"
         if qty > lim.max_order_size:
@@ -272,7 +274,7 @@ class RiskCore:
 
     def _check_price_bounds(self, ctx: _Context) -> Denial | None:
         assert ctx.price is not None
-        prices, lim = (*ctx.order.prices, ctx.price), self._limits
+        prices, lim = (*ctx.order.prices, ctx.price), self._limits.order_validation
         if min(prices) < lim.min_price:
             return Reason.MIN_PRICE, f"price {min(prices)} < min_price {lim.min_price}"
         if max(prices) > lim.max_price:
@@ -281,24 +283,22 @@ class RiskCore:
 
     def _check_price_collar(self, ctx: _Context) -> Denial | None:
         assert ctx.market is not None
-        mid = ctx.market.mid
+        mid, collar = ctx.market.mid, self._limits.order_validation.price_collar_percent
         for price in ctx.order.prices:
             away_pct = abs(price - mid) / mid * 100
-            if away_pct > self._limits.price_collar_percent:
-                return Reason.PRICE_COLLAR, (
-                    f"price {price} is {away_pct:.2f}% from mid {mid} (max {self._limits.price_collar_percent}%)"
-                )
+            if away_pct > collar:
+                return Reason.PRICE_COLLAR, f"price {price} is {away_pct:.2f}% from mid {mid} (max {collar}%)"
         return None
 
     def _check_order_value(self, ctx: _Context) -> Denial | None:
         assert ctx.price is not None
-        value = ctx.order.qty * ctx.price
-        if value > self._limits.max_order_value:
-            return Reason.MAX_ORDER_VALUE, f"order value {value} > max_order_value {self._limits.max_order_value}"
+        value, limit = ctx.order.qty * ctx.price, self._limits.order_validation.max_order_value
+        if value > limit:
+            return Reason.MAX_ORDER_VALUE, f"order value {value} > max_order_value {limit}"
         return None
 
     def _check_shorting(self, ctx: _Context) -> Denial | None:
-        if self._limits.allow_shorting or ctx.order.side is OrderSide.BUY:
+        if self._limits.position_limits.allow_shorting or ctx.order.side is OrderSide.BUY:
             return None
         _, pending_sell = self.book.pending_qty(ctx.order.symbol)
         lowest = self.book.position_qty(ctx.order.symbol) - pending_sell - ctx.order.qty
@@ -311,14 +311,14 @@ class RiskCore:
         return self.book.worst_abs_qty(ctx.order.symbol, extra_buy=buy, extra_sell=ctx.order.qty - buy)
 
     def _check_max_shares(self, ctx: _Context) -> Denial | None:
-        worst = self._worst_qty(ctx)
-        if not ctx.reduces and worst > self._limits.max_shares:
-            return Reason.MAX_SHARES, f"position could reach {worst} shares > max_shares {self._limits.max_shares}"
+        worst, limit = self._worst_qty(ctx), self._limits.position_limits.max_shares
+        if not ctx.reduces and worst > limit:
+            return Reason.MAX_SHARES, f"position could reach {worst} shares > max_shares {limit}"
         return None
 
     def _check_position_notional(self, ctx: _Context) -> Denial | None:
         assert ctx.price is not None
-        notional, limit = self._worst_qty(ctx) * ctx.price, self._limits.max_notional_per_position
+        notional, limit = self._worst_qty(ctx) * ctx.price, self._limits.position_limits.max_notional_per_position
         if not ctx.reduces and notional > limit:
             return Reason.MAX_POSITION_NOTIONAL, f"position could reach {notional} > max_notional_per_position {limit}"
         return None
@@ -329,18 +329,19 @@ class RiskCore:
         assert ctx.price is not None
         others = self.total_exposure(exclude=ctx.order.symbol)
         total = others + self._worst_qty(ctx) * ctx.price
-        limit = self._limits.max_total_exposure
+        limit = self._limits.position_limits.max_total_exposure
         if total > limit:
             return Reason.MAX_TOTAL_EXPOSURE, f"exposure could reach {total} > max_total_exposure {limit}"
         return None
 
     def _check_open_positions(self, ctx: _Context) -> Denial | None:
-        open_symbols = self.book.symbols()
+        open_symbols, limit = self.book.symbols(), self._limits.position_limits.max_open_positions
         if ctx.order.symbol in open_symbols:  # adds to, reduces or closes an open one
             return None
-        if len(open_symbols) + 1 > self._limits.max_open_positions:
-            return Reason.MAX_OPEN_POSITIONS, (
-                f"{len(open_symbols)} positions open or pending, max_open_positions {self._limits.max_open_positions}"
+        if len(open_symbols) + 1 > limit:
+            return (
+                Reason.MAX_OPEN_POSITIONS,
+                f"{len(open_symbols)} positions open or pending, max_open_positions {limit}",
             )
         return None
 
@@ -348,12 +349,13 @@ class RiskCore:
         since = ctx.now_ns - RATE_WINDOW_NS
         overall = _prune(self._approvals, since)
         per_symbol = _prune(self._approvals_by_symbol.get(ctx.order.symbol, deque()), since)
-        if overall >= self._limits.max_orders_per_minute:
-            return Reason.ORDER_RATE, f"{overall} orders in the last 60 s (max {self._limits.max_orders_per_minute})"
-        if per_symbol >= self._limits.max_orders_per_symbol_per_minute:
+        throttle = self._limits.throttle
+        if overall >= throttle.max_orders_per_minute:
+            return Reason.ORDER_RATE, f"{overall} orders in the last 60 s (max {throttle.max_orders_per_minute})"
+        if per_symbol >= throttle.max_orders_per_symbol_per_minute:
             return Reason.ORDER_RATE, (
                 f"{per_symbol} {ctx.order.symbol} orders in the last 60 s "
-                f"(max {self._limits.max_orders_per_symbol_per_minute})"
+                f"(max {throttle.max_orders_per_symbol_per_minute})"
             )
         return None
 
@@ -442,17 +444,14 @@ class RiskCore:
         except ValueError:
             return CommandResult(False, f"unknown trading state {state!r}")
         old, self.trading_state, self.trading_state_reason = self.trading_state, new, reason.strip()
-        self._events.append(
-            {"event": "trading_state_changed", "from": old.value, "to": new.value, "reason": reason.strip(),
-             "ts_ns": self._clock.now_ns()}
-        )  # fmt: skip
+        self._events.append(TradingStateChanged(old=old, new=new, reason=reason.strip(), ts_ns=self._clock.now_ns()))
         return CommandResult(True, f"trading state {new.value}")
 
     def _sync_day(self, now: int) -> None:
         day = trading_day(now)
         if day > self._day:
             self.breaker.start_day()
-            self._events.append({"event": "trading_day_started", "day": day, "previous": self._day, "ts_ns": now})
+            self._events.append(TradingDayStarted(day=day, previous=self._day, ts_ns=now))
             self._day = day
 
     # -- outputs ----------------------------------------------------------------------
@@ -471,7 +470,7 @@ class RiskCore:
             return market.mid
         return self.book.fallback_price(symbol)
 
-    def drain_events(self) -> list[Event]:
+    def drain_events(self) -> list[RiskEvent]:
         """Events since the last drain (breaker trips, state changes, day starts) for the
         shell to log, publish and alert on."""
         events = list(self._events)

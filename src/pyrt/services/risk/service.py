@@ -21,7 +21,9 @@ from typing import Any
 from pyrt.bus import schema as wire
 from pyrt.bus.poller import Poller
 from pyrt.bus.zmq import ReplyServer, RequestClient, RequestTimeout, ZmqPublisher, ZmqSubscriber
+from pyrt.domain.calendar import AlwaysOpen, NyseSession, SessionCalendar
 from pyrt.domain.clock import WallClock
+from pyrt.domain.enums import TradingState
 from pyrt.domain.ids import client_order_id
 from pyrt.domain.intents import OrderIntent, RiskDecision
 from pyrt.domain.market import Quote
@@ -30,27 +32,20 @@ from pyrt.observability import stages
 from pyrt.observability.metrics import required
 from pyrt.persistence.files import write_atomic
 from pyrt.services.risk.core import EXECUTION_TIMEOUT, RiskCore
-from pyrt.services.risk.limits import RiskLimits
+from pyrt.services.risk.events import BREAKER_EVENTS, BreakerTripped, describe
 from pyrt.services.runtime import READ_ONLY_ACTIONS, Every, ServiceRuntime, run_service
 
 log = logging.getLogger("pyrt.risk_manager")
 
-EXEC_TIMEOUT_MS = 3000
 MD_DRAIN_S = 0.002  # how often the marks are refreshed between intents
 
 
-def _session_calendar(cfg: Any) -> Any:
+def _session_calendar(cfg: Any) -> SessionCalendar:
     """When the market is open: stale market data only trips the breaker in session. The
     embedded synthetic market is open around the clock unless its session calendar is on."""
-    from pyrt.simbroker.calendar import AlwaysOpen, NyseSession
-
     if cfg.venue.embedded_sim and not cfg.system.sim_broker.session_calendar:
         return AlwaysOpen()
     return NyseSession()
-
-
-def limits_from_config(cfg: Any) -> RiskLimits:
-    return RiskLimits.from_mapping(cfg.risk.model_dump())
 
 
 class RiskManager:
@@ -60,11 +55,12 @@ class RiskManager:
         self.clock = WallClock()
         self.metrics = rt.metrics
         self.risk_metrics = required(rt.metrics.risk, "risk")
-        self.core = RiskCore(limits_from_config(cfg), self.clock)
+        self.core = RiskCore(cfg.risk, self.clock)
         self.state_path = cfg.system.risk.state_path
         self._restore()
         self.server = ReplyServer(cfg.system.risk.intent_endpoint, server_id="risk_manager")
-        self.exec = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=EXEC_TIMEOUT_MS,
+        # shorter than the signal bridge's wait on us (config checks risk_timeout_ms > this)
+        self.exec = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=cfg.system.risk.execution_timeout_ms,
                                   client_id="risk_manager")
         self.pub = ZmqPublisher(cfg.system.risk.publish_address, publisher_id="risk_manager")
         # marks only: the newest quote per symbol, drained every MD_DRAIN_S and before each
@@ -187,8 +183,6 @@ class RiskManager:
         if cmd.action == "set_trading_state":
             result = core.set_trading_state(cmd.args.get("state", ""), cmd.reason)
         elif cmd.action == "breaker_activate":
-            from pyrt.services.risk.state import TradingState
-
             mode = TradingState(cmd.args.get("mode", "HALTED"))
             result = core.breaker.activate(cmd.reason or "manual", mode)
         elif cmd.action == "breaker_deactivate":
@@ -239,14 +233,13 @@ class RiskManager:
 
     def _drain_events(self) -> None:
         for ev in self.core.drain_events():
-            name = ev.get("event", "")
-            if "breaker" in name:
-                log.error("circuit breaker %s: %s", name.replace("circuit_breaker_", ""),
-                          " ".join(f"{k}={v}" for k, v in ev.items() if k != "event"))
-                if name.endswith(("tripped", "activated")):
-                    self.risk_metrics.circuit_breaker_activations.labels(trigger=str(ev.get("trigger", "manual"))).inc()
+            if isinstance(ev, BreakerTripped):
+                log.error("circuit breaker %s: %s", "activated" if ev.manual else "tripped", describe(ev))
+                self.risk_metrics.circuit_breaker_activations.labels(trigger=ev.trigger.value).inc()
+            elif isinstance(ev, BREAKER_EVENTS):
+                log.error("%s: %s", ev.name, describe(ev))
             else:
-                log.info("risk event %s", " ".join(f"{k}={v}" for k, v in ev.items()))
+                log.info("risk event %s: %s", ev.name, describe(ev))
             self._dirty = True
             self._publish_state()
 
@@ -260,7 +253,7 @@ class RiskManager:
             core.breaker.status().get("reason", "")), core.breaker.active, core.breaker.daily_pnl))
 
     def _publish_limits(self) -> None:
-        self.risk_metrics.max_position_size.set(float(self.core.limits.max_shares))
+        self.risk_metrics.max_position_size.set(float(self.core.limits.position_limits.max_shares))
         self.risk_metrics.circuit_breaker_active.set(int(self.core.breaker.active))
 
     # ------------------------------------------------------------------ loop
@@ -294,13 +287,9 @@ class RiskManager:
             self.save()
         new = self.rt.try_reload()
         if new is not None:
-            try:
-                self.core.set_limits(limits_from_config(new))
-            except (ValueError, TypeError) as exc:
-                log.error("reloaded risk limits rejected, keeping the old ones: %s", exc)
-            else:
-                self._publish_limits()
-                log.info("risk limits reloaded (circuit breaker state unchanged: active=%s)", self.core.breaker.active)
+            self.core.set_limits(new.risk)  # validated by the config loader, or not applied
+            self._publish_limits()
+            log.info("risk limits reloaded (circuit breaker state unchanged: active=%s)", self.core.breaker.active)
 
     def serve(self) -> None:
         poller = Poller()

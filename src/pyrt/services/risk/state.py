@@ -1,51 +1,18 @@
-"""The risk manager's vocabulary and book-keeping: trading states, circuit-breaker triggers,
-the trading day, and the book of positions plus approved-but-not-yet-filled orders from
-which every projection is made. Pure: no I/O, no clock of its own."""
+"""The risk manager's book-keeping: the book of positions plus approved-but-not-yet-filled
+orders from which every projection is made. Pure: no I/O, no clock of its own. (Trading
+states and breaker triggers are domain enums, the trading day is the domain calendar's.)"""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
-from enum import Enum
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from pyrt.domain.enums import OrderSide
 from pyrt.domain.money import ZERO, to_decimal
 
-NEW_YORK = ZoneInfo("America/New_York")
 CLOSED_ORDERS_KEPT = 10_000  # closed intents remembered to catch fills after the close
-
-
-class TradingState(str, Enum):
-    """What new orders may do. Also the two modes of an active circuit breaker
-    (REDUCING or HALTED)."""
-
-    ACTIVE = "ACTIVE"
-    REDUCING = "REDUCING"  # only orders that reduce exposure pass
-    HALTED = "HALTED"  # no order passes
-
-
-class Trigger(str, Enum):
-    """Why the circuit breaker tripped. The values are the keys of the
-    `[circuit_breaker.modes]` table in risk_limits.toml."""
-
-    DAILY_LOSS = "daily_loss"
-    DRAWDOWN = "drawdown"
-    CONSECUTIVE_LOSSES = "consecutive_losses"
-    MAX_TRADES_PER_DAY = "max_trades_per_day"
-    CONSECUTIVE_REJECTIONS = "consecutive_rejections"
-    ERROR_RATE = "error_rate"
-    MARKET_DATA_STALE = "market_data_stale"
-    INTEGRITY = "integrity"  # overfill, broker-position mismatch
-    MANUAL = "manual"
-
-
-def trading_day(now_ns: int) -> str:
-    """The US equities trading day of an instant: its America/New_York date, ISO format."""
-    utc = datetime.fromtimestamp(now_ns // 1_000_000_000, tz=UTC)
-    return utc.astimezone(NEW_YORK).date().isoformat()
 
 
 def side_sign(side: OrderSide) -> int:
@@ -54,8 +21,13 @@ def side_sign(side: OrderSide) -> int:
 
 
 @dataclass
-class Position:
-    """A signed position: qty > 0 long, qty < 0 short."""
+class RoundTrip:
+    """A signed position as the breaker needs it: qty > 0 long, qty < 0 short, and the P&L
+    realized so far by the round trip still open (reset when it closes or flips).
+
+    Not `pyrt.domain.orders.Position`: that one carries the cumulative realized P&L of a
+    symbol, while the consecutive-losses rule needs the P&L of each round trip, and an
+    authoritative position report (which may flip or flatten it) resets that."""
 
     qty: Decimal = ZERO
     avg_entry_price: Decimal = ZERO
@@ -94,7 +66,7 @@ class Book:
     orders are kept (bounded) so that a late fill beyond the approval is still seen."""
 
     def __init__(self) -> None:
-        self.positions: dict[str, Position] = {}
+        self.positions: dict[str, RoundTrip] = {}
         self.pending: dict[str, PendingOrder] = {}
         self.closed: OrderedDict[str, PendingOrder] = OrderedDict()
 
@@ -149,7 +121,7 @@ class Book:
 
     def set_position(self, symbol: str, qty: Decimal, avg_entry_price: Decimal) -> None:
         """Overwrite a position with an authoritative report."""
-        pos = self.positions.setdefault(symbol, Position())
+        pos = self.positions.setdefault(symbol, RoundTrip())
         if qty == 0 or (pos.qty != 0 and (qty > 0) != (pos.qty > 0)):
             pos.trade_pnl = ZERO
         pos.qty = qty
@@ -168,7 +140,7 @@ class Book:
         return FillOutcome(self._apply_to_position(symbol, side_sign(side) * qty, price), overfill)
 
     def _apply_to_position(self, symbol: str, signed_qty: Decimal, price: Decimal) -> Decimal | None:
-        pos = self.positions.setdefault(symbol, Position())
+        pos = self.positions.setdefault(symbol, RoundTrip())
         old = pos.qty
         new = old + signed_qty
         if old == 0 or (old > 0) == (signed_qty > 0):  # opening or adding
@@ -211,7 +183,7 @@ class Book:
     def from_dict(cls, data: dict) -> Book:
         book = cls()
         for symbol, p in data.get("positions", {}).items():
-            book.positions[symbol] = Position(
+            book.positions[symbol] = RoundTrip(
                 to_decimal(p["qty"]), to_decimal(p["avg_entry_price"]), to_decimal(p.get("trade_pnl", "0"))
             )
         for o in data.get("pending", []):
@@ -226,3 +198,13 @@ class Book:
                 )
             )
         return book
+
+
+def saved_positions(snapshot: dict[str, Any]) -> dict[str, Decimal]:
+    """Nonzero position quantity per symbol in a saved risk state (`RiskCore.snapshot()`,
+    risk_state.json), for readers outside the risk manager (`pyrt verify`): the snapshot's
+    layout stays this module's business. Raises ValueError, KeyError or TypeError when
+    the state is malformed. Only the quantities are read, as `Book.from_dict` writes them."""
+    positions = snapshot.get("book", {}).get("positions", {})
+    qty = {symbol: to_decimal(p["qty"], f"book.positions.{symbol}.qty") for symbol, p in positions.items()}
+    return {symbol: q for symbol, q in qty.items() if q != 0}

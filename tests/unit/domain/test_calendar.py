@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from pyrt.simbroker.calendar import NS_PER_DAY, AlwaysOpen, NyseSession
+from pyrt.domain.calendar import NS_PER_DAY, AlwaysOpen, NyseSession, trading_day
 
 
 def ns(iso: str) -> int:
@@ -81,3 +81,12 @@ def test_nyse_sessions_between_lists_trading_days() -> None:
     # Mon 23, Tue 24 (early close), Thu 26, Fri 27; Christmas closed.
     assert len(sessions) == 4
     assert sessions[1] == (ns("2024-12-24T14:30:00+00:00"), ns("2024-12-24T18:00:00+00:00"))
+
+
+def test_the_trading_day_is_the_new_york_date() -> None:
+    # winter (EST, UTC-5): the day changes at 05:00 UTC
+    assert trading_day(ns("2024-03-06T04:59:59+00:00")) == "2024-03-05"
+    assert trading_day(ns("2024-03-06T05:00:00+00:00")) == "2024-03-06"
+    # summer (EDT, UTC-4): at 04:00 UTC
+    assert trading_day(ns("2024-07-01T03:59:59+00:00")) == "2024-06-30"
+    assert trading_day(ns("2024-07-01T04:00:00+00:00")) == "2024-07-01"

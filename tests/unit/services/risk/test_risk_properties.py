@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pyrt.services.risk.core import Reason
+from pyrt.services.risk.events import BreakerTripped
 
 D = Decimal
 SYMBOLS = ("AAA", "BBB", "CCC", "DDD")
@@ -74,7 +75,7 @@ class Model:
 @given(allow_shorting=st.booleans(), quote_list=st.lists(quotes, min_size=4, max_size=4), steps=actions)
 def test_no_approved_intent_leads_beyond_the_limits(make_env, allow_shorting, quote_list, steps):
     env = make_env(allow_shorting=allow_shorting, **LIMITS)
-    limits = env.limits
+    pos_limits, order_limits = env.limits.position_limits, env.limits.order_validation
     book = {s: (bid, (bid * (1 + D(bps) / 10000)).quantize(D("0.01"))) for s, (bid, bps) in zip(SYMBOLS, quote_list, strict=True)}
 
     def refresh_quotes():
@@ -85,7 +86,7 @@ def test_no_approved_intent_leads_beyond_the_limits(make_env, allow_shorting, qu
     model = Model()
     for (symbol, side, otype, size_pct, offset), (then, pick, fraction) in steps:
         bid, ask = book[symbol]
-        qty = max((limits.max_order_value * size_pct / 100 / ((bid + ask) / 2)).quantize(D("0.01"), ROUND_DOWN), D(1))
+        qty = max((order_limits.max_order_value * size_pct / 100 / ((bid + ask) / 2)).quantize(D("0.01"), ROUND_DOWN), D(1))
         price = ((bid + ask) / 2 * (1 + D(offset) / 100)).quantize(D("0.01"))
         decision = env.check(
             symbol=symbol,
@@ -100,13 +101,13 @@ def test_no_approved_intent_leads_beyond_the_limits(make_env, allow_shorting, qu
             valuation = max([*own, ask if side == "buy" else bid])  # filled at this price
             reducing = model.reduces(symbol, side, qty)
             model.open[decision.intent_id] = [symbol, 1 if side == "buy" else -1, qty]
-            assert qty <= limits.max_order_size
-            assert qty * valuation <= limits.max_order_value
+            assert qty <= order_limits.max_order_size
+            assert qty * valuation <= order_limits.max_order_value
             if not reducing:
                 worst = model.worst(symbol)[0]
-                assert worst * valuation <= limits.max_notional_per_position
+                assert worst * valuation <= pos_limits.max_notional_per_position
                 others = sum(model.worst(s)[0] * (b + a) / 2 for s, (b, a) in book.items() if s != symbol)
-                assert others + worst * valuation <= limits.max_total_exposure
+                assert others + worst * valuation <= pos_limits.max_total_exposure
         if then in ("fill", "cancel") and model.open:
             intent_id = list(model.open)[pick % len(model.open)]
             symbol, sign, remaining = model.open[intent_id]
@@ -127,13 +128,13 @@ def test_no_approved_intent_leads_beyond_the_limits(make_env, allow_shorting, qu
         for symbol in SYMBOLS:
             worst, lowest = model.worst(symbol)
             bid = book[symbol][0]  # every valuation and mark the core uses is >= the bid
-            assert worst <= limits.max_shares
-            assert worst * bid <= limits.max_notional_per_position
+            assert worst <= pos_limits.max_shares
+            assert worst * bid <= pos_limits.max_notional_per_position
             assert allow_shorting or lowest >= 0
             total += worst * bid
             held += worst > 0
-        assert total <= limits.max_total_exposure
-        assert held <= limits.max_open_positions
+        assert total <= pos_limits.max_total_exposure
+        assert held <= pos_limits.max_open_positions
 
 
 # -- (b) the breaker -------------------------------------------------------------------------
@@ -159,11 +160,11 @@ def run(env, events, apply, breached, trigger: str) -> None:
             tripped_at = i
         assert env.core.breaker.active == (tripped_at is not None), (i, event)
         probe(env, tripped_at is not None)
-    trips = env.events("circuit_breaker_tripped")
+    trips = [e for e in env.events(BreakerTripped) if not e.manual]
     if tripped_at is None:
         assert trips == []
     else:
-        assert [t["trigger"] for t in trips] == [trigger]
+        assert [t.trigger for t in trips] == [trigger]
 
 
 money = st.integers(min_value=-12, max_value=12).map(lambda n: D(n) * 250)  # coarse: hits the limit exactly

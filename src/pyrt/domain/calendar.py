@@ -1,4 +1,9 @@
-"""Trading-session calendars for the simulated broker.
+"""Trading-session calendars and the US equities trading day.
+
+The live risk manager (stale market data only trips the breaker in session, daily
+counters reset when the New York trading day changes) and the simulated broker (Alpaca's
+`/v2/clock`, day-order expiry) ask the same questions, so the answers live in the domain,
+below both: the live path never imports the simulator.
 
 A calendar answers Alpaca's `/v2/clock` questions ({timestamp, is_open, next_open,
 next_close}) and tells the broker when a day order expires. All times are UTC
@@ -164,3 +169,8 @@ class NyseSession:
 
 def _ny_date(ts_ns: int) -> date:
     return datetime.fromtimestamp(ts_ns // NS_PER_S, tz=UTC).astimezone(NEW_YORK).date()
+
+
+def trading_day(ts_ns: int) -> str:
+    """The US equities trading day of an instant: its America/New_York date, ISO format."""
+    return _ny_date(ts_ns).isoformat()

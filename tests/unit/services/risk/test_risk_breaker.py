@@ -8,14 +8,15 @@ from datetime import UTC
 from decimal import Decimal
 
 from pyrt.domain.clock import datetime_to_ns
+from pyrt.domain.enums import BreakerTrigger, TradingState
 from pyrt.services.risk.core import Reason, RiskCore
-from pyrt.services.risk.state import TradingState
+from pyrt.services.risk.events import BreakerDeactivated, BreakerEscalated, BreakerTripped, TradingDayStarted
 
 D = Decimal
 
 
 def _tripped(env):
-    return env.events("circuit_breaker_tripped")
+    return [e for e in env.events(BreakerTripped) if not e.manual]
 
 
 def _round_trip(env, pnl_per_share):
@@ -34,7 +35,7 @@ def test_daily_loss_trips_on_the_first_report_beyond_the_limit(make_env):
     env.core.on_pnl(D(-300), D("-500.01"), D(99_000))
     assert env.core.breaker.active
     [event] = _tripped(env)
-    assert event["trigger"] == "daily_loss" and "1000.01" in event["reason"]
+    assert event.trigger is BreakerTrigger.DAILY_LOSS and "1000.01" in event.reason
     assert env.core.breaker.mode is TradingState.REDUCING
     assert env.check(qty=1).reason_code == Reason.CIRCUIT_BREAKER_ACTIVE
     assert env.check(side="sell", qty=10).approved  # closing still allowed
@@ -155,13 +156,13 @@ def test_a_halting_trigger_escalates_a_reducing_breaker(make_env):
     env.core.on_integrity_violation("overfill", "x")
     assert env.core.breaker.mode is TradingState.HALTED
     assert env.core.breaker.trigger.value == "daily_loss"  # the first cause stays
-    assert env.events("circuit_breaker_escalated")
+    assert env.events(BreakerEscalated)
     assert env.core.counters()["breaker_activations_by_trigger"]["daily_loss"] == 1
     assert env.core.counters()["breaker_activations_by_trigger"]["integrity"] == 0
 
 
 def test_disabled_breaker_does_not_trip_automatically_but_the_kill_switch_works(make_env):
-    env = make_env(breaker_enabled=False, max_consecutive_rejections=1)
+    env = make_env(enabled=False, max_consecutive_rejections=1)
     env.quote()
     env.core.on_broker_rejection()
     assert not env.core.breaker.active
@@ -174,7 +175,8 @@ def test_manual_deactivation_needs_a_reason_and_respects_the_cooldown(make_env):
     env = make_env(cooldown_minutes=60)
     env.quote()
     assert env.core.breaker.activate("operator test").ok
-    assert env.events("circuit_breaker_activated")
+    [event] = env.events(BreakerTripped)
+    assert event.manual and event.trigger is BreakerTrigger.MANUAL
     assert not env.core.breaker.deactivate("").ok
     env.clock.advance(59 * 60)
     refused = env.core.breaker.deactivate("resolved")
@@ -185,15 +187,15 @@ def test_manual_deactivation_needs_a_reason_and_respects_the_cooldown(make_env):
     assert not env.core.breaker.active
     env.quote()
     assert env.check(qty=1).approved
-    [event] = env.events("circuit_breaker_deactivated")
-    assert event["reason"] == "resolved" and event["forced"] is False
+    [event] = env.events(BreakerDeactivated)
+    assert event.reason == "resolved" and event.forced is False and event.trigger is BreakerTrigger.MANUAL
 
 
 def test_forced_deactivation_before_the_cooldown(make_env):
     env = make_env(cooldown_minutes=60)
     env.core.breaker.activate("x")
     assert env.core.breaker.deactivate("false alarm", force=True).ok
-    assert env.events("circuit_breaker_deactivated")[0]["forced"] is True
+    assert env.events(BreakerDeactivated)[0].forced is True
 
 
 def test_after_deactivation_a_daily_loss_still_beyond_the_limit_trips_again(make_env):
@@ -269,7 +271,7 @@ def test_day_rollover_resets_daily_counters_but_not_an_active_breaker(make_env):
     assert env.core.breaker.trades_today == 2
     env.clock.set(_next_new_york_midnight_ns())
     env.core.on_tick(session_open=False)
-    assert env.events("trading_day_started")[0]["day"] == "2024-03-06"
+    assert env.events(TradingDayStarted)[0].day == "2024-03-06"
     assert env.core.breaker.trades_today == 0
     assert env.core.breaker.daily_pnl == 0
     assert env.core.breaker.active  # still active: only an operator closes it

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from pyrt.domain.enums import OrderSide
+from pyrt.domain.enums import OrderSide, TradingState
 from pyrt.services.risk.core import DENIAL_REASONS, Reason
-from pyrt.services.risk.state import TradingState
+from pyrt.services.risk.events import TradingStateChanged
 
 D = Decimal
 
@@ -360,7 +360,8 @@ def test_trading_state_changes_need_a_reason_and_are_events(env):
     assert not env.core.set_trading_state("HALTED", " ").ok
     assert not env.core.set_trading_state("PAUSED", "x").ok
     assert env.core.set_trading_state("HALTED", "maintenance").ok
-    assert env.events("trading_state_changed")[0]["to"] == "HALTED"
+    [event] = env.events(TradingStateChanged)
+    assert (event.old, event.new, event.reason) == (TradingState.ACTIVE, TradingState.HALTED, "maintenance")
     assert env.core.set_trading_state("ACTIVE", "done").ok
     assert env.check(qty=1).approved
 
