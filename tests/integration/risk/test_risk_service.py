@@ -51,6 +51,10 @@ def test_sighup_reload_and_breaker_persistence(tmp_path: Path):
         assert risk.metric("risk_max_position_size") == "risk_max_position_size 1000.0"
         assert risk.command("breaker_activate", mode="HALTED").ok
         wait_for(lambda: risk.metric("risk_circuit_breaker_active ") == "risk_circuit_breaker_active 1.0", 5, "breaker")
+        # the shell reads the typed event: the activation is counted under its trigger
+        activations = risk.metric("risk_circuit_breaker_activations_total")
+        assert 'risk_circuit_breaker_activations_total{trigger="manual"} 1.0' in activations, activations
+        assert 'risk_circuit_breaker_activations_total{trigger="daily_loss"} 0.0' in activations, activations
         # a valid reload takes effect and leaves the breaker active
         risk_file.write_text(risk_file.read_text().replace("max_shares = 1000", "max_shares = 500"))
         os.kill(risk.proc.pid, signal.SIGHUP)
@@ -65,6 +69,7 @@ def test_sighup_reload_and_breaker_persistence(tmp_path: Path):
         assert risk.stop() == 0
         log = (tmp_path / "root" / "logs" / "risk_manager.log").read_text()
         assert "config reload rejected" in log and "max_shares" in log
+        assert "circuit breaker activated: trigger=manual reason=test mode=HALTED manual=True" in log
         # the breaker survives a restart
         risk_file.write_text(risk_file.read_text().replace("max_shares = -3", "max_shares = 500"))
         risk = RiskProcess(config_dir)
