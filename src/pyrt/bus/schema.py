@@ -31,6 +31,7 @@ import msgspec
 
 from pyrt.domain.clock import Clock, WallClock
 from pyrt.domain.enums import OrderSide, ReportEvent
+from pyrt.domain.errors import BadInput, PyrtError, Retryable
 from pyrt.domain.intents import OrderIntent, RiskDecision
 from pyrt.domain.market import Bar, Quote, Trade
 
@@ -43,11 +44,11 @@ DEFAULT_MAX_FRAME_BYTES = 64 * 1024
 # --------------------------------------------------------------------------- errors
 
 
-class BusError(Exception):
+class BusError(PyrtError):
     """Base of every error raised by the bus."""
 
 
-class WireError(BusError):
+class WireError(BusError, BadInput):
     """A frame that cannot be accepted. ``reason_code`` is one of the ``REASON_*``
     constants and is what drop counters are keyed by."""
 
@@ -57,7 +58,7 @@ class WireError(BusError):
         self.detail = detail
 
 
-class RequestTimeout(BusError):
+class RequestTimeout(BusError, Retryable):
     """No matching reply arrived in time. The request counts as rejected; a reply that
     arrives later is discarded."""
 

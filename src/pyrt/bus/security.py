@@ -48,6 +48,8 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import parse_monitor_message
 
+from pyrt.domain.errors import NeedsOperator
+
 log = logging.getLogger("pyrt.bus.auth")
 
 KEYS_DIRNAME = "bus_keys"
@@ -66,7 +68,7 @@ _MONITOR_EVENTS = sum(_FAILED_EVENTS) | zmq.EVENT_MONITOR_STOPPED
 LOG_EVERY_S = 60.0
 
 
-class BusSecurityError(Exception):
+class BusSecurityError(NeedsOperator):
     """The bus keys cannot be created or loaded; the message names the file, never a key."""
 
 

@@ -10,13 +10,15 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
+from pyrt.domain.errors import NeedsOperator
+
 PROBLEMS_TYPE = "pyrt_problems"
 """Error type of a validator that reports several problems below its own location."""
 
 _SCALARS = (bool, int, float, Decimal, type(None))
 
 
-class ConfigError(Exception):
+class ConfigError(NeedsOperator):
     """The configuration cannot be used. `problems` holds one line per problem, each
     `<file>: <dotted.field>: <reason>`; the message lists them all."""
 

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from pyrt.domain.errors import BadInput
 from pyrt.domain.intents import OrderIntent
 
 
@@ -141,7 +142,7 @@ _BY_KIND: dict[str, type[Any]] = {
 }
 
 
-class BadEvent(ValueError):
+class BadEvent(BadInput, ValueError):
     """A record whose payload is not a known event of its kind; the message names why."""
 
 

@@ -7,8 +7,9 @@ check runs before anything else (before the body is even read), so a refused req
 changes nothing and writes no audit entry; it is logged without the token. /health and
 /ready are open. A non-loopback bind is refused unless PYRT_API_TOKEN was set explicitly.
 
-Errors: an ActionError becomes its status with {"detail": ...}; a service or broker that
-does not answer is 503."""
+Errors are mapped once, by the group of ``pyrt.domain.errors`` (`http_answer`): refused 409
+(an ActionError carries its own status), bad input 422, retryable and needs-an-operator
+503, always as {"detail": ...}."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from pydantic import BaseModel, Field
 from pyrt.bus.zmq import RequestTimeout
 from pyrt.config.system import TRADING_SERVICES
 from pyrt.config.types import is_loopback_host
+from pyrt.domain.errors import BadInput, NeedsOperator, PyrtError, Refused, Retryable, group_of
 from pyrt.ops.audit import Caller
 from pyrt.ops.auth import TokenSet, load_tokens
 from pyrt.ops.facade import ActionError
@@ -87,6 +89,23 @@ class EmergencyBody(ReasonBody):
 
 
 # --------------------------------------------------------------------------- helpers
+
+HTTP_STATUS: dict[type[PyrtError] | None, int] = {Refused: 409, BadInput: 422, Retryable: 503, NeedsOperator: 503,
+                                                  None: 503}
+"""The API's answer to each group of errors (None: a PyrtError outside the groups)."""
+
+
+def http_answer(exc: PyrtError) -> tuple[int, str]:
+    """The one mapping of errors to HTTP answers: the status by group (an ActionError
+    carries its own), the detail naming what failed."""
+    status = exc.status if isinstance(exc, ActionError) else HTTP_STATUS[group_of(exc)]
+    if isinstance(exc, RequestTimeout):
+        return status, "a service did not answer (is the system running?)"
+    if isinstance(exc, VenueError):
+        return status, f"broker error: {exc}"
+    return status, str(exc)
+
+
 def _presented_token(header: str | None) -> str | None:
     scheme, _, value = (header or "").partition(" ")
     if scheme.lower() != "bearer":
@@ -149,17 +168,10 @@ def build_api(cfg: AppConfig, facade: ControlFacade, tokens: TokenSet | None = N
             request.state.token_name = name
         return await call_next(request)
 
-    @app.exception_handler(ActionError)
-    async def _action_error(_request: Request, exc: ActionError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
-
-    @app.exception_handler(VenueError)
-    async def _venue_error(_request: Request, exc: VenueError) -> JSONResponse:
-        return JSONResponse({"detail": f"broker error: {exc}"}, status_code=503)
-
-    @app.exception_handler(RequestTimeout)
-    async def _timeout(_request: Request, exc: RequestTimeout) -> JSONResponse:
-        return JSONResponse({"detail": "a service did not answer (is the system running?)"}, status_code=503)
+    @app.exception_handler(PyrtError)
+    async def _pyrt_error(_request: Request, exc: PyrtError) -> JSONResponse:
+        status, detail = http_answer(exc)
+        return JSONResponse({"detail": detail}, status_code=status)
 
     @app.get("/health", tags=["probes"])
     def health() -> dict[str, str]:
@@ -284,7 +296,7 @@ def _routes(facade: ControlFacade, act: Callable[[Callable[[], Any]], Any]) -> A
 
 
 # --------------------------------------------------------------------------- serving
-class ApiRefused(RuntimeError):
+class ApiRefused(NeedsOperator, RuntimeError):
     """The API must not start with this configuration."""
 
 

@@ -32,6 +32,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pyrt.domain.errors import NeedsOperator
+
 if TYPE_CHECKING:
     from pyrt.config import AppConfig
 
@@ -49,7 +51,7 @@ _SECRET_SUFFIXES = {".key", ".pem", ".p12", ".pfx", ".keystore", ".jks"}
 _CHUNK = 1 << 20
 
 
-class BackupError(Exception):
+class BackupError(NeedsOperator):
     """A backup or restore cannot be done as asked; nothing was changed."""
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyrt.domain.errors import Refused
+
 log = logging.getLogger("pyrt.chaos")
 
 ENV_INTERVAL = "PYRT_CHAOS_INTERVAL_S"
@@ -60,7 +62,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
 )}
 
 
-class ChaosRefused(ValueError):
+class ChaosRefused(Refused, ValueError):
     """--chaos cannot be used as asked; the message says why."""
 
 

@@ -16,11 +16,12 @@ from decimal import Decimal
 from typing import Any
 
 from pyrt.bus import schema as wire
-from pyrt.domain.clock import iso_utc
 from pyrt.bus.security import for_config
 from pyrt.bus.zmq import RequestClient, RequestTimeout
 from pyrt.config.system import TRADING_SERVICES
+from pyrt.domain.clock import iso_utc
 from pyrt.domain.enums import OrderSide, OrderType, TimeInForce
+from pyrt.domain.errors import Refused
 from pyrt.domain.ids import client_order_id
 from pyrt.domain.intents import OrderIntent
 from pyrt.ops.audit import AuditLog, Caller
@@ -32,7 +33,7 @@ log = logging.getLogger("pyrt.control")
 
 
 
-class ActionError(Exception):
+class ActionError(Refused):
     """An operator action that cannot be done as asked (HTTP 409/422 in the API)."""
 
     def __init__(self, message: str, status: int = 409) -> None:

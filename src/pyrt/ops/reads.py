@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pyrt.domain.errors import Retryable
 from pyrt.services.execution.budget import RequestBudget
 
 ENGINE_TTL_S = 0.5
@@ -34,7 +35,7 @@ ENGINE_RETRY_S = 5.0
 T = TypeVar("T")
 
 
-class ReadThrottled(Exception):
+class ReadThrottled(Retryable):
     """The broker read budget is used up and nothing was read before."""
 
     def __init__(self, retry_after_s: float) -> None:

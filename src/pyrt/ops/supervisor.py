@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from pyrt.config import AppConfig
+from pyrt.domain.errors import NeedsOperator
 from pyrt.ops.status import (
     CONTROL,
     SIM_BROKER,
@@ -77,7 +78,7 @@ def run_sim_broker(config_dir: Path) -> int:
     return 0
 
 
-class TargetUnavailable(RuntimeError):
+class TargetUnavailable(NeedsOperator, RuntimeError):
     """The module of a target does not exist (yet)."""
 
 
@@ -252,7 +253,7 @@ class Child:
         return self.proc.poll() is None
 
 
-class StartFailed(RuntimeError):
+class StartFailed(NeedsOperator, RuntimeError):
     """A target exited or did not become ready in time."""
 
     def __init__(self, name: str, reason: str) -> None:

@@ -25,6 +25,7 @@ from typing import Any, Self
 import msgspec
 
 from pyrt.domain.clock import Clock, WallClock
+from pyrt.domain.errors import NeedsOperator
 from pyrt.domain.events import JournalRecord, RecordKind
 from pyrt.persistence.checkpoint import WalCheckpointer
 
@@ -37,7 +38,7 @@ EVENT_FORMAT = 2
 _PAGE_SIZE = 500
 
 
-class JournalError(Exception):
+class JournalError(NeedsOperator):
     """The journal cannot be used as asked (bad schema, second writer, closed)."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from pyrt.domain.errors import BadInput
 from pyrt.domain.market import Bar, Quote
 from pyrt.simbroker.market import LOT, symbol_key
 
@@ -33,7 +34,7 @@ _BAR, _QUOTE = 0, 1  # at equal times a bar's close comes before the next bar's 
 ReplayEvent = Quote | Bar
 
 
-class ReplayDataError(ValueError):
+class ReplayDataError(BadInput, ValueError):
     """A replay file could not be read; the message names the file, line (or row) and column."""
 
     def __init__(self, path: Path, where: str, column: str | None, problem: str) -> None:

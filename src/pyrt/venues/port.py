@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from pyrt.domain.errors import NeedsOperator, PyrtError, Refused, Retryable
 from pyrt.domain.intents import OrderIntent
 
 
-class VenueError(Exception):
+class VenueError(PyrtError):
     """Base of every venue error."""
 
 
-class OrderRejectedByVenue(VenueError):
+class OrderRejectedByVenue(VenueError, Refused):
     """A definitive refusal (HTTP 403/422): the order does not exist at the venue."""
 
     def __init__(self, status: int, code: int | None, message: str) -> None:
@@ -34,11 +35,11 @@ class OutcomeUnknown(VenueError):
     Resolve by looking the order up by client_order_id, never by sending it again."""
 
 
-class NotFound(VenueError):
+class NotFound(VenueError, Refused):
     """The venue does not know this order or position (HTTP 404)."""
 
 
-class RateLimited(VenueError):
+class RateLimited(VenueError, Retryable):
     """HTTP 429: wait until `reset_epoch_s` before non-urgent requests."""
 
     def __init__(self, reset_epoch_s: float | None) -> None:
@@ -46,11 +47,11 @@ class RateLimited(VenueError):
         self.reset_epoch_s = reset_epoch_s
 
 
-class VenueUnavailable(VenueError):
+class VenueUnavailable(VenueError, Retryable):
     """A read failed for a transient reason (timeout, 5xx, connection): safe to retry."""
 
 
-class AuthFailed(VenueError):
+class AuthFailed(VenueError, NeedsOperator):
     """HTTP 401/403 on authentication: stop and call a human."""
 
 

@@ -28,6 +28,7 @@ CONFIG_DIR_OPTION = typer.Option(Path("config"), "--config-dir", envvar="PYRT_CO
                                  help="Configuration directory (env PYRT_CONFIG_DIR).")
 
 EXIT_REFUSED = 1
+EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 
 
@@ -78,24 +79,40 @@ def open_facade(config_dir: Path, notify: bool = False) -> ControlFacade:
     return ControlFacade(cfg, notifier=notifier)
 
 
-def guarded(fn: Callable[[], T]) -> T:
-    """Run a facade call; a refusal exits 1 (3 when a service or the broker is not
-    answering) with the reason on stderr."""
+def cli_answer(exc: Exception) -> tuple[int, str]:
+    """The one mapping of errors to exit codes and messages, by the group of
+    ``pyrt.domain.errors``: refused 1 (an ActionError the service did not answer: 3), bad
+    input and needs-an-operator 2, retryable 3."""
     from pyrt.bus.zmq import RequestTimeout
+    from pyrt.domain.errors import BadInput, NeedsOperator, Refused, Retryable
     from pyrt.ops.facade import ActionError
     from pyrt.venues.port import VenueError
 
+    if isinstance(exc, ActionError):
+        return (EXIT_UNAVAILABLE if exc.status == 503 else EXIT_REFUSED), f"refused: {exc}"
+    if isinstance(exc, RequestTimeout):
+        return EXIT_UNAVAILABLE, "a service did not answer (is the system running? see `pyrt status`)"
+    what = "broker error" if isinstance(exc, VenueError) else "error"
+    if isinstance(exc, Refused):
+        return EXIT_REFUSED, f"refused: {what}: {exc}"
+    if isinstance(exc, (BadInput, NeedsOperator)):
+        return EXIT_USAGE, f"{what}: {exc}"
+    if isinstance(exc, Retryable):
+        return EXIT_UNAVAILABLE, f"{what}: {exc} (try again later)"
+    return EXIT_UNAVAILABLE, f"{what}: {exc}"
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run a facade call; an error of py_rt exits as `cli_answer` says, with the reason on
+    stderr."""
+    from pyrt.domain.errors import PyrtError
+
     try:
         return fn()
-    except ActionError as exc:
-        typer.echo(f"refused: {exc}", err=True)
-        raise typer.Exit(EXIT_UNAVAILABLE if exc.status == 503 else EXIT_REFUSED) from None
-    except RequestTimeout:
-        typer.echo("a service did not answer (is the system running? see `pyrt status`)", err=True)
-        raise typer.Exit(EXIT_UNAVAILABLE) from None
-    except VenueError as exc:
-        typer.echo(f"broker error: {exc}", err=True)
-        raise typer.Exit(EXIT_UNAVAILABLE) from None
+    except PyrtError as exc:
+        code, message = cli_answer(exc)
+        typer.echo(message, err=True)
+        raise typer.Exit(code) from None
 
 
 def echo_json(data: Any) -> None:

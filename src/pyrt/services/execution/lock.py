@@ -7,8 +7,10 @@ import fcntl
 import os
 from pathlib import Path
 
+from pyrt.domain.errors import NeedsOperator
 
-class AccountLockHeld(RuntimeError):
+
+class AccountLockHeld(NeedsOperator, RuntimeError):
     pass
 
 

@@ -20,12 +20,13 @@ from collections.abc import Iterable, Mapping
 import msgspec
 
 from pyrt.bus.schema import BarMsg, SymbolStatus
+from pyrt.domain.errors import BadInput
 from pyrt.domain.market import MINUTE_BAR_NS
 
 NO_QUOTE_YET = "no quote yet"
 
 
-class MalformedBarCache(ValueError):
+class MalformedBarCache(BadInput, ValueError):
     """A bar cache file whose content is not a list of bars."""
 
 

@@ -21,6 +21,7 @@ import msgspec
 
 from pyrt.domain.clock import Clock
 from pyrt.domain.enums import OrderSide, OrderType, TimeInForce
+from pyrt.domain.errors import BadInput
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.market import Bar, Quote, Trade
 from pyrt.domain.money import ZERO, round_price, to_decimal
@@ -30,7 +31,7 @@ MAX_STRATEGY_NAME_LEN = 15  # client_order_id = strategy + separator + intent id
 _NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
 
 
-class StrategyConfigError(ValueError):
+class StrategyConfigError(BadInput, ValueError):
     """A strategy spec or its params are invalid; the message names strategy and field."""
 
 

@@ -29,13 +29,14 @@ from msgspec.msgpack import Ext
 
 from pyrt.bus.schema import BarMsg, QuoteMsg, TradeMsg
 from pyrt.domain.clock import datetime_to_ns
+from pyrt.domain.errors import BadInput
 
 MAX_NUMBER = 1e18
 """Largest price or size accepted (anything bigger, infinite or NaN is malformed)."""
 _NUMBER = frozenset({int, float})
 
 
-class MalformedFeedMessage(ValueError):
+class MalformedFeedMessage(BadInput, ValueError):
     """A feed message that cannot be normalised (missing field, wrong type, bad value)."""
 
 
