@@ -149,28 +149,15 @@ class MarketDataConfig(StrictModel):
 
 
 class StrategyConfig(StrictModel):
-    """One strategy instance. `kind` and `params` are checked by the strategy registry of
-    the signal bridge (the one place each strategy's parameters are defined)."""
+    """One strategy instance. `kind` and `params` are checked against the strategy registry
+    of the signal bridge (the one place each strategy's parameters are defined) where config
+    and strategies meet: `pyrt.bootstrap.load_app`, so that config imports no strategy code."""
 
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,15}$")]
     kind: str
     symbols: Symbols
     params: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
-
-    @model_validator(mode="after")
-    def _known_kind_and_params(self) -> StrategyConfig:
-        from pyrt.services.signals.strategies.registry import STRATEGY_KINDS
-        from pyrt.services.signals.strategy import StrategyConfigError
-
-        cls = STRATEGY_KINDS.get(self.kind)
-        if cls is None:
-            raise problems_error([("kind", f"unknown strategy kind {self.kind!r} (known: {', '.join(sorted(STRATEGY_KINDS))})")])
-        try:
-            cls(self.name, list(self.symbols), self.params)
-        except (StrategyConfigError, ValueError) as exc:
-            raise problems_error([("params", str(exc))]) from None
-        return self
 
 
 class SizingConfig(StrictModel):

@@ -93,7 +93,7 @@ def sim_broker(
         syms = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
         if not syms:
             raise typer.BadParameter("at least one symbol is required", param_hint="--symbols")
-    flags = {
+    flags: dict[str, Any] = {
         "host": host, "port": port, "data_dir": data_dir, "seed": seed, "symbols": syms,
         "allow_shorting": allow_shorting, "latency_ms": latency_ms, "slippage_bps": slippage_bps,
         "fee_per_share": None if fee_per_share is None else Decimal(str(fee_per_share)),
@@ -102,7 +102,7 @@ def sim_broker(
         "replay": {"path": tuple(replay), "speed": replay_speed} if replay else None,
         "history_paths": tuple(history) or None,
     }
-    given = {field: value for field, value in flags.items() if value is not None}
+    given: dict[str, Any] = {field: value for field, value in flags.items() if value is not None}
     if rate_limit is not None:
         given["rate_limit_per_minute"] = rate_limit or None  # 0 disables the limit: None in the config
     config = sim_broker_config(given)
@@ -135,6 +135,7 @@ def run_cmd(
     module: str | None = typer.Option(None, hidden=True, help="Run this module's run(config_dir) instead."),
 ) -> None:
     """Run one service in the foreground and exit with its code (for systemd and docker)."""
+    from pyrt.bootstrap import load_app
     from pyrt.config import ConfigError
     from pyrt.ops.status import canonical_target
     from pyrt.ops.supervisor import TargetUnavailable, run_target
@@ -144,6 +145,7 @@ def run_cmd(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="SERVICE") from exc
     try:
+        load_app(config_dir)  # the whole application's checks (strategy specs too) before the process starts
         code = run_target(target, config_dir, module)
     except ConfigError as exc:
         typer.echo(f"configuration error in {config_dir}:\n{exc}", err=True)

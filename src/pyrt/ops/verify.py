@@ -233,6 +233,6 @@ def secret_file_warnings(layout: Layout) -> list[str]:
 
 def verify_config(config_dir: Path) -> tuple[list[str], list[str]]:
     """(errors as `file: field: reason` lines, warnings) of the configuration in `config_dir`."""
-    from pyrt.config import validate_files
+    from pyrt.bootstrap import app_problems
 
-    return validate_files(Path(config_dir)), secret_file_warnings(Layout.defaults(Path(config_dir)))
+    return app_problems(Path(config_dir)), secret_file_warnings(Layout.defaults(Path(config_dir)))

@@ -33,11 +33,13 @@ EXIT_UNAVAILABLE = 3
 
 
 def load_or_exit(config_dir: Path) -> AppConfig:
-    """The config, or exit 2 listing every problem."""
-    from pyrt.config import ConfigError, load_config
+    """The config, checked as a whole application (``bootstrap.load_app``: the strategy
+    specs too), or exit 2 listing every problem."""
+    from pyrt.bootstrap import load_app
+    from pyrt.config import ConfigError
 
     try:
-        return load_config(config_dir)
+        return load_app(config_dir)
     except ConfigError as exc:
         typer.echo(f"configuration error in {config_dir}:\n{exc}", err=True)
         raise typer.Exit(2) from exc
