@@ -45,32 +45,6 @@ class OrderStatus(str, Enum):
     CALCULATED = "calculated"
 
 
-OPEN_STATUSES = frozenset(
-    {
-        OrderStatus.NEW,
-        OrderStatus.PARTIALLY_FILLED,
-        OrderStatus.DONE_FOR_DAY,
-        OrderStatus.PENDING_CANCEL,
-        OrderStatus.PENDING_REPLACE,
-        OrderStatus.ACCEPTED,
-        OrderStatus.PENDING_NEW,
-        OrderStatus.ACCEPTED_FOR_BIDDING,
-        OrderStatus.STOPPED,
-        OrderStatus.SUSPENDED,
-        OrderStatus.CALCULATED,
-    }
-)
-TERMINAL_STATUSES = frozenset(
-    {
-        OrderStatus.FILLED,
-        OrderStatus.CANCELED,
-        OrderStatus.EXPIRED,
-        OrderStatus.REPLACED,
-        OrderStatus.REJECTED,
-    }
-)
-
-
 class TradeEvent(str, Enum):
     """Events of Alpaca's trade_updates stream."""
 

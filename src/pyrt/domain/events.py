@@ -45,7 +45,6 @@ class RecordKind(str, Enum):
     CANCEL_REQUESTED = "cancel_requested"
     RECONCILIATION = "reconciliation"  # what reconciliation learned or decided
     AUDIT = "audit"  # manual and operator actions
-    BREAKER = "breaker"  # circuit breaker / halt changes
 
 
 class JournalRecord(msgspec.Struct, frozen=True):
@@ -138,7 +137,7 @@ OrderEvent = (
 _BY_KIND: dict[str, type[Any]] = {
     RecordKind.INTENT: OrderIntent, RecordKind.SUBMIT_SENT: SubmitSent, RecordKind.ACK: Acked,
     RecordKind.UNKNOWN: OutcomeUnknown, RecordKind.FILL: Filled, RecordKind.CANCEL_REQUESTED: CancelRequested,
-    RecordKind.AUDIT: Note, RecordKind.BREAKER: Note,
+    RecordKind.AUDIT: Note,
 }
 
 

@@ -154,15 +154,6 @@ class Journal:
         """Append one record and commit it durably; return its seq. Raises JournalWriteError."""
         return self._write([self._row(kind, client_order_id, payload, ts_ns)])[0]
 
-    def append_record(
-        self, kind: RecordKind | str, client_order_id: str, payload: Payload = None, ts_ns: int | None = None
-    ) -> JournalRecord:
-        """Like `append`, but return the record exactly as `iter_records` will read it back,
-        so the live projection applies what a replay will apply."""
-        row = self._row(kind, client_order_id, payload, ts_ns)
-        seq = self._write([row])[0]
-        return JournalRecord(seq, row[0], row[1], row[2], msgspec.json.decode(row[3]))
-
     def append_records(
         self, entries: Iterable[tuple[RecordKind | str, str, Payload]]
     ) -> list[JournalRecord]:
@@ -171,16 +162,6 @@ class Journal:
         rows = [self._row(*entry) for entry in entries]
         seqs = self._write(rows)
         return [JournalRecord(seq, r[0], r[1], r[2], msgspec.json.decode(r[3])) for seq, r in zip(seqs, rows, strict=True)]
-
-    def append_many(
-        self,
-        entries: Iterable[
-            tuple[RecordKind | str, str, Payload] | tuple[RecordKind | str, str, Payload, int | None]
-        ],
-    ) -> list[int]:
-        """Append several (kind, client_order_id, payload[, ts_ns]) records in one
-        transaction, all or nothing; return their seqs."""
-        return self._write([self._row(*entry) for entry in entries])
 
     def _write(self, rows: list[tuple[int, str, str, str]]) -> list[int]:
         with self._lock:

@@ -34,7 +34,6 @@ from pyrt.domain.events import (
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.orders import (
     OVERFILL,
-    PRE_ACK_STATES,
     Order,
     Outcome,
     Position,
@@ -79,12 +78,6 @@ class OrderProjection:
     def open_orders(self) -> list[Order]:
         """Orders working at the broker (may still fill)."""
         return [o for o in self.orders.values() if o.is_open]
-
-    def needs_resolution(self) -> list[Order]:
-        """Orders with no definitive broker answer: SUBMITTED and UNKNOWN (sent, outcome
-        unknown), and INITIALIZED (journaled; unsent if submit_sent precedes every POST, but
-        a lookup is cheap). Resolve by GET by_client_order_id, never by a second POST."""
-        return [o for o in self.orders.values() if o.state in PRE_ACK_STATES]
 
     def position(self, symbol: str) -> Position:
         return self.positions.get(symbol) or Position(symbol=symbol)

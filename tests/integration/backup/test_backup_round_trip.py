@@ -65,9 +65,9 @@ class Engine(threading.Thread):
                 n = 0
                 while not self.stop.wait(0.002):  # about the pace of a busy engine, not a tight loop
                     n += 1
-                    seqs = journal.append_many([("audit", "", {"batch": n, "i": i}) for i in range(BATCH)])
+                    records = journal.append_records([("audit", "", {"batch": n, "i": i}) for i in range(BATCH)])
                     store.set_meta("batch", str(n))
-                    self.last_seq = seqs[-1]
+                    self.last_seq = records[-1].seq
             store.close()
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             self.error = exc

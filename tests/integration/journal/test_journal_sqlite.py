@@ -43,18 +43,18 @@ def test_write_read_roundtrip_and_since_seq(path: Path) -> None:
         assert journal.last_seq() == 3
 
 
-def test_append_record_returns_what_a_reader_sees(path: Path) -> None:
+def test_append_records_returns_what_a_reader_sees(path: Path) -> None:
     with Journal(path) as journal:
-        live = journal.append_record(
-            "fill", "c1", {"execution_id": "e1", "qty": Decimal(2), "price": Decimal("9.99")}
+        live = journal.append_records(
+            [("fill", "c1", {"execution_id": "e1", "qty": Decimal(2), "price": Decimal("9.99")})]
         )
-        assert list(journal.iter_records()) == [live]
+        assert list(journal.iter_records()) == live
 
 
 def test_records_survive_reopen_and_paging(path: Path) -> None:
     with Journal(path) as journal:
-        seqs = journal.append_many([("fill", f"c{i}", {"i": i}) for i in range(1_234)])
-        assert seqs == list(range(1, 1_235))
+        records = journal.append_records([("fill", f"c{i}", {"i": i}) for i in range(1_234)])
+        assert [r.seq for r in records] == list(range(1, 1_235))
     with Journal(path) as journal:
         assert [r.payload["i"] for r in journal.iter_records()] == list(range(1_234))
         assert journal.integrity_check() == []
@@ -110,7 +110,7 @@ def test_disk_full_raises_and_leaves_the_journal_usable(path: Path) -> None:
         pages = journal.pragma("page_count")
         journal._conn.execute(f"PRAGMA max_page_count = {pages + 1}")  # type: ignore[union-attr]
         with pytest.raises(JournalWriteError, match="full"):
-            journal.append_many([("fill", "c1", {"blob": "x" * 3_000}) for _ in range(20)])
+            journal.append_records([("fill", "c1", {"blob": "x" * 3_000}) for _ in range(20)])
         assert journal.last_seq() == 1  # all or nothing
         assert journal.append("audit", "", {"note": "small"}) == 2
 
