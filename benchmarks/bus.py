@@ -51,8 +51,7 @@ def publisher_process(endpoint: str, count: int, conn: Connection, keys_dir: str
 
 
 def pubsub(count: int, keys_dir: str = "") -> None:
-    with ZmqSubscriber(EPHEMERAL, [s.MD_PREFIX, s.HEARTBEAT_PREFIX], bind=True,
-                       security=_security(keys_dir)) as sub:
+    with ZmqSubscriber(EPHEMERAL, [s.MD_PREFIX, s.HEARTBEAT_PREFIX], bind=True, security=_security(keys_dir)) as sub:
         parent, child = mp.Pipe()
         proc = mp.get_context("spawn").Process(
             target=publisher_process, args=(sub.last_endpoint, count, child, keys_dir)
@@ -80,7 +79,9 @@ def pubsub(count: int, keys_dir: str = "") -> None:
         proc.join(5)
         gaps = sub.tracker.stats()
     span = max(last - first, 1e-9)
-    print(f"pub/sub tcp loopback{' (CURVE)' if keys_dir else ''}: {count} quotes published at {count / publish_s:,.0f}/s")
+    print(
+        f"pub/sub tcp loopback{' (CURVE)' if keys_dir else ''}: {count} quotes published at {count / publish_s:,.0f}/s"
+    )
     print(f"                       {received} received at {received / span:,.0f} msgs/s")
     print(f"                       gaps {gaps['gaps']}, missing {gaps['missing']}", end="")
     print(f", dropped {sub.dropped}")

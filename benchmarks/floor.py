@@ -129,23 +129,31 @@ def measure(directory: Path, gap_ms: float = 200.0, count: int = 60) -> dict[str
     full = commits(directory, "FULL")
     normal = commits(directory, "NORMAL")
     return {
-        "rtt_idle_p50_us": statistics.median(idle), "rtt_idle_p99_us": _pct(idle, 0.99),
+        "rtt_idle_p50_us": statistics.median(idle),
+        "rtt_idle_p99_us": _pct(idle, 0.99),
         "rtt_busy_p50_us": statistics.median(busy),
         "rtt_unix_idle_p50_us": statistics.median(unix),
-        "commit_full_p50_us": statistics.median(full), "commit_full_p99_us": _pct(full, 0.99),
+        "commit_full_p50_us": statistics.median(full),
+        "commit_full_p99_us": _pct(full, 0.99),
         "commit_normal_p50_us": statistics.median(normal),
     }
 
 
 def report(f: dict[str, float], gap_ms: float) -> None:
     rows = [
-        (f"bus round trip, server idle {gap_ms:.0f} ms between requests",
-         f"p50 {f['rtt_idle_p50_us']:6.0f} us  p99 {f['rtt_idle_p99_us']:6.0f} us"),
+        (
+            f"bus round trip, server idle {gap_ms:.0f} ms between requests",
+            f"p50 {f['rtt_idle_p50_us']:6.0f} us  p99 {f['rtt_idle_p99_us']:6.0f} us",
+        ),
         ("bus round trip, back to back", f"p50 {f['rtt_busy_p50_us']:6.0f} us"),
-        (f"plain Unix socket round trip, idle {gap_ms:.0f} ms between",
-         f"p50 {f['rtt_unix_idle_p50_us']:6.0f} us  (one thread woken each way, not three)"),
-        ("SQLite WAL commit, synchronous=FULL",
-         f"p50 {f['commit_full_p50_us']:6.0f} us  p99 {f['commit_full_p99_us']:6.0f} us"),
+        (
+            f"plain Unix socket round trip, idle {gap_ms:.0f} ms between",
+            f"p50 {f['rtt_unix_idle_p50_us']:6.0f} us  (one thread woken each way, not three)",
+        ),
+        (
+            "SQLite WAL commit, synchronous=FULL",
+            f"p50 {f['commit_full_p50_us']:6.0f} us  p99 {f['commit_full_p99_us']:6.0f} us",
+        ),
         ("SQLite WAL commit, synchronous=NORMAL", f"p50 {f['commit_normal_p50_us']:6.0f} us"),
     ]
     for label, value in rows:

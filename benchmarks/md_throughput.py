@@ -92,8 +92,9 @@ def measure(rate: float, seconds: float, workdir: Path) -> dict[str, Any]:
             raise RuntimeError(f"market-data exited with {md.returncode}; see {workdir / 'market_data.out'}")
         metrics_port = json.loads(ready.read_text())["metrics_port"]
         security = for_config(load_config(config_dir))  # the service admits only the deployment's bus key
-        with ZmqSubscriber(cfg["market_data"]["zmq_publish_address"], [*DATA_PREFIXES, HEARTBEAT_PREFIX],
-                           security=security) as sub:
+        with ZmqSubscriber(
+            cfg["market_data"]["zmq_publish_address"], [*DATA_PREFIXES, HEARTBEAT_PREFIX], security=security
+        ) as sub:
             wait_for(lambda: sub.recv_batch(100), 10, "first heartbeat")  # the SUB is connected
             before = _admin(sim.url, "/admin/state")
             assert sim.proc is not None
@@ -118,8 +119,11 @@ def measure(rate: float, seconds: float, workdir: Path) -> dict[str, Any]:
         sent = after["data_msgs_sent"] - before["data_msgs_sent"]
         generated = after["quotes_generated"] - before["quotes_generated"]
         reconnects = _metric(metrics_port, "market_data_websocket_reconnects_total")
-        feed_latency_ms = 1000 * _metric(metrics_port, "market_data_latency_seconds_sum") / max(
-            1.0, _metric(metrics_port, "market_data_latency_seconds_count"))
+        feed_latency_ms = (
+            1000
+            * _metric(metrics_port, "market_data_latency_seconds_sum")
+            / max(1.0, _metric(metrics_port, "market_data_latency_seconds_count"))
+        )
         lossless = sent == delivered and gaps["gaps"] == 0 and reconnects == 0
         result = {
             "offered_per_s": rate,
@@ -196,8 +200,10 @@ def main() -> None:
     for rate, runs in results.items():
         if not runs:
             continue
-        med = {k: statistics.median(r[k] for r in runs) for k in
-               ("generated_per_s", "delivered_per_s", "seq_gaps", "drain_s", "latency_p50_ms", "latency_p99_ms")}
+        med = {
+            k: statistics.median(r[k] for r in runs)
+            for k in ("generated_per_s", "delivered_per_s", "seq_gaps", "drain_s", "latency_p50_ms", "latency_p99_ms")
+        }
         sustained = sum(r["sustained"] for r in runs)
         if sustained * 2 > len(runs):
             best = max(best, rate)

@@ -47,10 +47,12 @@ from tests.support.deploy import make_deployment, wait_for  # noqa: E402
 RISK_TOML = (REPO / "config" / "risk_limits.toml").read_text()
 # the order throttle stays within the engine's submit tier (the request budget below minus its
 # reserves), as the config check requires
-for key, value in (("max_orders_per_minute = 60", "max_orders_per_minute = 100000"),
-                   ("max_orders_per_symbol_per_minute = 10", "max_orders_per_symbol_per_minute = 100000"),
-                   ("max_trades_per_day = 50", "max_trades_per_day = 10000000"),
-                   ("max_consecutive_losses = 5", "max_consecutive_losses = 10000000")):  # round trips lose the spread
+for key, value in (
+    ("max_orders_per_minute = 60", "max_orders_per_minute = 100000"),
+    ("max_orders_per_symbol_per_minute = 10", "max_orders_per_symbol_per_minute = 100000"),
+    ("max_trades_per_day = 50", "max_trades_per_day = 10000000"),
+    ("max_consecutive_losses = 5", "max_consecutive_losses = 10000000"),
+):  # round trips lose the spread
     RISK_TOML = RISK_TOML.replace(key, value)
 
 
@@ -59,16 +61,23 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def tick_to_submit(rate: float, seconds: float, every_n: int, synchronous: str, workdir: Path,
-                   trace: bool = False) -> dict[str, object]:
+def tick_to_submit(
+    rate: float, seconds: float, every_n: int, synchronous: str, workdir: Path, trace: bool = False
+) -> dict[str, object]:
     root = workdir / f"pipeline-{synchronous}"
     system = {
         "market_data": {"symbols": ["AAPL"]},
         "sim_broker": {"symbols": ["AAPL"], "quotes_per_second": rate, "initial_cash": 100_000_000, "tick_ms": 1},
-        "signals": {"strategies": [{"name": "bench", "kind": "benchmark_every_n", "symbols": ["AAPL"],
-                                    "params": {"every_n": every_n}}]},
-        "execution": {"request_budget_per_minute": 1_000_000, "cancel_reserve_per_minute": 30,
-                      "journal_synchronous": synchronous},
+        "signals": {
+            "strategies": [
+                {"name": "bench", "kind": "benchmark_every_n", "symbols": ["AAPL"], "params": {"every_n": every_n}}
+            ]
+        },
+        "execution": {
+            "request_budget_per_minute": 1_000_000,
+            "cancel_reserve_per_minute": 30,
+            "journal_synchronous": synchronous,
+        },
         "logging": {"level": "WARNING"},
     }
     config_dir = make_deployment(root, system=system, risk_toml=RISK_TOML)
@@ -77,8 +86,14 @@ def tick_to_submit(rate: float, seconds: float, every_n: int, synchronous: str, 
     if trace:
         env[stages.ENV] = str(trace_path)
     pyrt = [sys.executable, "-m", "pyrt"]
-    subprocess.run([*pyrt, "up", "--detach", "--config-dir", str(config_dir)], cwd=root, env=env, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [*pyrt, "up", "--detach", "--config-dir", str(config_dir)],
+        cwd=root,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     journal_path = root / "data" / "journal.db"
     try:
         wait_for(journal_path.exists, 30, "journal")
@@ -87,8 +102,14 @@ def tick_to_submit(rate: float, seconds: float, every_n: int, synchronous: str, 
         time.sleep(seconds)
         t_end = time.time_ns()
     finally:
-        subprocess.run([*pyrt, "down", "--config-dir", str(config_dir)], cwd=root, env=env, capture_output=True,
-                       timeout=120, check=False)
+        subprocess.run(
+            [*pyrt, "down", "--config-dir", str(config_dir)],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
     ticks: dict[str, int] = {}
     latencies: list[float] = []
     with Journal(journal_path, read_only=True) as journal:
@@ -101,8 +122,12 @@ def tick_to_submit(rate: float, seconds: float, every_n: int, synchronous: str, 
                     latencies.append((r.payload["submit_call_ns"] - tick) / 1000.0)
     if not latencies:
         raise RuntimeError("no orders measured: is the pipeline trading?")
-    result: dict[str, object] = {"orders": len(latencies), "p50_us": statistics.median(latencies),
-                                 "p99_us": pct(latencies, 0.99), "max_us": max(latencies)}
+    result: dict[str, object] = {
+        "orders": len(latencies),
+        "p50_us": statistics.median(latencies),
+        "p99_us": pct(latencies, 0.99),
+        "max_us": max(latencies),
+    }
     if trace and trace_path.exists():
         result["stages"] = stages.breakdown(trace_path.read_text().splitlines(), (t_start, t_end))
     return result
@@ -123,18 +148,24 @@ def main() -> None:
     ap.add_argument("--skip-throughput", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"tick-to-submit at {args.rate:,.0f} quotes/s, one order per {args.every_n} quotes, {args.seconds:.0f} s:")
+        print(
+            f"tick-to-submit at {args.rate:,.0f} quotes/s, one order per {args.every_n} quotes, {args.seconds:.0f} s:"
+        )
         for mode in ("FULL", "NORMAL"):
             r = tick_to_submit(args.rate, args.seconds, args.every_n, mode, Path(tmp), trace=args.stages)
-            print(f"  journal synchronous={mode:<6} orders {r['orders']:5d}  p50 {r['p50_us']:8.0f} us  "
-                  f"p99 {r['p99_us']:8.0f} us  max {r['max_us']:8.0f} us")
+            print(
+                f"  journal synchronous={mode:<6} orders {r['orders']:5d}  p50 {r['p50_us']:8.0f} us  "
+                f"p99 {r['p99_us']:8.0f} us  max {r['max_us']:8.0f} us"
+            )
             if "stages" in r:
                 print_stages(r["stages"])  # type: ignore[arg-type]
         print("floor on this machine (targets: p50 <= 250 us, p99 <= 1 ms):")
         floor.report(floor.measure(Path(tmp)), 200.0)
         if not args.skip_throughput:
             print("market-data throughput (sim broker stream -> market-data -> bus subscriber, zero loss):")
-            subprocess.run([sys.executable, str(REPO / "benchmarks" / "md_throughput.py"), "--repeat", "2"], check=False)
+            subprocess.run(
+                [sys.executable, str(REPO / "benchmarks" / "md_throughput.py"), "--repeat", "2"], check=False
+            )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 def order_round_trip(n: int, workdir: Path) -> None:
-    proc = SimBrokerProcess(workdir / "orders", "--rate-limit", "0", "--reset", "--quotes-per-second", "5",
-                            "--initial-cash", "100000000").start()
+    proc = SimBrokerProcess(
+        workdir / "orders", "--rate-limit", "0", "--reset", "--quotes-per-second", "5", "--initial-cash", "100000000"
+    ).start()
     try:
         client = TradingClient(KEY, SECRET, paper=True, url_override=proc.url)
         client._session.trust_env = False  # no ~/.netrc and proxy lookups per call (~1 ms in requests)
@@ -57,7 +58,11 @@ def order_round_trip(n: int, workdir: Path) -> None:
         deadline = time.monotonic() + 10
         i = 0
         while not fills and time.monotonic() < deadline:
-            client.submit_order(MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id=f"warm-{i}"))
+            client.submit_order(
+                MarketOrderRequest(
+                    symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id=f"warm-{i}"
+                )
+            )
             i += 1
             time.sleep(0.05)
         acks, trips = [], []
@@ -65,7 +70,9 @@ def order_round_trip(n: int, workdir: Path) -> None:
             cid = f"bench-{k}"
             side = OrderSide.BUY if k % 2 == 0 else OrderSide.SELL
             t0 = time.perf_counter()
-            client.submit_order(MarketOrderRequest(symbol="AAPL", qty=1, side=side, time_in_force=TimeInForce.DAY, client_order_id=cid))
+            client.submit_order(
+                MarketOrderRequest(symbol="AAPL", qty=1, side=side, time_in_force=TimeInForce.DAY, client_order_id=cid)
+            )
             t1 = time.perf_counter()
             with cond:
                 cond.wait_for(lambda cid=cid: cid in fills, timeout=5)
@@ -75,14 +82,17 @@ def order_round_trip(n: int, workdir: Path) -> None:
         thread.join(5)
         print(f"orders: {n} market orders via alpaca-py against the sim broker process")
         print(f"  order ack (submit_order returns)  p50 {statistics.median(acks):.2f} ms  p99 {pct(acks, 0.99):.2f} ms")
-        print(f"  round trip (submit -> fill event) p50 {statistics.median(trips):.2f} ms  p99 {pct(trips, 0.99):.2f} ms")
+        print(
+            f"  round trip (submit -> fill event) p50 {statistics.median(trips):.2f} ms  p99 {pct(trips, 0.99):.2f} ms"
+        )
     finally:
         proc.stop()
 
 
 def quote_throughput(seconds: float, rate: float, workdir: Path, raw: bool) -> None:
-    proc = SimBrokerProcess(workdir / f"quotes-{raw}", "--reset", "--symbols", "AAPL", "--quotes-per-second", str(rate),
-                            "--tick-ms", "10").start()
+    proc = SimBrokerProcess(
+        workdir / f"quotes-{raw}", "--reset", "--symbols", "AAPL", "--quotes-per-second", str(rate), "--tick-ms", "10"
+    ).start()
     try:
         stream = StockDataStream(KEY, SECRET, raw_data=raw, url_override=proc.ws_url + "/v2/iex")
         count = [0]
@@ -104,7 +114,9 @@ def quote_throughput(seconds: float, rate: float, workdir: Path, raw: bool) -> N
         stream.stop()
         thread.join(5)
         mode = "raw_data=True" if raw else "parsed models"
-        print(f"quotes: offered {rate:,.0f}/s, delivered to one alpaca-py subscriber ({mode}): {(c1 - c0) / (t1 - t0):,.0f} quotes/s over {seconds:.0f} s")
+        print(
+            f"quotes: offered {rate:,.0f}/s, delivered to one alpaca-py subscriber ({mode}): {(c1 - c0) / (t1 - t0):,.0f} quotes/s over {seconds:.0f} s"
+        )
         del first
     finally:
         proc.stop()

@@ -71,22 +71,38 @@ PYRT = [sys.executable, "-m", "pyrt"]
 SYMBOLS = ["AAPL", "MSFT", "GOOGL"]
 TARGET_GROWTH_PCT = 5.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-SHORT = {"sim_broker": "sim", "market_data": "md", "risk_manager": "risk", "execution_engine": "exec",
-         "signal_bridge": "sig", "control": "ctl"}
+SHORT = {
+    "sim_broker": "sim",
+    "market_data": "md",
+    "risk_manager": "risk",
+    "execution_engine": "exec",
+    "signal_bridge": "sig",
+    "control": "ctl",
+}
 
 # The e2e suite's fast strategies (tests/e2e/conftest.py): a few orders a minute.
 STRATEGIES = [
-    {"name": "ema_fast", "kind": "ema_crossover", "symbols": ["AAPL", "MSFT"],
-     "params": {"fast": 2, "slow": 5, "source": "quote", "sample_interval_s": 1}},
-    {"name": "rsi_fast", "kind": "rsi_mean_reversion", "symbols": ["GOOGL"],
-     "params": {"period": 3, "oversold": 45, "overbought": 55, "source": "quote", "sample_interval_s": 1}},
+    {
+        "name": "ema_fast",
+        "kind": "ema_crossover",
+        "symbols": ["AAPL", "MSFT"],
+        "params": {"fast": 2, "slow": 5, "source": "quote", "sample_interval_s": 1},
+    },
+    {
+        "name": "rsi_fast",
+        "kind": "rsi_mean_reversion",
+        "symbols": ["GOOGL"],
+        "params": {"period": 3, "oversold": 45, "overbought": 55, "source": "quote", "sample_interval_s": 1},
+    },
 ]
 
 # An hour of fast strategies exceeds the daily trade count and, losing the spread on each
 # round trip, the consecutive-loss count: both would trip the breaker and stop the orders.
 RISK_TOML = (REPO / "config" / "risk_limits.toml").read_text()
-for _key, _value in (("max_trades_per_day = 50", "max_trades_per_day = 10000000"),
-                     ("max_consecutive_losses = 5", "max_consecutive_losses = 10000000")):
+for _key, _value in (
+    ("max_trades_per_day = 50", "max_trades_per_day = 10000000"),
+    ("max_consecutive_losses = 5", "max_consecutive_losses = 10000000"),
+):
     RISK_TOML = RISK_TOML.replace(_key, _value)
 
 
@@ -131,9 +147,14 @@ def read_counters(cfg: AppConfig) -> Counters:
     if text is None:
         return out
     out.scraped = True
-    wanted = {"bus_seq_gaps_total": "gaps", "bus_messages_dropped_total": "drops",
-              "execution_orders_submitted_total": "submitted", "execution_orders_filled_total": "filled",
-              "execution_orders_rejected_total": "rejected", "risk_checks_failed_total": "denied"}
+    wanted = {
+        "bus_seq_gaps_total": "gaps",
+        "bus_messages_dropped_total": "drops",
+        "execution_orders_submitted_total": "submitted",
+        "execution_orders_filled_total": "filled",
+        "execution_orders_rejected_total": "rejected",
+        "risk_checks_failed_total": "denied",
+    }
     for family in parse_exposition(text):
         for sample in family.samples:
             if sample.name == "market_data_messages_received_total" and ("type", "quote") in sample.labels:
@@ -160,8 +181,10 @@ def disagreements(proj: OrderProjection, broker_orders: list[BrokerOrder]) -> li
             out.append(f"{b.client_order_id}: broker status {b.status!r} is not an Alpaca status")
             continue
         if order.broker_order_id != b.id or order.filled_qty != b.filled_qty or order.state != state:
-            out.append(f"{b.client_order_id}: journal {order.state.value} id={order.broker_order_id or '-'} "
-                       f"filled={order.filled_qty}, broker {state.value} id={b.id} filled={b.filled_qty}")
+            out.append(
+                f"{b.client_order_id}: journal {order.state.value} id={order.broker_order_id or '-'} "
+                f"filled={order.filled_qty}, broker {state.value} id={b.id} filled={b.filled_qty}"
+            )
     return out
 
 
@@ -177,8 +200,9 @@ def settled_invariants(cfg: AppConfig, venue: Any, deadline_s: float) -> tuple[l
             proj = replay(journal.iter_records())
         problems = [*shared.problems, *disagreements(proj, venue.list_all_orders_since(None))]
         if shared.unresolved:
-            problems.append(f"{len(shared.unresolved)} orders still in flight in the journal: "
-                            f"{', '.join(shared.unresolved[:5])}")
+            problems.append(
+                f"{len(shared.unresolved)} orders still in flight in the journal: {', '.join(shared.unresolved[:5])}"
+            )
         if not problems or time.monotonic() > deadline:
             return problems, proj
         time.sleep(1.0)
@@ -202,8 +226,15 @@ class Run:
     lost: list[str] = field(default_factory=list)
 
     def pyrt(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*PYRT, *args, "--config-dir", str(self.config_dir)], cwd=self.root, env=self.env,
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [*PYRT, *args, "--config-dir", str(self.config_dir)],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -281,9 +312,15 @@ def print_sample(s: Sample, prev: Counters, interval_s: float) -> None:
     c = s.counters
     rss = " ".join(f"{SHORT[n]} {kb / 1024:5.1f}" for n, kb in s.rss_kb.items())
     cpu = " ".join(f"{SHORT[n]} {p:4.1f}" for n, p in s.cpu_pct.items())
-    metrics = (f"quotes/s {(c.quotes - prev.quotes) / interval_s:,.0f}  gaps {c.gaps:.0f} (+{c.gaps - prev.gaps:.0f})  drops {c.drops:.0f} (+{c.drops - prev.drops:.0f})  "
-               f"orders submitted {c.submitted:.0f} (+{c.submitted - prev.submitted:.0f}) "
-               f"filled {c.filled:.0f} rejected {c.rejected:.0f}, risk denied {c.denied:.0f}") if c.scraped else "metrics unreachable"
+    metrics = (
+        (
+            f"quotes/s {(c.quotes - prev.quotes) / interval_s:,.0f}  gaps {c.gaps:.0f} (+{c.gaps - prev.gaps:.0f})  drops {c.drops:.0f} (+{c.drops - prev.drops:.0f})  "
+            f"orders submitted {c.submitted:.0f} (+{c.submitted - prev.submitted:.0f}) "
+            f"filled {c.filled:.0f} rejected {c.rejected:.0f}, risk denied {c.denied:.0f}"
+        )
+        if c.scraped
+        else "metrics unreachable"
+    )
     print(f"[{s.t_s:6.0f} s] RSS MB: {rss}", flush=True)
     print(f"           CPU %:  {cpu}", flush=True)
     print(f"           {metrics}", flush=True)
@@ -301,10 +338,14 @@ def report(run: Run, warmup_s: float, minutes: float, problems: list[str], proj:
         return 1
     first, last = measured[0], measured[-1]
     span_min = (last.t_s - first.t_s) / 60.0
-    print(f"  target: RSS growth under {TARGET_GROWTH_PCT:g} % over 60 minutes, per process "
-          f"(measured over {span_min:.1f} min{'' if span_min >= 59.5 else ', not extrapolated'})")
-    print(f"  {'process':<18} {'RSS start MB':>12} {'RSS end MB':>11} {'max MB':>8} {'growth %':>9} "
-          f"{'%/h linear':>10} {'CPU % p50':>10}  verdict")
+    print(
+        f"  target: RSS growth under {TARGET_GROWTH_PCT:g} % over 60 minutes, per process "
+        f"(measured over {span_min:.1f} min{'' if span_min >= 59.5 else ', not extrapolated'})"
+    )
+    print(
+        f"  {'process':<18} {'RSS start MB':>12} {'RSS end MB':>11} {'max MB':>8} {'growth %':>9} "
+        f"{'%/h linear':>10} {'CPU % p50':>10}  verdict"
+    )
     for name in first.rss_kb:
         if name not in last.rss_kb:
             print(f"  {name:<18} {'gone':>12}")
@@ -317,15 +358,19 @@ def report(run: Run, warmup_s: float, minutes: float, problems: list[str], proj:
         ok = growth < TARGET_GROWTH_PCT
         failed |= not ok
         per_hour = growth * 60.0 / span_min if span_min > 0 else 0.0  # information only: early growth often levels off
-        print(f"  {name:<18} {start / 1024:12.1f} {end / 1024:11.1f} {peak / 1024:8.1f} {growth:9.2f} "
-              f"{per_hour:10.1f} {cpu:10.1f}  {'ok' if ok else 'MISSED'}")
+        print(
+            f"  {name:<18} {start / 1024:12.1f} {end / 1024:11.1f} {peak / 1024:8.1f} {growth:9.2f} "
+            f"{per_hour:10.1f} {cpu:10.1f}  {'ok' if ok else 'MISSED'}"
+        )
     c = run.samples[-1].counters
     rate = (last.counters.quotes - first.counters.quotes) / max(last.t_s - first.t_s, 1e-9)
     print(f"  market data: {rate:,.0f} quotes/s received on average after the warm-up")
     print(f"  bus gaps {c.gaps:.0f}, dropped frames {c.drops:.0f} (whole run, all services)")
-    print(f"  orders: {c.submitted:.0f} submitted, {c.filled:.0f} filled, {c.rejected:.0f} rejected, "
-          f"{c.denied:.0f} intents denied by risk (metrics); "
-          f"{len(proj.orders)} in the journal")
+    print(
+        f"  orders: {c.submitted:.0f} submitted, {c.filled:.0f} filled, {c.rejected:.0f} rejected, "
+        f"{c.denied:.0f} intents denied by risk (metrics); "
+        f"{len(proj.orders)} in the journal"
+    )
     if not proj.orders:
         print("  no order reached the journal: the invariants were checked against nothing")
         failed = True
@@ -335,8 +380,10 @@ def report(run: Run, warmup_s: float, minutes: float, problems: list[str], proj:
         for p in problems:
             print(f"    BROKEN: {p}")
     else:
-        print("    ok: positions equal; no lost, duplicated, orphan or ghost order; none in flight; "
-              "every order at the broker agrees with the journal")
+        print(
+            "    ok: positions equal; no lost, duplicated, orphan or ghost order; none in flight; "
+            "every order at the broker agrees with the journal"
+        )
     print(f"result: {'FAIL' if failed else 'PASS'}")
     return 1 if failed else 0
 
@@ -346,8 +393,12 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--sample-s", type=float, default=30.0, help="seconds between samples")
     ap.add_argument("--rate", type=float, default=1000.0, help="quotes per second in total, over the symbols")
-    ap.add_argument("--warmup-s", type=float, default=None,
-                    help="seconds before the RSS baseline (default: 10%% of the run, at most 120)")
+    ap.add_argument(
+        "--warmup-s",
+        type=float,
+        default=None,
+        help="seconds before the RSS baseline (default: 10%% of the run, at most 120)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the deployment directory (logs, journal)")
     args = ap.parse_args()
     if args.minutes <= 0 or args.sample_s <= 0 or args.rate <= 0:
@@ -358,8 +409,11 @@ def main() -> int:
         ap.error("the warm-up leaves less than two samples; lower --warmup-s or --sample-s")
     tmp = tempfile.mkdtemp(prefix="pyrt-soak-")
     root = Path(tmp) / "root"
-    print(f"soak: {args.minutes:g} min at {args.rate:,.0f} quotes/s ({len(SYMBOLS)} symbols), "
-          f"sample every {args.sample_s:g} s, warm-up {warmup_s:.0f} s; deployment {root}", flush=True)
+    print(
+        f"soak: {args.minutes:g} min at {args.rate:,.0f} quotes/s ({len(SYMBOLS)} symbols), "
+        f"sample every {args.sample_s:g} s, warm-up {warmup_s:.0f} s; deployment {root}",
+        flush=True,
+    )
     try:
         with running_system(root, args.rate) as run:
             cfg = load_config(run.config_dir, run.env)

@@ -26,8 +26,11 @@ def _ensure_pyrt(script: Path) -> None:
         pass
     venv_python = REPO / ".venv" / "bin" / "python"
     # the venv's python is usually a symlink to the system one: compare prefixes, not binaries
-    if venv_python.exists() and Path(sys.prefix).resolve() != venv_python.parents[1].resolve() \
-            and not os.environ.get(_REEXEC):
+    if (
+        venv_python.exists()
+        and Path(sys.prefix).resolve() != venv_python.parents[1].resolve()
+        and not os.environ.get(_REEXEC)
+    ):
         os.environ[_REEXEC] = "1"
         os.execv(str(venv_python), [str(venv_python), str(script), *sys.argv[1:]])
     sys.path.insert(0, str(REPO / "src"))

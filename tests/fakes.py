@@ -106,10 +106,19 @@ class InMemoryBroker:
                     raise DuplicateClientOrderId(422, 40010001, "client_order_id must be unique")
                 i: OrderIntent = a["intent"]
                 order = BrokerOrder(
-                    id=f"fake-{next(self._ids)}", client_order_id=a["client_order_id"], symbol=i.symbol,
-                    side=i.side.value, type=i.order_type.value, time_in_force=i.time_in_force.value,
-                    status="new", qty=i.qty, filled_qty=Decimal(0), filled_avg_price=None,
-                    limit_price=i.limit_price, stop_price=i.stop_price, submitted_at=iso_utc(self.clock.now_ns()),
+                    id=f"fake-{next(self._ids)}",
+                    client_order_id=a["client_order_id"],
+                    symbol=i.symbol,
+                    side=i.side.value,
+                    type=i.order_type.value,
+                    time_in_force=i.time_in_force.value,
+                    status="new",
+                    qty=i.qty,
+                    filled_qty=Decimal(0),
+                    filled_avg_price=None,
+                    limit_price=i.limit_price,
+                    stop_price=i.stop_price,
+                    submitted_at=iso_utc(self.clock.now_ns()),
                 )
                 self.orders[order.id] = order
                 return order
@@ -132,7 +141,8 @@ class InMemoryBroker:
             case "list_orders" | "list_all_orders_since":
                 status, limit, after = a.get("status", "all"), a.get("limit"), a["after"]
                 rows = [
-                    o for o in self.orders.values()
+                    o
+                    for o in self.orders.values()
                     if (status == "all" or (o.status in _OPEN) == (status == "open"))
                     and (after is None or o.submitted_at > after)
                 ]

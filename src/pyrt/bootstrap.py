@@ -33,7 +33,9 @@ def strategy_problems(cfg: AppConfig) -> list[str]:
         cls = STRATEGY_KINDS.get(spec.kind)
         if cls is None:
             known = ", ".join(sorted(STRATEGY_KINDS))
-            problems.append(problem_line(label, (*where, "kind"), f"unknown strategy kind {spec.kind!r} (known: {known})"))
+            problems.append(
+                problem_line(label, (*where, "kind"), f"unknown strategy kind {spec.kind!r} (known: {known})")
+            )
             continue
         try:
             cls(spec.name, list(spec.symbols), spec.params)
@@ -66,12 +68,15 @@ def app_problems(config_dir: Path, env: Mapping[str, str] | None = None) -> list
 def venue_keys(cfg: Any) -> tuple[str, str]:
     """The broker key pair from the loaded secrets ('' when absent)."""
     keys = cfg.secrets
-    return (keys.api_key_id.get_secret_value() if keys.api_key_id else "",
-            keys.api_secret_key.get_secret_value() if keys.api_secret_key else "")
+    return (
+        keys.api_key_id.get_secret_value() if keys.api_key_id else "",
+        keys.api_secret_key.get_secret_value() if keys.api_secret_key else "",
+    )
 
 
-def make_venue(cfg: Any, timeout_s: float | None = None,
-               on_rate_limit_headers: Callable[..., None] | None = None) -> VenuePort:
+def make_venue(
+    cfg: Any, timeout_s: float | None = None, on_rate_limit_headers: Callable[..., None] | None = None
+) -> VenuePort:
     """The trading venue named by the config: Alpaca's REST API (real Alpaca, paper or live,
     or the built-in sim broker, which speaks the same protocol). `on_rate_limit_headers`
     receives the broker's X-RateLimit-* of every response (a `RequestBudget.on_headers`)."""
@@ -79,5 +84,6 @@ def make_venue(cfg: Any, timeout_s: float | None = None,
 
     key_id, secret = venue_keys(cfg)
     timeout = timeout_s if timeout_s is not None else cfg.system.execution.submit_timeout_s
-    return AlpacaVenue(cfg.venue.trading_url, key_id, secret, timeout_s=timeout,
-                       on_rate_limit_headers=on_rate_limit_headers)
+    return AlpacaVenue(
+        cfg.venue.trading_url, key_id, secret, timeout_s=timeout, on_rate_limit_headers=on_rate_limit_headers
+    )

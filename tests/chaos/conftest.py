@@ -26,10 +26,12 @@ def summary_lines(outcomes: list[Outcome]) -> list[str]:
     for name, outs in rows.items():
         r = [o.report for o in outs]
         bad = [str(o.seed) for o in outs if not o.report.ok]
-        lines.append(f"{name:<40} {len(outs):>5} {sum(o.orders for o in outs):>6} {sum(len(x.lost) for x in r):>4} "
-                     f"{sum(len(x.duplicated) for x in r):>4} {sum(len(x.orphans) for x in r):>6} "
-                     f"{sum(len(x.sent_after_reject) for x in r):>5} {sum(len(x.drift) for x in r):>5}  "
-                     + ("ok" if not bad else f"VIOLATED (seeds {','.join(bad)})"))
+        lines.append(
+            f"{name:<40} {len(outs):>5} {sum(o.orders for o in outs):>6} {sum(len(x.lost) for x in r):>4} "
+            f"{sum(len(x.duplicated) for x in r):>4} {sum(len(x.orphans) for x in r):>6} "
+            f"{sum(len(x.sent_after_reject) for x in r):>5} {sum(len(x.drift) for x in r):>5}  "
+            + ("ok" if not bad else f"VIOLATED (seeds {','.join(bad)})")
+        )
     return lines
 
 

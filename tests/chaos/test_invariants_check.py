@@ -37,15 +37,28 @@ class J:
 
 
 def bo(coid: str, symbol: str = "AAPL", status: str = "filled") -> BrokerOrder:
-    return BrokerOrder(id=f"b-{coid}", client_order_id=coid, symbol=symbol, side="buy", type="market",
-                       time_in_force="day", status=status, qty=Decimal(1), filled_qty=Decimal(1),
-                       filled_avg_price=Decimal(100), limit_price=None, stop_price=None, submitted_at="")
+    return BrokerOrder(
+        id=f"b-{coid}",
+        client_order_id=coid,
+        symbol=symbol,
+        side="buy",
+        type="market",
+        time_in_force="day",
+        status=status,
+        qty=Decimal(1),
+        filled_qty=Decimal(1),
+        filled_avg_price=Decimal(100),
+        limit_price=None,
+        stop_price=None,
+        submitted_at="",
+    )
 
 
 def pos(symbol: str, qty: int) -> BrokerPosition:
     z = Decimal(0)
-    return BrokerPosition(symbol=symbol, qty=Decimal(qty), avg_entry_price=Decimal(100), market_value=z,
-                          unrealized_pl=z, current_price=z)
+    return BrokerPosition(
+        symbol=symbol, qty=Decimal(qty), avg_entry_price=Decimal(100), market_value=z, unrealized_pl=z, current_price=z
+    )
 
 
 def test_journal_and_broker_in_line_is_ok():

@@ -51,8 +51,13 @@ def _params() -> list[object]:
             continue
         marks = []
         if sc.failpoint and not _engine_has(sc.failpoint):
-            marks.append(pytest.mark.xfail(reason=f"failpoint {sc.failpoint} is not in the execution engine yet "
-                                                  "(being added by the lead)", run=False, strict=False))
+            marks.append(
+                pytest.mark.xfail(
+                    reason=f"failpoint {sc.failpoint} is not in the execution engine yet (being added by the lead)",
+                    run=False,
+                    strict=False,
+                )
+            )
         for seed in SEEDS:
             out.append(pytest.param(sc, seed, marks=marks, id=f"{sc.name.replace(' ', '-')}-seed{seed}"))
     return out

@@ -23,13 +23,22 @@ HEADERS = {"APCA-API-KEY-ID": DEFAULT_KEYS[0], "APCA-API-SECRET-KEY": DEFAULT_KE
 
 def pyrt(config_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYRT_CONFIG_DIR": str(config_dir), "PYRT_CHAOS_INTERVAL_S": "1"}
-    return subprocess.run([sys.executable, "-m", "pyrt", *args, "--config-dir", str(config_dir)],
-                          cwd=config_dir.parent, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pyrt", *args, "--config-dir", str(config_dir)],
+        cwd=config_dir.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def test_up_with_a_chaos_profile_reports_the_invariants_and_down_clears_it(tmp_path: Path):
-    config_dir = make_deployment(tmp_path / "root", system={"signals": {"strategies": FAST_STRATEGIES},
-                                                            "sim_broker": {"quotes_per_second": 10, "seed": 11}})
+    config_dir = make_deployment(
+        tmp_path / "root",
+        system={"signals": {"strategies": FAST_STRATEGIES}, "sim_broker": {"quotes_per_second": 10, "seed": 11}},
+    )
     cfg = load_config(config_dir)
     try:
         up = pyrt(config_dir, "up", "--detach", "--chaos", "stream_drops")

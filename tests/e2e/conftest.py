@@ -16,10 +16,18 @@ from tests.support.deploy import REPO, make_deployment
 PYRT = [sys.executable, "-m", "pyrt"]
 
 FAST_STRATEGIES = [
-    {"name": "ema_fast", "kind": "ema_crossover", "symbols": ["AAPL", "MSFT"],
-     "params": {"fast": 2, "slow": 5, "source": "quote", "sample_interval_s": 1}},
-    {"name": "rsi_fast", "kind": "rsi_mean_reversion", "symbols": ["GOOGL"],
-     "params": {"period": 3, "oversold": 45, "overbought": 55, "source": "quote", "sample_interval_s": 1}},
+    {
+        "name": "ema_fast",
+        "kind": "ema_crossover",
+        "symbols": ["AAPL", "MSFT"],
+        "params": {"fast": 2, "slow": 5, "source": "quote", "sample_interval_s": 1},
+    },
+    {
+        "name": "rsi_fast",
+        "kind": "rsi_mean_reversion",
+        "symbols": ["GOOGL"],
+        "params": {"period": 3, "oversold": 45, "overbought": 55, "source": "quote", "sample_interval_s": 1},
+    },
 ]
 
 
@@ -29,18 +37,33 @@ class System:
         self.config_dir = config_dir
         self.env = {**os.environ, "PYRT_CONFIG_DIR": str(config_dir)}
 
-    def pyrt(self, *args: str, timeout: float = 120, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([*PYRT, *args, "--config-dir", str(self.config_dir)], cwd=self.root,
-                                env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=timeout,
-                                check=False)
+    def pyrt(
+        self, *args: str, timeout: float = 120, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*PYRT, *args, "--config-dir", str(self.config_dir)],
+            cwd=self.root,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"pyrt {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result
 
-    def script(self, name: str, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
-        cmd = ["bash", str(REPO / "scripts" / name)] if name.endswith(".sh") else [sys.executable, str(REPO / "scripts" / name)]
-        result = subprocess.run([*cmd, *args], cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout,
-                                check=False)
+    def script(
+        self, name: str, *args: str, timeout: float = 120, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = (
+            ["bash", str(REPO / "scripts" / name)]
+            if name.endswith(".sh")
+            else [sys.executable, str(REPO / "scripts" / name)]
+        )
+        result = subprocess.run(
+            [*cmd, *args], cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"{name} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result
@@ -49,8 +72,9 @@ class System:
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[System]:
     root = tmp_path / "root"
-    config_dir = make_deployment(root, system={"signals": {"strategies": FAST_STRATEGIES},
-                                               "sim_broker": {"quotes_per_second": 10, "seed": 11}})
+    config_dir = make_deployment(
+        root, system={"signals": {"strategies": FAST_STRATEGIES}, "sim_broker": {"quotes_per_second": 10, "seed": 11}}
+    )
     system = System(root, config_dir)
     try:
         yield system

@@ -56,8 +56,9 @@ class Operator:
         """A shell command line at the root, `localhost:<api>` and `localhost:<metrics>` filled in."""
         line = command.replace("<api>", self.api.rsplit(":", 1)[1])
         line = line.replace("<metrics>", str(self.cfg.system.metrics.gateway))
-        return subprocess.run(["bash", "-c", line], cwd=self.system.root, capture_output=True, text=True, timeout=30,
-                              check=False)
+        return subprocess.run(
+            ["bash", "-c", line], cwd=self.system.root, capture_output=True, text=True, timeout=30, check=False
+        )
 
     def intents(self) -> int:
         """Orders the execution engine journalled."""
@@ -74,8 +75,11 @@ class Operator:
         return self.get("/api/v1/orders", status="open")
 
     def last_fill_price(self, symbol: str) -> float:
-        filled = [o for o in self.get("/api/v1/orders", status="closed", limit=500)
-                  if o["symbol"] == symbol and o["filled_avg_price"]]
+        filled = [
+            o
+            for o in self.get("/api/v1/orders", status="closed", limit=500)
+            if o["symbol"] == symbol and o["filled_avg_price"]
+        ]
         return float(max(filled, key=lambda o: o["submitted_at"])["filled_avg_price"])
 
 
@@ -98,12 +102,25 @@ def receivers() -> Iterator[tuple[WebhookReceiver, SmtpReceiver]]:
 def alerted(tmp_path: Path, receivers: tuple[WebhookReceiver, SmtpReceiver]) -> Iterator[System]:
     hook, smtp = receivers
     root = tmp_path / "root"
-    notifications = {"webhook_url": hook.url("/services/T000/B000/secret-path"),
-                     "smtp": {"host": "127.0.0.1", "port": smtp.port, "from_addr": "pyrt@example.com",
-                              "to_addrs": ["ops@example.com"], "starttls": False}}
-    config_dir = make_deployment(root, risk_toml=loose_risk_limits(), system={
-        "signals": {"strategies": FAST_STRATEGIES}, "sim_broker": {"quotes_per_second": 10, "seed": 11},
-        "notifications": notifications})
+    notifications = {
+        "webhook_url": hook.url("/services/T000/B000/secret-path"),
+        "smtp": {
+            "host": "127.0.0.1",
+            "port": smtp.port,
+            "from_addr": "pyrt@example.com",
+            "to_addrs": ["ops@example.com"],
+            "starttls": False,
+        },
+    }
+    config_dir = make_deployment(
+        root,
+        risk_toml=loose_risk_limits(),
+        system={
+            "signals": {"strategies": FAST_STRATEGIES},
+            "sim_broker": {"quotes_per_second": 10, "seed": 11},
+            "notifications": notifications,
+        },
+    )
     system = System(root, config_dir)
     try:
         yield system
@@ -112,7 +129,8 @@ def alerted(tmp_path: Path, receivers: tuple[WebhookReceiver, SmtpReceiver]) -> 
 
 
 def test_safe_mode_liquidation_emergency_stop_and_breaker_restart(
-        alerted: System, receivers: tuple[WebhookReceiver, SmtpReceiver]) -> None:
+    alerted: System, receivers: tuple[WebhookReceiver, SmtpReceiver]
+) -> None:
     system, (hook, smtp) = alerted, receivers
     op = Operator(system)
 
@@ -123,16 +141,18 @@ def test_safe_mode_liquidation_emergency_stop_and_breaker_restart(
     assert op.intents() == 0 and op.get("/api/v1/orders", status="all") == []
 
     # the guide's step 7: resume normal operation
-    res = op.curl('curl -s -X POST -H "Authorization: Bearer $(cat data/api_token)" '
-                  "localhost:<api>/api/v1/trading/enable")
+    res = op.curl(
+        'curl -s -X POST -H "Authorization: Bearer $(cat data/api_token)" localhost:<api>/api/v1/trading/enable'
+    )
     assert json.loads(res.stdout) == {"ok": True, "detail": "trading enabled"}, res
     wait_for(lambda: op.intents() >= 1, 60, "the strategies to trade", 0.2)
 
     # liquidation: automatic trading off, two positions of our own, then close everything
     system.pyrt("trading", "disable", "--reason", "before liquidation")
     for symbol in ("AAPL", "MSFT"):
-        system.script("manual_trade.py", "--symbol", symbol, "--action", "buy", "--quantity", "5",
-                      "--order-type", "market")
+        system.script(
+            "manual_trade.py", "--symbol", symbol, "--action", "buy", "--quantity", "5", "--order-type", "market"
+        )
     wait_for(lambda: {"AAPL", "MSFT"} <= set(op.positions()), 15, "two positions")
     dry = system.script("liquidate_positions.py")
     assert "DRY RUN" in dry.stdout and set(op.positions()) >= {"AAPL", "MSFT"}
@@ -141,8 +161,10 @@ def test_safe_mode_liquidation_emergency_stop_and_breaker_restart(
     assert op.positions() == {}
 
     # the breaker, activated by the guide's curl, survives a restart
-    res = op.curl('curl -s -X POST -H "Authorization: Bearer $(cat data/api_token)" '
-                  "localhost:<api>/api/v1/circuit-breaker/activate")
+    res = op.curl(
+        'curl -s -X POST -H "Authorization: Bearer $(cat data/api_token)" '
+        "localhost:<api>/api/v1/circuit-breaker/activate"
+    )
     assert json.loads(res.stdout)["ok"] is True, res
     system.script("restart_trading_system.sh", timeout=120)
     assert op.get("/api/v1/status")["circuit_breaker"]["active"] is True
@@ -153,8 +175,19 @@ def test_safe_mode_liquidation_emergency_stop_and_breaker_restart(
     # resting limit orders far from the market (4 % below, inside the 5 % price collar)
     for symbol in ("AAPL", "MSFT"):
         price = round(op.last_fill_price(symbol) * 0.96, 2)
-        system.script("manual_trade.py", "--symbol", symbol, "--action", "buy", "--quantity", "1",
-                      "--order-type", "limit", "--limit-price", str(price))
+        system.script(
+            "manual_trade.py",
+            "--symbol",
+            symbol,
+            "--action",
+            "buy",
+            "--quantity",
+            "1",
+            "--order-type",
+            "limit",
+            "--limit-price",
+            str(price),
+        )
     wait_for(lambda: len([o for o in op.open_orders() if o["type"] == "limit"]) == 2, 15, "two resting orders")
 
     # the kill switch (the strategies trade again since the restart)
@@ -168,6 +201,9 @@ def test_safe_mode_liquidation_emergency_stop_and_breaker_restart(
     assert services["control"]["running"] and services["sim_broker"]["running"]
     # (the control process also relays other alerts, e.g. the breaker activated above)
     wait_for(lambda: any(body["pyrt"]["kind"] == "emergency_stop" for _path, body in hook.posts), 10, "the webhook")
-    mail = wait_for(lambda: next((m.message for m in smtp.mails if "Emergency stop" in m.message["Subject"]), None),
-                    10, "the e-mail")
+    mail = wait_for(
+        lambda: next((m.message for m in smtp.mails if "Emergency stop" in m.message["Subject"]), None),
+        10,
+        "the e-mail",
+    )
     assert "e2e kill switch" in mail.get_content()

@@ -31,11 +31,13 @@ from .test_emergency import Operator, loose_risk_limits
 
 @pytest.fixture
 def with_exchange(tmp_path: Path) -> Iterator[System]:
-    exchange = SimBrokerProcess(tmp_path / "exchange", "--seed", "11", "--quotes-per-second", "10",
-                                "--rate-limit", "0").start()
+    exchange = SimBrokerProcess(
+        tmp_path / "exchange", "--seed", "11", "--quotes-per-second", "10", "--rate-limit", "0"
+    ).start()
     root = tmp_path / "root"
-    config_dir = make_deployment(root, sim_url=exchange.url, risk_toml=loose_risk_limits(),
-                                 system={"signals": {"strategies": FAST_STRATEGIES}})
+    config_dir = make_deployment(
+        root, sim_url=exchange.url, risk_toml=loose_risk_limits(), system={"signals": {"strategies": FAST_STRATEGIES}}
+    )
     system = System(root, config_dir)
     try:
         yield system
@@ -51,8 +53,19 @@ def test_restore_from_critical_failure(with_exchange: System) -> None:
     wait_for(lambda: op.intents() >= 2, 60, "the strategies to trade", 0.2)
     backup = system.script("backup_system.sh")  # while trading
     assert "backup written" in backup.stdout
-    trade = system.script("manual_trade.py", "--symbol", "AAPL", "--action", "buy", "--quantity", "5",
-                          "--order-type", "market", "--reason", "after the backup")
+    trade = system.script(
+        "manual_trade.py",
+        "--symbol",
+        "AAPL",
+        "--action",
+        "buy",
+        "--quantity",
+        "5",
+        "--order-type",
+        "market",
+        "--reason",
+        "after the backup",
+    )
     coid = next(line.split()[1] for line in trade.stdout.splitlines() if line.startswith("client_order_id:"))
     wait_for(lambda: "status: filled" in system.script("check_order.py", "--order-id", coid).stdout, 15, "the fill")
 
@@ -76,8 +89,12 @@ def test_restore_from_critical_failure(with_exchange: System) -> None:
     system.script("start_trading_system.sh", "--safe-mode", check=False, timeout=120)
     # the engine finds the broker's positions unexplained: it halts and keeps announcing it until
     # adopted, so the risk manager's breaker trips however late its subscription joined
-    tripped = wait_for(lambda: (b := op.get("/api/v1/status")["circuit_breaker"])["active"] and b, 15,
-                       "the breaker to trip on the mismatch", 0.2)
+    tripped = wait_for(
+        lambda: (b := op.get("/api/v1/status")["circuit_breaker"])["active"] and b,
+        15,
+        "the breaker to trip on the mismatch",
+        0.2,
+    )
     assert tripped["trigger"] == "integrity"
     applied = system.script("reconcile_positions.py", "--apply", "--yes")
     assert applied.stdout.splitlines()[-1] == "Status: OK", applied.stdout
@@ -87,16 +104,22 @@ def test_restore_from_critical_failure(with_exchange: System) -> None:
     # received too ("from": "bus -> execution_engine"), and every reconcile after it
     audit = op.get("/api/v1/audit", limit=20)
     assert [e["action"] for e in audit if not e["from"].startswith("bus ->")][-1] == "positions.reconcile_apply"
-    assert any(e["from"] == "bus -> execution_engine" and e["action"] == "reconcile"
-               and e["result"]["args"].get("apply") == "true" for e in audit)
+    assert any(
+        e["from"] == "bus -> execution_engine"
+        and e["action"] == "reconcile"
+        and e["result"]["args"].get("apply") == "true"
+        for e in audit
+    )
     assert op.get("/api/v1/status")["circuit_breaker"]["active"] is False  # the adoption resolved its cause
 
     # 6-7: healthy; resume automatic trading and the strategies trade again
-    health = wait_for(lambda: (h := system.script("health_check.sh", check=False)).returncode == 0 and h, 30,
-                      "a healthy system", 0.5)
+    health = wait_for(
+        lambda: (h := system.script("health_check.sh", check=False)).returncode == 0 and h, 30, "a healthy system", 0.5
+    )
     assert "Signal bridge in safe mode" in health.stdout
     before = op.intents()
-    res = op.curl('curl -s -X POST -H "Authorization: Bearer $(cat data/api_token)" '
-                  "localhost:<api>/api/v1/trading/enable")
+    res = op.curl(
+        'curl -s -X POST -H "Authorization: Bearer $(cat data/api_token)" localhost:<api>/api/v1/trading/enable'
+    )
     assert json.loads(res.stdout)["ok"] is True, res
     wait_for(lambda: op.intents() > before, 60, "the strategies to trade again", 0.2)

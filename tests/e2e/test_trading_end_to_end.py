@@ -51,13 +51,19 @@ def test_system_trades_and_matches_the_broker(deployment: System):
     proj = replay(records)
     assert not [a for a in proj.anomalies if "rejected" in a.what or "OVERFILL" in a.what]
     # the broker's state survives its own restart: look at it with the system stopped
-    broker = SimBrokerProcess(Path(cfg.system.sim_broker.data_dir), log_path=deployment.root / "sim_check.out",
-                              env={"ALPACA_API_KEY": DEFAULT_KEYS[0], "ALPACA_SECRET_KEY": DEFAULT_KEYS[1]}).start()
+    broker = SimBrokerProcess(
+        Path(cfg.system.sim_broker.data_dir),
+        log_path=deployment.root / "sim_check.out",
+        env={"ALPACA_API_KEY": DEFAULT_KEYS[0], "ALPACA_SECRET_KEY": DEFAULT_KEYS[1]},
+    ).start()
     try:
-        orders = requests.get(broker.url + "/v2/orders", params={"status": "all", "limit": 500}, headers=HEADERS,
-                              timeout=5).json()
-        positions = {p["symbol"]: Decimal(p["qty"]) for p in
-                     requests.get(broker.url + "/v2/positions", headers=HEADERS, timeout=5).json()}
+        orders = requests.get(
+            broker.url + "/v2/orders", params={"status": "all", "limit": 500}, headers=HEADERS, timeout=5
+        ).json()
+        positions = {
+            p["symbol"]: Decimal(p["qty"])
+            for p in requests.get(broker.url + "/v2/positions", headers=HEADERS, timeout=5).json()
+        }
         account = requests.get(broker.url + "/v2/account", headers=HEADERS, timeout=5).json()
     finally:
         broker.stop()
@@ -67,8 +73,16 @@ def test_system_trades_and_matches_the_broker(deployment: System):
     assert sent == set(coids), "journal and broker disagree on which orders exist"
     assert {s: p.qty for s, p in proj.positions.items() if p.qty} == positions
     # cash: the initial cash minus what the journalled fills cost
-    spent = sum((Decimal(r.payload["qty"]) * Decimal(r.payload["price"]) * (1 if proj.orders[r.client_order_id].side.value == "buy" else -1)
-                 for r in records if r.kind == RecordKind.FILL), Decimal(0))
+    spent = sum(
+        (
+            Decimal(r.payload["qty"])
+            * Decimal(r.payload["price"])
+            * (1 if proj.orders[r.client_order_id].side.value == "buy" else -1)
+            for r in records
+            if r.kind == RecordKind.FILL
+        ),
+        Decimal(0),
+    )
     assert Decimal(account["cash"]) == Decimal(100_000) - spent
     # no secret in any log, output or state file of the run
     for path in deployment.root.rglob("*"):

@@ -157,4 +157,3 @@ def fuzz(
     assert tally.inputs >= total, f"{decoder}: only {tally.inputs} of {total} inputs were generated"
     assert tally.crashes == 0, tally.report()
     return tally
-

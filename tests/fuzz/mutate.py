@@ -88,7 +88,7 @@ def mutate_text(text: str, rng: random.Random) -> str:
             line = lines[i]
             if line:
                 k = rng.randrange(len(line))
-                lines[i] = line[:k] + rng.choice("0123456789-.eE_xX aZ\"") + line[k + 1 :]
+                lines[i] = line[:k] + rng.choice('0123456789-.eE_xX aZ"') + line[k + 1 :]
         else:
             line = lines[i]
             k = rng.randint(0, len(line))
@@ -118,7 +118,7 @@ def _swap_type(value: Any, rng: random.Random) -> Any:
     if op == 4 and isinstance(value, str) and value:
         return value[: rng.randrange(len(value))]
     if op == 5 and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return -value if rng.random() < 0.5 else value * 10**rng.randint(1, 30)
+        return -value if rng.random() < 0.5 else value * 10 ** rng.randint(1, 30)
     return nasty(rng)
 
 

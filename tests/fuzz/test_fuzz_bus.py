@@ -57,8 +57,10 @@ items = st.one_of(
     st.builds(s.ControlResult, st.booleans(), text,
               st.dictionaries(text, i64 | text | st.none() | num, max_size=3)),
 )  # fmt: skip
-payloads = items | st.builds(s.SnapshotRequest, text, text, text) | st.builds(
-    s.Snapshot, text, st.lists(items, max_size=3), text, i64, st.dictionaries(text, i64, max_size=3)
+payloads = (
+    items
+    | st.builds(s.SnapshotRequest, text, text, text)
+    | st.builds(s.Snapshot, text, st.lists(items, max_size=3), text, i64, st.dictionaries(text, i64, max_size=3))
 )
 topics = st.sampled_from(["md.quote.AAPL", "md.trade.MSFT", "exec.report.momo", "risk.state", "hb.risk",
                           "req.signals", "rep.signals", "exec.pnl", "sig.momo.SPY"])  # fmt: skip
@@ -102,11 +104,17 @@ def expand(recipe: list[tuple[str, s.Envelope]], rng: random.Random, n: int) -> 
         elif op == 15:
             yield mutate_bytes(frame, rng)  # the topic and separator too
         elif op == 16:
-            yield rng.choice([b"", b"\xff\xfe", b"_probe.x", s.PROBE_PREFIX.encode() + b"abc", b" "]) + s.SEPARATOR + body
+            yield (
+                rng.choice([b"", b"\xff\xfe", b"_probe.x", s.PROBE_PREFIX.encode() + b"abc", b" "]) + s.SEPARATOR + body
+            )
         elif op == 17:
             yield frame.replace(s.SEPARATOR, b"", 1) if rng.random() < 0.5 else frame[: rng.randrange(len(frame))]
         elif op == 18:
-            yield frame + rng.randbytes(s.DEFAULT_MAX_FRAME_BYTES) if rng.random() < 0.02 else rng.randbytes(rng.randint(0, 64))
+            yield (
+                frame + rng.randbytes(s.DEFAULT_MAX_FRAME_BYTES)
+                if rng.random() < 0.02
+                else rng.randbytes(rng.randint(0, 64))
+            )
         else:
             yield topic + s.SEPARATOR + rng.randbytes(rng.randint(0, 40))
 

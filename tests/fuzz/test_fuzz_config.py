@@ -48,7 +48,13 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, (int, Decimal)):
         return str(value)
     if isinstance(value, float):
-        return "nan" if value != value else ("inf" if value > 0 else "-inf") if value in (float("inf"), float("-inf")) else repr(value)
+        return (
+            "nan"
+            if value != value
+            else ("inf" if value > 0 else "-inf")
+            if value in (float("inf"), float("-inf"))
+            else repr(value)
+        )
     if isinstance(value, str):
         return json.dumps(value)  # TOML basic strings take JSON's escapes (but not lone surrogates)
     if isinstance(value, list):
@@ -104,10 +110,14 @@ json_values = st.recursive(
 def recipes(shipped: dict[str, Any]) -> st.SearchStrategy[Any]:
     sections = sorted(shipped)
     small = st.dictionaries(st.sampled_from(sections) | st.text(max_size=6), json_values, max_size=3)
-    return st.tuples(st.lists(small, min_size=1, max_size=3), st.lists(st.sampled_from(sections), min_size=1, max_size=2))
+    return st.tuples(
+        st.lists(small, min_size=1, max_size=3), st.lists(st.sampled_from(sections), min_size=1, max_size=2)
+    )
 
 
-def expand_docs(shipped: dict[str, Any], text: str, dump: Any, recipe: Any, rng: random.Random, n: int) -> Iterator[bytes]:
+def expand_docs(
+    shipped: dict[str, Any], text: str, dump: Any, recipe: Any, rng: random.Random, n: int
+) -> Iterator[bytes]:
     small_docs, picked = recipe
     for _ in range(n):
         op = rng.randrange(40)

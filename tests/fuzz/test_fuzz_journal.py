@@ -39,7 +39,17 @@ intents = st.builds(
     side=st.sampled_from(OrderSide), qty=num.map(Decimal), order_type=st.sampled_from(OrderType),
     time_in_force=st.sampled_from(TimeInForce), limit_price=st.none() | num.map(Decimal),
 ).map(msgspec.to_builtins)  # fmt: skip
-STATUSES = ["new", "accepted", "partially_filled", "filled", "canceled", "rejected", "expired", "replaced", "pending_new"]
+STATUSES = [
+    "new",
+    "accepted",
+    "partially_filled",
+    "filled",
+    "canceled",
+    "rejected",
+    "expired",
+    "replaced",
+    "pending_new",
+]
 events = st.one_of(
     st.just(("submit_sent", {})),
     st.builds(lambda b, s: ("ack", {"broker_order_id": b, "status": s}), ident, st.sampled_from(STATUSES)),
@@ -85,10 +95,17 @@ def _mutate(row: Row, coids: list[str], rng: random.Random) -> Row:
         return ts, kind, coid, mutate_bytes(payload.encode(), rng)  # a BLOB, perhaps not UTF-8
     if op == 10:
         return rng.choice([-1, 0, 2**63 - 1, -(2**63), "abc", 1.5, b"\x00"]), kind, coid, payload
-    return ts, kind, coid, _json({**msgspec.json.decode(payload), rng.choice(["qty", "status", "event", "local"]): nasty(rng)})
+    return (
+        ts,
+        kind,
+        coid,
+        _json({**msgspec.json.decode(payload), rng.choice(["qty", "status", "event", "local"]): nasty(rng)}),
+    )
 
 
-def expand(recipe: list[tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]], rng: random.Random, n: int) -> Iterator[Row]:
+def expand(
+    recipe: list[tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]], rng: random.Random, n: int
+) -> Iterator[Row]:
     made = 0
     k = rng.randrange(10**9)
     while made < n:
@@ -108,8 +125,16 @@ def _finite(projection: OrderProjection, coid: str, symbols: tuple[str, ...] = (
     """What the record touched holds finite numbers (an order, the positions)."""
     o = projection.orders.get(coid)
     if o is not None:
-        for value in (o.qty, o.filled_qty, o.limit_price, o.stop_price, o.avg_fill_price, o.fills_notional,
-                      o.reported_filled_qty, o.reported_avg_price):
+        for value in (
+            o.qty,
+            o.filled_qty,
+            o.limit_price,
+            o.stop_price,
+            o.avg_fill_price,
+            o.fills_notional,
+            o.reported_filled_qty,
+            o.reported_avg_price,
+        ):
             assert value is None or value.is_finite(), f"order {coid} holds {value}"
     for symbol in symbols:
         p = projection.positions.get(symbol)

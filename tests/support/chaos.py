@@ -75,10 +75,15 @@ class EngineProcess:
         self.out = config_dir.parent / "engine.out"
         env = {**os.environ, "PYRT_FAILPOINTS": failpoints}
         with open(self.out, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "pyrt.services.execution.service", str(config_dir)],
-                                         env=env, stdout=out, stderr=subprocess.STDOUT)
-        wait_for(lambda: read_ready_info(self.cfg, "execution_engine") or self.proc.poll() is not None, 60,
-                 "engine ready")
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "pyrt.services.execution.service", str(config_dir)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(
+            lambda: read_ready_info(self.cfg, "execution_engine") or self.proc.poll() is not None, 60, "engine ready"
+        )
         assert self.proc.poll() is None, self.out.read_text()[-2000:]
 
     @property
@@ -108,15 +113,25 @@ def order_mix(seed: int, n: int) -> list[OrderIntent]:
         if rng.random() < 0.35:
             px = PRICES[sym] * (1 + rng.choice((-0.02, 0.02)))  # marketable or resting, each half the time
             kw = {"order_type": OrderType.LIMIT, "limit_price": Decimal(f"{px:.2f}")}
-        out.append(OrderIntent(intent_id=f"s{seed}n{k}", strategy="chaos", symbol=sym, side=OrderSide(side), qty=qty,
-                               time_in_force=TimeInForce.DAY, **{"order_type": OrderType.MARKET, **kw}))
+        out.append(
+            OrderIntent(
+                intent_id=f"s{seed}n{k}",
+                strategy="chaos",
+                symbol=sym,
+                side=OrderSide(side),
+                qty=qty,
+                time_in_force=TimeInForce.DAY,
+                **{"order_type": OrderType.MARKET, **kw},
+            )
+        )
     return out
 
 
 def control(cfg: Any, action: str, timeout_ms: int = 15000, **args: str) -> wire.ControlResult | None:
     """One operator command to the engine; None when it did not answer (e.g. killed)."""
-    with RequestClient(cfg.system.execution.order_endpoint, timeout_ms=timeout_ms, client_id="chaos-op",
-                       security=bus_key(cfg)) as c:
+    with RequestClient(
+        cfg.system.execution.order_endpoint, timeout_ms=timeout_ms, client_id="chaos-op", security=bus_key(cfg)
+    ) as c:
         try:
             res = c.request(wire.ControlCommand(action, args, "chaos test", "chaos")).payload
         except RequestTimeout:
@@ -157,8 +172,13 @@ class ScenarioRun:
         self.sim = ChaosBroker(root / "sim", seed)
         # short submit timeout so a hang turns into an unknown outcome; the engine runs
         # alone (no risk manager heartbeats): park its watchdog
-        self.config_dir = make_deployment(root / "deploy", sim_url=self.sim.url, system={"execution": {
-            "submit_timeout_s": 2.0, "watchdog_risk_silence_s": 3600, "watchdog_cancel_after_s": 7200}})
+        self.config_dir = make_deployment(
+            root / "deploy",
+            sim_url=self.sim.url,
+            system={
+                "execution": {"submit_timeout_s": 2.0, "watchdog_risk_silence_s": 3600, "watchdog_cancel_after_s": 7200}
+            },
+        )
         self.cfg = load_config(self.config_dir)
         self.engine: EngineProcess | None = None
         self.out_of_band: list[str] = []
@@ -172,8 +192,9 @@ class ScenarioRun:
         """Send intents one by one on the order endpoint; returns how many were handed over
         (a timeout counts: the engine may have journalled it before dying)."""
         sent = 0
-        with RequestClient(self.cfg.system.execution.order_endpoint, timeout_ms=4000, client_id="chaos",
-                           security=bus_key(self.cfg)) as client:
+        with RequestClient(
+            self.cfg.system.execution.order_endpoint, timeout_ms=4000, client_id="chaos", security=bus_key(self.cfg)
+        ) as client:
             for i in intents:
                 if stop_when():
                     break
@@ -187,8 +208,18 @@ class ScenarioRun:
     def place_out_of_band(self, symbol: str, qty: int) -> None:
         """A market buy straight at the broker (not through the engine): a position mismatch."""
         coid = f"oob-{symbol}-{len(self.out_of_band)}"
-        self.sim.admin("POST", "/v2/orders", {"symbol": symbol, "qty": str(qty), "side": "buy", "type": "market",
-                                              "time_in_force": "day", "client_order_id": coid})
+        self.sim.admin(
+            "POST",
+            "/v2/orders",
+            {
+                "symbol": symbol,
+                "qty": str(qty),
+                "side": "buy",
+                "type": "market",
+                "time_in_force": "day",
+                "client_order_id": coid,
+            },
+        )
         self.out_of_band.append(coid)
 
     def report(self) -> InvariantReport:
@@ -208,8 +239,12 @@ class ScenarioRun:
             self.notes.append(str(exc))
         control(self.cfg, "cancel_all", timeout_s="5")
         try:
-            wait_for(lambda: (r := self.report()).ok and not r.busy_symbols, timeout_s, "journal and broker agree",
-                     interval=0.5)
+            wait_for(
+                lambda: (r := self.report()).ok and not r.busy_symbols,
+                timeout_s,
+                "journal and broker agree",
+                interval=0.5,
+            )
         except AssertionError as exc:
             self.notes.append(str(exc))
         return self.report()
@@ -266,8 +301,14 @@ def _operator_scenario(run: ScenarioRun, sc: Scenario, intents: list[OrderIntent
         res = control(run.cfg, "reconcile", apply="true")
         assert res is not None and res.ok, res
     else:  # liquidate
-        run.send([OrderIntent(intent_id=f"s{run.seed}fill{s}", strategy="chaos", symbol=s, side=OrderSide.BUY,
-                              qty=Decimal(2)) for s in ("AAPL", "MSFT")])
+        run.send(
+            [
+                OrderIntent(
+                    intent_id=f"s{run.seed}fill{s}", strategy="chaos", symbol=s, side=OrderSide.BUY, qty=Decimal(2)
+                )
+                for s in ("AAPL", "MSFT")
+            ]
+        )
         wait_for(lambda: not run.report().unresolved, 30, "orders resolved", interval=0.5)
         run.engine.stop()  # type: ignore[union-attr]
         engine = run.start_engine(sc.failpoint)
@@ -278,5 +319,4 @@ def _operator_scenario(run: ScenarioRun, sc: Scenario, intents: list[OrderIntent
         wait_for(lambda: not run.report().unresolved, 30, "closing orders resolved", interval=0.5)
         res = control(run.cfg, "liquidate", timeout_s="5")
         assert res is not None, "liquidation re-run got no answer"
-        wait_for(lambda: not any(p.qty for p in venue_for(run.cfg).positions()), 30, "flat at the broker",
-                 interval=0.5)
+        wait_for(lambda: not any(p.qty for p in venue_for(run.cfg).positions()), 30, "flat at the broker", interval=0.5)

@@ -43,8 +43,9 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return base
 
 
-def make_deployment(root: Path, sim_url: str | None = None, system: dict[str, Any] | None = None,
-                    risk_toml: str | None = None) -> Path:
+def make_deployment(
+    root: Path, sim_url: str | None = None, system: dict[str, Any] | None = None, risk_toml: str | None = None
+) -> Path:
     """Create root/config with free ports; returns the config dir. With `sim_url` the venue
     points at that (already running) sim broker; without it `pyrt up` embeds its own on a
     free port."""

@@ -79,12 +79,21 @@ class SimAdmin:
         r.raise_for_status()
         return r.json()
 
-    def quote(self, symbol: str, bid: float, ask: float, bid_size: float | None = None,
-              ask_size: float | None = None) -> None:
+    def quote(
+        self, symbol: str, bid: float, ask: float, bid_size: float | None = None, ask_size: float | None = None
+    ) -> None:
         size = self.quote_size
-        self.admin("POST", "/admin/quote", {"symbol": symbol, "bid": bid, "ask": ask,
-                                            "bid_size": size if bid_size is None else bid_size,
-                                            "ask_size": size if ask_size is None else ask_size})
+        self.admin(
+            "POST",
+            "/admin/quote",
+            {
+                "symbol": symbol,
+                "bid": bid,
+                "ask": ask,
+                "bid_size": size if bid_size is None else bid_size,
+                "ask_size": size if ask_size is None else ask_size,
+            },
+        )
 
     def orders(self) -> list[dict[str, Any]]:
         params = {"status": "all", "limit": 500}

@@ -10,9 +10,7 @@ from pyrt.bus.schema import Envelope
 class Publisher(Protocol):
     """What a service shell publishes through (ZmqPublisher, InprocPublisher)."""
 
-    def publish(
-        self, topic: str, payload: Any, ts_event: int | None = None, correlation_id: str = ""
-    ) -> Envelope: ...
+    def publish(self, topic: str, payload: Any, ts_event: int | None = None, correlation_id: str = "") -> Envelope: ...
 
     def publish_quote(self, quote: Any) -> Envelope: ...
 
@@ -23,8 +21,6 @@ class Requester(Protocol):
     """The order-path client (RequestClient, InprocRequestClient). ``request`` returns
     the reply envelope or raises RequestTimeout."""
 
-    def request(
-        self, payload: Any, correlation_id: str = "", timeout_ms: int | None = None
-    ) -> Envelope: ...
+    def request(self, payload: Any, correlation_id: str = "", timeout_ms: int | None = None) -> Envelope: ...
 
     def close(self) -> None: ...

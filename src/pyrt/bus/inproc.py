@@ -114,9 +114,7 @@ class InprocBus:
 class InprocPublisher(_Closable, StampingPublisher):
     """Same interface as ZmqPublisher."""
 
-    def __init__(
-        self, bus: InprocBus, publisher_id: str, clock: Clock | None, epoch: int | None
-    ) -> None:
+    def __init__(self, bus: InprocBus, publisher_id: str, clock: Clock | None, epoch: int | None) -> None:
         self._bus = bus
         self.factory = EnvelopeFactory(publisher_id, clock, epoch)
         self.encoder = FrameEncoder(bus.max_frame_bytes)
@@ -173,9 +171,7 @@ class InprocSubscriber(_Closable, Receiving):
         if self.rcvhwm is None or len(self._queue) < self.rcvhwm:
             self._queue.append(frame)
 
-    def recv_batch(
-        self, timeout_ms: int = 0, max_messages: int = 10_000
-    ) -> list[tuple[str, Envelope]]:
+    def recv_batch(self, timeout_ms: int = 0, max_messages: int = 10_000) -> list[tuple[str, Envelope]]:
         """Take up to ``max_messages`` queued frames; ``timeout_ms`` is ignored (nothing
         can arrive while we wait in a synchronous bus)."""
         self._check_open()
@@ -263,9 +259,7 @@ class InprocRequestClient(_Closable):
     def dropped(self) -> dict[str, int]:
         return self.intake.dropped
 
-    def request(
-        self, payload: Any, correlation_id: str = "", timeout_ms: int | None = None
-    ) -> Envelope:
+    def request(self, payload: Any, correlation_id: str = "", timeout_ms: int | None = None) -> Envelope:
         """Send ``payload``; the reply envelope, or RequestTimeout if nobody answered."""
         self._check_open()
         self._seq += 1

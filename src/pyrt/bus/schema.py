@@ -212,9 +212,7 @@ class QuoteMsg(msgspec.Struct, tag="quote", frozen=True, gc=False):
         return cls(q.symbol, q.bid_price, q.bid_size, q.ask_price, q.ask_size, q.ts_ns)
 
     def to_domain(self) -> Quote:
-        return Quote(
-            self.symbol, self.bid_price, self.bid_size, self.ask_price, self.ask_size, self.ts_ns
-        )
+        return Quote(self.symbol, self.bid_price, self.bid_size, self.ask_price, self.ask_size, self.ts_ns)
 
 
 class TradeMsg(msgspec.Struct, tag="trade", frozen=True, gc=False):
@@ -517,9 +515,7 @@ class EnvelopeFactory:
         self.epoch = epoch if epoch is not None else self.clock.now_ns()
         self._seqs: dict[str, int] = {}
 
-    def make(
-        self, topic: str, payload: Any, ts_event: int | None = None, correlation_id: str = ""
-    ) -> Envelope:
+    def make(self, topic: str, payload: Any, ts_event: int | None = None, correlation_id: str = "") -> Envelope:
         """The next envelope on ``topic``; ``ts_event`` defaults to now."""
         seq = self._seqs.get(topic, 0) + 1
         self._seqs[topic] = seq
@@ -797,4 +793,3 @@ class FrameIntake:
                 "bus dropped frame reason=%s count=%d len=%d sha256=%s %s",
                 reason, count, len(frame), frame_hash(frame), detail,
             )  # fmt: skip
-

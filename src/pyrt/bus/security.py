@@ -95,9 +95,13 @@ class BusKeys:
 def _cert_text(public: bytes, secret: bytes | None) -> str:
     """zmq's certificate format (``zmq.auth.load_certificate`` reads it)."""
     kind = "Secret" if secret is not None else "Public"
-    lines = [f"#   ZeroMQ CURVE {kind} Certificate (py_rt bus key)",
-             "#   Copy the whole directory to every host of the deployment, mode 0600.",
-             "metadata", "curve", f'    public-key = "{public.decode()}"']
+    lines = [
+        f"#   ZeroMQ CURVE {kind} Certificate (py_rt bus key)",
+        "#   Copy the whole directory to every host of the deployment, mode 0600.",
+        "metadata",
+        "curve",
+        f'    public-key = "{public.decode()}"',
+    ]
     if secret is not None:
         lines.append(f'    secret-key = "{secret.decode()}"')
     return "\n".join(lines) + "\n"
@@ -147,11 +151,15 @@ def load_keys(keys_dir: Path) -> BusKeys:
     try:
         mode = secret_path.stat().st_mode
     except FileNotFoundError:
-        raise BusSecurityError(f"bus secret key {secret_path} is missing (copy the keys directory from the host "
-                               "that created it, or remove the directory to create a new pair)") from None
+        raise BusSecurityError(
+            f"bus secret key {secret_path} is missing (copy the keys directory from the host "
+            "that created it, or remove the directory to create a new pair)"
+        ) from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise BusSecurityError(f"bus secret key {secret_path} is accessible by other users "
-                               f"(mode {stat.S_IMODE(mode):04o}); run: chmod 600 {secret_path}")
+        raise BusSecurityError(
+            f"bus secret key {secret_path} is accessible by other users "
+            f"(mode {stat.S_IMODE(mode):04o}); run: chmod 600 {secret_path}"
+        )
     try:
         public, secret = zmq.auth.load_certificate(secret_path)
         listed, _ = zmq.auth.load_certificate(keys_dir / PUBLIC_FILE)
@@ -326,8 +334,11 @@ class _Watcher(threading.Thread):
                     continue
                 reason = _FAILED_EVENTS.get(event["event"])
                 if reason is not None:
-                    endpoint = event["endpoint"].decode(errors="replace") if isinstance(
-                        event["endpoint"], bytes) else str(event["endpoint"])
+                    endpoint = (
+                        event["endpoint"].decode(errors="replace")
+                        if isinstance(event["endpoint"], bytes)
+                        else str(event["endpoint"])
+                    )
                     _record(sides[pair], reason, endpoint, last_logged)
 
 

@@ -45,9 +45,7 @@ class StampingPublisher(Closing):
     def publisher_id(self) -> str:
         return self.factory.publisher_id
 
-    def publish(
-        self, topic: str, payload: Any, ts_event: int | None = None, correlation_id: str = ""
-    ) -> Envelope:
+    def publish(self, topic: str, payload: Any, ts_event: int | None = None, correlation_id: str = "") -> Envelope:
         """Stamp, encode and send one message; returns the envelope sent."""
         env = self.factory.make(topic, payload, ts_event, correlation_id)
         self._send(self.encoder.encode(topic, env))

@@ -71,8 +71,12 @@ class _Socket(Closing):
     _sock: zmq.Socket[bytes]
 
     def _open(
-        self, kind: int, context: zmq.Context[zmq.Socket[bytes]] | None, linger_ms: int,
-        security: BusSecurity | None, server: bool,
+        self,
+        kind: int,
+        context: zmq.Context[zmq.Socket[bytes]] | None,
+        linger_ms: int,
+        security: BusSecurity | None,
+        server: bool,
     ) -> zmq.Socket[bytes]:
         ctx = context if context is not None else zmq.Context.instance()
         self._sock = ctx.socket(kind)
@@ -222,9 +226,7 @@ class ZmqSubscriber(_Socket, Receiving):
     def unsubscribe(self, prefix: str) -> None:
         self._sock.setsockopt(zmq.UNSUBSCRIBE, prefix.encode())
 
-    def recv_batch(
-        self, timeout_ms: int = 0, max_messages: int = 10_000
-    ) -> list[tuple[str, Envelope]]:
+    def recv_batch(self, timeout_ms: int = 0, max_messages: int = 10_000) -> list[tuple[str, Envelope]]:
         """Wait up to ``timeout_ms`` for traffic, then take what is queued (at most
         ``max_messages`` frames). Returns accepted (topic, envelope) pairs in order."""
         out, self._backlog = self._backlog, []
@@ -334,7 +336,10 @@ class RequestClient(_Socket):
                 sock.poll(min(_remaining_ms(deadline), 10) or 1, zmq.POLLOUT)
 
     def request(
-        self, payload: Any, correlation_id: str = "", timeout_ms: int | None = None,
+        self,
+        payload: Any,
+        correlation_id: str = "",
+        timeout_ms: int | None = None,
         ts_event: int | None = None,
     ) -> Envelope:
         """Send ``payload`` and return the matching reply envelope. ``ts_event`` carries

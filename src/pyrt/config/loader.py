@@ -106,8 +106,10 @@ def _collect(config_dir: Path, env: Mapping[str, str]) -> tuple[AppConfig | None
             external_sim = system.venue.kind == "sim" and not is_alpaca_host(venue.trading_url)
             budget = system.execution.request_budget_per_minute
             if is_alpaca_host(venue.trading_url) and budget > ALPACA_REQUESTS_PER_MINUTE:
-                problems.append(f"{_label(config_dir / SYSTEM_FILE)}: execution.request_budget_per_minute: "
-                                f"{budget} exceeds Alpaca's {ALPACA_REQUESTS_PER_MINUTE} requests/minute")
+                problems.append(
+                    f"{_label(config_dir / SYSTEM_FILE)}: execution.request_budget_per_minute: "
+                    f"{budget} exceeds Alpaca's {ALPACA_REQUESTS_PER_MINUTE} requests/minute"
+                )
             allow_default = venue.embedded_sim or external_sim
             smtp = system.notifications.smtp
             secrets = load_secrets(merged, allow_default, smtp.password_env if smtp else None)

@@ -81,7 +81,12 @@ class Throttle(StrictModel):
     def _ordered(self) -> Throttle:
         if self.max_orders_per_symbol_per_minute > self.max_orders_per_minute:
             raise problems_error(
-                [("max_orders_per_symbol_per_minute", f"must be <= max_orders_per_minute ({self.max_orders_per_minute})")]
+                [
+                    (
+                        "max_orders_per_symbol_per_minute",
+                        f"must be <= max_orders_per_minute ({self.max_orders_per_minute})",
+                    )
+                ]
             )
         return self
 
@@ -176,9 +181,7 @@ class RiskLimits(StrictModel):
         if problems:
             raise problems_error(problems)
         if self.circuit_breaker.daily_loss_threshold is None:
-            breaker = self.circuit_breaker.model_copy(
-                update={"daily_loss_threshold": self.loss_limits.max_daily_loss}
-            )
+            breaker = self.circuit_breaker.model_copy(update={"daily_loss_threshold": self.loss_limits.max_daily_loss})
             object.__setattr__(self, "circuit_breaker", breaker)
         return self
 

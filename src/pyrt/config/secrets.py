@@ -56,9 +56,7 @@ def read_dotenv(root: Path) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
-def load_secrets(
-    env: Mapping[str, str], allow_sim_default: bool, smtp_password_env: str | None = None
-) -> Secrets:
+def load_secrets(env: Mapping[str, str], allow_sim_default: bool, smtp_password_env: str | None = None) -> Secrets:
     """Secrets from `env` (the process environment merged over .env). Without broker keys,
     `allow_sim_default` picks the sim pair; otherwise it is a ConfigError."""
     problems: list[str] = []

@@ -401,7 +401,10 @@ class SystemConfig(StrictModel):
             Listener("sim_broker.host", "sim_broker.port", self.sim_broker.host, self.sim_broker.port),
             Listener("api.host", "api.port", self.api.host, self.api.port),
             Listener("metrics.host", "metrics.gateway", self.metrics.host, self.metrics.gateway),
-            *(Listener("metrics.host", f"metrics.{s}", self.metrics.host, self.metrics.port_for(s)) for s in SERVICE_NAMES),
+            *(
+                Listener("metrics.host", f"metrics.{s}", self.metrics.host, self.metrics.port_for(s))
+                for s in SERVICE_NAMES
+            ),
         ]
         for field, address in (
             ("market_data.zmq_publish_address", self.market_data.zmq_publish_address),
@@ -422,9 +425,16 @@ class SystemConfig(StrictModel):
         reported: set[str] = set()  # a host shared by several listeners is one problem
         for listener in self.listeners():
             host, port = listener.host, listener.port
-            if not self.security.allow_non_loopback and not is_loopback_host(host) and listener.host_field not in reported:
+            if (
+                not self.security.allow_non_loopback
+                and not is_loopback_host(host)
+                and listener.host_field not in reported
+            ):
                 reported.add(listener.host_field)
-                yield listener.host_field, f"binds to non-loopback host {host!r}; set security.allow_non_loopback to allow"
+                yield (
+                    listener.host_field,
+                    f"binds to non-loopback host {host!r}; set security.allow_non_loopback to allow",
+                )
             if port == 0:
                 continue  # ephemeral
             if port in used:

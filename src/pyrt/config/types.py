@@ -37,7 +37,7 @@ def annotation_members(annotation: Any) -> list[Any]:
 
 
 def scalar_kind(annotation: Any) -> ScalarKind | None:
-    """"bool" for a boolean field, "number" for an int/float/Decimal field that takes no
+    """ "bool" for a boolean field, "number" for an int/float/Decimal field that takes no
     string, None for anything else (None may be allowed besides)."""
     members = annotation_members(annotation)
     if bool in members:

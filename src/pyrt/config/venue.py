@@ -65,8 +65,7 @@ def resolve_venue(
     if trading is None:
         if venue.kind == "sim":
             reason = (
-                f"{ENV_DATA_URL} is set but no trading URL: "
-                f"set {ENV_TRADING_URL} too (or neither for the embedded sim)"
+                f"{ENV_DATA_URL} is set but no trading URL: set {ENV_TRADING_URL} too (or neither for the embedded sim)"
             )
             raise ConfigError([problem_line(data[0] if data else file_label, ("venue", "trading_url"), reason)])
         if venue.live:

@@ -39,8 +39,7 @@ NYSE_HOLIDAYS: frozenset[date] = frozenset(
 NYSE_EARLY_CLOSES: frozenset[date] = frozenset(
     date.fromisoformat(d)
     for d in (
-        "2024-07-03 2024-11-29 2024-12-24 2025-07-03 2025-11-28 2025-12-24 "
-        "2026-11-27 2026-12-24 2027-11-26"
+        "2024-07-03 2024-11-29 2024-12-24 2025-07-03 2025-11-28 2025-12-24 2026-11-27 2026-12-24 2027-11-26"
     ).split()
 )
 

@@ -130,13 +130,27 @@ class Note(_Event, frozen=True, forbid_unknown_fields=False):
 
 
 OrderEvent = (
-    OrderIntent | SubmitSent | Acked | OutcomeUnknown | Filled | BrokerStatus | BrokerEvent | LocalDecision
-    | CancelRequested | PositionAdopted | PositionMismatch | Note
+    OrderIntent
+    | SubmitSent
+    | Acked
+    | OutcomeUnknown
+    | Filled
+    | BrokerStatus
+    | BrokerEvent
+    | LocalDecision
+    | CancelRequested
+    | PositionAdopted
+    | PositionMismatch
+    | Note
 )
 
 _BY_KIND: dict[str, type[Any]] = {
-    RecordKind.INTENT: OrderIntent, RecordKind.SUBMIT_SENT: SubmitSent, RecordKind.ACK: Acked,
-    RecordKind.UNKNOWN: OutcomeUnknown, RecordKind.FILL: Filled, RecordKind.CANCEL_REQUESTED: CancelRequested,
+    RecordKind.INTENT: OrderIntent,
+    RecordKind.SUBMIT_SENT: SubmitSent,
+    RecordKind.ACK: Acked,
+    RecordKind.UNKNOWN: OutcomeUnknown,
+    RecordKind.FILL: Filled,
+    RecordKind.CANCEL_REQUESTED: CancelRequested,
     RecordKind.AUDIT: Note,
 }
 
@@ -150,8 +164,13 @@ def event_type(kind: str, payload: dict[str, Any]) -> type[Any]:
     if kind in _BY_KIND:
         return _BY_KIND[kind]
     if kind in (RecordKind.STATUS, RecordKind.RECONCILIATION):
-        for key, typ in (("status", BrokerStatus), ("event", BrokerEvent), ("local", LocalDecision),
-                         ("adopt_position", PositionAdopted), ("position_mismatch", PositionMismatch)):
+        for key, typ in (
+            ("status", BrokerStatus),
+            ("event", BrokerEvent),
+            ("local", LocalDecision),
+            ("adopt_position", PositionAdopted),
+            ("position_mismatch", PositionMismatch),
+        ):
             if key in payload:
                 return typ
         return Note

@@ -41,11 +41,7 @@ def client_order_id(strategy: str, intent_id: str, attempt: int = 0) -> str:
         raise ValueError(f"attempt must be in 0..{MAX_ATTEMPT}, got {attempt}")
 
     plain = f"{strategy}-{intent_id}-{attempt}"
-    if (
-        len(plain) <= MAX_CLIENT_ORDER_ID_LEN
-        and _PLAIN_PART.fullmatch(strategy)
-        and _PLAIN_PART.fullmatch(intent_id)
-    ):
+    if len(plain) <= MAX_CLIENT_ORDER_ID_LEN and _PLAIN_PART.fullmatch(strategy) and _PLAIN_PART.fullmatch(intent_id):
         return plain
 
     digest = _digest(strategy, intent_id, attempt)

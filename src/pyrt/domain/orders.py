@@ -70,12 +70,8 @@ TRANSITIONS: Mapping[OrderState, frozenset[OrderState]] = {
         | {S.CANCELED, S.EXPIRED, S.REJECTED, S.REPLACED}
     ),
     S.PENDING_CANCEL: frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED}),
-    S.PENDING_REPLACE: frozenset(
-        {S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.REPLACED}
-    ),
-    S.PARTIALLY_FILLED: frozenset(
-        {S.PENDING_CANCEL, S.PENDING_REPLACE, S.FILLED, S.CANCELED, S.EXPIRED, S.REPLACED}
-    ),
+    S.PENDING_REPLACE: frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.REPLACED}),
+    S.PARTIALLY_FILLED: frozenset({S.PENDING_CANCEL, S.PENDING_REPLACE, S.FILLED, S.CANCELED, S.EXPIRED, S.REPLACED}),
     S.FILLED: frozenset(),
     S.CANCELED: frozenset({S.FILLED}),  # late fill only
     S.EXPIRED: frozenset({S.FILLED}),  # late fill only
@@ -259,9 +255,7 @@ def _commit(order: Order, ts_ns: int, updates: dict[str, Any], alerts: tuple[str
     changed = tuple(k for k, v in updates.items() if getattr(order, k) != v)
     if not changed:
         return NoChange(order, reason="already applied")
-    new = msgspec.structs.replace(
-        order, updated_ns=max(order.updated_ns, ts_ns), **{k: updates[k] for k in changed}
-    )
+    new = msgspec.structs.replace(order, updated_ns=max(order.updated_ns, ts_ns), **{k: updates[k] for k in changed})
     qty_delta = new.filled_qty - order.filled_qty
     notional_delta = new.filled_notional - order.filled_notional if qty_delta else ZERO
     if new.filled_qty > new.qty and qty_delta:

@@ -87,15 +87,19 @@ def common_metrics(registry: CollectorRegistry, service: str) -> CommonMetrics:
         ),
         errors=Counter("trading_errors", "Errors by service and kind", ["service", "kind"], registry=registry),
         bus_messages_dropped=Counter(
-            "bus_messages_dropped", "Bus messages dropped (malformed, unknown version, oversized)", ["reason"],
+            "bus_messages_dropped",
+            "Bus messages dropped (malformed, unknown version, oversized)",
+            ["reason"],
             registry=registry,
         ),
         bus_seq_gaps=Counter("bus_seq_gaps", "Sequence gaps seen by bus subscribers", registry=registry),
         config_reload=reload,
         notifications_sent=notification_metrics(registry),
         bus_auth_failures=Counter(
-            "bus_auth_failures", "Bus handshakes refused (side=server: a peer without the bus key; "
-            "side=client: a server refused our key)", ["side", "reason"], registry=registry,
+            "bus_auth_failures",
+            "Bus handshakes refused (side=server: a peer without the bus key; side=client: a server refused our key)",
+            ["side", "reason"],
+            registry=registry,
         ),
     )
 
@@ -130,7 +134,9 @@ def market_data_metrics(registry: CollectorRegistry) -> MarketDataMetrics:
     for kind in MESSAGE_TYPES:
         received.labels(type=kind)
     return MarketDataMetrics(
-        websocket_connected=Gauge("market_data_websocket_connected", "1 if the feed websocket is up", registry=registry),
+        websocket_connected=Gauge(
+            "market_data_websocket_connected", "1 if the feed websocket is up", registry=registry
+        ),
         messages_received=received,
         latency=Histogram(
             "market_data_latency_seconds", "Event time to receipt", buckets=FEED_LATENCY_BUCKETS, registry=registry
@@ -140,7 +146,8 @@ def market_data_metrics(registry: CollectorRegistry) -> MarketDataMetrics:
             "market_data_websocket_reconnects", "Feed reconnects by reason", ["reason"], registry=registry
         ),
         bars_gap_filled=Counter(
-            "market_data_bars_gap_filled", "Missed minute bars fetched over REST after a (re)connect",
+            "market_data_bars_gap_filled",
+            "Missed minute bars fetched over REST after a (re)connect",
             registry=registry,
         ),
     )
@@ -168,7 +175,9 @@ def risk_metrics(registry: CollectorRegistry) -> RiskMetrics:
         checks_performed=Counter("risk_checks_performed", "Order intents checked", registry=registry),
         checks_failed=Counter("risk_checks_failed", "Order intents denied by reason", ["reason"], registry=registry),
         max_position_size=Gauge("risk_max_position_size", "Position limit in shares", registry=registry),
-        circuit_breaker_active=Gauge("risk_circuit_breaker_active", "1 while the breaker is tripped", registry=registry),
+        circuit_breaker_active=Gauge(
+            "risk_circuit_breaker_active", "1 while the breaker is tripped", registry=registry
+        ),
         circuit_breaker_activations=activations,
     )
 
@@ -194,18 +203,26 @@ def execution_metrics(registry: CollectorRegistry) -> ExecutionMetrics:
     return ExecutionMetrics(
         orders_submitted=Counter("execution_orders_submitted", "Orders sent to the broker", registry=registry),
         orders_filled=Counter("execution_orders_filled", "Orders completely filled", registry=registry),
-        orders_rejected=Counter("execution_orders_rejected", "Orders rejected by reason", ["reason"], registry=registry),
+        orders_rejected=Counter(
+            "execution_orders_rejected", "Orders rejected by reason", ["reason"], registry=registry
+        ),
         orders_cancelled=Counter("execution_orders_cancelled", "Orders cancelled", registry=registry),
         submit_latency=Histogram(
-            "execution_submit_latency_seconds", "Order submit round trip", buckets=FEED_LATENCY_BUCKETS,
+            "execution_submit_latency_seconds",
+            "Order submit round trip",
+            buckets=FEED_LATENCY_BUCKETS,
             registry=registry,
         ),
         trade_stream_connected=Gauge(
-            "execution_trade_stream_connected", "1 while the broker trade_updates stream is connected", registry=registry,
+            "execution_trade_stream_connected",
+            "1 while the broker trade_updates stream is connected",
+            registry=registry,
         ),
         tick_to_submit=Histogram(
-            "execution_tick_to_submit_seconds", "Market-data receipt of the triggering quote to the broker submit call",
-            buckets=FEED_LATENCY_BUCKETS, registry=registry,
+            "execution_tick_to_submit_seconds",
+            "Market-data receipt of the triggering quote to the broker submit call",
+            buckets=FEED_LATENCY_BUCKETS,
+            registry=registry,
         ),
         rate_limit_remaining=Gauge(
             "execution_rate_limit_remaining", "Broker requests left in the current minute", registry=registry
@@ -235,7 +252,9 @@ def trading_metrics(registry: CollectorRegistry) -> TradingMetrics:
         open_positions=Gauge("trading_open_positions", "Number of open positions", registry=registry),
         realized_pnl=Gauge("trading_realized_pnl_total", "Realized P&L in USD", registry=registry),
         unrealized_pnl=Gauge("trading_unrealized_pnl", "Unrealized P&L in USD", registry=registry),
-        position_size=Gauge("trading_position_size", "Position in shares (negative: short)", ["symbol"], registry=registry),
+        position_size=Gauge(
+            "trading_position_size", "Position in shares (negative: short)", ["symbol"], registry=registry
+        ),
     )
 
 
@@ -293,7 +312,9 @@ def service_metrics(service: str, registry: CollectorRegistry | None = None) -> 
     if service == "risk_manager":
         return ServiceMetrics(registry, common, risk=risk_metrics(registry))
     if service == "execution_engine":
-        return ServiceMetrics(registry, common, execution=execution_metrics(registry), trading=trading_metrics(registry))
+        return ServiceMetrics(
+            registry, common, execution=execution_metrics(registry), trading=trading_metrics(registry)
+        )
     if service == "signal_bridge":
         return ServiceMetrics(registry, common, signal_bridge=signal_bridge_metrics(registry))
     raise ValueError(f"unknown service {service!r}")

@@ -31,14 +31,23 @@ def alert_for(payload: Any, breaker_was_active: bool) -> Alert | None:
     """The alert a bus message calls for (pure), or None."""
     if isinstance(payload, wire.RiskState):
         if payload.circuit_breaker_active and not breaker_was_active:
-            return Alert(kind="circuit_breaker", severity="critical", title="Circuit breaker tripped",
-                         detail=payload.reason, fields={"trading_state": payload.trading_state,
-                                                        "daily_pnl": str(payload.daily_pnl)})
+            return Alert(
+                kind="circuit_breaker",
+                severity="critical",
+                title="Circuit breaker tripped",
+                detail=payload.reason,
+                fields={"trading_state": payload.trading_state, "daily_pnl": str(payload.daily_pnl)},
+            )
         return None
     if isinstance(payload, wire.IntegrityAlert):
         title = _INTEGRITY_TITLES.get(payload.kind, f"Integrity alert: {payload.kind}")
-        return Alert(kind=payload.kind, severity="critical", title=title, detail=payload.detail,
-                     fields={"symbol": payload.symbol} if payload.symbol else {})
+        return Alert(
+            kind=payload.kind,
+            severity="critical",
+            title=title,
+            detail=payload.detail,
+            fields={"symbol": payload.symbol} if payload.symbol else {},
+        )
     return None
 
 

@@ -47,8 +47,10 @@ log = logging.getLogger("pyrt.api")
 API_PREFIX = "/api/v1"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-_bearer = HTTPBearer(auto_error=False, description="The admin token (data/api_token or PYRT_API_TOKEN); "
-                                                   "GET routes also accept the read-only token.")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="The admin token (data/api_token or PYRT_API_TOKEN); GET routes also accept the read-only token.",
+)
 
 
 # --------------------------------------------------------------------------- bodies
@@ -59,8 +61,9 @@ class ReasonBody(BaseModel):
 
 
 class ActivateBody(ReasonBody):
-    mode: Literal["HALTED", "REDUCING"] = Field("HALTED", description="HALTED: no order passes; "
-                                                                      "REDUCING: only exposure-reducing orders.")
+    mode: Literal["HALTED", "REDUCING"] = Field(
+        "HALTED", description="HALTED: no order passes; REDUCING: only exposure-reducing orders."
+    )
 
 
 class DeactivateBody(ReasonBody):
@@ -90,8 +93,13 @@ class EmergencyBody(ReasonBody):
 
 # --------------------------------------------------------------------------- helpers
 
-HTTP_STATUS: dict[type[PyrtError] | None, int] = {Refused: 409, BadInput: 422, Retryable: 503, NeedsOperator: 503,
-                                                  None: 503}
+HTTP_STATUS: dict[type[PyrtError] | None, int] = {
+    Refused: 409,
+    BadInput: 422,
+    Retryable: 503,
+    NeedsOperator: 503,
+    None: 503,
+}
 """The API's answer to each group of errors (None: a PyrtError outside the groups)."""
 
 
@@ -142,9 +150,12 @@ def build_api(cfg: AppConfig, facade: ControlFacade, tokens: TokenSet | None = N
     """The FastAPI app over `facade`. `tokens` default to load_tokens(cfg) (which creates
     data/api_token, mode 0600, when PYRT_API_TOKEN is not set)."""
     tokens = tokens or load_tokens(cfg, create=True)
-    app = FastAPI(title="py_rt control API", version="1",
-                  description="Operator actions of py_rt (one facade under this API and the `pyrt` CLI). "
-                              "Every /api/v1 route needs a bearer token; mutating routes need the admin token.")
+    app = FastAPI(
+        title="py_rt control API",
+        version="1",
+        description="Operator actions of py_rt (one facade under this API and the `pyrt` CLI). "
+        "Every /api/v1 route needs a bearer token; mutating routes need the admin token.",
+    )
     action_lock = threading.Lock()  # one operator action at a time (the kill switch never waits for it)
 
     def act(fn: Callable[[], Any]) -> Any:
@@ -156,15 +167,28 @@ def build_api(cfg: AppConfig, facade: ControlFacade, tokens: TokenSet | None = N
         if request.url.path.startswith(API_PREFIX):
             name = tokens.identify(_presented_token(request.headers.get("authorization")))
             if name is None:
-                log.warning("api refused %s %s from %s: missing or invalid token", request.method,
-                            request.url.path, _source(request))
-                return JSONResponse({"detail": "missing or invalid bearer token"}, status_code=401,
-                                    headers={"WWW-Authenticate": "Bearer"})
+                log.warning(
+                    "api refused %s %s from %s: missing or invalid token",
+                    request.method,
+                    request.url.path,
+                    _source(request),
+                )
+                return JSONResponse(
+                    {"detail": "missing or invalid bearer token"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
             if request.method not in READ_METHODS and name != "admin":
-                log.warning("api refused %s %s from %s: the %s token may not act", request.method,
-                            request.url.path, _source(request), name)
-                return JSONResponse({"detail": f"the {name} token may only read; this action needs the admin token"},
-                                    status_code=403)
+                log.warning(
+                    "api refused %s %s from %s: the %s token may not act",
+                    request.method,
+                    request.url.path,
+                    _source(request),
+                    name,
+                )
+                return JSONResponse(
+                    {"detail": f"the {name} token may only read; this action needs the admin token"}, status_code=403
+                )
             request.state.token_name = name
         return await call_next(request)
 
@@ -204,8 +228,9 @@ def _routes(facade: ControlFacade, act: Callable[[Callable[[], Any]], Any]) -> A
         return facade.positions()
 
     @r.get("/orders", tags=["read"])
-    def orders(status: Literal["open", "closed", "all"] = "open",
-               limit: int = Query(100, ge=1, le=500)) -> list[dict[str, Any]]:
+    def orders(
+        status: Literal["open", "closed", "all"] = "open", limit: int = Query(100, ge=1, le=500)
+    ) -> list[dict[str, Any]]:
         """The broker's orders."""
         return facade.orders(status, limit)
 
@@ -227,8 +252,9 @@ def _routes(facade: ControlFacade, act: Callable[[Callable[[], Any]], Any]) -> A
         return act(lambda: facade.breaker_activate(caller, b.reason, b.mode))
 
     @r.post("/circuit-breaker/deactivate", tags=["trading controls"])
-    def breaker_deactivate(caller: Caller = Depends(caller_of),
-                           b: DeactivateBody | None = Body(None)) -> dict[str, Any]:
+    def breaker_deactivate(
+        caller: Caller = Depends(caller_of), b: DeactivateBody | None = Body(None)
+    ) -> dict[str, Any]:
         """Deactivate the circuit breaker; a reason is required ({"reason": "..."})."""
         b = b or DeactivateBody()
         return act(lambda: facade.breaker_deactivate(caller, b.reason, b.force))
@@ -243,25 +269,43 @@ def _routes(facade: ControlFacade, act: Callable[[Callable[[], Any]], Any]) -> A
         """Stop automatic trading (safe mode): strategies compute signals but send no orders."""
         return act(lambda: facade.set_trading(caller, False, (b or ReasonBody()).reason))
 
-    @r.post("/orders", tags=["orders"], status_code=201,
-            responses={202: {"description": "Outcome unknown: approved, but the execution engine did not answer in "
-                                            "time; the order may have been sent. Check client_order_id, do not "
-                                            "resend."},
-                       409: {"description": "Denied by risk (reason_code)."}})
+    @r.post(
+        "/orders",
+        tags=["orders"],
+        status_code=201,
+        responses={
+            202: {
+                "description": "Outcome unknown: approved, but the execution engine did not answer in "
+                "time; the order may have been sent. Check client_order_id, do not "
+                "resend."
+            },
+            409: {"description": "Denied by risk (reason_code)."},
+        },
+    )
     def submit_order(b: OrderBody, caller: Caller = Depends(caller_of)) -> JSONResponse:
         """A manual order through the same risk checks as any strategy's: 201 when approved,
         409 with the reason code when denied, 202 when the outcome is unknown (the engine
         did not answer in time: the order may exist; see GET /api/v1/orders/{client_order_id})."""
-        res = act(lambda: facade.submit_order(caller, b.symbol, b.side, b.qty, b.order_type, b.limit_price,
-                                              b.time_in_force, b.reason))
+        res = act(
+            lambda: facade.submit_order(
+                caller, b.symbol, b.side, b.qty, b.order_type, b.limit_price, b.time_in_force, b.reason
+            )
+        )
         if res.get("outcome") == "unknown":
-            return JSONResponse({**res, "detail": f"outcome unknown: {res['message']}; check it with "
-                                                  f"GET /api/v1/orders/{res['client_order_id']} or `pyrt order --order-id`"},
-                                status_code=202, headers={"Location": f"{API_PREFIX}/orders/{res['client_order_id']}"})
+            return JSONResponse(
+                {
+                    **res,
+                    "detail": f"outcome unknown: {res['message']}; check it with "
+                    f"GET /api/v1/orders/{res['client_order_id']} or `pyrt order --order-id`",
+                },
+                status_code=202,
+                headers={"Location": f"{API_PREFIX}/orders/{res['client_order_id']}"},
+            )
         if res["approved"]:
             return JSONResponse(res, status_code=201)
-        return JSONResponse({**res, "detail": f"denied by risk: {res['reason_code']}: {res['message']}"},
-                            status_code=409)
+        return JSONResponse(
+            {**res, "detail": f"denied by risk: {res['reason_code']}: {res['message']}"}, status_code=409
+        )
 
     @r.delete("/orders", tags=["orders"])
     def cancel_all(caller: Caller = Depends(caller_of), b: ReasonBody | None = Body(None)) -> JSONResponse:
@@ -303,8 +347,10 @@ class ApiRefused(NeedsOperator, RuntimeError):
 def check_bind(host: str, tokens: TokenSet) -> None:
     """Refuse a non-loopback bind unless the admin token was set explicitly (PYRT_API_TOKEN)."""
     if not is_loopback_host(host) and not tokens.from_env:
-        raise ApiRefused(f"refusing to serve the control API on non-loopback host {host!r} with a generated token: "
-                         "set PYRT_API_TOKEN explicitly (and put TLS in front), or bind api.host to 127.0.0.1")
+        raise ApiRefused(
+            f"refusing to serve the control API on non-loopback host {host!r} with a generated token: "
+            "set PYRT_API_TOKEN explicitly (and put TLS in front), or bind api.host to 127.0.0.1"
+        )
 
 
 class ApiServer:
@@ -319,8 +365,9 @@ class ApiServer:
         self.port: int = self.sock.getsockname()[1]
         config = uvicorn.Config(app, log_config=None, lifespan="off", ws="none", timeout_graceful_shutdown=2)
         self.server: uvicorn.Server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
-                                       name="control-api", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, name="control-api", daemon=True
+        )
 
     def start(self, timeout_s: float = 10.0) -> ApiServer:
         """Start serving; RuntimeError if uvicorn did not start within `timeout_s`."""

@@ -31,10 +31,19 @@ class AuditLog:
     def record(self, caller: Caller, action: str, reason: str, before: Any, after: Any, result: Any) -> None:
         """Append one audit entry (a journal write, committed) and log it. A failed journal
         write is logged loudly and re-raised: an unaudited manual action must not pass silently."""
-        entry = {"who": caller.name, "from": caller.source, "action": action, "reason": reason,
-                 "before": before, "after": after, "result": result, "at": time.time()}
-        log.warning("audit who=%s from=%s action=%s reason=%r result=%s", caller.name, caller.source, action, reason,
-                    result)
+        entry = {
+            "who": caller.name,
+            "from": caller.source,
+            "action": action,
+            "reason": reason,
+            "before": before,
+            "after": after,
+            "result": result,
+            "at": time.time(),
+        }
+        log.warning(
+            "audit who=%s from=%s action=%s reason=%r result=%s", caller.name, caller.source, action, reason, result
+        )
         with Journal(self.journal_path) as journal:
             journal.append(RecordKind.AUDIT, "", entry)
 

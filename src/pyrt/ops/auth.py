@@ -45,7 +45,9 @@ def load_tokens(cfg: Any, create: bool = True) -> TokenSet:
     path = token_path(cfg)
     if not path.exists():
         if not create:
-            raise FileNotFoundError(f"{path} does not exist: start the control process once (pyrt up) or set PYRT_API_TOKEN")
+            raise FileNotFoundError(
+                f"{path} does not exist: start the control process once (pyrt up) or set PYRT_API_TOKEN"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:

@@ -61,8 +61,10 @@ class SystemRunning(BackupError):
     def __init__(self, processes: list[tuple[str, int]]) -> None:
         self.processes = processes
         names = ", ".join(f"{n} (pid {p})" for n, p in processes)
-        super().__init__(f"py_rt is running: {names}. Stop the system first (./scripts/stop_trading_system.sh "
-                         f"or `pyrt down`), then restore.")
+        super().__init__(
+            f"py_rt is running: {names}. Stop the system first (./scripts/stop_trading_system.sh "
+            f"or `pyrt down`), then restore."
+        )
 
 
 # --------------------------------------------------------------------------- layout
@@ -85,8 +87,18 @@ class Layout:
     def from_config(cls, cfg: AppConfig) -> Layout:
         """The paths of a loaded configuration."""
         p, s = cfg.config_dir, cfg.system
-        return cls(cfg.root, p, s.paths.data_dir, s.paths.logs_dir, s.paths.models_dir, s.paths.backups_dir,
-                   s.paths.run_dir, s.execution.journal_path, s.risk.state_path, s.sim_broker.data_dir)
+        return cls(
+            cfg.root,
+            p,
+            s.paths.data_dir,
+            s.paths.logs_dir,
+            s.paths.models_dir,
+            s.paths.backups_dir,
+            s.paths.run_dir,
+            s.execution.journal_path,
+            s.risk.state_path,
+            s.sim_broker.data_dir,
+        )
 
     @classmethod
     def defaults(cls, config_dir: Path) -> Layout:
@@ -97,9 +109,18 @@ class Layout:
         root = resolve_root(config_dir, os.environ)
         s = SystemConfig.model_validate({})
         at = lambda p: p if p.is_absolute() else root / p  # noqa: E731
-        return cls(root, config_dir, at(s.paths.data_dir), at(s.paths.logs_dir), at(s.paths.models_dir),
-                   at(s.paths.backups_dir), at(s.paths.run_dir), at(s.execution.journal_path),
-                   at(s.risk.state_path), at(s.sim_broker.data_dir))
+        return cls(
+            root,
+            config_dir,
+            at(s.paths.data_dir),
+            at(s.paths.logs_dir),
+            at(s.paths.models_dir),
+            at(s.paths.backups_dir),
+            at(s.paths.run_dir),
+            at(s.execution.journal_path),
+            at(s.risk.state_path),
+            at(s.sim_broker.data_dir),
+        )
 
 
 def is_secret_file(path: Path | str) -> bool:
@@ -111,8 +132,13 @@ def is_secret_file(path: Path | str) -> bool:
     name = PurePosixPath(path).name.lower()
     if "bus_keys" in PurePosixPath(path).parts:
         return True
-    return (name == ".env" or name.startswith(".env.") or name.endswith(".env")
-            or PurePosixPath(name).suffix in _SECRET_SUFFIXES or any(w in name for w in _SECRET_WORDS))
+    return (
+        name == ".env"
+        or name.startswith(".env.")
+        or name.endswith(".env")
+        or PurePosixPath(name).suffix in _SECRET_SUFFIXES
+        or any(w in name for w in _SECRET_WORDS)
+    )
 
 
 # --------------------------------------------------------------------------- names and selection
@@ -204,8 +230,10 @@ def file_sha256(path: Path) -> str:
 
 def build_manifest(staging: Path, **info: Any) -> dict[str, Any]:
     """The MANIFEST of a staged backup tree: `info` plus path, size and SHA-256 of every file."""
-    files = [{"path": rel, "size": (staging / rel).stat().st_size, "sha256": file_sha256(staging / rel)}
-             for rel in _files_under(staging)]
+    files = [
+        {"path": rel, "size": (staging / rel).stat().st_size, "sha256": file_sha256(staging / rel)}
+        for rel in _files_under(staging)
+    ]
     return {"format": MANIFEST_FORMAT, **info, "files": files}
 
 
@@ -360,8 +388,10 @@ def create_backup(layout: Layout, dest: Path | None = None, now: datetime | None
 
     for what, path in (("journal_path", layout.journal_path), ("sim_broker.data_dir", layout.sim_broker_dir)):
         if path.exists() and not _inside(path, layout.data_dir):
-            raise BackupError(f"{what} {path} lies outside the data dir {layout.data_dir}; "
-                              "backups cover state inside the data dir only")
+            raise BackupError(
+                f"{what} {path} lies outside the data dir {layout.data_dir}; "
+                "backups cover state inside the data dir only"
+            )
     created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     dest = Path(dest or layout.backups_dir).resolve()
     for src in (layout.config_dir, layout.logs_dir, layout.data_dir, layout.models_dir):
@@ -371,18 +401,30 @@ def create_backup(layout: Layout, dest: Path | None = None, now: datetime | None
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix=".backup-staging-", dir=dest) as tmp:
         staging = Path(tmp)
-        for arc, src in (("configs", layout.config_dir), ("logs", layout.logs_dir),
-                         ("data", layout.data_dir), ("models", layout.models_dir)):
+        for arc, src in (
+            ("configs", layout.config_dir),
+            ("logs", layout.logs_dir),
+            ("data", layout.data_dir),
+            ("models", layout.models_dir),
+        ):
             _stage_tree(src, staging / arc, arc, notes)
-        journal_rel = (Path("data") / layout.journal_path.resolve().relative_to(layout.data_dir.resolve())
-                       if _inside(layout.journal_path, layout.data_dir) else None)
+        journal_rel = (
+            Path("data") / layout.journal_path.resolve().relative_to(layout.data_dir.resolve())
+            if _inside(layout.journal_path, layout.data_dir)
+            else None
+        )
         journal: dict[str, Any] | None = None
         if journal_rel is not None and (staging / journal_rel).is_file():
             with Journal(staging / journal_rel, read_only=True) as copy:
                 journal = {"path": journal_rel.as_posix(), "last_seq": copy.last_seq()}
         manifest = build_manifest(
-            staging, created_at=created.isoformat().replace("+00:00", "Z"), hostname=socket.gethostname(),
-            pyrt_version=__version__, root=str(layout.root), journal=journal, notes=notes,
+            staging,
+            created_at=created.isoformat().replace("+00:00", "Z"),
+            hostname=socket.gethostname(),
+            pyrt_version=__version__,
+            root=str(layout.root),
+            journal=journal,
+            notes=notes,
         )
         (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
         final = _new_archive_path(dest, created)
@@ -422,8 +464,9 @@ class RestoreResult:
     kept_secrets: list[str] = field(default_factory=list)
 
 
-def restore_backup(layout: Layout, archive: Path, include_models: bool = False,
-                   now: datetime | None = None) -> RestoreResult:
+def restore_backup(
+    layout: Layout, archive: Path, include_models: bool = False, now: datetime | None = None
+) -> RestoreResult:
     """Restore `archive` into `layout`. Raises SystemRunning while py_rt runs and BackupError
     when the archive fails verification; in both cases nothing is changed. If moving fails
     half-way (OSError), what was moved is put back before the error propagates."""
@@ -531,8 +574,26 @@ def human_size(size: int) -> str:
 
 
 __all__ = [
-    "ArchiveCheck", "BackupError", "BackupInfo", "BackupResult", "Layout", "RestoreResult", "SystemRunning",
-    "archive_name", "build_manifest", "create_backup", "file_sha256", "human_size", "is_secret_file",
-    "list_backups", "parse_archive_name", "prune_backups", "restore_backup", "restore_moment", "running_processes",
-    "select_backup", "sqlite_copy", "verify_archive",
+    "ArchiveCheck",
+    "BackupError",
+    "BackupInfo",
+    "BackupResult",
+    "Layout",
+    "RestoreResult",
+    "SystemRunning",
+    "archive_name",
+    "build_manifest",
+    "create_backup",
+    "file_sha256",
+    "human_size",
+    "is_secret_file",
+    "list_backups",
+    "parse_archive_name",
+    "prune_backups",
+    "restore_backup",
+    "restore_moment",
+    "running_processes",
+    "select_backup",
+    "sqlite_copy",
+    "verify_archive",
 ]

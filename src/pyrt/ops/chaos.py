@@ -47,19 +47,39 @@ class Profile:
     period_s: float = 30.0
 
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (
-    Profile("flaky_network", "5% HTTP 500s, 3% 2-second hangs, 5% lost order replies",
-            {"http_error": {"status": 500, "probability": 0.05, "paths": "all"},
-             "hang": {"seconds": 2.0, "probability": 0.03, "paths": "all"},
-             "drop_reply": {"probability": 0.05}}),
-    Profile("slow_broker", "30% of order calls hang 3 seconds (client timeouts)",
-            {"hang": {"seconds": 3.0, "probability": 0.3, "paths": "orders"}}),
-    Profile("stream_drops", "trade updates dropped, duplicated and reordered (10% each); a 3 s stall every 30 s",
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(
+            "flaky_network",
+            "5% HTTP 500s, 3% 2-second hangs, 5% lost order replies",
+            {
+                "http_error": {"status": 500, "probability": 0.05, "paths": "all"},
+                "hang": {"seconds": 2.0, "probability": 0.03, "paths": "all"},
+                "drop_reply": {"probability": 0.05},
+            },
+        ),
+        Profile(
+            "slow_broker",
+            "30% of order calls hang 3 seconds (client timeouts)",
+            {"hang": {"seconds": 3.0, "probability": 0.3, "paths": "orders"}},
+        ),
+        Profile(
+            "stream_drops",
+            "trade updates dropped, duplicated and reordered (10% each); a 3 s stall every 30 s",
             {"trade_stream": {"drop": 0.1, "duplicate": 0.1, "reorder": 0.1}},
-            {"trade_stream": {"drop": 0.1, "duplicate": 0.1, "reorder": 0.1, "stall_seconds": 3.0}}, 30.0),
-    Profile("rejections", "the broker rejects the next order every 20 s",
-            {}, {"reject_next": {"count": 1, "mode": "http", "message": "rejected by the chaos profile"}}, 20.0),
-)}
+            {"trade_stream": {"drop": 0.1, "duplicate": 0.1, "reorder": 0.1, "stall_seconds": 3.0}},
+            30.0,
+        ),
+        Profile(
+            "rejections",
+            "the broker rejects the next order every 20 s",
+            {},
+            {"reject_next": {"count": 1, "mode": "http", "message": "rejected by the chaos profile"}},
+            20.0,
+        ),
+    )
+}
 
 
 class ChaosRefused(Refused, ValueError):
@@ -71,8 +91,10 @@ def validate(cfg: Any, profile: str) -> Profile:
     if profile not in PROFILES:
         raise ChaosRefused(f"--chaos {profile!r}: unknown profile (known: {', '.join(sorted(PROFILES))})")
     if not cfg.venue.embedded_sim:
-        raise ChaosRefused(f"--chaos {profile}: refused, the venue is {cfg.venue.trading_url}, not the embedded sim "
-                           "broker (venue.kind = \"sim\" in system.json); fault injection exists only there")
+        raise ChaosRefused(
+            f"--chaos {profile}: refused, the venue is {cfg.venue.trading_url}, not the embedded sim "
+            'broker (venue.kind = "sim" in system.json); fault injection exists only there'
+        )
     return PROFILES[profile]
 
 
@@ -98,10 +120,13 @@ class Monitor:
         import requests
 
         s = self.cfg.secrets
-        headers = {"APCA-API-KEY-ID": s.api_key_id.get_secret_value() if s.api_key_id else "",
-                   "APCA-API-SECRET-KEY": s.api_secret_key.get_secret_value() if s.api_secret_key else ""}
-        r = requests.request(method, self.cfg.venue.trading_url + "/admin/faults", json=body, headers=headers,
-                             timeout=5)
+        headers = {
+            "APCA-API-KEY-ID": s.api_key_id.get_secret_value() if s.api_key_id else "",
+            "APCA-API-SECRET-KEY": s.api_secret_key.get_secret_value() if s.api_secret_key else "",
+        }
+        r = requests.request(
+            method, self.cfg.venue.trading_url + "/admin/faults", json=body, headers=headers, timeout=5
+        )
         r.raise_for_status()
 
     def _should_stop(self) -> bool:
@@ -128,9 +153,17 @@ class Monitor:
     def write_status(self, last: dict[str, Any]) -> None:
         from pyrt.persistence.files import write_atomic
 
-        body = {"profile": self.profile.name, "description": self.profile.description, "pid": os.getpid(),
-                "started": self.started, "checked_at": time.time(), "interval_s": self.interval_s,
-                "checks": self.checks, "checks_violated": self.violated, "last": last}
+        body = {
+            "profile": self.profile.name,
+            "description": self.profile.description,
+            "pid": os.getpid(),
+            "started": self.started,
+            "checked_at": time.time(),
+            "interval_s": self.interval_s,
+            "checks": self.checks,
+            "checks_violated": self.violated,
+            "last": last,
+        }
         write_atomic(status_path(self.cfg), json.dumps(body, indent=1).encode())
 
     def run(self) -> int:
@@ -148,8 +181,9 @@ class Monitor:
         finally:
             try:
                 self._faults("DELETE")
-                log.warning("chaos profile %s cleared after %d checks (%d violated)", p.name, self.checks,
-                            self.violated)
+                log.warning(
+                    "chaos profile %s cleared after %d checks (%d violated)", p.name, self.checks, self.violated
+                )
             except Exception as exc:
                 log.warning("chaos faults not cleared (%s)", type(exc).__name__)
             pid_path(self.cfg).unlink(missing_ok=True)
@@ -162,8 +196,7 @@ def run(config_dir: Path, profile: str, interval_s: float | None = None) -> int:
 
     cfg = load_config(config_dir)
     prof = validate(cfg, profile)
-    setup_logging(NAME, cfg.system.paths.logs_dir, cfg.system.logging.level,
-                  json=cfg.system.logging.format == "json")
+    setup_logging(NAME, cfg.system.paths.logs_dir, cfg.system.logging.level, json=cfg.system.logging.format == "json")
     interval = interval_s or float(os.environ.get(ENV_INTERVAL) or 10.0)
     pid_path(cfg).write_text(f"{os.getpid()}\n")
     monitor = Monitor(cfg, prof, interval)
@@ -177,9 +210,13 @@ def start_monitor(cfg: Any, config_dir: Path, profile: str) -> subprocess.Popen[
     """Start the monitor as its own process (it outlives a detached `pyrt up`)."""
     out = cfg.system.paths.logs_dir / f"{NAME}.out"
     with out.open("ab") as fh:
-        return subprocess.Popen([sys.executable, "-m", "pyrt.ops.chaos", str(config_dir), profile],
-                                stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "pyrt.ops.chaos", str(config_dir), profile],
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def stop_monitor(cfg: Any, grace_s: float, say: Any) -> None:
@@ -202,9 +239,11 @@ def status_text(cfg: Any) -> tuple[str, int]:
     last = body.get("last", {})
     running = pid_path(cfg).exists()
     age = time.time() - body.get("checked_at", 0)
-    text = (f"chaos profile {body['profile']} ({body['description']}): {'running' if running else 'stopped'}, "
-            f"{body['checks']} checks, {body['checks_violated']} violated, last {age:.0f}s ago\n"
-            f"  {last.get('line', '')}")
+    text = (
+        f"chaos profile {body['profile']} ({body['description']}): {'running' if running else 'stopped'}, "
+        f"{body['checks']} checks, {body['checks_violated']} violated, last {age:.0f}s ago\n"
+        f"  {last.get('line', '')}"
+    )
     return text, 0 if last.get("ok") is not False and not body["checks_violated"] else 1
 
 

@@ -36,12 +36,24 @@ def _keys_from_env() -> dict[str, str]:
     return dict(LOCAL_KEYS)
 
 
-SIM_FLAGS = {"host": "--host", "port": "--port", "data_dir": "--data-dir", "seed": "--seed", "symbols": "--symbols",
-             "allow_shorting": "--allow-shorting", "latency_ms": "--latency-ms", "slippage_bps": "--slippage-bps",
-             "fee_per_share": "--fee-per-share", "initial_cash": "--initial-cash",
-             "quotes_per_second": "--quotes-per-second", "tick_ms": "--tick-ms",
-             "session_calendar": "--session-calendar", "rate_limit_per_minute": "--rate-limit",
-             "replay": "--replay", "history_paths": "--history"}
+SIM_FLAGS = {
+    "host": "--host",
+    "port": "--port",
+    "data_dir": "--data-dir",
+    "seed": "--seed",
+    "symbols": "--symbols",
+    "allow_shorting": "--allow-shorting",
+    "latency_ms": "--latency-ms",
+    "slippage_bps": "--slippage-bps",
+    "fee_per_share": "--fee-per-share",
+    "initial_cash": "--initial-cash",
+    "quotes_per_second": "--quotes-per-second",
+    "tick_ms": "--tick-ms",
+    "session_calendar": "--session-calendar",
+    "rate_limit_per_minute": "--rate-limit",
+    "replay": "--replay",
+    "history_paths": "--history",
+}
 """The flag of each SimBrokerConfig field `pyrt sim-broker` can set (for error messages)."""
 
 
@@ -75,8 +87,9 @@ def sim_broker(
     initial_cash: float | None = typer.Option(None, help="Starting cash of the paper account."),
     quotes_per_second: float | None = typer.Option(None, help="Quotes per second per symbol."),
     tick_ms: float | None = typer.Option(None, help="Market loop period (quotes leave in batches per tick)."),
-    session_calendar: bool | None = typer.Option(None, "--session-calendar/--no-session-calendar",
-                                                 help="NYSE hours 09:30-16:00 ET instead of 24/7."),
+    session_calendar: bool | None = typer.Option(
+        None, "--session-calendar/--no-session-calendar", help="NYSE hours 09:30-16:00 ET instead of 24/7."
+    ),
     rate_limit: int | None = typer.Option(None, help="REST requests per minute per key (0 disables)."),
     replay: list[Path] = typer.Option([], help="Replay these historical CSV/Parquet files."),
     replay_speed: float = typer.Option(60.0, help="Replay speed factor (0 = as fast as possible)."),
@@ -94,11 +107,19 @@ def sim_broker(
         if not syms:
             raise typer.BadParameter("at least one symbol is required", param_hint="--symbols")
     flags: dict[str, Any] = {
-        "host": host, "port": port, "data_dir": data_dir, "seed": seed, "symbols": syms,
-        "allow_shorting": allow_shorting, "latency_ms": latency_ms, "slippage_bps": slippage_bps,
+        "host": host,
+        "port": port,
+        "data_dir": data_dir,
+        "seed": seed,
+        "symbols": syms,
+        "allow_shorting": allow_shorting,
+        "latency_ms": latency_ms,
+        "slippage_bps": slippage_bps,
         "fee_per_share": None if fee_per_share is None else Decimal(str(fee_per_share)),
         "initial_cash": None if initial_cash is None else Decimal(str(initial_cash)),
-        "quotes_per_second": quotes_per_second, "tick_ms": tick_ms, "session_calendar": session_calendar,
+        "quotes_per_second": quotes_per_second,
+        "tick_ms": tick_ms,
+        "session_calendar": session_calendar,
         "replay": {"path": tuple(replay), "speed": replay_speed} if replay else None,
         "history_paths": tuple(history) or None,
     }
@@ -106,8 +127,13 @@ def sim_broker(
     if rate_limit is not None:
         given["rate_limit_per_minute"] = rate_limit or None  # 0 disables the limit: None in the config
     config = sim_broker_config(given)
-    serve(config, _keys_from_env(), reset=reset, on_ready=write_port_file(ready_file) if ready_file else None,
-          log_level=log_level)
+    serve(
+        config,
+        _keys_from_env(),
+        reset=reset,
+        on_ready=write_port_file(ready_file) if ready_file else None,
+        log_level=log_level,
+    )
 
 
 # --------------------------------------------------------------------------- processes
@@ -129,8 +155,9 @@ def _module_overrides(pairs: list[str]) -> dict[str, str]:
 
 @app.command("run")
 def run_cmd(
-    service: str = typer.Argument(..., help="market-data, risk-manager, execution-engine, signal-bridge, "
-                                            "control or sim-broker."),
+    service: str = typer.Argument(
+        ..., help="market-data, risk-manager, execution-engine, signal-bridge, control or sim-broker."
+    ),
     config_dir: Path = CONFIG_DIR_OPTION,
     module: str | None = typer.Option(None, hidden=True, help="Run this module's run(config_dir) instead."),
 ) -> None:
@@ -163,12 +190,17 @@ def up_cmd(
     detach: bool = typer.Option(False, "--detach", help="Return once everything is ready; processes keep running."),
     ready_timeout: float = typer.Option(60.0, help="Seconds each process has to become ready."),
     grace: float = typer.Option(10.0, help="Seconds a process has to exit after SIGTERM before SIGKILL."),
-    stop_on_exit: bool = typer.Option(True, "--stop-on-exit/--keep-on-exit",
-                                      help="Stop everything when one process dies unexpectedly."),
+    stop_on_exit: bool = typer.Option(
+        True, "--stop-on-exit/--keep-on-exit", help="Stop everything when one process dies unexpectedly."
+    ),
     service_module: list[str] = typer.Option([], hidden=True, help="NAME=MODULE: run a fake module (tests)."),
-    chaos: str = typer.Option("", "--chaos", metavar="PROFILE",
-                              help="Inject a sim-broker fault profile (flaky_network, slow_broker, stream_drops, "
-                                   "rejections) and check the order invariants; `pyrt chaos status`."),
+    chaos: str = typer.Option(
+        "",
+        "--chaos",
+        metavar="PROFILE",
+        help="Inject a sim-broker fault profile (flaky_network, slow_broker, stream_drops, "
+        "rejections) and check the order invariants; `pyrt chaos status`.",
+    ),
 ) -> None:
     """Start the whole system in order (sim broker, market data, risk, execution, signals, control)."""
     from pyrt.ops.chaos import ChaosRefused, validate
@@ -181,8 +213,15 @@ def up_cmd(
         except ChaosRefused as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
-    opts = SupervisorOptions(ready_timeout_s=ready_timeout, stop_grace_s=grace, stop_on_exit=stop_on_exit,
-                             safe_mode=safe_mode, detach=detach, modules=_module_overrides(service_module), chaos=chaos)
+    opts = SupervisorOptions(
+        ready_timeout_s=ready_timeout,
+        stop_grace_s=grace,
+        stop_on_exit=stop_on_exit,
+        safe_mode=safe_mode,
+        detach=detach,
+        modules=_module_overrides(service_module),
+        chaos=chaos,
+    )
     raise typer.Exit(Supervisor(cfg, config_dir, opts).run())
 
 

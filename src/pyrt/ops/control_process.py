@@ -31,6 +31,7 @@ from pyrt.services.runtime import ServiceRuntime
 
 log = logging.getLogger("pyrt.control")
 
+
 def scrape_targets(cfg: AppConfig) -> list[ScrapeTarget]:
     """Each service's /metrics URL: the port from its ready file when it has one (the bound
     port), else from the config."""
@@ -70,8 +71,13 @@ class ControlProcess:
         self.alerts = AlertRelay(self.cfg, notifier)  # breaker trips, integrity alerts, watchdog
         self.alerts.start()
         self.runtime.mark_ready(metrics_port=self.gateway.port, api_port=self.api.port)
-        log.info("control ready: metrics gateway on %s:%d, control API on http://%s:%d (docs at /docs)",
-                 self.gateway.host, self.gateway.port, self.api.host, self.api.port)
+        log.info(
+            "control ready: metrics gateway on %s:%d, control API on http://%s:%d (docs at /docs)",
+            self.gateway.host,
+            self.gateway.port,
+            self.api.host,
+            self.api.port,
+        )
 
     def stop(self) -> None:
         """Stop the servers and remove the pid and ready files."""

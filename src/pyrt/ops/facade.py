@@ -32,7 +32,6 @@ from pyrt.venues.port import BrokerOrder, NotFound, OrderRejectedByVenue, VenueE
 log = logging.getLogger("pyrt.control")
 
 
-
 class ActionError(Refused):
     """An operator action that cannot be done as asked (HTTP 409/422 in the API)."""
 
@@ -55,46 +54,77 @@ def _refused(res: wire.ControlResult) -> ActionError:
 
 
 def _position_json(p: Any) -> dict[str, Any]:
-    return {"symbol": p.symbol, "qty": str(p.qty), "avg_entry_price": str(p.avg_entry_price),
-            "market_value": str(p.market_value), "unrealized_pl": str(p.unrealized_pl),
-            "current_price": str(p.current_price)}
+    return {
+        "symbol": p.symbol,
+        "qty": str(p.qty),
+        "avg_entry_price": str(p.avg_entry_price),
+        "market_value": str(p.market_value),
+        "unrealized_pl": str(p.unrealized_pl),
+        "current_price": str(p.current_price),
+    }
 
 
 def _engine_position_json(p: wire.PositionUpdate) -> dict[str, Any]:
     price = p.market_value / p.qty if p.qty else p.avg_entry_price
-    return {"symbol": p.symbol, "qty": str(p.qty), "avg_entry_price": str(p.avg_entry_price),
-            "market_value": str(p.market_value), "unrealized_pl": str(p.unrealized_pnl), "current_price": str(price)}
+    return {
+        "symbol": p.symbol,
+        "qty": str(p.qty),
+        "avg_entry_price": str(p.avg_entry_price),
+        "market_value": str(p.market_value),
+        "unrealized_pl": str(p.unrealized_pnl),
+        "current_price": str(price),
+    }
 
 
 def _engine_order_json(r: wire.ExecutionReport) -> dict[str, Any]:
     """An order of the engine's projection, in the broker's shape. Its status is the
     engine's state ("accepted" where the broker says "new"); `id` is null until acked."""
-    return {"id": r.broker_order_id or None, "client_order_id": r.client_order_id, "symbol": r.symbol,
-            "side": str(getattr(r.side, "value", r.side)), "type": r.order_type or None,
-            "time_in_force": r.time_in_force or None, "status": r.status, "qty": str(r.qty),
-            "filled_qty": str(r.filled_qty), "filled_avg_price": None if r.avg_price is None else str(r.avg_price),
-            "limit_price": None if r.limit_price is None else str(r.limit_price),
-            "submitted_at": iso_utc(r.created_ns) if r.created_ns else None}
+    return {
+        "id": r.broker_order_id or None,
+        "client_order_id": r.client_order_id,
+        "symbol": r.symbol,
+        "side": str(getattr(r.side, "value", r.side)),
+        "type": r.order_type or None,
+        "time_in_force": r.time_in_force or None,
+        "status": r.status,
+        "qty": str(r.qty),
+        "filled_qty": str(r.filled_qty),
+        "filled_avg_price": None if r.avg_price is None else str(r.avg_price),
+        "limit_price": None if r.limit_price is None else str(r.limit_price),
+        "submitted_at": iso_utc(r.created_ns) if r.created_ns else None,
+    }
 
 
 def _order_json(o: BrokerOrder) -> dict[str, Any]:
-    return {"id": o.id, "client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side, "type": o.type,
-            "time_in_force": o.time_in_force, "status": o.status, "qty": str(o.qty), "filled_qty": str(o.filled_qty),
-            "filled_avg_price": None if o.filled_avg_price is None else str(o.filled_avg_price),
-            "limit_price": None if o.limit_price is None else str(o.limit_price), "submitted_at": o.submitted_at}
+    return {
+        "id": o.id,
+        "client_order_id": o.client_order_id,
+        "symbol": o.symbol,
+        "side": o.side,
+        "type": o.type,
+        "time_in_force": o.time_in_force,
+        "status": o.status,
+        "qty": str(o.qty),
+        "filled_qty": str(o.filled_qty),
+        "filled_avg_price": None if o.filled_avg_price is None else str(o.filled_avg_price),
+        "limit_price": None if o.limit_price is None else str(o.limit_price),
+        "submitted_at": o.submitted_at,
+    }
 
 
 class ControlFacade:
-    def __init__(self, cfg: Any, venue: Any | None = None, notifier: Any | None = None,
-                 timeout_ms: int = 3000) -> None:
+    def __init__(self, cfg: Any, venue: Any | None = None, notifier: Any | None = None, timeout_ms: int = 3000) -> None:
         self.cfg = cfg
         self.audit = AuditLog(cfg.system.execution.journal_path)
         self._venue = venue
         self.notifier = notifier
         self.timeout_ms = timeout_ms
         ex = cfg.system.execution
-        self.reads = CachedReads(RequestBudget(ex.request_budget_per_minute, ex.cancel_reserve_per_minute,
-                                               read_reserve=ex.read_reserve_per_minute))
+        self.reads = CachedReads(
+            RequestBudget(
+                ex.request_budget_per_minute, ex.cancel_reserve_per_minute, read_reserve=ex.read_reserve_per_minute
+            )
+        )
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -107,19 +137,34 @@ class ControlFacade:
 
     def _endpoint(self, service: str) -> str:
         sysc = self.cfg.system
-        return {"risk_manager": sysc.risk.intent_endpoint, "execution_engine": sysc.execution.order_endpoint,
-                "signal_bridge": sysc.signals.control_endpoint}[service]
+        return {
+            "risk_manager": sysc.risk.intent_endpoint,
+            "execution_engine": sysc.execution.order_endpoint,
+            "signal_bridge": sysc.signals.control_endpoint,
+        }[service]
 
     def _request(self, service: str, payload: Any, timeout_ms: int | None = None) -> Any:
-        with RequestClient(self._endpoint(service), timeout_ms=timeout_ms or self.timeout_ms,
-                           client_id=f"control-{service}", security=for_config(self.cfg)) as client:
+        with RequestClient(
+            self._endpoint(service),
+            timeout_ms=timeout_ms or self.timeout_ms,
+            client_id=f"control-{service}",
+            security=for_config(self.cfg),
+        ) as client:
             return client.request(payload).payload
 
-    def command(self, service: str, action: str, caller: Caller | None = None, reason: str = "",
-                timeout_ms: int | None = None, **args: object) -> wire.ControlResult:
+    def command(
+        self,
+        service: str,
+        action: str,
+        caller: Caller | None = None,
+        reason: str = "",
+        timeout_ms: int | None = None,
+        **args: object,
+    ) -> wire.ControlResult:
         """Send one ControlCommand; a service that does not answer yields ok=False."""
-        cmd = wire.ControlCommand(action, {k: str(v) for k, v in args.items()}, reason,
-                                  caller.name if caller else "control")
+        cmd = wire.ControlCommand(
+            action, {k: str(v) for k, v in args.items()}, reason, caller.name if caller else "control"
+        )
         try:
             result = self._request(service, cmd, timeout_ms)
         except RequestTimeout:
@@ -133,16 +178,24 @@ class ControlFacade:
         actions with long timeouts, so that a stopped service costs a second, not ten."""
         return not _no_answer(self.command(service, "status", timeout_ms=1000))
 
-    def _audited(self, caller: Caller, action: str, reason: str, before: Any, run: Callable[[], dict[str, Any]],
-                 after: Callable[[], Any]) -> dict[str, Any]:
+    def _audited(
+        self,
+        caller: Caller,
+        action: str,
+        reason: str,
+        before: Any,
+        run: Callable[[], dict[str, Any]],
+        after: Callable[[], Any],
+    ) -> dict[str, Any]:
         try:
             result = run()
         except ActionError as exc:
             self.audit.record(caller, action, reason, before, before, {"ok": False, "error": str(exc)})
             raise
         except Exception as exc:  # the action broke half-way (broker, journal ...): the state after is unknown
-            self.audit.record(caller, action, reason, before, None,
-                              {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+            self.audit.record(
+                caller, action, reason, before, None, {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            )
             raise
         self.reads.forget()  # the next read sees what the action changed
         self.audit.record(caller, action, reason, before, after(), result)
@@ -152,23 +205,35 @@ class ControlFacade:
     def status(self) -> dict[str, Any]:
         from pyrt.ops.status import system_status
 
-        processes = {p.name: {"running": p.running, "ready": p.ready, "pid": p.pid, "uptime_s": p.uptime_s}
-                     for p in system_status(self.cfg)}
+        processes = {
+            p.name: {"running": p.running, "ready": p.ready, "pid": p.pid, "uptime_s": p.uptime_s}
+            for p in system_status(self.cfg)
+        }
         risk = self.command("risk_manager", "status", timeout_ms=1000)
         execution = self.command("execution_engine", "status", timeout_ms=1000)
         signals = self.command("signal_bridge", "status", timeout_ms=1000)
-        out: dict[str, Any] = {"services": processes,
-                               "risk": risk.data if risk.ok else {"error": risk.detail},
-                               "execution": execution.data if execution.ok else {"error": execution.detail},
-                               "signals": signals.data if signals.ok else {"error": signals.detail}}
+        out: dict[str, Any] = {
+            "services": processes,
+            "risk": risk.data if risk.ok else {"error": risk.detail},
+            "execution": execution.data if execution.ok else {"error": execution.detail},
+            "signals": signals.data if signals.ok else {"error": signals.detail},
+        }
         breaker = out["risk"].get("breaker", {}) if risk.ok else {}
-        out["circuit_breaker"] = {"active": bool(breaker.get("active")), "trigger": breaker.get("trigger"),
-                                  "reason": breaker.get("reason"), "mode": breaker.get("mode")}
+        out["circuit_breaker"] = {
+            "active": bool(breaker.get("active")),
+            "trigger": breaker.get("trigger"),
+            "reason": breaker.get("reason"),
+            "mode": breaker.get("mode"),
+        }
         out["trading_state"] = out["risk"].get("trading_state") if risk.ok else "UNKNOWN"
         out["automatic_trading"] = bool(signals.data.get("trading_enabled")) if signals.ok else None
         try:
             acct = self.reads.broker(("account",), self.venue.account)
-            out["account"] = {"cash": str(acct.cash), "equity": str(acct.equity), "buying_power": str(acct.buying_power)}
+            out["account"] = {
+                "cash": str(acct.cash),
+                "equity": str(acct.equity),
+                "buying_power": str(acct.buying_power),
+            }
         except (VenueError, ReadThrottled) as exc:
             out["account"] = {"error": str(exc)}
         out["pnl"] = {"daily": breaker.get("daily_pnl")}
@@ -176,10 +241,12 @@ class ControlFacade:
 
     def _engine_snapshot(self, kind: str) -> list[Any] | None:
         """The execution engine's projection of `kind`, or None when it does not answer."""
+
         def ask() -> list[Any] | None:
             try:
-                snap = self._request("execution_engine", wire.SnapshotRequest(kind, reason="control read"),
-                                     timeout_ms=1000)
+                snap = self._request(
+                    "execution_engine", wire.SnapshotRequest(kind, reason="control read"), timeout_ms=1000
+                )
             except RequestTimeout:
                 return None
             return list(snap.items) if isinstance(snap, wire.Snapshot) else None
@@ -211,10 +278,13 @@ class ControlFacade:
         if status == "open":
             snap = self._engine_snapshot("orders")
             if snap is not None:
-                reports = sorted((r for r in snap if isinstance(r, wire.ExecutionReport)), key=lambda r: r.client_order_id)
+                reports = sorted(
+                    (r for r in snap if isinstance(r, wire.ExecutionReport)), key=lambda r: r.client_order_id
+                )
                 return [_engine_order_json(r) for r in reports][:limit]
-        found = self._read(lambda: self.reads.broker(("orders", status),
-                                                     lambda: self.venue.list_orders(status, None, 500)))
+        found = self._read(
+            lambda: self.reads.broker(("orders", status), lambda: self.venue.list_orders(status, None, 500))
+        )
         return [_order_json(o) for o in found[:limit]]
 
     def order(self, order_id: str) -> dict[str, Any]:
@@ -240,9 +310,16 @@ class ControlFacade:
         if not path.exists():
             return []
         with Journal(path, read_only=True) as journal:
-            return [{"execution_id": r.payload.get("execution_id"), "qty": r.payload.get("qty"),
-                     "price": r.payload.get("price"), "ts_ns": r.ts_ns}
-                    for r in journal.iter_records() if r.kind == RecordKind.FILL and r.client_order_id == coid]
+            return [
+                {
+                    "execution_id": r.payload.get("execution_id"),
+                    "qty": r.payload.get("qty"),
+                    "price": r.payload.get("price"),
+                    "ts_ns": r.ts_ns,
+                }
+                for r in journal.iter_records()
+                if r.kind == RecordKind.FILL and r.client_order_id == coid
+            ]
 
     # ------------------------------------------------------------------ trading controls
     def breaker_activate(self, caller: Caller, reason: str, mode: str = "HALTED") -> dict[str, Any]:
@@ -286,22 +363,40 @@ class ControlFacade:
                 raise _refused(res)
             return {"ok": True, "detail": res.detail}
 
-        return self._audited(caller, "trading.enable" if enabled else "trading.disable", reason, before, run,
-                             self._trading)
+        return self._audited(
+            caller, "trading.enable" if enabled else "trading.disable", reason, before, run, self._trading
+        )
 
     def _trading(self) -> dict[str, Any]:
         res = self.command("signal_bridge", "status", timeout_ms=1000)
         return {"automatic_trading": res.data.get("trading_enabled") if res.ok else None}
 
     # ------------------------------------------------------------------ orders
-    def submit_order(self, caller: Caller, symbol: str, side: str, qty: Decimal, order_type: str = "market",
-                     limit_price: Decimal | None = None, time_in_force: str = "day", reason: str = "") -> dict[str, Any]:
+    def submit_order(
+        self,
+        caller: Caller,
+        symbol: str,
+        side: str,
+        qty: Decimal,
+        order_type: str = "market",
+        limit_price: Decimal | None = None,
+        time_in_force: str = "day",
+        reason: str = "",
+    ) -> dict[str, Any]:
         """A manual order, through the same risk checks as any strategy's."""
         try:
-            intent = OrderIntent(intent_id=f"m{time.time_ns():x}", strategy="manual", symbol=symbol.upper(),
-                                 side=OrderSide(side), qty=Decimal(qty), order_type=OrderType(order_type),
-                                 time_in_force=TimeInForce(time_in_force), limit_price=limit_price,
-                                 ts_ns=time.time_ns(), reason=f"manual by {caller.name}: {reason}")
+            intent = OrderIntent(
+                intent_id=f"m{time.time_ns():x}",
+                strategy="manual",
+                symbol=symbol.upper(),
+                side=OrderSide(side),
+                qty=Decimal(qty),
+                order_type=OrderType(order_type),
+                time_in_force=TimeInForce(time_in_force),
+                limit_price=limit_price,
+                ts_ns=time.time_ns(),
+                reason=f"manual by {caller.name}: {reason}",
+            )
         except ValueError as exc:
             raise ActionError(str(exc), 422) from None
         if intent.qty <= 0:
@@ -316,17 +411,35 @@ class ControlFacade:
             except RequestTimeout:
                 raise ActionError("the risk manager did not answer (is the system running?)", 503) from None
             decision = reply.decision
-            out = {"approved": decision.approved, "reason_code": decision.reason_code, "message": decision.message,
-                   "client_order_id": coid, "intent_id": intent.intent_id}
+            out = {
+                "approved": decision.approved,
+                "reason_code": decision.reason_code,
+                "message": decision.message,
+                "client_order_id": coid,
+                "intent_id": intent.intent_id,
+            }
             if getattr(reply, "outcome", "") == wire.OUTCOME_UNKNOWN:  # review D5: maybe sent, never "denied"
-                out.update(outcome=wire.OUTCOME_UNKNOWN, check=f"GET /api/v1/orders/{coid} (or: pyrt order --order-id {coid})")
+                out.update(
+                    outcome=wire.OUTCOME_UNKNOWN, check=f"GET /api/v1/orders/{coid} (or: pyrt order --order-id {coid})"
+                )
             else:
                 out["outcome"] = "approved" if decision.approved else "denied"
             return out
 
-        return self._audited(caller, "order.submit", reason or "manual order",
-                             {"symbol": intent.symbol, "side": side, "qty": str(qty), "type": order_type,
-                              "limit_price": None if limit_price is None else str(limit_price)}, run, lambda: None)
+        return self._audited(
+            caller,
+            "order.submit",
+            reason or "manual order",
+            {
+                "symbol": intent.symbol,
+                "side": side,
+                "qty": str(qty),
+                "type": order_type,
+                "limit_price": None if limit_price is None else str(limit_price),
+            },
+            run,
+            lambda: None,
+        )
 
     def cancel_all(self, caller: Caller, reason: str = "", timeout_s: float = 5.0) -> dict[str, Any]:
         """Cancel every open order and wait for the broker to confirm none is left."""
@@ -335,14 +448,26 @@ class ControlFacade:
         def run() -> dict[str, Any]:
             if not self._answers("execution_engine"):
                 return self._cancel_all_direct(timeout_s)
-            res = self.command("execution_engine", "cancel_all", caller, reason,
-                               timeout_ms=int(timeout_s * 1000) + 3000, timeout_s=timeout_s)
+            res = self.command(
+                "execution_engine",
+                "cancel_all",
+                caller,
+                reason,
+                timeout_ms=int(timeout_s * 1000) + 3000,
+                timeout_s=timeout_s,
+            )
             if _no_answer(res):
                 return self._cancel_all_direct(timeout_s)
             return {"ok": res.ok, "detail": res.detail, **res.data, "via": "execution_engine"}
 
-        return self._audited(caller, "orders.cancel_all", reason, {"open_orders": self._open_count()}, run,
-                             lambda: {"open_orders": self._open_count()})
+        return self._audited(
+            caller,
+            "orders.cancel_all",
+            reason,
+            {"open_orders": self._open_count()},
+            run,
+            lambda: {"open_orders": self._open_count()},
+        )
 
     def _cancel_all_direct(self, timeout_s: float) -> dict[str, Any]:
         """The execution engine is down: cancel at the broker directly, with the engine's own
@@ -365,8 +490,10 @@ class ControlFacade:
         from pyrt.services.execution.core import liquidation_plan
 
         value = {p["symbol"]: p["market_value"] for p in positions}
-        plan = [{"symbol": symbol, "side": side.value, "qty": str(qty), "market_value": value[symbol]}
-                for symbol, side, qty in liquidation_plan({p["symbol"]: Decimal(p["qty"]) for p in positions})]
+        plan = [
+            {"symbol": symbol, "side": side.value, "qty": str(qty), "market_value": value[symbol]}
+            for symbol, side, qty in liquidation_plan({p["symbol"]: Decimal(p["qty"]) for p in positions})
+        ]
         if not confirm:
             return {"dry_run": True, "would_close": plan}
         reason = reason or "liquidation"
@@ -389,14 +516,28 @@ class ControlFacade:
                 if not left:
                     break
             acct = self.venue.account()
-            return {"ok": not left, "orders": orders, "positions_left": left,
-                    "elapsed_s": round(time.monotonic() - t0, 2),
-                    "final": {"cash": str(acct.cash), "equity": str(acct.equity),
-                              "pnl_vs_start": str(acct.equity - Decimal(str(self.cfg.system.sim_broker.initial_cash)))
-                              if self.cfg.venue.embedded_sim else None}}
+            return {
+                "ok": not left,
+                "orders": orders,
+                "positions_left": left,
+                "elapsed_s": round(time.monotonic() - t0, 2),
+                "final": {
+                    "cash": str(acct.cash),
+                    "equity": str(acct.equity),
+                    "pnl_vs_start": str(acct.equity - Decimal(str(self.cfg.system.sim_broker.initial_cash)))
+                    if self.cfg.venue.embedded_sim
+                    else None,
+                },
+            }
 
-        return self._audited(caller, "positions.liquidate", reason, {"positions": plan}, run,
-                             lambda: {"positions": len(self.positions())})
+        return self._audited(
+            caller,
+            "positions.liquidate",
+            reason,
+            {"positions": plan},
+            run,
+            lambda: {"positions": len(self.positions())},
+        )
 
     def reconcile(self, caller: Caller, apply: bool = False, reason: str = "") -> dict[str, Any]:
         """Local (journal) versus broker positions and open orders. With `apply` the
@@ -414,8 +555,9 @@ class ControlFacade:
 
         def run() -> dict[str, Any]:
             if not self._answers("execution_engine"):
-                raise ActionError("the execution engine is not running: start it (pyrt up) to adopt the broker's "
-                                  "positions", 503)
+                raise ActionError(
+                    "the execution engine is not running: start it (pyrt up) to adopt the broker's positions", 503
+                )
             res = self.command("execution_engine", "reconcile", caller, reason, timeout_ms=10000, apply="true")
             if not res.ok:
                 # the broker's rate limit is the caller acting too often (429, retry later), not a fault
@@ -423,8 +565,9 @@ class ControlFacade:
             out = {"ok": True, "detail": res.detail, **res.data}
             if self._breaker().get("trigger") == "integrity":
                 # no cooldown: the cause was the disagreement this audited adoption resolved
-                cleared = self.command("risk_manager", "breaker_deactivate", caller,
-                                       f"broker positions adopted: {reason}", force="true")
+                cleared = self.command(
+                    "risk_manager", "breaker_deactivate", caller, f"broker positions adopted: {reason}", force="true"
+                )
                 out["circuit_breaker"] = {"deactivated": cleared.ok, "detail": cleared.detail}
             return out
 
@@ -442,12 +585,15 @@ class ControlFacade:
                 proj = replay(journal.iter_records())
         else:
             proj = OrderProjection()
-        return {**reconcile_report(proj, self.venue.positions(), self.venue.list_orders("open")),
-                "via": "journal (execution engine not running)"}
+        return {
+            **reconcile_report(proj, self.venue.positions(), self.venue.list_orders("open")),
+            "via": "journal (execution engine not running)",
+        }
 
     # ------------------------------------------------------------------ emergency stop
-    def emergency_stop(self, caller: Caller, reason: str = "", stop_services: bool = True,
-                       cancel_timeout_s: float = 5.0) -> dict[str, Any]:
+    def emergency_stop(
+        self, caller: Caller, reason: str = "", stop_services: bool = True, cancel_timeout_s: float = 5.0
+    ) -> dict[str, Any]:
         """The kill switch: 1) halt (breaker HALTED, execution halted, safe mode) — no order
         passes after this step; 2) cancel every open order and wait until the broker
         confirms zero; 3) stop the trading services; 4) notify. Each step is timed."""
@@ -469,19 +615,30 @@ class ControlFacade:
         def halt() -> dict[str, Any]:
             execution = self.command("execution_engine", "halt", caller, reason, timeout_ms=1000)
             risk = self.command("risk_manager", "breaker_activate", caller, reason, timeout_ms=1000, mode="HALTED")
-            signals = self.command("signal_bridge", "set_trading_enabled", caller, reason, timeout_ms=1000,
-                                   enabled="false")
+            signals = self.command(
+                "signal_bridge", "set_trading_enabled", caller, reason, timeout_ms=1000, enabled="false"
+            )
             engine_up[0] = not _no_answer(execution)
-            return {"ok": execution.ok or risk.ok, "execution_halted": execution.ok, "breaker_active": risk.ok,
-                    "safe_mode": signals.ok}
+            return {
+                "ok": execution.ok or risk.ok,
+                "execution_halted": execution.ok,
+                "breaker_active": risk.ok,
+                "safe_mode": signals.ok,
+            }
 
         engine_up = [True]
 
         def cancel() -> dict[str, Any]:
             if not engine_up[0]:  # it did not answer the halt: do not wait for it again
                 return self._cancel_all_direct(cancel_timeout_s)
-            res = self.command("execution_engine", "cancel_all", caller, reason,
-                               timeout_ms=int(cancel_timeout_s * 1000) + 3000, timeout_s=cancel_timeout_s)
+            res = self.command(
+                "execution_engine",
+                "cancel_all",
+                caller,
+                reason,
+                timeout_ms=int(cancel_timeout_s * 1000) + 3000,
+                timeout_s=cancel_timeout_s,
+            )
             if _no_answer(res):
                 return self._cancel_all_direct(cancel_timeout_s)
             if not res.ok:  # the engine could not finish: try at the broker directly too
@@ -502,13 +659,21 @@ class ControlFacade:
             from pyrt.ops.notify import Alert
 
             cancel_step = next((s for s in steps if s["step"] == "cancel_orders"), {})
-            alert = Alert(kind="emergency_stop", severity="critical", title="Emergency stop executed",
-                          detail=f"{caller.name} from {caller.source}: {reason}",
-                          fields={"open_orders_after": str(cancel_step.get("open_orders_after")),
-                                  "steps": ", ".join(f"{s['step']} {s['duration_ms']} ms" for s in steps)})
+            alert = Alert(
+                kind="emergency_stop",
+                severity="critical",
+                title="Emergency stop executed",
+                detail=f"{caller.name} from {caller.source}: {reason}",
+                fields={
+                    "open_orders_after": str(cancel_step.get("open_orders_after")),
+                    "steps": ", ".join(f"{s['step']} {s['duration_ms']} ms" for s in steps),
+                },
+            )
             results = self.notifier.send(alert)
-            return {"ok": all(r.ok for r in results) if results else True,
-                    "channels": [{"channel": r.channel, "ok": r.ok, "error": r.error} for r in results]}
+            return {
+                "ok": all(r.ok for r in results) if results else True,
+                "channels": [{"channel": r.channel, "ok": r.ok, "error": r.error} for r in results],
+            }
 
         def run() -> dict[str, Any]:
             step("halt_trading", halt)

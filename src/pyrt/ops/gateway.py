@@ -241,8 +241,9 @@ class MetricsGateway:
     metrics of `targets()` (called at each request, so ports can change). Port 0 picks a
     free port; `port` is the bound one. Use as a context manager or call `close()`."""
 
-    def __init__(self, targets: Callable[[], list[ScrapeTarget]], host: str = "127.0.0.1", port: int = 0,
-                 timeout_s: float = 2.0) -> None:
+    def __init__(
+        self, targets: Callable[[], list[ScrapeTarget]], host: str = "127.0.0.1", port: int = 0, timeout_s: float = 2.0
+    ) -> None:
         self.targets = targets
         self.timeout_s = timeout_s
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gateway-scrape")
@@ -250,8 +251,9 @@ class MetricsGateway:
         self._server.daemon_threads = True
         self.host: str = str(self._server.server_address[0])
         self.port: int = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="metrics-gateway", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="metrics-gateway", daemon=True
+        )
         self._thread.start()
 
     def collect(self) -> str:

@@ -121,12 +121,15 @@ class HealthReport:
     @property
     def healthy(self) -> bool:
         """False if anything is UNHEALTHY (the exit code 1 case)."""
-        return (all(s.state != UNHEALTHY for s in self.services) and self.zmq_active == self.zmq_total
-                and self.metric_points is not None)
+        return (
+            all(s.state != UNHEALTHY for s in self.services)
+            and self.zmq_active == self.zmq_total
+            and self.metric_points is not None
+        )
 
     @property
     def status(self) -> str:
-        """"healthy", "degraded" (something DEGRADED, nothing UNHEALTHY) or "unhealthy"."""
+        """ "healthy", "degraded" (something DEGRADED, nothing UNHEALTHY) or "unhealthy"."""
         if not self.healthy:
             return "unhealthy"
         return "degraded" if any(s.state == DEGRADED for s in self.services) else "healthy"
@@ -175,8 +178,14 @@ def _md_flowing(f: ServiceFacts, facts: HealthFacts) -> bool:
 
 def assess_service(f: ServiceFacts, facts: HealthFacts, th: Thresholds) -> ServiceHealth:
     """The verdict on one service from its facts (and the bus facts it depends on)."""
-    out = ServiceHealth(f.service, HEALTHY, uptime_s=f.uptime_s, pid=f.pid,
-                        heartbeat_status=f.heartbeat_status, heartbeat_age_s=f.heartbeat_age_s)
+    out = ServiceHealth(
+        f.service,
+        HEALTHY,
+        uptime_s=f.uptime_s,
+        pid=f.pid,
+        heartbeat_status=f.heartbeat_status,
+        heartbeat_age_s=f.heartbeat_age_s,
+    )
     if not f.running:
         out.state, out.reasons = UNHEALTHY, ["not running"]
         return out
@@ -221,8 +230,10 @@ def warnings_of(facts: HealthFacts, th: Thresholds) -> list[str]:
     found: list[str] = []
     risk = facts.services.get("risk_manager")
     state = facts.risk_state or {}
-    breaker = state.get("circuit_breaker_active") or _metric(risk.metrics if risk else None,
-                                                             "risk_circuit_breaker_active") == 1
+    breaker = (
+        state.get("circuit_breaker_active")
+        or _metric(risk.metrics if risk else None, "risk_circuit_breaker_active") == 1
+    )
     reason = state.get("reason") or ""
     if breaker:
         found.append("Circuit breaker active" + (f" ({reason})" if reason else ""))
@@ -250,8 +261,15 @@ def assess(facts: HealthFacts, th: Thresholds | None = None) -> HealthReport:
         points, source = sum(facts.service_points.values()), "services"
     else:
         points, source = None, "none"
-    return HealthReport(services, sum(bool(facts.streams_seen.get(n)) for n in SERVICE_NAMES), len(SERVICE_NAMES),
-                        points, source, facts.gateway_port, warnings_of(facts, th))
+    return HealthReport(
+        services,
+        sum(bool(facts.streams_seen.get(n)) for n in SERVICE_NAMES),
+        len(SERVICE_NAMES),
+        points,
+        source,
+        facts.gateway_port,
+        warnings_of(facts, th),
+    )
 
 
 # --------------------------------------------------------------------------- output
@@ -269,8 +287,10 @@ def report_lines(report: HealthReport) -> list[str]:
     if report.metrics_source == "gateway":
         lines.append(f"✓ Prometheus Metrics: {report.metric_points} data points")
     elif report.metrics_source == "services":
-        lines.append(f"⚠ Prometheus Metrics: {report.metric_points} data points "
-                     f"(gateway :{report.gateway_port} not answering; sum over services)")
+        lines.append(
+            f"⚠ Prometheus Metrics: {report.metric_points} data points "
+            f"(gateway :{report.gateway_port} not answering; sum over services)"
+        )
     else:
         lines.append("✗ Prometheus Metrics: no metrics endpoint answering")
     lines.extend(f"⚠ Warning: {w}" for w in report.warnings)
@@ -281,8 +301,11 @@ def report_dict(report: HealthReport) -> dict[str, Any]:
     """`pyrt health --json`: the same content as the lines, as one JSON object."""
     services = {}
     for s in report.services:
-        services[s.service] = {**asdict(s), "name": TITLES.get(s.service, s.service),
-                               "uptime": None if s.uptime_s is None else uptime_text(s.uptime_s)}
+        services[s.service] = {
+            **asdict(s),
+            "name": TITLES.get(s.service, s.service),
+            "uptime": None if s.uptime_s is None else uptime_text(s.uptime_s),
+        }
         services[s.service].pop("service")
     return {
         "status": report.status,
@@ -301,7 +324,7 @@ def connect_address(address: str) -> str:
     """A ZeroMQ address to connect to for a PUB bound to `address` (wildcards -> loopback)."""
     if not address.startswith("tcp://"):
         return address
-    host, _, port = address[len("tcp://"):].rpartition(":")
+    host, _, port = address[len("tcp://") :].rpartition(":")
     target = local_host(host.strip("[]"))
     if ":" in target and not target.startswith("["):
         target = f"[{target}]"
@@ -324,8 +347,12 @@ def publisher_of_topic(topic: str) -> str | None:
     if topic.startswith("hb."):
         name = topic[3:]
         return name if name in SERVICE_NAMES else None
-    for prefix, service in (("md.", "market_data"), ("sig.", "signal_bridge"), ("risk.", "risk_manager"),
-                            ("exec.", "execution_engine")):
+    for prefix, service in (
+        ("md.", "market_data"),
+        ("sig.", "signal_bridge"),
+        ("risk.", "risk_manager"),
+        ("exec.", "execution_engine"),
+    ):
         if topic.startswith(prefix):
             return service
     return None
@@ -342,8 +369,9 @@ class BusObservation:
     alerts: list[str] = field(default_factory=list)
 
 
-def probe_bus(endpoints: dict[str, str], expect: set[str], timeout_s: float, min_s: float = 0.0,
-              security: Any = None) -> BusObservation:
+def probe_bus(
+    endpoints: dict[str, str], expect: set[str], timeout_s: float, min_s: float = 0.0, security: Any = None
+) -> BusObservation:
     """Listen on the PUB endpoints until a heartbeat of every service in `expect` (and, if
     market data is expected, one market data message) arrived, or `timeout_s` passed;
     listen at least `min_s`."""
@@ -376,8 +404,11 @@ def probe_bus(endpoints: dict[str, str], expect: set[str], timeout_s: float, min
                             sub.unsubscribe(prefix)
                     obs.md_messages += 1
                 elif isinstance(payload, wire.RiskState):
-                    obs.risk_state = {"trading_state": payload.trading_state, "reason": payload.reason,
-                                      "circuit_breaker_active": payload.circuit_breaker_active}
+                    obs.risk_state = {
+                        "trading_state": payload.trading_state,
+                        "reason": payload.reason,
+                        "circuit_breaker_active": payload.circuit_breaker_active,
+                    }
                 elif isinstance(payload, wire.IntegrityAlert):
                     obs.alerts.append(f"{payload.kind} {payload.symbol}: {payload.detail}".strip())
 
@@ -439,18 +470,27 @@ def collect(cfg: AppConfig, probe_s: float = 2.0, scrape_timeout_s: float = 0.8)
         url = {n: f"http://{host}:{statuses[n].metrics_port}/metrics" for n in running if statuses[n].metrics_port}
         scrapes = {n: pool.submit(scrape_metrics, u, scrape_timeout_s) for n, u in url.items()}
         gateway = pool.submit(scrape_metrics, f"http://{host}:{gateway_port}/metrics", scrape_timeout_s + 1.5)
-        obs = probe_bus(bus_endpoints(cfg), running, probe_s, min_s=min(CPU_WINDOW_S, probe_s),
-                        security=for_config(cfg))
+        obs = probe_bus(
+            bus_endpoints(cfg), running, probe_s, min_s=min(CPU_WINDOW_S, probe_s), security=for_config(cfg)
+        )
         later = pool.submit(scrape_metrics, url["market_data"], scrape_timeout_s) if "market_data" in url else None
         results = {n: fut.result() for n, fut in scrapes.items()}
         md_later = later.result() if later is not None else None
         gw = gateway.result()
     elapsed = max(time.monotonic() - t0, 1e-3)
     now_ns = time.time_ns()
-    facts = HealthFacts({}, probe_s, {n: n in obs.seen for n in SERVICE_NAMES}, obs.md_messages,
-                        obs.risk_state, obs.alerts, gateway_port, None if gw is None else gw[1],
-                        {n: r[1] for n, r in results.items() if r is not None},
-                        parse_kb_field(_read("/proc/meminfo") or "", "MemTotal"))
+    facts = HealthFacts(
+        {},
+        probe_s,
+        {n: n in obs.seen for n in SERVICE_NAMES},
+        obs.md_messages,
+        obs.risk_state,
+        obs.alerts,
+        gateway_port,
+        None if gw is None else gw[1],
+        {n: r[1] for n, r in results.items() if r is not None},
+        parse_kb_field(_read("/proc/meminfo") or "", "MemTotal"),
+    )
     for name, st in statuses.items():
         f = ServiceFacts(name, st.running, st.pid, None, st.uptime_s, st.metrics_port)
         if st.running and st.pid:

@@ -43,8 +43,7 @@ from pyrt.persistence.projections import OrderProjection, replay
 from pyrt.venues.port import BrokerOrder, BrokerPosition
 
 ZERO = Decimal(0)
-_AT_BROKER = frozenset(OPEN_STATES | {OrderState.FILLED, OrderState.CANCELED, OrderState.EXPIRED,
-                                      OrderState.REPLACED})
+_AT_BROKER = frozenset(OPEN_STATES | {OrderState.FILLED, OrderState.CANCELED, OrderState.EXPIRED, OrderState.REPLACED})
 
 
 @dataclass(frozen=True)
@@ -80,18 +79,29 @@ class InvariantReport:
     def line(self) -> str:
         """One log line: counts, then what is wrong."""
         drift = ",".join(f"{s}:{j}/{b}" for s, (j, b) in sorted(self.drift.items())) or "0"
-        head = (f"orders={self.orders} broker_orders={self.broker_orders} unresolved={len(self.unresolved)} "
-                f"lost={len(self.lost)} duplicated={len(self.duplicated)} orphans={len(self.orphans)} "
-                f"sent_after_reject={len(self.sent_after_reject)} drift={drift} "
-                f"halted={'yes' if self.halted else 'no'}")
+        head = (
+            f"orders={self.orders} broker_orders={self.broker_orders} unresolved={len(self.unresolved)} "
+            f"lost={len(self.lost)} duplicated={len(self.duplicated)} orphans={len(self.orphans)} "
+            f"sent_after_reject={len(self.sent_after_reject)} drift={drift} "
+            f"halted={'yes' if self.halted else 'no'}"
+        )
         return f"{'OK' if self.ok else 'VIOLATED'} {head}" + ("" if self.ok else " :: " + "; ".join(self.problems))
 
     def as_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "orders": self.orders, "broker_orders": self.broker_orders,
-                "unresolved": list(self.unresolved), "lost": list(self.lost), "duplicated": list(self.duplicated),
-                "orphans": list(self.orphans), "sent_after_reject": list(self.sent_after_reject),
-                "drift": {s: {"journal": str(j), "broker": str(b)} for s, (j, b) in sorted(self.drift.items())},
-                "busy_symbols": list(self.busy_symbols), "halted": self.halted, "problems": list(self.problems)}
+        return {
+            "ok": self.ok,
+            "orders": self.orders,
+            "broker_orders": self.broker_orders,
+            "unresolved": list(self.unresolved),
+            "lost": list(self.lost),
+            "duplicated": list(self.duplicated),
+            "orphans": list(self.orphans),
+            "sent_after_reject": list(self.sent_after_reject),
+            "drift": {s: {"journal": str(j), "broker": str(b)} for s, (j, b) in sorted(self.drift.items())},
+            "busy_symbols": list(self.busy_symbols),
+            "halted": self.halted,
+            "problems": list(self.problems),
+        }
 
 
 @dataclass(frozen=True)
@@ -109,7 +119,9 @@ def journal_view(records: Iterable[JournalRecord]) -> JournalView:
     never = set()
     for r in recs:
         p = r.payload
-        if (r.kind == RecordKind.RECONCILIATION and p.get("local") in ("rejected", "denied") and r.client_order_id) or (r.kind == RecordKind.ACK and p.get("status") == "rejected" and not p.get("broker_order_id")):
+        if (r.kind == RecordKind.RECONCILIATION and p.get("local") in ("rejected", "denied") and r.client_order_id) or (
+            r.kind == RecordKind.ACK and p.get("status") == "rejected" and not p.get("broker_order_id")
+        ):
             never.add(r.client_order_id)
     proj = replay(recs)
     never |= {c for c, o in proj.orders.items() if o.state == OrderState.DENIED}
@@ -120,8 +132,13 @@ def busy_symbols(*projs: OrderProjection) -> set[str]:
     return {o.symbol for p in projs for o in p.orders.values() if o.is_open or o.state in PRE_ACK_STATES}
 
 
-def check(before_view: JournalView, broker: BrokerView, after_view: JournalView | None = None, halted: str = "",
-          ignore: Iterable[str] = ()) -> InvariantReport:
+def check(
+    before_view: JournalView,
+    broker: BrokerView,
+    after_view: JournalView | None = None,
+    halted: str = "",
+    ignore: Iterable[str] = (),
+) -> InvariantReport:
     """Compare journal and broker. `before`/`after`: the journal read before and after the
     broker read (the same one when nothing runs). `ignore`: client_order_ids placed at the
     broker on purpose outside the engine (a test's out-of-band order)."""
@@ -131,29 +148,48 @@ def check(before_view: JournalView, broker: BrokerView, after_view: JournalView 
     counts = Counter(o.client_order_id for o in broker.orders if o.client_order_id not in skip)
     at_broker = set(counts)
     duplicated = sorted(c for c, n in counts.items() if n > 1)
-    lost = sorted(c for c, o in before.orders.items()
-                  if c not in at_broker and (o.state in _AT_BROKER or (o.broker_order_id and o.state != OrderState.REJECTED)))
+    lost = sorted(
+        c
+        for c, o in before.orders.items()
+        if c not in at_broker and (o.state in _AT_BROKER or (o.broker_order_id and o.state != OrderState.REJECTED))
+    )
     orphans = sorted(at_broker - set(after.orders))
     ghosts = sorted(at_broker & after_view.never_sent)
     busy = busy_symbols(before, after)
     theirs = {p.symbol: p.qty for p in broker.positions}
     ours = {s: p.qty for s, p in before.positions.items()}
-    drift = {s: (ours.get(s, ZERO), theirs.get(s, ZERO)) for s in sorted(set(ours) | set(theirs))
-             if s not in busy and ours.get(s, ZERO) != theirs.get(s, ZERO)}
+    drift = {
+        s: (ours.get(s, ZERO), theirs.get(s, ZERO))
+        for s in sorted(set(ours) | set(theirs))
+        if s not in busy and ours.get(s, ZERO) != theirs.get(s, ZERO)
+    }
     unresolved = sorted(c for c, o in after.orders.items() if o.state in IN_FLIGHT_STATES | {OrderState.INITIALIZED})
     problems = []
-    for name, items in (("lost", lost), ("duplicated", duplicated), ("not in the journal", orphans),
-                        ("sent after a local rejection", ghosts)):
+    for name, items in (
+        ("lost", lost),
+        ("duplicated", duplicated),
+        ("not in the journal", orphans),
+        ("sent after a local rejection", ghosts),
+    ):
         if items:
             problems.append(f"{len(items)} {name}: {', '.join(items[:5])}{' ...' if len(items) > 5 else ''}")
     if drift:
         problems.append("position drift " + ", ".join(f"{s} journal {j} broker {b}" for s, (j, b) in drift.items()))
     if problems and not halted:
         problems.append("trading is not halted despite the above")
-    return InvariantReport(orders=len(after.orders), broker_orders=len(broker.orders), unresolved=tuple(unresolved),
-                           lost=tuple(lost), duplicated=tuple(duplicated), orphans=tuple(orphans),
-                           sent_after_reject=tuple(ghosts), drift=drift, busy_symbols=tuple(sorted(busy)),
-                           halted=halted, problems=tuple(problems))
+    return InvariantReport(
+        orders=len(after.orders),
+        broker_orders=len(broker.orders),
+        unresolved=tuple(unresolved),
+        lost=tuple(lost),
+        duplicated=tuple(duplicated),
+        orphans=tuple(orphans),
+        sent_after_reject=tuple(ghosts),
+        drift=drift,
+        busy_symbols=tuple(sorted(busy)),
+        halted=halted,
+        problems=tuple(problems),
+    )
 
 
 # --------------------------------------------------------------------------- the reader

@@ -30,8 +30,12 @@ from pyrt.ops.health import connect_address
 if TYPE_CHECKING:
     from pyrt.config import AppConfig
 
-STREAMS = (("market_data", "Market Data"), ("signals", "Signals"), ("risk", "Risk Checks"),
-           ("executions", "Executions"))
+STREAMS = (
+    ("market_data", "Market Data"),
+    ("signals", "Signals"),
+    ("risk", "Risk Checks"),
+    ("executions", "Executions"),
+)
 """(key, label) of each stream, in display order."""
 
 
@@ -116,8 +120,9 @@ class Monitor:
 
         prefixes = ("md.quote.", "md.trade.", "md.bar.", "sig.", wire.exact(wire.RISK_DECISION_TOPIC), "exec.report.")
         self.endpoints = endpoints
-        self.sub = ZmqSubscriber(list(dict.fromkeys(endpoints.values())), prefixes,
-                                 security=PROCESS if security is None else security)
+        self.sub = ZmqSubscriber(
+            list(dict.fromkeys(endpoints.values())), prefixes, security=PROCESS if security is None else security
+        )
         self.stats = {key: StreamStats() for key, _ in STREAMS}
 
     def close(self) -> None:

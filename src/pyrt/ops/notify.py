@@ -263,7 +263,9 @@ class Notifier:
         threads = []
         for channel, sender in senders.items():
             thread = threading.Thread(
-                target=self._attempt, args=(channel, sender, started, results), name=f"pyrt-notify-{channel}",
+                target=self._attempt,
+                args=(channel, sender, started, results),
+                name=f"pyrt-notify-{channel}",
                 daemon=True,
             )
             thread.start()

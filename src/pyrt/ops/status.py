@@ -108,7 +108,9 @@ def process_cmdline(pid: int) -> str | None:
     if sys.platform.startswith("linux"):
         return None
     try:  # macOS and other systems without /proc
-        out = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], check=False, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["ps", "-o", "command=", "-p", str(pid)], check=False, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -223,8 +225,13 @@ def process_status(cfg: AppConfig, name: str, with_metrics: bool = True) -> Proc
             started = pid_file(cfg, name).stat().st_mtime
         except FileNotFoundError:
             started = None
-    status = ProcessStatus(name, running=True, pid=pid, ready=ready is not None,
-                           uptime_s=None if started is None else round(time.time() - float(started), 1))
+    status = ProcessStatus(
+        name,
+        running=True,
+        pid=pid,
+        ready=ready is not None,
+        uptime_s=None if started is None else round(time.time() - float(started), 1),
+    )
     if name == SIM_BROKER:
         status.port = int(ready["port"]) if ready and "port" in ready else cfg.system.sim_broker.port
         return status
@@ -246,8 +253,14 @@ def supervisor_pid(cfg: AppConfig) -> int | None:
 
 def status_json(statuses: list[ProcessStatus], supervisor: int | None) -> str:
     """`pyrt status --json` output."""
-    return json.dumps({"all_running": all(s.running for s in statuses), "supervisor_pid": supervisor,
-                       "services": [asdict(s) for s in statuses]}, indent=2)
+    return json.dumps(
+        {
+            "all_running": all(s.running for s in statuses),
+            "supervisor_pid": supervisor,
+            "services": [asdict(s) for s in statuses],
+        },
+        indent=2,
+    )
 
 
 def status_table(statuses: list[ProcessStatus], supervisor: int | None) -> str:
@@ -255,11 +268,17 @@ def status_table(statuses: list[ProcessStatus], supervisor: int | None) -> str:
     rows = [("SERVICE", "STATE", "PID", "UPTIME", "READY", "PORT", "METRICS")]
     for s in statuses:
         port = f":{s.metrics_port}" if s.metrics_port else (f":{s.port}" if s.port else "-")
-        rows.append((
-            s.name, "running" if s.running else "stopped", str(s.pid or "-"), uptime_text(s.uptime_s),
-            ("yes" if s.ready else "no") if s.running else "-", port,
-            " ".join(f"{k}={v}" for k, v in s.metrics.items()),
-        ))
+        rows.append(
+            (
+                s.name,
+                "running" if s.running else "stopped",
+                str(s.pid or "-"),
+                uptime_text(s.uptime_s),
+                ("yes" if s.ready else "no") if s.running else "-",
+                port,
+                " ".join(f"{k}={v}" for k, v in s.metrics.items()),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in rows]
     running = sum(s.running for s in statuses)

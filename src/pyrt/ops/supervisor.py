@@ -290,8 +290,14 @@ def tail(path: Path, lines: int = 15) -> list[str]:
 class Supervisor:
     """Starts the targets of a config in order, watches them, stops them in reverse order."""
 
-    def __init__(self, cfg: AppConfig, config_dir: Path, opts: SupervisorOptions | None = None,
-                 out: IO[str] | None = None, err: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: AppConfig,
+        config_dir: Path,
+        opts: SupervisorOptions | None = None,
+        out: IO[str] | None = None,
+        err: IO[str] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.config_dir = Path(config_dir).resolve()
         self.opts = opts or SupervisorOptions()
@@ -401,9 +407,15 @@ class Supervisor:
             out.write(f"{LAUNCH_HEADER} {' '.join(cmd)} at {time.ctime()} ----\n".encode())
             out.flush()
             pdeath = None if self.opts.detach or not sys.platform.startswith("linux") else _set_parent_death_signal
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    env=self._env(), start_new_session=True,
-                                    preexec_fn=pdeath)  # noqa: PLW1509 - no threads in the supervisor
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self._env(),
+                start_new_session=True,
+                preexec_fn=pdeath,  # noqa: PLW1509  # only prctl(PDEATHSIG) between fork and exec
+            )
         child = Child(name, proc, time.monotonic())
         self.children[name] = child
         return child

@@ -94,16 +94,25 @@ def check_journal(path: Path) -> tuple[list[Check], Any]:
     checks = []
     with journal:
         problems = journal.integrity_check()
-        checks.append(Check("journal integrity (PRAGMA integrity_check, schema, kinds, JSON payloads)",
-                            FAIL if problems else OK, _listing(problems) or f"{path}"))
+        checks.append(
+            Check(
+                "journal integrity (PRAGMA integrity_check, schema, kinds, JSON payloads)",
+                FAIL if problems else OK,
+                _listing(problems) or f"{path}",
+            )
+        )
         conn = _connect_ro(path)
         try:
             conn.execute("BEGIN")  # one snapshot for the seqs and the AUTOINCREMENT counter
             seqs = [r[0] for r in conn.execute("SELECT seq FROM journal ORDER BY seq")]
             has_counter = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'").fetchone()
-            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'journal'").fetchone() \
-                if has_counter else None
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
+            ).fetchone()
+            row = (
+                conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'journal'").fetchone()
+                if has_counter
+                else None
+            )
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             return [*checks, Check("journal seq continuity", FAIL, f"sqlite error: {exc}")], None
@@ -111,8 +120,13 @@ def check_journal(path: Path) -> tuple[list[Check], Any]:
             conn.close()
         gaps = seq_problems(seqs, row[0] if row else None)
         last = seqs[-1] if seqs else 0
-        checks.append(Check("journal seq continuity", FAIL if gaps else OK,
-                            _listing(gaps) or f"{len(seqs)} records, seq 1..{last}, no gaps or duplicates"))
+        checks.append(
+            Check(
+                "journal seq continuity",
+                FAIL if gaps else OK,
+                _listing(gaps) or f"{len(seqs)} records, seq 1..{last}, no gaps or duplicates",
+            )
+        )
         kinds = {k.value for k in RecordKind}
         records, undecodable = [], []
         try:
@@ -124,15 +138,27 @@ def check_journal(path: Path) -> tuple[list[Check], Any]:
                 records.append(record)
         except Exception as exc:
             undecodable.append(f"after seq {records[-1].seq if records else 0}: {exc}")
-        checks.append(Check("journal records decode", FAIL if undecodable else OK,
-                            _listing(undecodable) or f"{len(records)} records decoded"))
+        checks.append(
+            Check(
+                "journal records decode",
+                FAIL if undecodable else OK,
+                _listing(undecodable) or f"{len(records)} records decoded",
+            )
+        )
     projection = replay(records)
     anomalies = [f"seq {a.seq} {a.client_order_id or '-'}: {a.what}" for a in projection.anomalies]
     open_positions = sum(1 for p in projection.positions.values() if p.qty != 0)
-    checks.append(Check("journal replay", OK, f"{len(projection.orders)} orders, {open_positions} open positions, "
-                                              f"{len(projection.open_orders())} open orders"))
-    checks.append(Check("journal anomalies (for a human to look at)", WARN if anomalies else OK,
-                        _listing(anomalies) or "none"))
+    checks.append(
+        Check(
+            "journal replay",
+            OK,
+            f"{len(projection.orders)} orders, {open_positions} open positions, "
+            f"{len(projection.open_orders())} open orders",
+        )
+    )
+    checks.append(
+        Check("journal anomalies (for a human to look at)", WARN if anomalies else OK, _listing(anomalies) or "none")
+    )
     return checks, projection
 
 
@@ -152,17 +178,26 @@ def compare_positions(risk_path: Path, projection: Any, running: bool) -> Check:
         return Check(name, FAIL, f"{risk_path} unreadable: {exc}")
     journal = {s: p.qty for s, p in projection.positions.items() if p.qty != 0}
     saved_at = data.get("saved_at_ns")
-    when = (datetime.fromtimestamp(saved_at / 1e9, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            if isinstance(saved_at, int) else "unknown time")
-    what = (f"compared signed qty per symbol in {risk_path.name} (saved {when}) with the positions replayed "
-            f"from {projection.last_seq} journal records")
-    diffs = [f"{s}: risk {saved.get(s, 0)} vs journal {journal.get(s, 0)}"
-             for s in sorted(set(saved) | set(journal)) if saved.get(s, Decimal(0)) != journal.get(s, Decimal(0))]
+    when = (
+        datetime.fromtimestamp(saved_at / 1e9, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if isinstance(saved_at, int)
+        else "unknown time"
+    )
+    what = (
+        f"compared signed qty per symbol in {risk_path.name} (saved {when}) with the positions replayed "
+        f"from {projection.last_seq} journal records"
+    )
+    diffs = [
+        f"{s}: risk {saved.get(s, 0)} vs journal {journal.get(s, 0)}"
+        for s in sorted(set(saved) | set(journal))
+        if saved.get(s, Decimal(0)) != journal.get(s, Decimal(0))
+    ]
     if not diffs:
         return Check(name, OK, f"{what}: {len(journal)} symbols agree")
     if running:
-        return Check(name, WARN, f"{what}: {_listing(diffs)} (system running: the saved state may lag; "
-                                 "re-run when stopped)")
+        return Check(
+            name, WARN, f"{what}: {_listing(diffs)} (system running: the saved state may lag; re-run when stopped)"
+        )
     return Check(name, FAIL, f"{what}: {_listing(diffs)}")
 
 
@@ -189,8 +224,13 @@ def check_backup(path: Path) -> list[Check]:
 
     archive = verify_archive(path)
     files = len(archive.manifest["files"]) if archive.manifest else 0
-    checks = [Check("backup manifest hashes", OK if archive.ok else FAIL,
-                    _listing(archive.problems) or f"{path}: {files} files match their SHA-256")]
+    checks = [
+        Check(
+            "backup manifest hashes",
+            OK if archive.ok else FAIL,
+            _listing(archive.problems) or f"{path}: {files} files match their SHA-256",
+        )
+    ]
     journal = archive.manifest.get("journal") if archive.ok and archive.manifest else None
     if journal:
         with tempfile.TemporaryDirectory() as tmp, tarfile.open(path, "r:gz") as tar:
@@ -199,8 +239,13 @@ def check_backup(path: Path) -> list[Check]:
                 problems, last = copy.integrity_check(), copy.last_seq()
         if last != journal["last_seq"]:
             problems.append(f"last seq {last}, manifest says {journal['last_seq']}")
-        checks.append(Check("backup journal integrity", FAIL if problems else OK,
-                            _listing(problems) or f"{journal['path']}: last seq {last}"))
+        checks.append(
+            Check(
+                "backup journal integrity",
+                FAIL if problems else OK,
+                _listing(problems) or f"{journal['path']}: last seq {last}",
+            )
+        )
     return checks
 
 

@@ -128,9 +128,7 @@ class Journal:
                 conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints: WalCheckpointer, not a commit
                 conn.execute("BEGIN IMMEDIATE")
                 _create_schema(conn)
-                conn.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('event_format', ?)", (str(EVENT_FORMAT),))
                 conn.execute("COMMIT")
             fmt = conn.execute("SELECT value FROM meta WHERE key = 'event_format'").fetchone()
@@ -138,9 +136,7 @@ class Journal:
                 raise JournalError(f"{self.path}: event format {fmt[0]!r} is newer than this py_rt ({EVENT_FORMAT})")
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None or row[0] != str(SCHEMA_VERSION):
-                raise JournalError(
-                    f"{self.path}: schema version {row and row[0]!r}, expected {SCHEMA_VERSION}"
-                )
+                raise JournalError(f"{self.path}: schema version {row and row[0]!r}, expected {SCHEMA_VERSION}")
         except BaseException:
             conn.close()
             raise
@@ -154,14 +150,14 @@ class Journal:
         """Append one record and commit it durably; return its seq. Raises JournalWriteError."""
         return self._write([self._row(kind, client_order_id, payload, ts_ns)])[0]
 
-    def append_records(
-        self, entries: Iterable[tuple[RecordKind | str, str, Payload]]
-    ) -> list[JournalRecord]:
+    def append_records(self, entries: Iterable[tuple[RecordKind | str, str, Payload]]) -> list[JournalRecord]:
         """Append (kind, client_order_id, payload) records in one transaction (one commit),
         all or nothing; return them exactly as `iter_records` will read them back."""
         rows = [self._row(*entry) for entry in entries]
         seqs = self._write(rows)
-        return [JournalRecord(seq, r[0], r[1], r[2], msgspec.json.decode(r[3])) for seq, r in zip(seqs, rows, strict=True)]
+        return [
+            JournalRecord(seq, r[0], r[1], r[2], msgspec.json.decode(r[3])) for seq, r in zip(seqs, rows, strict=True)
+        ]
 
     def _write(self, rows: list[tuple[int, str, str, str]]) -> list[int]:
         with self._lock:
@@ -230,9 +226,7 @@ class Journal:
         """A row as a record, or JournalError naming the row: the journal only writes JSON
         objects and integer times, so anything else is a damaged or hand-edited file."""
         if type(ts_ns) is not int or not isinstance(kind, str) or not isinstance(coid, str):
-            raise JournalError(
-                f"{self.path}: seq {seq}: not a journal row (ts_ns {ts_ns!r:.40}, kind {kind!r:.40})"
-            )
+            raise JournalError(f"{self.path}: seq {seq}: not a journal row (ts_ns {ts_ns!r:.40}, kind {kind!r:.40})")
         try:
             return JournalRecord(seq, ts_ns, kind, coid, _payload_decoder.decode(payload))
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # not JSON, not an object, not UTF-8
@@ -341,9 +335,7 @@ FAILPOINT_ENV = "PYRT_FAILPOINTS"
 KNOWN_FAILPOINTS = frozenset(
     {"after_journal_before_send", "after_send_before_ack_write", "after_fill_before_position_update"}
 )
-_ARMED: frozenset[str] = frozenset(
-    n.strip() for n in os.environ.get(FAILPOINT_ENV, "").split(",") if n.strip()
-)
+_ARMED: frozenset[str] = frozenset(n.strip() for n in os.environ.get(FAILPOINT_ENV, "").split(",") if n.strip())
 
 
 def failpoint(name: str) -> None:

@@ -121,8 +121,16 @@ class OrderProjection:
             case PositionAdopted():
                 self._adopt(event)
                 return None
-            case SubmitSent() | Acked() | OutcomeUnknown() | Filled() | CancelRequested() \
-                    | BrokerStatus() | BrokerEvent() | LocalDecision():
+            case (
+                SubmitSent()
+                | Acked()
+                | OutcomeUnknown()
+                | Filled()
+                | CancelRequested()
+                | BrokerStatus()
+                | BrokerEvent()
+                | LocalDecision()
+            ):
                 if not record.client_order_id:
                     return None  # an informational record without an order
                 order = self.orders.get(record.client_order_id)
@@ -160,9 +168,7 @@ class OrderProjection:
                 self.halted_symbols.add(order.symbol)
         if outcome.fill_qty_delta > ZERO:
             price = outcome.fill_notional_delta / outcome.fill_qty_delta
-            position = apply_fill_to_position(
-                self.position(order.symbol), order.side, outcome.fill_qty_delta, price
-            )
+            position = apply_fill_to_position(self.position(order.symbol), order.side, outcome.fill_qty_delta, price)
             self.positions[order.symbol] = position
         if (
             isinstance(event, Filled)
@@ -176,8 +182,9 @@ class OrderProjection:
         position becomes exactly the broker's, realized P&L is kept."""
         p = event.adopt_position
         old = self.position(p.symbol)
-        self.positions[p.symbol] = Position(symbol=p.symbol, qty=p.qty, avg_entry_price=p.avg_entry_price,
-                                            realized_pnl=old.realized_pnl)
+        self.positions[p.symbol] = Position(
+            symbol=p.symbol, qty=p.qty, avg_entry_price=p.avg_entry_price, realized_pnl=old.realized_pnl
+        )
 
     def _note(self, record: JournalRecord, what: str) -> None:
         self.anomalies.append(Anomaly(record.seq, record.client_order_id, what))
@@ -200,8 +207,15 @@ def _step(order: Order, event: OrderEvent, ts: int) -> Outcome:
         case CancelRequested():
             return apply_cancel_requested(order, ts)
         case BrokerStatus():
-            return apply_status(order, event.status, event.filled_qty, event.filled_avg_price, ts,
-                                event.broker_order_id, event.replaced_by)
+            return apply_status(
+                order,
+                event.status,
+                event.filled_qty,
+                event.filled_avg_price,
+                ts,
+                event.broker_order_id,
+                event.replaced_by,
+            )
         case BrokerEvent():
             return apply_trade_event(order, event.event, ts, event.broker_order_id, event.replaced_by)
         case LocalDecision():

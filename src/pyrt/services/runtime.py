@@ -78,8 +78,15 @@ class Every:
 class ServiceRuntime:
     """Use as a context manager around a process's main loop."""
 
-    def __init__(self, service: str, config_dir: Path, cfg: AppConfig | None = None,
-                 stop_event: threading.Event | None = None, *, bus: bool = True) -> None:
+    def __init__(
+        self,
+        service: str,
+        config_dir: Path,
+        cfg: AppConfig | None = None,
+        stop_event: threading.Event | None = None,
+        *,
+        bus: bool = True,
+    ) -> None:
         """`stop_event` lets a caller (a test running the service in a thread) stop it;
         `bus=False`: the process has no bus sockets (no keys loaded)."""
         self.service = canonical_service(service)
@@ -87,8 +94,9 @@ class ServiceRuntime:
         self.config_dir = Path(config_dir)
         self.cfg = cfg if cfg is not None else load_config(self.config_dir)
         paths = self.cfg.system.paths
-        self.logger = setup_logging(self.service, paths.logs_dir, self.cfg.system.logging.level,
-                                    json=self.cfg.system.logging.format == "json")
+        self.logger = setup_logging(
+            self.service, paths.logs_dir, self.cfg.system.logging.level, json=self.cfg.system.logging.format == "json"
+        )
         self.log = logging.getLogger(f"pyrt.{self.service}")
         self.metrics: ServiceMetrics
         if self.service in SERVICE_NAMES:
@@ -153,8 +161,13 @@ class ServiceRuntime:
 
     def mark_ready(self, **extra: Any) -> None:
         """Tell the supervisor this service accepts work."""
-        info = {"service": self.service, "pid": os.getpid(), "started_at": self.started_at,
-                "metrics_port": self.metrics_port, **extra}
+        info = {
+            "service": self.service,
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "metrics_port": self.metrics_port,
+            **extra,
+        }
         write_atomic(self.cfg.system.paths.ready_file(self.service), json.dumps(info))
         self.log.info("%s ready", self.service)
 
@@ -171,8 +184,12 @@ class ServiceRuntime:
             if info.kind != "gap":
                 return
             self.metrics.common.bus_seq_gaps.inc()
-            self.log.warning("bus gap: %d messages missing from %s on %s (asking for a snapshot)", info.missing,
-                             info.publisher, info.topic)
+            self.log.warning(
+                "bus gap: %d messages missing from %s on %s (asking for a snapshot)",
+                info.missing,
+                info.publisher,
+                info.topic,
+            )
             if on_gap is not None:
                 on_gap(info)
 
@@ -192,8 +209,14 @@ class ServiceRuntime:
                 child.inc(count - seen)
                 self._drops_exported[reason] = count
 
-    def audit_command(self, cmd: wire.ControlCommand, result: wire.ControlResult, before: Any = None,
-                      after: Any = None, journal: Any = None) -> None:
+    def audit_command(
+        self,
+        cmd: wire.ControlCommand,
+        result: wire.ControlResult,
+        before: Any = None,
+        after: Any = None,
+        journal: Any = None,
+    ) -> None:
         """Audit one control command received over the bus (see ``audit_bus_command``).
         A service that holds the journal open (the execution engine) passes it."""
         audit_bus_command(self.cfg, self.service, cmd, result, before, after, journal)
@@ -229,8 +252,15 @@ READ_ONLY_ACTIONS = frozenset({"status"})
 """Control actions that change nothing: not audited (the API does not audit reads either)."""
 
 
-def audit_bus_command(cfg: AppConfig, service: str, cmd: wire.ControlCommand, result: wire.ControlResult,
-                      before: Any = None, after: Any = None, journal: Any = None) -> bool:
+def audit_bus_command(
+    cfg: AppConfig,
+    service: str,
+    cmd: wire.ControlCommand,
+    result: wire.ControlResult,
+    before: Any = None,
+    after: Any = None,
+    journal: Any = None,
+) -> bool:
     """Append an audit entry for a control command a service received over the bus (who
     it says it is, the action, why, the state before/after and the result), like the API
     audits its calls. Read-only actions are skipped. The sender is authenticated by the
@@ -251,20 +281,39 @@ def audit_bus_command(cfg: AppConfig, service: str, cmd: wire.ControlCommand, re
             from pyrt.domain.events import RecordKind
             from pyrt.ops.audit import log as audit_log
 
-            audit_log.warning("audit who=%s from=%s action=%s reason=%r result=%s", caller.name, caller.source,
-                              cmd.action, cmd.reason, outcome)
-            journal.append(RecordKind.AUDIT, "", {"who": caller.name, "from": caller.source, "action": cmd.action,
-                                                  "reason": cmd.reason, "before": before, "after": after,
-                                                  "result": outcome, "at": time.time()})
+            audit_log.warning(
+                "audit who=%s from=%s action=%s reason=%r result=%s",
+                caller.name,
+                caller.source,
+                cmd.action,
+                cmd.reason,
+                outcome,
+            )
+            journal.append(
+                RecordKind.AUDIT,
+                "",
+                {
+                    "who": caller.name,
+                    "from": caller.source,
+                    "action": cmd.action,
+                    "reason": cmd.reason,
+                    "before": before,
+                    "after": after,
+                    "result": outcome,
+                    "at": time.time(),
+                },
+            )
     except Exception as exc:
-        logging.getLogger(f"pyrt.{service}").critical("audit of bus command %s failed: %s: %s", cmd.action,
-                                                      type(exc).__name__, exc)
+        logging.getLogger(f"pyrt.{service}").critical(
+            "audit of bus command %s failed: %s: %s", cmd.action, type(exc).__name__, exc
+        )
         return False
     return True
 
 
-def run_service(service: str, config_dir: Path, build: Callable[[ServiceRuntime], Any],
-                stop_event: threading.Event | None = None) -> int:
+def run_service(
+    service: str, config_dir: Path, build: Callable[[ServiceRuntime], Any], stop_event: threading.Event | None = None
+) -> int:
     """The life of a service process: the runtime, ``build(rt)`` (an object with
     ``ready_info()``, ``serve()`` and ``close()``), ready once built, serve until stopped,
     close whatever happens. Returns the exit code (0)."""

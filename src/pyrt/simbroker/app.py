@@ -126,8 +126,14 @@ def write_port_file(path: Path) -> Callable[[int], None]:
     return lambda port: write_atomic(path, f"{port}\n")
 
 
-def serve(config: SimBrokerConfig, keys: Mapping[str, str] | None = None, *, reset: bool = False,
-          on_ready: Callable[[int], None] | None = None, log_level: str = "warning") -> None:
+def serve(
+    config: SimBrokerConfig,
+    keys: Mapping[str, str] | None = None,
+    *,
+    reset: bool = False,
+    on_ready: Callable[[int], None] | None = None,
+    log_level: str = "warning",
+) -> None:
     """Run the sim broker in the foreground until SIGINT/SIGTERM; `on_ready(port)` once it
     listens. `keys`: the key pairs it accepts (default: the local pair)."""
     broker = SimBroker(config, build_source(config), keys=keys, reset=reset)

@@ -77,18 +77,48 @@ def _ts(ns: int) -> msgspec.msgpack.Ext:
 
 
 def quote_msg(q: Quote) -> dict[str, Any]:
-    return {"T": "q", "S": q.symbol, "bx": "V", "bp": q.bid_price, "bs": q.bid_size, "ax": "V",
-            "ap": q.ask_price, "as": q.ask_size, "c": ["R"], "z": "C", "t": _ts(q.ts_ns)}
+    return {
+        "T": "q",
+        "S": q.symbol,
+        "bx": "V",
+        "bp": q.bid_price,
+        "bs": q.bid_size,
+        "ax": "V",
+        "ap": q.ask_price,
+        "as": q.ask_size,
+        "c": ["R"],
+        "z": "C",
+        "t": _ts(q.ts_ns),
+    }
 
 
 def trade_msg(t: Trade) -> dict[str, Any]:
-    return {"T": "t", "S": t.symbol, "i": t.trade_id, "x": "V", "p": t.price, "s": t.size,
-            "c": ["@"], "z": "C", "t": _ts(t.ts_ns)}
+    return {
+        "T": "t",
+        "S": t.symbol,
+        "i": t.trade_id,
+        "x": "V",
+        "p": t.price,
+        "s": t.size,
+        "c": ["@"],
+        "z": "C",
+        "t": _ts(t.ts_ns),
+    }
 
 
 def bar_msg(b: Bar) -> dict[str, Any]:
-    return {"T": "b", "S": b.symbol, "o": b.open, "h": b.high, "l": b.low, "c": b.close,
-            "v": b.volume, "n": b.trade_count, "vw": b.vwap, "t": _ts(b.ts_ns)}
+    return {
+        "T": "b",
+        "S": b.symbol,
+        "o": b.open,
+        "h": b.high,
+        "l": b.low,
+        "c": b.close,
+        "v": b.volume,
+        "n": b.trade_count,
+        "vw": b.vwap,
+        "t": _ts(b.ts_ns),
+    }
 
 
 class SimBroker:
@@ -96,8 +126,15 @@ class SimBroker:
     what the market source adds (replayed symbols) are attributes of the broker. `keys`: the
     key pairs it accepts (default: the local pair); `reset`: start from an empty store."""
 
-    def __init__(self, config: SimBrokerConfig, market: MarketSource, clock: Clock | None = None, *,
-                 keys: Mapping[str, str] | None = None, reset: bool = False) -> None:
+    def __init__(
+        self,
+        config: SimBrokerConfig,
+        market: MarketSource,
+        clock: Clock | None = None,
+        *,
+        keys: Mapping[str, str] | None = None,
+        reset: bool = False,
+    ) -> None:
         self.config = config
         self.keys = dict(keys) if keys is not None else dict(LOCAL_KEYS)
         self.symbols = tuple(dict.fromkeys([*config.served_symbols, *getattr(market, "symbols", ())]))

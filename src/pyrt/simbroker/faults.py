@@ -99,7 +99,9 @@ class Faults:
             if name not in builders:
                 raise FaultError(f"faults.{name}: unknown fault (known: {', '.join(sorted(builders))})")
             if value is None:
-                setattr(self, name, builders[name]() if name in ("reject_next", "trade_stream", "data_stream") else None)
+                setattr(
+                    self, name, builders[name]() if name in ("reject_next", "trade_stream", "data_stream") else None
+                )
                 continue
             if not isinstance(value, dict):
                 raise FaultError(f"faults.{name}: expected an object")

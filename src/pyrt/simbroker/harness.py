@@ -17,7 +17,9 @@ from pyrt.config.secrets import DEFAULT_SIM_KEY_ID, DEFAULT_SIM_SECRET
 class SimBrokerProcess:
     """`pyrt sim-broker` as a child process on a free port."""
 
-    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *args: str, env: dict[str, str] | None = None, log_path: Path | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.args = list(args)
         self.env = env
@@ -37,8 +39,19 @@ class SimBrokerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         ready = self.data_dir / "sim_broker.port"
         ready.unlink(missing_ok=True)
-        cmd = [sys.executable, "-m", "pyrt", "sim-broker", "--port", str(self.port), "--data-dir", str(self.data_dir),
-               "--ready-file", str(ready), *self.args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pyrt",
+            "sim-broker",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--ready-file",
+            str(ready),
+            *self.args,
+        ]
         env = {**os.environ, **(self.env or {})}
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -46,7 +59,9 @@ class SimBrokerProcess:
         deadline = time.monotonic() + timeout_s
         while not ready.exists():
             if self.proc.poll() is not None:
-                raise RuntimeError(f"sim broker exited with {self.proc.returncode}: {self.log_path.read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"sim broker exited with {self.proc.returncode}: {self.log_path.read_text()[-2000:]}"
+                )
             if time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError("sim broker did not become ready")

@@ -195,9 +195,7 @@ class SyntheticMarket:
         and the symbol's start price (or its default start price for unknown symbols).
         """
         price = self._start_prices.get(symbol) or default_start_price(symbol)
-        return history_bars(
-            symbol, timeframe, start_ns, end_ns, limit, self.seed, price, self.vol_annual
-        )
+        return history_bars(symbol, timeframe, start_ns, end_ns, limit, self.seed, price, self.vol_annual)
 
     def _advance(self, now_ns: int) -> int:
         last = now_ns - self.tick_interval_ns if self._last_ns is None else self._last_ns
@@ -384,9 +382,7 @@ def _log_level(base: int, sigma_min: float, edges: np.ndarray) -> np.ndarray:
     return level
 
 
-def _minute_bars(
-    base: int, p0: float, vol_annual: float, minutes: np.ndarray
-) -> dict[str, np.ndarray]:
+def _minute_bars(base: int, p0: float, vol_annual: float, minutes: np.ndarray) -> dict[str, np.ndarray]:
     """OHLCV columns of the 1-minute bars starting at the given sorted epoch-minute indices."""
     sigma_min = vol_annual / math.sqrt(CALENDAR_YEAR_MIN)
     run_ends = np.r_[minutes[1:] != minutes[:-1] + 1, True]
@@ -473,10 +469,7 @@ def _ny_midnight_ns(ts_ns: int) -> int:
 def _minute_records(symbol: str, minutes: np.ndarray, cols: dict[str, np.ndarray]) -> list[Bar]:
     names = ("open", "high", "low", "close", "volume", "vwap")
     rows = zip(minutes.tolist(), *(cols[k].tolist() for k in names), strict=True)
-    return [
-        Bar(symbol, o, h, lo, c, v, m * NS_PER_MIN, int(v) // 150 + 1, vw)
-        for m, o, h, lo, c, v, vw in rows
-    ]
+    return [Bar(symbol, o, h, lo, c, v, m * NS_PER_MIN, int(v) // 150 + 1, vw) for m, o, h, lo, c, v, vw in rows]
 
 
 def _day_bar(symbol: str, day_ns: int, cols: dict[str, np.ndarray]) -> Bar:

@@ -272,9 +272,7 @@ class ReplayMarket:
         for ts, _, _, event in merged:
             yield round((ts - self.start_ns) / self.speed), event
 
-    def events_until(
-        self, elapsed_wall_ns: int, max_events: int | None = None
-    ) -> list[ReplayEvent]:
+    def events_until(self, elapsed_wall_ns: int, max_events: int | None = None) -> list[ReplayEvent]:
         """The not yet returned events due by `elapsed_wall_ns` (at most `max_events`)."""
         out: list[ReplayEvent] = []
         while max_events is None or len(out) < max_events:

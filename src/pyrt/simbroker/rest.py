@@ -51,8 +51,13 @@ class _DroppedReply(Response):
         super().__init__(b"", status_code=200)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"512")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"512")],
+            }
+        )
         raise ConnectionAbortedError("reply dropped by fault injection")
 
 
@@ -228,9 +233,20 @@ async def get_clock(request: Request, broker: SimBroker) -> Response:
 
 
 def _asset(symbol: str) -> dict[str, Any]:
-    return {"id": asset_id_for(symbol), "class": "us_equity", "exchange": "NASDAQ", "symbol": symbol,
-            "name": symbol, "status": "active", "tradable": True, "marginable": True, "shortable": True,
-            "easy_to_borrow": True, "fractionable": True, "attributes": []}
+    return {
+        "id": asset_id_for(symbol),
+        "class": "us_equity",
+        "exchange": "NASDAQ",
+        "symbol": symbol,
+        "name": symbol,
+        "status": "active",
+        "tradable": True,
+        "marginable": True,
+        "shortable": True,
+        "easy_to_borrow": True,
+        "fractionable": True,
+        "attributes": [],
+    }
 
 
 async def list_assets(request: Request, broker: SimBroker) -> Response:
@@ -246,8 +262,16 @@ async def get_asset(request: Request, broker: SimBroker) -> Response:
 
 # ------------------------------------------------------------------ market data REST
 def _bar_json(b: Any) -> dict[str, Any]:
-    return {"t": iso_utc(b.ts_ns), "o": b.open, "h": b.high, "l": b.low, "c": b.close, "v": b.volume,
-            "n": b.trade_count, "vw": b.vwap}
+    return {
+        "t": iso_utc(b.ts_ns),
+        "o": b.open,
+        "h": b.high,
+        "l": b.low,
+        "c": b.close,
+        "v": b.volume,
+        "n": b.trade_count,
+        "vw": b.vwap,
+    }
 
 
 def _bars_for(request: Request, broker: SimBroker, symbols: list[str]) -> tuple[dict[str, list[Any]], str | None]:
@@ -321,8 +345,17 @@ def _latest_quote(broker: SimBroker, symbol: str) -> dict[str, Any] | None:
     q = broker.engine.quote(symbol)
     if q is None:
         return None
-    return {"t": iso_utc(q.ts_ns), "bx": "V", "bp": q.bid_price, "bs": q.bid_size, "ax": "V", "ap": q.ask_price,
-            "as": q.ask_size, "c": ["R"], "z": "C"}
+    return {
+        "t": iso_utc(q.ts_ns),
+        "bx": "V",
+        "bp": q.bid_price,
+        "bs": q.bid_size,
+        "ax": "V",
+        "ap": q.ask_price,
+        "as": q.ask_size,
+        "c": ["R"],
+        "z": "C",
+    }
 
 
 async def latest_quotes(request: Request, broker: SimBroker) -> Response:
@@ -408,8 +441,9 @@ async def admin_market(request: Request, broker: SimBroker) -> Response:
             broker.force_open = None if spec["open"] is None else bool(spec["open"])
         if "quotes_per_second" in spec:
             broker.quotes_per_second = float(spec["quotes_per_second"])
-    return json_response({"paused": broker.paused, "open": broker.force_open,
-                          "quotes_per_second": broker.quotes_per_second})
+    return json_response(
+        {"paused": broker.paused, "open": broker.force_open, "quotes_per_second": broker.quotes_per_second}
+    )
 
 
 async def admin_state(request: Request, broker: SimBroker) -> Response:

@@ -36,7 +36,7 @@ class SyntheticSource:
         else:
             quotes = self.market.quotes_batch(now_ns, n_per_symbol)
             events = list(quotes)
-            for q in quotes[-len(self.market.symbols):]:
+            for q in quotes[-len(self.market.symbols) :]:
                 events.extend(builder.on_quote(q))
         events.extend(builder.flush_until(now_ns))
         return events

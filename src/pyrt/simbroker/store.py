@@ -82,10 +82,7 @@ class SimStore:
         try:
             db.executemany(
                 "INSERT OR REPLACE INTO orders (id, client_order_id, seq, status, body) VALUES (?,?,?,?,?)",
-                [
-                    (o.id, o.client_order_id, o.seq, o.status.value, _dumps(o))
-                    for o in changes.orders
-                ],
+                [(o.id, o.client_order_id, o.seq, o.status.value, _dumps(o)) for o in changes.orders],
             )
             db.executemany(
                 "INSERT OR IGNORE INTO fills (execution_id, order_id, ts_ns, body) VALUES (?,?,?,?)",

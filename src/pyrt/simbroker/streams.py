@@ -125,7 +125,9 @@ async def trade_stream(ws: WebSocket, broker: SimBroker) -> None:
             data.get("key_id"), data.get("secret_key")
         ):
             await ws.send_bytes(
-                json.dumps({"stream": "authorization", "data": {"action": "authenticate", "status": "unauthorized"}}).encode()
+                json.dumps(
+                    {"stream": "authorization", "data": {"action": "authenticate", "status": "unauthorized"}}
+                ).encode()
             )
             await ws.close(1008)
             return
@@ -168,8 +170,12 @@ async def data_stream(ws: WebSocket, broker: SimBroker) -> None:
         raw = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_S)
         msg = msgpack.unpackb(raw.get("bytes") or raw.get("text", "").encode() or b"\x80")
         key = msg.get("key") if isinstance(msg, dict) else None
-        if (not isinstance(msg, dict) or msg.get("action") != "auth" or not isinstance(key, str)
-                or not broker.check_key(key, msg.get("secret"))):
+        if (
+            not isinstance(msg, dict)
+            or msg.get("action") != "auth"
+            or not isinstance(key, str)
+            or not broker.check_key(key, msg.get("secret"))
+        ):
             await ws.send_bytes(msgpack.packb([{"T": "error", "code": 402, "msg": "auth failed"}]))
             await ws.close(1008)
             return

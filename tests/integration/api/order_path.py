@@ -42,8 +42,12 @@ class ServiceProcess:
         logs_dir.mkdir(parents=True, exist_ok=True)
         self.name = name
         with (logs_dir / f"{name}.out").open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "pyrt", "run", name, "--config-dir", str(config_dir)],
-                                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "pyrt", "run", name, "--config-dir", str(config_dir)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -111,11 +115,16 @@ class OrderPath:
 def order_path(tmp: Path, rate_limit_per_minute: int = 0) -> Iterator[OrderPath]:
     """Start the sim broker (its per-key rate limit off by default) and the three order-path
     services; stop them on exit."""
-    with InThreadSimBroker(SimBrokerConfig(data_dir=tmp / "sim", seed=5,
-                                           rate_limit_per_minute=rate_limit_per_minute or None)) as sim:
+    with InThreadSimBroker(
+        SimBrokerConfig(data_dir=tmp / "sim", seed=5, rate_limit_per_minute=rate_limit_per_minute or None)
+    ) as sim:
         requests.post(sim.url + "/admin/market", json={"paused": True}, headers=HEADERS, timeout=5)
-        requests.post(sim.url + "/admin/quote", json={"symbol": "AAPL", "bid": BID, "ask": ASK, "bid_size": 1000,
-                                                      "ask_size": 1000}, headers=HEADERS, timeout=5)
+        requests.post(
+            sim.url + "/admin/quote",
+            json={"symbol": "AAPL", "bid": BID, "ask": ASK, "bid_size": 1000, "ask_size": 1000},
+            headers=HEADERS,
+            timeout=5,
+        )
         config_dir = make_deployment(tmp / "root", sim_url=sim.url, system={"signals": {"strategies": []}})
         cfg = load_config(config_dir)
         feed = QuoteFeed(cfg.system.market_data.zmq_publish_address, cfg)
@@ -124,7 +133,12 @@ def order_path(tmp: Path, rate_limit_per_minute: int = 0) -> Iterator[OrderPath]
             for name in ("risk_manager", "execution_engine", "signal_bridge"):
                 svc = ServiceProcess(name, config_dir, cfg.system.paths.logs_dir)
                 started.append(svc)
-                wait_for(lambda name=name, svc=svc: read_ready_info(cfg, name) or svc.proc.poll() is not None, 30, f"{name} ready", 0.05)
+                wait_for(
+                    lambda name=name, svc=svc: read_ready_info(cfg, name) or svc.proc.poll() is not None,
+                    30,
+                    f"{name} ready",
+                    0.05,
+                )
                 assert svc.proc.poll() is None, f"{name} exited: see {cfg.system.paths.logs_dir}/{name}.out"
             yield OrderPath(cfg, config_dir, sim)
         finally:

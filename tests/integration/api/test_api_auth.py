@@ -49,16 +49,22 @@ def seeded(system: OrderPath, facade: ControlFacade) -> Iterator[OrderPath]:
 def snapshot(system: OrderPath, facade: ControlFacade) -> dict[str, Any]:
     """Everything an operator action could change."""
     risk = facade.command("risk_manager", "status").data
-    return {"audit": system.audit_count(), "breaker": risk["breaker"]["active"], "mode": risk["breaker"]["mode"],
-            "trading": facade.command("signal_bridge", "status").data["trading_enabled"],
-            "halted": facade.command("execution_engine", "status").data["halted"],
-            "open": system.open_order_ids(), "all": system.all_order_ids(), "positions": system.positions()}
+    return {
+        "audit": system.audit_count(),
+        "breaker": risk["breaker"]["active"],
+        "mode": risk["breaker"]["mode"],
+        "trading": facade.command("signal_bridge", "status").data["trading_enabled"],
+        "halted": facade.command("execution_engine", "status").data["halted"],
+        "open": system.open_order_ids(),
+        "all": system.all_order_ids(),
+        "positions": system.positions(),
+    }
 
 
 @pytest.mark.parametrize(("method", "path", "body"), MUTATING, ids=[f"{m} {p}" for m, p, _ in MUTATING])
-def test_mutating_route_refuses_and_changes_nothing(client: TestClient, seeded: OrderPath,
-                                                    facade: ControlFacade, method: str, path: str,
-                                                    body: dict[str, Any] | None) -> None:
+def test_mutating_route_refuses_and_changes_nothing(
+    client: TestClient, seeded: OrderPath, facade: ControlFacade, method: str, path: str, body: dict[str, Any] | None
+) -> None:
     before = snapshot(seeded, facade)
     for headers, status in REFUSED:
         res = client.request(method, path, json=body, headers=headers)
@@ -73,8 +79,9 @@ def test_refused_before_the_body_is_read(client: TestClient, system: OrderPath) 
     before = system.audit_count()
     res = client.post("/api/v1/orders", content=b"{not json", headers={"Content-Type": "application/json"})
     assert res.status_code == 401
-    res = client.post("/api/v1/orders", content=b"{not json",
-                      headers={**auth(READ), "Content-Type": "application/json"})
+    res = client.post(
+        "/api/v1/orders", content=b"{not json", headers={**auth(READ), "Content-Type": "application/json"}
+    )
     assert res.status_code == 403
     assert system.audit_count() == before
 

@@ -60,15 +60,26 @@ def test_reads_with_the_engine_up_come_from_its_projection(limited: OrderPath) -
         # the probe itself, the status route's account (cached 2 s) and the engine's own periodic reads
         assert after - before <= 15, f"{after - before} broker requests for 300 API reads"
         assert facade.reads.budget.used()[1] <= 15
-        res = client.post("/api/v1/orders", headers=auth(ADMIN),
-                          json={"symbol": "AAPL", "side": "buy", "qty": "1", "order_type": "market", "reason": "S2"})
+        res = client.post(
+            "/api/v1/orders",
+            headers=auth(ADMIN),
+            json={"symbol": "AAPL", "side": "buy", "qty": "1", "order_type": "market", "reason": "S2"},
+        )
         assert res.status_code == 201, res.text
         coid = res.json()["client_order_id"]
         wait_for(lambda: limited.positions().get("AAPL") == 1, 10, "the order filled at the broker")
         assert coid in limited.all_order_ids()
-        wait_for(lambda: any(o["client_order_id"] == coid for o in client.get(
-            "/api/v1/orders", params={"status": "all"}, headers=auth(READ)).json()), 10, "the order listed")
-        assert client.post("/api/v1/positions/liquidate", json={"confirm": True}, headers=auth(ADMIN)).status_code == 200
+        wait_for(
+            lambda: any(
+                o["client_order_id"] == coid
+                for o in client.get("/api/v1/orders", params={"status": "all"}, headers=auth(READ)).json()
+            ),
+            10,
+            "the order listed",
+        )
+        assert (
+            client.post("/api/v1/positions/liquidate", json={"confirm": True}, headers=auth(ADMIN)).status_code == 200
+        )
 
 
 def test_reads_with_the_engine_down_go_through_the_read_budget_and_cache(limited: OrderPath) -> None:
@@ -81,15 +92,22 @@ def test_reads_with_the_engine_down_go_through_the_read_budget_and_cache(limited
         after = used_at_broker(limited)
         assert set(codes) <= {200, 429} and codes.count(200) >= len(codes) - 10
         sent = facade.reads.broker_requests
-        print(f"engine down: 300 API reads -> {sent} broker reads by the facade, {after - before} at the broker, "
-              f"{codes.count(429)} answered 429")
+        print(
+            f"engine down: 300 API reads -> {sent} broker reads by the facade, {after - before} at the broker, "
+            f"{codes.count(429)} answered 429"
+        )
         assert sent <= facade.reads.budget.limit("read") and sent <= 30, f"{sent} broker reads for 300 API reads"
         assert after - before <= sent + 15  # the broker saw no more than that (+ probe and engine periodics)
         assert facade.venue.last_rate_limit is not None  # the facade's budget heard the broker's count
     # the order path still has its submit tier: an order goes through the engine and fills
     with api(ControlFacade(limited.cfg)) as client:
-        res = client.post("/api/v1/orders", headers=auth(ADMIN),
-                          json={"symbol": "AAPL", "side": "buy", "qty": "2", "order_type": "market", "reason": "S2"})
+        res = client.post(
+            "/api/v1/orders",
+            headers=auth(ADMIN),
+            json={"symbol": "AAPL", "side": "buy", "qty": "2", "order_type": "market", "reason": "S2"},
+        )
         assert res.status_code == 201, res.text
         wait_for(lambda: limited.positions().get("AAPL") == 2, 10, "the order filled at the broker")
-        assert client.post("/api/v1/positions/liquidate", json={"confirm": True}, headers=auth(ADMIN)).status_code == 200
+        assert (
+            client.post("/api/v1/positions/liquidate", json={"confirm": True}, headers=auth(ADMIN)).status_code == 200
+        )

@@ -117,8 +117,9 @@ def test_breaker_activate_and_deactivate(client: TestClient, system: OrderPath) 
     assert res.status_code == 422 and "reason" in res.json()["detail"]
     assert system.audit_count() == count
     with Audited(system, "circuit_breaker.deactivate") as a:
-        res = client.post("/api/v1/circuit-breaker/deactivate", json={"reason": "issue resolved", "force": True},
-                          headers=H)
+        res = client.post(
+            "/api/v1/circuit-breaker/deactivate", json={"reason": "issue resolved", "force": True}, headers=H
+        )
     assert res.status_code == 200, res.text
     assert a.entry["reason"] == "issue resolved" and a.entry["after"]["active"] is False
 
@@ -174,8 +175,13 @@ def test_reconcile(client: TestClient, system: OrderPath) -> None:
 def test_ready_follows_the_ready_files(client: TestClient, system: OrderPath) -> None:
     res = client.get("/ready")
     assert res.status_code == 503
-    assert res.json()["services"] == {"control": False, "market_data": False, "risk_manager": True,
-                                      "execution_engine": True, "signal_bridge": True}
+    assert res.json()["services"] == {
+        "control": False,
+        "market_data": False,
+        "risk_manager": True,
+        "execution_engine": True,
+        "signal_bridge": True,
+    }
     fake = [ready_file(system.cfg, name) for name in ("control", "market_data")]
     try:
         for path in fake:  # this test process stands in for them
@@ -186,15 +192,15 @@ def test_ready_follows_the_ready_files(client: TestClient, system: OrderPath) ->
             path.unlink()
 
 
-def test_emergency_stop_without_stopping_services(client: TestClient, clean: OrderPath,
-                                                  facade: ControlFacade) -> None:
+def test_emergency_stop_without_stopping_services(client: TestClient, clean: OrderPath, facade: ControlFacade) -> None:
     res = client.post("/api/v1/orders", json=order_body(order_type="limit", limit_price="96"), headers=H)
     assert res.status_code == 201
     wait_for(lambda: len(clean.open_order_ids()) == 1, 10, "a resting order")
     try:
         with Audited(clean, "emergency_stop") as a:
-            res = client.post("/api/v1/emergency-stop", json={"reason": "route test", "stop_services": False},
-                              headers=H)
+            res = client.post(
+                "/api/v1/emergency-stop", json={"reason": "route test", "stop_services": False}, headers=H
+            )
         assert res.status_code == 200, res.text
         steps = res.json()["steps"]
         assert [s["step"] for s in steps] == ["halt_trading", "cancel_orders", "notify"]

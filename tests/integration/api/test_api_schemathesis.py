@@ -57,14 +57,21 @@ def test_no_server_errors(api_schema: schemathesis.BaseSchema) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
         def run(case: schemathesis.Case) -> None:
             response = case.call(headers=auth(ADMIN))
             seen[(f"{case.method} {case.path}", response.status_code)] += 1
             if response.status_code >= 500:
-                server_errors.append(f"{case.method} {case.formatted_path} {case.query or ''} {case.body!r} -> "
-                                     f"{response.status_code} {response.text[:200]}")
+                server_errors.append(
+                    f"{case.method} {case.formatted_path} {case.query or ''} {case.body!r} -> "
+                    f"{response.status_code} {response.text[:200]}"
+                )
 
         run()
     print(sorted(seen.items()))

@@ -35,8 +35,9 @@ class SilentEngine:
     """Binds the execution engine's order endpoint, records every request, answers none."""
 
     def __init__(self, cfg: AppConfig) -> None:
-        self.server = ReplyServer(cfg.system.execution.order_endpoint, server_id="silent_engine",
-                                  security=for_config(cfg))
+        self.server = ReplyServer(
+            cfg.system.execution.order_endpoint, server_id="silent_engine", security=for_config(cfg)
+        )
         self.received: list[object] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name="silent-engine")
@@ -54,7 +55,9 @@ class SilentEngine:
 
 @pytest.fixture
 def risk_without_engine(tmp_path: Path) -> Iterator[tuple[TestClient, SilentEngine, AppConfig]]:
-    config_dir = make_deployment(tmp_path / "root", sim_url="http://127.0.0.1:9", system={"signals": {"strategies": []}})
+    config_dir = make_deployment(
+        tmp_path / "root", sim_url="http://127.0.0.1:9", system={"signals": {"strategies": []}}
+    )
     cfg = load_config(config_dir)
     engine = SilentEngine(cfg)
     feed = QuoteFeed(cfg.system.market_data.zmq_publish_address, cfg)
@@ -73,12 +76,17 @@ def risk_without_engine(tmp_path: Path) -> Iterator[tuple[TestClient, SilentEngi
         engine.close()
 
 
-def test_engine_timeout_is_202_outcome_unknown_not_409(risk_without_engine: tuple[TestClient, SilentEngine, AppConfig]) -> None:
+def test_engine_timeout_is_202_outcome_unknown_not_409(
+    risk_without_engine: tuple[TestClient, SilentEngine, AppConfig],
+) -> None:
     client, engine, cfg = risk_without_engine
 
     def post() -> object:
-        res = client.post("/api/v1/orders", headers=auth(ADMIN),
-                          json={"symbol": "AAPL", "side": "buy", "qty": "1", "order_type": "market", "reason": "D5"})
+        res = client.post(
+            "/api/v1/orders",
+            headers=auth(ADMIN),
+            json={"symbol": "AAPL", "side": "buy", "qty": "1", "order_type": "market", "reason": "D5"},
+        )
         # until the risk manager has its first quote (a PUB/SUB slow joiner) it denies NO_MARKET_DATA
         return None if res.json().get("reason_code") == "NO_MARKET_DATA" else res
 

@@ -34,13 +34,27 @@ BATCH = 3
 
 
 def pyrt(*args: str, config_dir: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PYRT, *args, "--config-dir", str(config_dir)], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+    return subprocess.run(
+        [PYRT, *args, "--config-dir", str(config_dir)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def script(name: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(REPO / "scripts" / name), *args], cwd="/", capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+    return subprocess.run(
+        ["bash", str(REPO / "scripts" / name), *args],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def rows(path: Path) -> list[tuple[int, int, str, str, dict]]:
@@ -84,8 +98,13 @@ def site(tmp_path: Path) -> Iterator[tuple[Path, Layout]]:
     layout = Layout.from_config(load_config(config_dir))
     # an order that left a position, and the risk manager's matching saved state
     with Journal(layout.journal_path) as journal:
-        intent = OrderIntent(intent_id="a", strategy="s", symbol="AAPL", side="buy",  # type: ignore[arg-type]
-                             qty=D(10))
+        intent = OrderIntent(
+            intent_id="a",
+            strategy="s",
+            symbol="AAPL",
+            side="buy",  # type: ignore[arg-type]
+            qty=D(10),
+        )
         journal.append("intent", "s-a-0", intent)
         journal.append("submit_sent", "s-a-0", {})
         journal.append("fill", "s-a-0", {"execution_id": "x1", "qty": "10", "price": "100", "position_qty": "10"})

@@ -29,29 +29,43 @@ pytestmark = pytest.mark.timeout(90)
 
 def failures(port: int) -> float:
     text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith('bus_auth_failures_total{') and 'side="server"' in line)
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("bus_auth_failures_total{") and 'side="server"' in line
+    )
 
 
 def test_a_process_without_the_key_is_refused_counted_and_changes_nothing(tmp_path: Path) -> None:
     config_dir = make_deployment(tmp_path / "root")
     cfg = load_config(config_dir)
     with (tmp_path / "risk.out").open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "pyrt.services.risk.service", str(config_dir)],
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pyrt.services.risk.service", str(config_dir)], stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         ready = wait_for(lambda: read_ready_info(cfg, "risk_manager") or proc.poll() is not None, 30, "risk ready")
         assert proc.poll() is None, (tmp_path / "risk.out").read_text()
         port = ready["metrics_port"]
         endpoint = cfg.system.risk.intent_endpoint
         audit = AuditLog(cfg.system.execution.journal_path)
-        intent = OrderIntent(intent_id="evil-1", strategy="attacker", symbol="AAPL", side=OrderSide.BUY,
-                             qty=Decimal(1590), order_type=OrderType.MARKET, time_in_force=TimeInForce.DAY,
-                             limit_price=None, ts_ns=0)
+        intent = OrderIntent(
+            intent_id="evil-1",
+            strategy="attacker",
+            symbol="AAPL",
+            side=OrderSide.BUY,
+            qty=Decimal(1590),
+            order_type=OrderType.MARKET,
+            time_in_force=TimeInForce.DAY,
+            limit_price=None,
+            ts_ns=0,
+        )
         with RequestClient(endpoint, timeout_ms=500, security=None) as attacker:
-            for payload in (wire.ControlCommand("breaker_deactivate", {"force": "true"}, "attack", "attacker"),
-                            wire.ControlCommand("breaker_activate", {"mode": "HALTED"}, "attack", "attacker"),
-                            wire.OrderIntentMsg(intent)):
+            for payload in (
+                wire.ControlCommand("breaker_deactivate", {"force": "true"}, "attack", "attacker"),
+                wire.ControlCommand("breaker_activate", {"mode": "HALTED"}, "attack", "attacker"),
+                wire.OrderIntentMsg(intent),
+            ):
                 with pytest.raises(wire.RequestTimeout):
                     attacker.request(payload)
         wait_for(lambda: failures(port) > 0, 10, "refusals counted by the risk manager")
@@ -63,8 +77,9 @@ def test_a_process_without_the_key_is_refused_counted_and_changes_nothing(tmp_pa
             status = operator.request(wire.ControlCommand("status", {}, "", "pytest")).payload
             assert status.ok and not status.data["breaker"]["active"]  # the attacker changed nothing
             assert audit.entries() == []  # refused commands never reached the handler
-            result = operator.request(wire.ControlCommand("breaker_activate", {"mode": "HALTED"}, "drill",
-                                                          "pytest")).payload
+            result = operator.request(
+                wire.ControlCommand("breaker_activate", {"mode": "HALTED"}, "drill", "pytest")
+            ).payload
             assert result.ok and result.data["breaker"]["active"]
         [entry] = audit.entries()
         assert entry["who"] == "pytest" and entry["from"] == "bus -> risk_manager"
@@ -88,8 +103,13 @@ def test_a_service_holding_the_journal_audits_through_it(tmp_path: Path) -> None
     halt, done = wire.ControlCommand("halt", {}, "drill", "ops"), wire.ControlResult(True, "halted")
     with Journal(path) as journal:
         assert audit_bus_command(cfg, "execution_engine", halt, done, {"halted": False}, {"halted": True}, journal)
-        assert not audit_bus_command(cfg, "execution_engine", wire.ControlCommand("status", {}, "", "ops"), done,
-                                     journal=journal)
+        assert not audit_bus_command(
+            cfg, "execution_engine", wire.ControlCommand("status", {}, "", "ops"), done, journal=journal
+        )
     [entry] = AuditLog(path).entries()
     assert (entry["who"], entry["from"], entry["action"], entry["after"]) == (
-        "ops", "bus -> execution_engine", "halt", {"halted": True})
+        "ops",
+        "bus -> execution_engine",
+        "halt",
+        {"halted": True},
+    )

@@ -95,8 +95,10 @@ def test_a_curve_client_with_its_own_key_pair_is_refused_by_the_zap_handler(bus_
 def test_broadcast_reaches_only_subscribers_with_the_key(bus_key: security.BusSecurity) -> None:
     with ZmqPublisher(EPHEMERAL, publisher_id="execution_engine", security=bus_key) as pub:
         before = refused("protocol")
-        with ZmqSubscriber(pub.last_endpoint, [""], security=None) as eavesdropper, \
-                ZmqSubscriber(pub.last_endpoint, [""], security=bus_key) as risk:
+        with (
+            ZmqSubscriber(pub.last_endpoint, [""], security=None) as eavesdropper,
+            ZmqSubscriber(pub.last_endpoint, [""], security=bus_key) as risk,
+        ):
             wait_connected(pub, risk)
             wait_for(lambda: refused("protocol") > before, 10, "plain subscriber counted as refused")
             pub.publish(s.risk_state(), s.RiskState("ACTIVE", "", False, Decimal(0)))

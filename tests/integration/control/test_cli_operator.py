@@ -43,15 +43,23 @@ def test_trade_order_reconcile_liquidate(pyrt: Pyrt, system: OrderPath) -> None:
     assert entry["who"] == f"cli:{getpass.getuser()}" and entry["from"] == f"cli@{socket.gethostname()}"
     wait_for(lambda: system.positions().get("AAPL") == 3, 10, "the order filled")
 
-    r = wait_for(lambda: (res := pyrt("order", "--order-id", coid)).exit_code == 0 and "fill 3" in res.stdout and res,
-                 10, "the fill in the journal")
+    r = wait_for(
+        lambda: (res := pyrt("order", "--order-id", coid)).exit_code == 0 and "fill 3" in res.stdout and res,
+        10,
+        "the fill in the journal",
+    )
     assert "status: filled" in r.stdout and "filled: 3 of 3, average price: 100.02" in r.stdout
     assert pyrt("order", "--order-id", "nope").exit_code == 1
 
     r = pyrt("reconcile")
     assert r.exit_code == 0, r.output
-    assert r.stdout.splitlines() == ["Reconciling positions with Alpaca...", "Local positions: 1",
-                                     "Exchange positions: 1", "Discrepancies: 0", "Status: OK"]
+    assert r.stdout.splitlines() == [
+        "Reconciling positions with Alpaca...",
+        "Local positions: 1",
+        "Exchange positions: 1",
+        "Discrepancies: 0",
+        "Status: OK",
+    ]
 
     count = system.audit_count()
     r = pyrt("liquidate")
@@ -140,13 +148,25 @@ def test_audit_listing(pyrt: Pyrt, system: OrderPath) -> None:
 
 
 def test_reconcile_report_lines() -> None:
-    lines, count = reconcile_lines({
-        "ok": False, "local_positions": {"AAPL": "10", "MSFT": "5"}, "broker_positions": {"AAPL": "12", "MSFT": "5"},
-        "position_diffs": {"AAPL": {"local": "10", "broker": "12"}},
-        "orders_only_local": ["ours-1"], "orders_only_broker": ["theirs-1"]})
+    lines, count = reconcile_lines(
+        {
+            "ok": False,
+            "local_positions": {"AAPL": "10", "MSFT": "5"},
+            "broker_positions": {"AAPL": "12", "MSFT": "5"},
+            "position_diffs": {"AAPL": {"local": "10", "broker": "12"}},
+            "orders_only_local": ["ours-1"],
+            "orders_only_broker": ["theirs-1"],
+        }
+    )
     assert count == 3
-    assert lines == ["Reconciling positions with Alpaca...", "Local positions: 2", "Exchange positions: 2",
-                     "Discrepancies: 3", "- AAPL local 10", "+ AAPL broker 12",
-                     "- order ours-1 open locally, not at the broker",
-                     "+ order theirs-1 open at the broker, not locally",
-                     "Status: MISMATCH"]
+    assert lines == [
+        "Reconciling positions with Alpaca...",
+        "Local positions: 2",
+        "Exchange positions: 2",
+        "Discrepancies: 3",
+        "- AAPL local 10",
+        "+ AAPL broker 12",
+        "- order ours-1 open locally, not at the broker",
+        "+ order theirs-1 open at the broker, not locally",
+        "Status: MISMATCH",
+    ]

@@ -43,11 +43,18 @@ def test_serves_the_api_and_stops_cleanly(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_refuses_a_non_loopback_host_without_an_explicit_token(tmp_path: Path) -> None:
-    config_dir = make_deployment(tmp_path, system={"api": {"host": "0.0.0.0"},
-                                                   "security": {"allow_non_loopback": True}})
+    config_dir = make_deployment(
+        tmp_path, system={"api": {"host": "0.0.0.0"}, "security": {"allow_non_loopback": True}}
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYRT_API_TOKEN"}
-    res = subprocess.run([sys.executable, "-m", "pyrt", "run", "control", "--config-dir", str(config_dir)],
-                         env=env, capture_output=True, text=True, timeout=60, check=False)
+    res = subprocess.run(
+        [sys.executable, "-m", "pyrt", "run", "control", "--config-dir", str(config_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert res.returncode == 2
     assert "refusing to serve the control API on non-loopback host '0.0.0.0'" in res.stderr + res.stdout
     assert "PYRT_API_TOKEN" in res.stderr + res.stdout

@@ -81,13 +81,24 @@ def running_engine(config_dir: Path) -> Iterator[tuple[EngineThread, RequestClie
 @pytest.fixture
 def deployment(tmp_path: Path, sim: Sim) -> Path:
     # the engine runs alone here: no risk-manager heartbeats, so park the watchdog
-    return make_deployment(tmp_path / "root", sim_url=sim.url,
-                           system={"execution": {"watchdog_risk_silence_s": 3600, "watchdog_cancel_after_s": 7200}})
+    return make_deployment(
+        tmp_path / "root",
+        sim_url=sim.url,
+        system={"execution": {"watchdog_risk_silence_s": 3600, "watchdog_cancel_after_s": 7200}},
+    )
 
 
 def intent(n: int, symbol: str = "AAPL", side: str = "buy", qty: int = 1, **kw: Any) -> OrderIntent:
-    return OrderIntent(intent_id=f"t{n}", strategy="test", symbol=symbol, side=OrderSide(side), qty=Decimal(qty),
-                       order_type=kw.pop("order_type", OrderType.MARKET), time_in_force=kw.pop("tif", TimeInForce.DAY), **kw)
+    return OrderIntent(
+        intent_id=f"t{n}",
+        strategy="test",
+        symbol=symbol,
+        side=OrderSide(side),
+        qty=Decimal(qty),
+        order_type=kw.pop("order_type", OrderType.MARKET),
+        time_in_force=kw.pop("tif", TimeInForce.DAY),
+        **kw,
+    )
 
 
 def send(client: RequestClient, i: OrderIntent, timeout_ms: int = 5000) -> wire.OrderAck:

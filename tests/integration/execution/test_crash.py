@@ -31,9 +31,15 @@ class EngineProcess:
         (self.cfg.system.paths.run_dir / "execution_engine.ready").unlink(missing_ok=True)
         self.out = config_dir.parent / "engine.out"
         with open(self.out, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "pyrt.services.execution.service", str(config_dir)],
-                                         env=env, stdout=out, stderr=subprocess.STDOUT)
-        wait_for(lambda: read_ready_info(self.cfg, "execution_engine") or self.proc.poll() is not None, 30, "engine ready")
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "pyrt.services.execution.service", str(config_dir)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(
+            lambda: read_ready_info(self.cfg, "execution_engine") or self.proc.poll() is not None, 30, "engine ready"
+        )
         assert self.proc.poll() is None, self.out.read_text()[-2000:]
 
     def wait_exit(self, timeout: float = 15) -> int:
@@ -50,8 +56,9 @@ def _projection(cfg):
         return replay(j.iter_records())
 
 
-@pytest.mark.parametrize("failpoint", ["after_journal_before_send", "after_send_before_ack_write",
-                                       "after_fill_before_position_update"])
+@pytest.mark.parametrize(
+    "failpoint", ["after_journal_before_send", "after_send_before_ack_write", "after_fill_before_position_update"]
+)
 def test_kill_mid_order_then_restart_loses_and_duplicates_nothing(sim: Sim, deployment: Path, failpoint: str):
     engine = EngineProcess(deployment, failpoints=failpoint)
     cfg = engine.cfg

@@ -43,8 +43,15 @@ def test_order_is_journalled_before_submit_and_filled_exactly_once(sim: Sim, dep
         dup = send(client, intent(1, qty=5))
         assert dup.duplicate and dup.client_order_id == ack.client_order_id
         assert len([o for o in sim.orders() if o["client_order_id"] == ack.client_order_id]) == 1
-        got = wait_for(lambda: [e for _, e in sub.recv_batch(100) if isinstance(e.payload, wire.ExecutionReport)
-                                and e.payload.event == "fill"], 10, "fill report")
+        got = wait_for(
+            lambda: [
+                e
+                for _, e in sub.recv_batch(100)
+                if isinstance(e.payload, wire.ExecutionReport) and e.payload.event == "fill"
+            ],
+            10,
+            "fill report",
+        )
         assert got[0].payload.position_qty == Decimal(5)
     finally:
         client.close()
@@ -96,8 +103,12 @@ def test_unexplained_broker_position_halts(sim: Sim, deployment: Path, tmp_path:
 
     from .conftest import HEADERS
 
-    requests.post(sim.url + "/v2/orders", json={"symbol": "MSFT", "qty": "4", "side": "buy", "type": "market",
-                                                "time_in_force": "day"}, headers=HEADERS, timeout=5).raise_for_status()
+    requests.post(
+        sim.url + "/v2/orders",
+        json={"symbol": "MSFT", "qty": "4", "side": "buy", "type": "market", "time_in_force": "day"},
+        headers=HEADERS,
+        timeout=5,
+    ).raise_for_status()
     with running_engine(deployment) as (engine, client):
         from pyrt.ops.status import read_ready_info
 

@@ -60,8 +60,11 @@ def test_halt_and_resume(sim: Sim, deployment: Path):
 
 
 def test_watchdog_stops_orders_then_cancels_when_risk_and_market_data_go_silent(sim: Sim, tmp_path: Path):
-    config_dir = make_deployment(tmp_path / "wd", sim_url=sim.url,
-                                 system={"execution": {"watchdog_risk_silence_s": 1.0, "watchdog_cancel_after_s": 2.5}})
+    config_dir = make_deployment(
+        tmp_path / "wd",
+        sim_url=sim.url,
+        system={"execution": {"watchdog_risk_silence_s": 1.0, "watchdog_cancel_after_s": 2.5}},
+    )
     engine = EngineThread(config_dir).start()
     cfg = engine.cfg
     risk = ZmqPublisher(cfg.system.risk.publish_address, publisher_id="risk_manager", security=bus_key(cfg))
@@ -74,8 +77,12 @@ def test_watchdog_stops_orders_then_cancels_when_risk_and_market_data_go_silent(
         assert send(client, resting(30)).accepted
         wait_for(lambda: any(o["status"] == "new" for o in sim.orders()), 10, "resting order")
         # silence: first new orders stop, then open orders are cancelled
-        wait_for(lambda: send(client, resting(31 + int(time.monotonic() * 10) % 1000)).reason_code == "WATCHDOG", 10,
-                 "orders refused by the watchdog", interval=0.3)
+        wait_for(
+            lambda: send(client, resting(31 + int(time.monotonic() * 10) % 1000)).reason_code == "WATCHDOG",
+            10,
+            "orders refused by the watchdog",
+            interval=0.3,
+        )
         wait_for(lambda: not [o for o in sim.orders() if o["status"] == "new"], 15, "open orders cancelled")
     finally:
         client.close()
@@ -88,8 +95,12 @@ def test_reconcile_reports_then_adopts_the_broker_positions(sim: Sim, deployment
 
     from .conftest import HEADERS
 
-    requests.post(sim.url + "/v2/orders", json={"symbol": "MSFT", "qty": "4", "side": "buy", "type": "market",
-                                                "time_in_force": "day"}, headers=HEADERS, timeout=5).raise_for_status()
+    requests.post(
+        sim.url + "/v2/orders",
+        json={"symbol": "MSFT", "qty": "4", "side": "buy", "type": "market", "time_in_force": "day"},
+        headers=HEADERS,
+        timeout=5,
+    ).raise_for_status()
     with running_engine(deployment) as (engine, client):
         report = command(client, "reconcile")
         assert report.data["position_diffs"] == {"MSFT": {"local": "0", "broker": "4"}}

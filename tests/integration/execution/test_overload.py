@@ -25,11 +25,24 @@ def _projection(cfg):  # type: ignore[no-untyped-def]
 
 
 def test_a_burst_beyond_the_submit_budget_is_refused_at_admission_and_nothing_drifts(sim: Sim, tmp_path: Path):
-    risk = (REPO / "config" / "risk_limits.toml").read_text().replace(
-        "max_orders_per_minute = 60", "max_orders_per_minute = 10")
-    config_dir = make_deployment(tmp_path / "root", sim_url=sim.url, risk_toml=risk, system={"execution": {
-        **QUIET_WATCHDOG, "request_budget_per_minute": 20, "cancel_reserve_per_minute": 4,
-        "read_reserve_per_minute": 4}})
+    risk = (
+        (REPO / "config" / "risk_limits.toml")
+        .read_text()
+        .replace("max_orders_per_minute = 60", "max_orders_per_minute = 10")
+    )
+    config_dir = make_deployment(
+        tmp_path / "root",
+        sim_url=sim.url,
+        risk_toml=risk,
+        system={
+            "execution": {
+                **QUIET_WATCHDOG,
+                "request_budget_per_minute": 20,
+                "cancel_reserve_per_minute": 4,
+                "read_reserve_per_minute": 4,
+            }
+        },
+    )
     with running_engine(config_dir) as (engine, client):
         cfg = engine.cfg
         acks = [send(client, intent(200 + n, symbol=("AAPL", "MSFT", "GOOGL")[n % 3])) for n in range(30)]
@@ -58,6 +71,9 @@ def test_restart_with_unsent_orders_resends_them_all_promptly(sim: Sim, deployme
             coid = client_order_id(i.strategy, i.intent_id)
             j.append_records(intent_entries(coid, i))
     with running_engine(deployment) as (engine, _client):
-        wait_for(lambda: {o.state.value for o in _projection(engine.cfg).orders.values()} == {"filled"}, 20,
-                 "all six resent and filled")
+        wait_for(
+            lambda: {o.state.value for o in _projection(engine.cfg).orders.values()} == {"filled"},
+            20,
+            "all six resent and filled",
+        )
         assert sim.positions() == {"MSFT": Decimal(6)} and len(sim.orders()) == 6

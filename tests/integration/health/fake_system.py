@@ -30,8 +30,13 @@ class FakeSystem:
     """Start with `start()`, stop with `close()`. `silent`: services that publish no
     heartbeat; `status`: heartbeat status per service (default "ok")."""
 
-    def __init__(self, config_dir: Path, silent: tuple[str, ...] = (), status: dict[str, str] | None = None,
-                 period_s: float = 0.02) -> None:
+    def __init__(
+        self,
+        config_dir: Path,
+        silent: tuple[str, ...] = (),
+        status: dict[str, str] | None = None,
+        period_s: float = 0.02,
+    ) -> None:
         self.config_dir = config_dir
         self.cfg: AppConfig = load_config(config_dir)
         self.silent = set(silent)
@@ -58,9 +63,16 @@ class FakeSystem:
                 metrics.execution.trade_stream_connected.set(1)
             self.servers.append(serve_metrics(metrics.registry, m.host, m.port_for(name)))
             (run_dir / f"{name}.pid").write_text(f"{self.sleeper.pid}\n")
-            (run_dir / f"{name}.ready").write_text(json.dumps({
-                "service": name, "pid": self.sleeper.pid, "started_at": time.time() - UPTIME_S,
-                "metrics_port": m.port_for(name)}))
+            (run_dir / f"{name}.ready").write_text(
+                json.dumps(
+                    {
+                        "service": name,
+                        "pid": self.sleeper.pid,
+                        "started_at": time.time() - UPTIME_S,
+                        "metrics_port": m.port_for(name),
+                    }
+                )
+            )
         targets = [ScrapeTarget(n, f"http://{m.host}:{m.port_for(n)}/metrics") for n in SERVICES]
         self.gateway = MetricsGateway(lambda: targets, m.host, m.gateway)
         self.thread.start()
@@ -70,9 +82,12 @@ class FakeSystem:
 
     def _publish(self) -> None:
         s = self.cfg.system
-        addresses = {"market_data": s.market_data.zmq_publish_address, "risk_manager": s.risk.publish_address,
-                     "execution_engine": s.execution.report_publish_address,
-                     "signal_bridge": s.signals.publish_address}
+        addresses = {
+            "market_data": s.market_data.zmq_publish_address,
+            "risk_manager": s.risk.publish_address,
+            "execution_engine": s.execution.report_publish_address,
+            "signal_bridge": s.signals.publish_address,
+        }
         try:
             key = for_config(self.cfg)  # `pyrt health` listens only to holders of the bus key
             pubs = {n: ZmqPublisher(a, publisher_id=f"fake-{n}", security=key) for n, a in addresses.items()}
@@ -86,20 +101,31 @@ class FakeSystem:
             while not self.stop.wait(self.period_s):
                 now_ns = time.time_ns()
                 pubs["market_data"].publish_quote(wire.QuoteMsg("AAPL", 189.9, 100, 190.1, 200, now_ns))
-                pubs["signal_bridge"].publish(wire.signal("ema", "AAPL"),
-                                              wire.Signal("ema", "AAPL", "long", 0.5, now_ns))
-                pubs["risk_manager"].publish(wire.risk_decision(), wire.RiskDecisionMsg(
-                    RiskDecision(intent_id="i1", approved=True, reason_code="OK", ts_ns=now_ns)))
-                pubs["execution_engine"].publish(wire.exec_report("ema"), wire.ExecutionReport(
-                    client_order_id="c1", strategy="ema", symbol="AAPL", side=OrderSide.BUY, event="new",
-                    status="new", qty=Decimal(1)))
+                pubs["signal_bridge"].publish(
+                    wire.signal("ema", "AAPL"), wire.Signal("ema", "AAPL", "long", 0.5, now_ns)
+                )
+                pubs["risk_manager"].publish(
+                    wire.risk_decision(),
+                    wire.RiskDecisionMsg(RiskDecision(intent_id="i1", approved=True, reason_code="OK", ts_ns=now_ns)),
+                )
+                pubs["execution_engine"].publish(
+                    wire.exec_report("ema"),
+                    wire.ExecutionReport(
+                        client_order_id="c1",
+                        strategy="ema",
+                        symbol="AAPL",
+                        side=OrderSide.BUY,
+                        event="new",
+                        status="new",
+                        qty=Decimal(1),
+                    ),
+                )
                 if time.monotonic() - last_hb >= 0.2:
                     last_hb = time.monotonic()
                     pubs["risk_manager"].publish(wire.risk_state(), wire.RiskState("ACTIVE", "", False, Decimal(0)))
                     for name, pub in pubs.items():
                         if name not in self.silent:
-                            pub.publish(wire.heartbeat(name),
-                                        wire.Heartbeat(name, self.status.get(name, "ok"), now_ns))
+                            pub.publish(wire.heartbeat(name), wire.Heartbeat(name, self.status.get(name, "ok"), now_ns))
         finally:
             for pub in pubs.values():
                 pub.close()

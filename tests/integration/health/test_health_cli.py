@@ -97,8 +97,20 @@ def _rates(block: str) -> dict[str, float]:
 
 def test_monitor_script_prints_rates(system: FakeSystem, config_dir: Path) -> None:
     md_port = system.cfg.system.market_data.zmq_publish_address.rsplit(":", 1)[1]
-    result = run([sys.executable, str(REPO / "scripts" / "monitor_zmq.py"), "--port", md_port,
-                  "--interval", "0.5", "--count", "2", "--config-dir", str(config_dir)])
+    result = run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "monitor_zmq.py"),
+            "--port",
+            md_port,
+            "--interval",
+            "0.5",
+            "--count",
+            "2",
+            "--config-dir",
+            str(config_dir),
+        ]
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     blocks = [b for b in result.stdout.split("\n\n") if b.strip()]
     assert len(blocks) == 2
@@ -117,5 +129,6 @@ def test_monitor_port_overrides_only_market_data(config_dir: Path) -> None:
     port = free_port()
     moved = monitor_endpoints(cfg, port)
     assert moved["market_data"] == f"tcp://127.0.0.1:{port}"
-    assert {k: v for k, v in moved.items() if k != "market_data"} == \
-        {k: v for k, v in configured.items() if k != "market_data"}
+    assert {k: v for k, v in moved.items() if k != "market_data"} == {
+        k: v for k, v in configured.items() if k != "market_data"
+    }

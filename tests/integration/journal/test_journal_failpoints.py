@@ -71,7 +71,9 @@ def test_crash_at_failpoint_leaves_committed_records(
     order = projection.orders["s-i1-0"]
     assert order.state == state
     if state == OrderState.SUBMITTED:
-        assert [o for o in projection.orders.values() if o.state in PRE_ACK_STATES] == [order]  # look it up, never POST again
+        assert [o for o in projection.orders.values() if o.state in PRE_ACK_STATES] == [
+            order
+        ]  # look it up, never POST again
     else:
         assert projection.position("AAPL").qty == 10
 

@@ -151,12 +151,8 @@ def test_integrity_check_reports_foreign_rows(path: Path) -> None:
     with Journal(path) as journal:
         journal.append("intent", "c1", {})
         raw = sqlite3.connect(path)
-        raw.execute(
-            "INSERT INTO journal (ts_ns, kind, client_order_id, payload) VALUES (1, 'weird', '', 'not json')"
-        )
-        raw.execute(
-            "INSERT INTO journal (ts_ns, kind, client_order_id, payload) VALUES (1, 'fill', '', '[1]')"
-        )
+        raw.execute("INSERT INTO journal (ts_ns, kind, client_order_id, payload) VALUES (1, 'weird', '', 'not json')")
+        raw.execute("INSERT INTO journal (ts_ns, kind, client_order_id, payload) VALUES (1, 'fill', '', '[1]')")
         raw.commit()
         raw.close()
         problems = journal.integrity_check()

@@ -61,7 +61,7 @@ def test_a_dropped_connection_reconnects_and_quotes_flow_again(
     original = gauge.set
     monkeypatch.setattr(gauge, "set", lambda v: (values.append(v), original(v)))
     assert sim.admin("POST", "/admin/disconnect", {"stream": "data"})["closed"] == 1
-    wait_for(lambda: 0 in values and 1 in values[values.index(0):], 5, "gauge 0 then 1")
+    wait_for(lambda: 0 in values and 1 in values[values.index(0) :], 5, "gauge 0 then 1")
     assert md.metrics()['market_data_websocket_reconnects_total{reason="closed"}'] >= 1
     assert "market_data_websocket_connected 1" in md.raw_metrics()
     log = md.log_text()
@@ -160,8 +160,11 @@ def test_bars_missed_while_away_are_filled_in_order_after_a_reconnect(sim: Sim, 
             wait_msg(sub, lambda t, e: e.payload.ts_ns == seeded_ns, 5, "seeded bar")
             assert sim.admin("POST", "/admin/disconnect", {"stream": "data"})["closed"] == 1
             got: list[BarMsg] = []
-            wait_for(lambda: got.extend(e.payload for t, e in sub.recv_batch(20) if t == md_bar("AMD"))
-                     or len(got) >= 40, 20, "40 bars")
+            wait_for(
+                lambda: got.extend(e.payload for t, e in sub.recv_batch(20) if t == md_bar("AMD")) or len(got) >= 40,
+                20,
+                "40 bars",
+            )
         times = [b.ts_ns for b in got]
         assert len(got) == 40 and times == sorted(set(times)) and times[0] > seeded_ns
         assert all(b.symbol == "AMD" and b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high for b in got)

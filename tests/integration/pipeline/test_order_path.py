@@ -33,8 +33,9 @@ class Service:
         self.stop_event = threading.Event()
         self.name = name
         self.code: int | None = None
-        self.thread = threading.Thread(target=lambda: setattr(self, "code", module.run(config_dir, self.stop_event)),
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=lambda: setattr(self, "code", module.run(config_dir, self.stop_event)), daemon=True
+        )
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -59,7 +60,9 @@ def system(tmp_path: Path):
                 svc = Service(module, config_dir, name)
                 svc.thread.start()
                 started.append(svc)
-                wait_for(lambda name=name, svc=svc: read_ready_info(cfg, name) or svc.code is not None, 20, f"{name} ready")
+                wait_for(
+                    lambda name=name, svc=svc: read_ready_info(cfg, name) or svc.code is not None, 20, f"{name} ready"
+                )
                 assert svc.code is None, f"{name} exited"
             yield sim, cfg, md
         finally:
@@ -78,8 +81,12 @@ def test_quotes_become_orders_exactly_once(system):
         while _orders(sim) < 6 and time.monotonic() < deadline:
             n += 1
             px = 100 + (n % 5) * 0.01
-            requests.post(sim.url + "/admin/quote", json={"symbol": "AAPL", "bid": px - 0.01, "ask": px + 0.01,
-                                                          "bid_size": 1000, "ask_size": 1000}, headers=HEADERS, timeout=5)
+            requests.post(
+                sim.url + "/admin/quote",
+                json={"symbol": "AAPL", "bid": px - 0.01, "ask": px + 0.01, "bid_size": 1000, "ask_size": 1000},
+                headers=HEADERS,
+                timeout=5,
+            )
             md.publish_quote(Quote("AAPL", px - 0.01, 1000, px + 0.01, 1000, time.time_ns()))
             time.sleep(0.05)
         assert _orders(sim) >= 6
@@ -88,14 +95,21 @@ def test_quotes_become_orders_exactly_once(system):
     with Journal(cfg.system.execution.journal_path, read_only=True) as j:
         wait_for(lambda: all(o.is_terminal for o in replay(j.iter_records()).orders.values()), 10, "orders final")
         proj = replay(j.iter_records())
-    broker = requests.get(sim.url + "/v2/orders", params={"status": "all", "limit": 500}, headers=HEADERS, timeout=5).json()
+    broker = requests.get(
+        sim.url + "/v2/orders", params={"status": "all", "limit": 500}, headers=HEADERS, timeout=5
+    ).json()
     coids = [o["client_order_id"] for o in broker]
     assert len(coids) == len(set(coids))  # never twice at the broker
     sent = {c for c, o in proj.orders.items() if o.broker_order_id}
     assert sent == set(coids)  # every journalled order is at the broker exactly once
-    positions = {p["symbol"]: Decimal(p["qty"]) for p in requests.get(sim.url + "/v2/positions", headers=HEADERS, timeout=5).json()}
+    positions = {
+        p["symbol"]: Decimal(p["qty"])
+        for p in requests.get(sim.url + "/v2/positions", headers=HEADERS, timeout=5).json()
+    }
     assert positions.get("AAPL", Decimal(0)) == proj.position("AAPL").qty
 
 
 def _orders(sim) -> int:
-    return len(requests.get(sim.url + "/v2/orders", params={"status": "all", "limit": 500}, headers=HEADERS, timeout=5).json())
+    return len(
+        requests.get(sim.url + "/v2/orders", params={"status": "all", "limit": 500}, headers=HEADERS, timeout=5).json()
+    )

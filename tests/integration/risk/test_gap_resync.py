@@ -23,8 +23,9 @@ def test_report_gap_triggers_a_position_snapshot(tmp_path: Path):
     cfg = load_config(config_dir)
     bus_key = for_config(cfg)  # the deployment's bus key: the risk manager admits no one else
     engine = ReplyServer(cfg.system.execution.order_endpoint, security=bus_key)  # stands in for the execution engine
-    reports = ZmqPublisher(cfg.system.execution.report_publish_address, publisher_id="execution_engine",
-                           security=bus_key)
+    reports = ZmqPublisher(
+        cfg.system.execution.report_publish_address, publisher_id="execution_engine", security=bus_key
+    )
     stop = threading.Event()
     thread = threading.Thread(target=risk_service.run, args=(config_dir, stop), daemon=True)
     thread.start()
@@ -34,20 +35,33 @@ def test_report_gap_triggers_a_position_snapshot(tmp_path: Path):
         wait_connected(reports, probe)
         probe.close()
         topic = wire.exec_position("AAPL")
-        reports.publish(topic, wire.PositionUpdate("AAPL", Decimal(5), Decimal(100), Decimal(500), Decimal(0), Decimal(0)))
+        reports.publish(
+            topic, wire.PositionUpdate("AAPL", Decimal(5), Decimal(100), Decimal(500), Decimal(0), Decimal(0))
+        )
         # two updates are lost on the way: seq jumps from 1 to 4
         reports.factory.make(topic, wire.Heartbeat("x", "ok", 0))
         reports.factory.make(topic, wire.Heartbeat("x", "ok", 0))
-        reports.publish(topic, wire.PositionUpdate("AAPL", Decimal(8), Decimal(100), Decimal(800), Decimal(0), Decimal(0)))
+        reports.publish(
+            topic, wire.PositionUpdate("AAPL", Decimal(8), Decimal(100), Decimal(800), Decimal(0), Decimal(0))
+        )
         asked = wait_for(lambda: engine.poll(100), 10, "snapshot request")
         identity, env = asked[0]
         assert isinstance(env.payload, wire.SnapshotRequest) and env.payload.kind == "positions"
-        engine.reply(identity, wire.Snapshot("positions", [wire.PositionUpdate(
-            "AAPL", Decimal(12), Decimal(100), Decimal(1200), Decimal(0), Decimal(0))]), env.correlation_id)
+        engine.reply(
+            identity,
+            wire.Snapshot(
+                "positions",
+                [wire.PositionUpdate("AAPL", Decimal(12), Decimal(100), Decimal(1200), Decimal(0), Decimal(0))],
+            ),
+            env.correlation_id,
+        )
         port = ready["metrics_port"]
-        wait_for(lambda: "bus_seq_gaps_total 1.0" in requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text,
-                 10, "gap counted")
-        log = (tmp_path / "root" / "logs" / "risk_manager.log")
+        wait_for(
+            lambda: "bus_seq_gaps_total 1.0" in requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text,
+            10,
+            "gap counted",
+        )
+        log = tmp_path / "root" / "logs" / "risk_manager.log"
         wait_for(lambda: "positions resynchronised" in log.read_text(), 10, "resync logged")
     finally:
         stop.set()

@@ -24,8 +24,9 @@ class RiskProcess:
         self.cfg = load_config(config_dir)
         (self.cfg.system.paths.run_dir / "risk_manager.ready").unlink(missing_ok=True)
         log = open(config_dir.parent / "risk.out", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "pyrt.services.risk.service", str(config_dir)],
-                                     stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pyrt.services.risk.service", str(config_dir)], stdout=log, stderr=subprocess.STDOUT
+        )
         log.close()
         wait_for(lambda: read_ready_info(self.cfg, "risk_manager") or self.proc.poll() is not None, 30, "risk ready")
         self.port = read_ready_info(self.cfg, "risk_manager")["metrics_port"]
@@ -35,7 +36,9 @@ class RiskProcess:
         return "\n".join(line for line in text.splitlines() if line.startswith(name))
 
     def command(self, action: str, **args: str) -> wire.ControlResult:
-        with RequestClient(self.cfg.system.risk.intent_endpoint, timeout_ms=5000, security=for_config(self.cfg)) as client:
+        with RequestClient(
+            self.cfg.system.risk.intent_endpoint, timeout_ms=5000, security=for_config(self.cfg)
+        ) as client:
             return client.request(wire.ControlCommand(action, args, reason="test", actor="pytest")).payload
 
     def stop(self) -> int:
@@ -64,7 +67,9 @@ def test_sighup_reload_and_breaker_persistence(tmp_path: Path):
         # an invalid file is rejected: the old limits stay
         risk_file.write_text(risk_file.read_text().replace("max_shares = 500", "max_shares = -3"))
         os.kill(risk.proc.pid, signal.SIGHUP)
-        wait_for(lambda: 'config_reload_total{status="failed"} 1.0' in risk.metric("config_reload_total"), 10, "rejected")
+        wait_for(
+            lambda: 'config_reload_total{status="failed"} 1.0' in risk.metric("config_reload_total"), 10, "rejected"
+        )
         assert risk.metric("risk_max_position_size") == "risk_max_position_size 500.0"
         assert risk.stop() == 0
         log = (tmp_path / "root" / "logs" / "risk_manager.log").read_text()

@@ -51,7 +51,9 @@ class TradeUpdates:
     """alpaca-py's TradingStream in a thread, collecting raw trade_updates."""
 
     def __init__(self, url: str) -> None:
-        self.stream = TradingStream(KEY, SECRET, paper=True, raw_data=True, url_override=url.replace("http", "ws") + "/stream")
+        self.stream = TradingStream(
+            KEY, SECRET, paper=True, raw_data=True, url_override=url.replace("http", "ws") + "/stream"
+        )
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.seen: list[dict[str, Any]] = []
 
@@ -94,8 +96,9 @@ def sim_factory(tmp_path: Path) -> Iterator[Callable[..., Sim]]:
     started: list[InThreadSimBroker] = []
 
     def make(**overrides: Any) -> Sim:
-        opts = SimBrokerConfig(**{"data_dir": tmp_path / f"sim{len(started)}", "seed": 7, "rate_limit_per_minute": None,
-                                  **overrides})
+        opts = SimBrokerConfig(
+            **{"data_dir": tmp_path / f"sim{len(started)}", "seed": 7, "rate_limit_per_minute": None, **overrides}
+        )
         running = InThreadSimBroker(opts).__enter__()
         started.append(running)
         return Sim(running)

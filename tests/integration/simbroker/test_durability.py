@@ -26,9 +26,22 @@ def test_sigkill_loses_no_acknowledged_order(tmp_path: Path):
     proc = SimBrokerProcess(tmp_path / "sim", "--rate-limit", "0").start()
     try:
         c = client(proc)
-        filled = c.submit_order(MarketOrderRequest(symbol="AAPL", qty=7, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id="keep-fill"))
+        filled = c.submit_order(
+            MarketOrderRequest(
+                symbol="AAPL", qty=7, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id="keep-fill"
+            )
+        )
         resting = [
-            c.submit_order(LimitOrderRequest(symbol="MSFT", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=1 + i, client_order_id=f"rest-{i}"))
+            c.submit_order(
+                LimitOrderRequest(
+                    symbol="MSFT",
+                    qty=1,
+                    side=OrderSide.BUY,
+                    time_in_force=TimeInForce.GTC,
+                    limit_price=1 + i,
+                    client_order_id=f"rest-{i}",
+                )
+            )
             for i in range(20)
         ]
         cash_before = c.get_account().cash
@@ -40,9 +53,15 @@ def test_sigkill_loses_no_acknowledged_order(tmp_path: Path):
         assert float(c.get_open_position("AAPL").qty) == 7
         assert c.get_account().cash == cash_before
         with pytest.raises(APIError, match="unique"):
-            c.submit_order(MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id="rest-3"))
+            c.submit_order(
+                MarketOrderRequest(
+                    symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id="rest-3"
+                )
+            )
         # new ids never collide with old ones after a restart
-        new = c.submit_order(MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
+        new = c.submit_order(
+            MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+        )
         assert new.id not in {filled.id, *(o.id for o in resting)}
     finally:
         proc.stop()

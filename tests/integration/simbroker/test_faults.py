@@ -14,7 +14,9 @@ from .conftest import Sim, TradeUpdates, wait_for
 
 
 def limit(cid: str | None = None, price: float = 90):
-    return LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=price, client_order_id=cid)
+    return LimitOrderRequest(
+        symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=price, client_order_id=cid
+    )
 
 
 def test_reject_next_n_orders_over_http(sim: Sim):

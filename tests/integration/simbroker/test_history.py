@@ -16,8 +16,12 @@ SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "histo
 
 def test_synthetic_daily_bars_are_deterministic(sim: Sim):
     c = StockHistoricalDataClient(KEY, SECRET, url_override=sim.url)
-    req = StockBarsRequest(symbol_or_symbols=["AAPL", "MSFT"], timeframe=TimeFrame.Day,
-                           start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2025, 3, 1, tzinfo=UTC))
+    req = StockBarsRequest(
+        symbol_or_symbols=["AAPL", "MSFT"],
+        timeframe=TimeFrame.Day,
+        start=datetime(2025, 1, 1, tzinfo=UTC),
+        end=datetime(2025, 3, 1, tzinfo=UTC),
+    )
     a = c.get_stock_bars(req)
     b = c.get_stock_bars(req)
     assert len(a.data["AAPL"]) > 30 and len(a.data["MSFT"]) > 30
@@ -35,9 +39,14 @@ def test_latest_quote_is_the_current_quote(sim: Sim):
 def test_bars_from_historical_csv_files(sim_factory):
     s = sim_factory(history_paths=(SHARED / "AAPL.csv",))
     c = StockHistoricalDataClient(KEY, SECRET, url_override=s.url)
-    bars = c.get_stock_bars(StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame.Day,
-                                             start=datetime(2024, 11, 1, tzinfo=UTC),
-                                             end=datetime(2025, 11, 1, tzinfo=UTC))).data["AAPL"]
+    bars = c.get_stock_bars(
+        StockBarsRequest(
+            symbol_or_symbols="AAPL",
+            timeframe=TimeFrame.Day,
+            start=datetime(2024, 11, 1, tzinfo=UTC),
+            end=datetime(2025, 11, 1, tzinfo=UTC),
+        )
+    ).data["AAPL"]
     assert len(bars) == 249
     assert bars[0].close == 222.91
 
@@ -47,8 +56,12 @@ def test_newest_bars_first_with_sort_desc(sim: Sim):
     from alpaca.common.enums import Sort
 
     c = StockHistoricalDataClient(KEY, SECRET, url_override=sim.url, raw_data=True)
-    window = dict(symbol_or_symbols="AAPL", timeframe=TimeFrame.Minute,
-                  start=datetime(2025, 3, 3, tzinfo=UTC), end=datetime(2025, 3, 8, tzinfo=UTC))
+    window = dict(
+        symbol_or_symbols="AAPL",
+        timeframe=TimeFrame.Minute,
+        start=datetime(2025, 3, 3, tzinfo=UTC),
+        end=datetime(2025, 3, 8, tzinfo=UTC),
+    )
     every = c.get_stock_bars(StockBarsRequest(**window))["AAPL"]
     newest = c.get_stock_bars(StockBarsRequest(**window, limit=25, sort=Sort.DESC))["AAPL"]
     assert len(every) == 5 * 390  # five sessions of minute bars

@@ -24,12 +24,17 @@ def test_run_sim_broker_uses_the_process_lifecycle(tmp_path: Path) -> None:
     cfg = load_config(config_dir, env=env)
     paths = cfg.system.paths
     log = open(tmp_path / "sim_broker.out", "wb")  # noqa: SIM115 - the child's output
-    proc = subprocess.Popen([sys.executable, "-m", "pyrt", "run", "sim-broker", "--config-dir", str(config_dir)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pyrt", "run", "sim-broker", "--config-dir", str(config_dir)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     log.close()
     try:
-        ready = wait_for(lambda: paths.ready_file("sim_broker").exists() or proc.poll() is not None, 30,
-                         "sim broker ready")
+        ready = wait_for(
+            lambda: paths.ready_file("sim_broker").exists() or proc.poll() is not None, 30, "sim broker ready"
+        )
         assert ready is True and proc.poll() is None, (tmp_path / "sim_broker.out").read_text()[-2000:]
         info = json.loads(paths.ready_file("sim_broker").read_text())
         assert info["service"] == "sim_broker" and info["pid"] == proc.pid and info["port"] > 0

@@ -19,7 +19,9 @@ from .conftest import KEY, SECRET, Sim, TradeUpdates, wait_for
 
 def test_trade_updates_for_a_partial_then_full_fill(sim: Sim, trade_updates: TradeUpdates):
     c = sim.client()
-    order = c.submit_order(MarketOrderRequest(symbol="AAPL", qty=250, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
+    order = c.submit_order(
+        MarketOrderRequest(symbol="AAPL", qty=250, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+    )
     new, partial = trade_updates.take(2)
     assert new["event"] == "new" and new["order"]["id"] == str(order.id)
     assert partial["event"] == "partial_fill"
@@ -35,10 +37,14 @@ def test_trade_updates_for_a_partial_then_full_fill(sim: Sim, trade_updates: Tra
 
 def test_trade_updates_cancel_expire_and_rejections(sim: Sim, trade_updates: TradeUpdates):
     c = sim.client()
-    o = c.submit_order(LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=90))
+    o = c.submit_order(
+        LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=90)
+    )
     c.cancel_order_by_id(o.id)
     assert [e["event"] for e in trade_updates.take(2)] == ["new", "canceled"]
-    c.submit_order(LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=90))
+    c.submit_order(
+        LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=90)
+    )
     sim.admin("POST", "/admin/market", {"open": False})
     assert [e["event"] for e in trade_updates.take(2)] == ["new", "expired"]
     sim.admin("POST", "/admin/market", {"open": True})
@@ -73,13 +79,18 @@ class DataCollector:
 def test_market_data_stream_quotes_are_the_quotes_the_core_fills_against(sim: Sim):
     dc = DataCollector(sim, raw=False)
     try:
-        wait_for(lambda: "PYRT-SIM-KEY" in sim.broker.data_subs and sim.broker.data_subs["PYRT-SIM-KEY"].quotes, what="subscription")
+        wait_for(
+            lambda: "PYRT-SIM-KEY" in sim.broker.data_subs and sim.broker.data_subs["PYRT-SIM-KEY"].quotes,
+            what="subscription",
+        )
         sim.quote("AAPL", 120.0, 120.5, 300, 300)
         q = dc.items.get(timeout=5)
         assert isinstance(q, AlpacaQuote) and q.symbol == "AAPL"
         assert (q.bid_price, q.ask_price, q.bid_size, q.ask_size) == (120.0, 120.5, 300, 300)
         assert q.timestamp.tzinfo is not None
-        order = sim.client().submit_order(MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
+        order = sim.client().submit_order(
+            MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+        )
         assert float(sim.client().get_order_by_id(order.id).filled_avg_price) == 120.5
     finally:
         dc.stop()

@@ -53,7 +53,9 @@ def test_partial_fill_then_fill_across_quotes(sim: Sim):
 
 def test_limit_rests_then_cancel(sim: Sim):
     c = sim.client()
-    order = c.submit_order(LimitOrderRequest(symbol="AAPL", qty=5, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=95))
+    order = c.submit_order(
+        LimitOrderRequest(symbol="AAPL", qty=5, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=95)
+    )
     assert [o.id for o in c.get_orders()] == [order.id]
     c.cancel_order_by_id(order.id)
     assert c.get_order_by_id(order.id).status == OrderStatus.CANCELED
@@ -64,7 +66,9 @@ def test_limit_rests_then_cancel(sim: Sim):
 
 def test_limit_fills_when_market_crosses(sim: Sim):
     c = sim.client()
-    order = c.submit_order(LimitOrderRequest(symbol="AAPL", qty=5, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=100))
+    order = c.submit_order(
+        LimitOrderRequest(symbol="AAPL", qty=5, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=100)
+    )
     sim.quote("AAPL", 98.0, 99.5)
     o = c.get_order_by_id(order.id)
     assert o.status == OrderStatus.FILLED and float(o.filled_avg_price) == 99.5
@@ -73,9 +77,13 @@ def test_limit_fills_when_market_crosses(sim: Sim):
 def test_stop_and_stop_limit(sim: Sim):
     c = sim.client()
     c.submit_order(market(qty=20))
-    stop = c.submit_order(StopOrderRequest(symbol="AAPL", qty=10, side=OrderSide.SELL, time_in_force=TimeInForce.GTC, stop_price=95))
+    stop = c.submit_order(
+        StopOrderRequest(symbol="AAPL", qty=10, side=OrderSide.SELL, time_in_force=TimeInForce.GTC, stop_price=95)
+    )
     stop_limit = c.submit_order(
-        StopLimitOrderRequest(symbol="AAPL", qty=10, side=OrderSide.SELL, time_in_force=TimeInForce.GTC, stop_price=95, limit_price=94.5)
+        StopLimitOrderRequest(
+            symbol="AAPL", qty=10, side=OrderSide.SELL, time_in_force=TimeInForce.GTC, stop_price=95, limit_price=94.5
+        )
     )
     sim.quote("AAPL", 94.0, 96.0, 300, 300)
     assert c.get_order_by_id(stop.id).status == OrderStatus.FILLED
@@ -89,15 +97,21 @@ def test_ioc_and_fok(sim: Sim):
     ioc = c.submit_order(market(qty=250, tif=TimeInForce.IOC))
     o = c.get_order_by_id(ioc.id)
     assert o.status == OrderStatus.CANCELED and float(o.filled_qty) == 200
-    fok = c.submit_order(LimitOrderRequest(symbol="MSFT", qty=150, side=OrderSide.BUY, time_in_force=TimeInForce.FOK, limit_price=52))
+    fok = c.submit_order(
+        LimitOrderRequest(symbol="MSFT", qty=150, side=OrderSide.BUY, time_in_force=TimeInForce.FOK, limit_price=52)
+    )
     o = c.get_order_by_id(fok.id)
     assert o.status == OrderStatus.CANCELED and float(o.filled_qty) == 0
 
 
 def test_day_orders_expire_at_session_close(sim: Sim):
     c = sim.client()
-    day = c.submit_order(LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=90))
-    gtc = c.submit_order(LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=90))
+    day = c.submit_order(
+        LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=90)
+    )
+    gtc = c.submit_order(
+        LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=90)
+    )
     sim.admin("POST", "/admin/market", {"open": False})
     wait_for(lambda: c.get_order_by_id(day.id).status == OrderStatus.EXPIRED, what="day order expiry")
     assert c.get_clock().is_open is False
@@ -110,7 +124,14 @@ def test_day_orders_expire_at_session_close(sim: Sim):
 
 def test_cancel_all_returns_207_per_order(sim: Sim):
     c = sim.client()
-    ids = {c.submit_order(LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=90 + i)).id for i in range(3)}
+    ids = {
+        c.submit_order(
+            LimitOrderRequest(
+                symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=90 + i
+            )
+        ).id
+        for i in range(3)
+    }
     results = c.cancel_orders()
     assert {r.id for r in results} == ids and all(r.status == 200 for r in results)
     assert c.get_orders() == []
@@ -120,7 +141,9 @@ def test_close_position_and_close_all(sim: Sim):
     c = sim.client()
     c.submit_order(market("AAPL", 10))
     c.submit_order(market("MSFT", 10))
-    c.submit_order(LimitOrderRequest(symbol="GOOGL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=100))
+    c.submit_order(
+        LimitOrderRequest(symbol="GOOGL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=100)
+    )
     order = c.close_position("AAPL", ClosePositionRequest(qty="4"))
     assert order.side == OrderSide.SELL and float(order.qty) == 4
     assert float(c.get_open_position("AAPL").qty) == 6
@@ -138,7 +161,12 @@ def test_close_position_and_close_all(sim: Sim):
         (market(qty=5000), 403),  # insufficient buying power
         (market(side=OrderSide.SELL), 403),  # insufficient qty, shorting off
         (market(symbol="NOPE"), 422),
-        (LimitOrderRequest(symbol="AAPL", qty=1.5, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=90), 422),
+        (
+            LimitOrderRequest(
+                symbol="AAPL", qty=1.5, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=90
+            ),
+            422,
+        ),
     ],
 )
 def test_rejections_answer_like_alpaca(sim: Sim, request_, status):
@@ -150,7 +178,16 @@ def test_rejections_answer_like_alpaca(sim: Sim, request_, status):
 
 def test_client_order_id_unique_forever_and_at_most_48_chars(sim: Sim):
     c = sim.client()
-    o = c.submit_order(LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=90, client_order_id="dup"))
+    o = c.submit_order(
+        LimitOrderRequest(
+            symbol="AAPL",
+            qty=1,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            limit_price=90,
+            client_order_id="dup",
+        )
+    )
     c.cancel_order_by_id(o.id)
     with pytest.raises(APIError, match="client_order_id must be unique") as err:
         c.submit_order(market(client_order_id="dup"))
@@ -163,7 +200,11 @@ def test_list_orders_filters_and_limit(sim: Sim):
     c = sim.client()
     c.submit_order(market(qty=1))
     for i in range(3):
-        c.submit_order(LimitOrderRequest(symbol="MSFT", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=40 + i))
+        c.submit_order(
+            LimitOrderRequest(
+                symbol="MSFT", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=40 + i
+            )
+        )
     assert len(c.get_orders(GetOrdersRequest(status=QueryOrderStatus.OPEN))) == 3
     assert len(c.get_orders(GetOrdersRequest(status=QueryOrderStatus.CLOSED))) == 1
     assert len(c.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL, limit=2))) == 2

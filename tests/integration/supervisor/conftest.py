@@ -60,13 +60,15 @@ class Deployment:
 
     def pyrt(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         """Run a pyrt command to completion."""
-        return subprocess.run(self.command(*args), check=False, cwd=REPO, env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            self.command(*args), check=False, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
 
     def spawn(self, *args: str) -> subprocess.Popen[str]:
         """Start a pyrt command in the background (killed at clean-up)."""
-        proc = subprocess.Popen(self.command(*args), cwd=REPO, env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            self.command(*args), cwd=REPO, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         self.procs.append(proc)
         return proc
 

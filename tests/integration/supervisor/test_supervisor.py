@@ -85,8 +85,13 @@ def test_a_failing_service_stops_the_started_ones(deployment: Deployment) -> Non
     assert "failing on purpose" in up.stderr  # the tail of its output
     assert _started(up.stdout) == ["market_data"]
     assert _stopped(up.stdout) == ["market_data"]
-    assert deployment.event_list() == [("start", "market_data"), ("ready", "market_data"),
-                                       ("start", "risk_manager"), ("term", "market_data"), ("exit", "market_data")]
+    assert deployment.event_list() == [
+        ("start", "market_data"),
+        ("ready", "market_data"),
+        ("start", "risk_manager"),
+        ("term", "market_data"),
+        ("exit", "market_data"),
+    ]
     assert deployment.pid_files() == []
 
 
@@ -135,8 +140,11 @@ def test_foreground_up_stops_everything_when_a_child_dies(deployment: Deployment
     assert proc.returncode == 1, out + err
     assert "risk_manager" in err and "EXITED UNEXPECTEDLY: killed by SIGKILL" in err
     assert _stopped(out) == ["control", "signal_bridge", "execution_engine", "market_data"]
-    assert [s for kind, s in deployment.event_list() if kind == "exit"] == ["signal_bridge", "execution_engine",
-                                                                              "market_data"]
+    assert [s for kind, s in deployment.event_list() if kind == "exit"] == [
+        "signal_bridge",
+        "execution_engine",
+        "market_data",
+    ]
     assert deployment.pid_files() == []
 
 

@@ -14,10 +14,18 @@ from pyrt.persistence.journal import Journal
 def make_layout(root: Path, records: int = 5) -> Layout:
     """root/{config,data,logs,models} with a journal of `records` audit records, a risk
     state, a log, a model and secret files that must never be backed up."""
-    layout = Layout(root=root, config_dir=root / "config", data_dir=root / "data", logs_dir=root / "logs",
-                    models_dir=root / "models", backups_dir=root / "backups", run_dir=root / "run",
-                    journal_path=root / "data" / "journal.db", risk_state_path=root / "data" / "risk_state.json",
-                    sim_broker_dir=root / "data" / "sim_broker")
+    layout = Layout(
+        root=root,
+        config_dir=root / "config",
+        data_dir=root / "data",
+        logs_dir=root / "logs",
+        models_dir=root / "models",
+        backups_dir=root / "backups",
+        run_dir=root / "run",
+        journal_path=root / "data" / "journal.db",
+        risk_state_path=root / "data" / "risk_state.json",
+        sim_broker_dir=root / "data" / "sim_broker",
+    )
     for d in (layout.config_dir, layout.data_dir, layout.logs_dir, layout.models_dir):
         d.mkdir(parents=True)
     (layout.config_dir / "system.json").write_text('{"metadata": {"version": "1"}}\n')
@@ -36,8 +44,14 @@ SECRET_VALUE = "sk-live-DO-NOT-LEAK-0123456789"
 
 def add_secrets(layout: Layout) -> list[Path]:
     """Secret files in the root, the config dir and the data dir."""
-    paths = [layout.root / ".env", layout.config_dir / ".env", layout.config_dir / ".env.production",
-             layout.config_dir / "alpaca.pem", layout.config_dir / "api_token.txt", layout.data_dir / "prod.env"]
+    paths = [
+        layout.root / ".env",
+        layout.config_dir / ".env",
+        layout.config_dir / ".env.production",
+        layout.config_dir / "alpaca.pem",
+        layout.config_dir / "api_token.txt",
+        layout.data_dir / "prod.env",
+    ]
     for path in paths:
         path.write_text(f"APCA_API_SECRET_KEY={SECRET_VALUE}\n")
         os.chmod(path, 0o600)

@@ -41,8 +41,14 @@ def test_manifest_lists_every_file_with_hash(tmp_path: Path) -> None:
     assert manifest["journal"] == {"path": "data/journal.db", "last_seq": 7}
     assert manifest["hostname"] and manifest["pyrt_version"]
     paths = [f["path"] for f in manifest["files"]]
-    assert paths == ["configs/risk_limits.toml", "configs/system.json", "data/journal.db", "data/risk_state.json",
-                     "logs/execution_engine.log.gz", "models/model.onnx"]
+    assert paths == [
+        "configs/risk_limits.toml",
+        "configs/system.json",
+        "data/journal.db",
+        "data/risk_state.json",
+        "logs/execution_engine.log.gz",
+        "models/model.onnx",
+    ]
     with tarfile.open(result.path, "r:gz") as tar:
         names = tar.getnames()
         assert sorted(names) == sorted([MANIFEST_NAME, *paths])

@@ -13,8 +13,20 @@ from pyrt.ops.backup import create_backup, is_secret_file, restore_backup
 from tests.unit.backup.helpers import SECRET_VALUE, add_secrets, make_layout
 
 
-@pytest.mark.parametrize("name", [".env", ".env.local", "prod.env", "alpaca.pem", "tls.key", "api_token.txt",
-                                  "SECRETS.json", "credentials.toml", "smtp_password"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".env",
+        ".env.local",
+        "prod.env",
+        "alpaca.pem",
+        "tls.key",
+        "api_token.txt",
+        "SECRETS.json",
+        "credentials.toml",
+        "smtp_password",
+    ],
+)
 def test_secret_names(name: str) -> None:
     assert is_secret_file(name)
 

@@ -27,8 +27,11 @@ def test_archive_name_round_trip() -> None:
     assert archive_name(created) == "pyrt-backup-20251021T140000Z.tar.gz"
     assert parse_archive_name(archive_name(created)) == (created, 1)
     assert parse_archive_name(archive_name(created, 3)) == (created, 3)
-    for foreign in ("pyrt-backup-20251021.tar.gz", "config-backup-20251021.tar.gz",
-                    "pyrt-backup-20251021T140000Z.tar.gz.partial"):
+    for foreign in (
+        "pyrt-backup-20251021.tar.gz",
+        "config-backup-20251021.tar.gz",
+        "pyrt-backup-20251021T140000Z.tar.gz.partial",
+    ):
         assert parse_archive_name(foreign) is None
 
 
@@ -40,10 +43,15 @@ def test_restore_moment_defaults_to_utc_and_end_of_day() -> None:
     assert restore_moment("2025-10-21", "14:00", "America/New_York") == at("2025-10-21T18:00:00")
 
 
-@pytest.mark.parametrize(("date", "time", "tz", "hint"), [
-    ("21/10/2025", None, None, "--date"), ("2025-10-21", "2pm", None, "--time"),
-    ("2025-10-21", "14:00", "Mars/Olympus", "--tz"), ("2025-02-30", None, None, "--date"),
-])
+@pytest.mark.parametrize(
+    ("date", "time", "tz", "hint"),
+    [
+        ("21/10/2025", None, None, "--date"),
+        ("2025-10-21", "2pm", None, "--time"),
+        ("2025-10-21", "14:00", "Mars/Olympus", "--tz"),
+        ("2025-02-30", None, None, "--date"),
+    ],
+)
 def test_restore_moment_rejects_bad_input(date: str, time: str | None, tz: str | None, hint: str) -> None:
     with pytest.raises(ValueError, match=hint):
         restore_moment(date, time, tz)

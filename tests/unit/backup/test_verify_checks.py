@@ -26,25 +26,39 @@ def test_seq_continuity() -> None:
 
 def journal_with_position(path: Path) -> None:
     with Journal(path) as j:
-        intent = OrderIntent(intent_id="a", strategy="s", symbol="AAPL", side="buy",  # type: ignore[arg-type]
-                             qty=D(10))
+        intent = OrderIntent(
+            intent_id="a",
+            strategy="s",
+            symbol="AAPL",
+            side="buy",  # type: ignore[arg-type]
+            qty=D(10),
+        )
         j.append("intent", "s-a-0", intent)
         j.append("submit_sent", "s-a-0", {})
         j.append("fill", "s-a-0", {"execution_id": "x1", "qty": "10", "price": "100"})
 
 
-@pytest.mark.parametrize(("saved", "running", "status"), [
-    ({"AAPL": "10"}, False, OK), ({"AAPL": "7"}, False, FAIL), ({"AAPL": "10", "MSFT": "1"}, False, FAIL),
-    ({"AAPL": "7"}, True, WARN), ({}, False, FAIL),
-])
+@pytest.mark.parametrize(
+    ("saved", "running", "status"),
+    [
+        ({"AAPL": "10"}, False, OK),
+        ({"AAPL": "7"}, False, FAIL),
+        ({"AAPL": "10", "MSFT": "1"}, False, FAIL),
+        ({"AAPL": "7"}, True, WARN),
+        ({}, False, FAIL),
+    ],
+)
 def test_risk_state_against_journal(tmp_path: Path, saved: dict, running: bool, status: str) -> None:
     journal = tmp_path / "journal.db"
     journal_with_position(journal)
     with Journal(journal, read_only=True) as j:
         projection = replay(j.iter_records())
     state = tmp_path / "risk_state.json"
-    state.write_text(json.dumps({"saved_at_ns": 1_761_055_200_000_000_000,
-                                 "book": {"positions": {s: {"qty": q} for s, q in saved.items()}}}))
+    state.write_text(
+        json.dumps(
+            {"saved_at_ns": 1_761_055_200_000_000_000, "book": {"positions": {s: {"qty": q} for s, q in saved.items()}}}
+        )
+    )
     check = compare_positions(state, projection, running)
     assert check.status == status, check
     assert "compared signed qty per symbol" in check.detail and "2025-10-21T14:00:00Z" in check.detail
@@ -84,12 +98,13 @@ def test_deleted_and_garbled_records_are_found(tmp_path: Path) -> None:
 
     layout = make_layout(tmp_path, records=10)
     conn = sqlite3.connect(layout.journal_path)
-    conn.executescript("DROP TRIGGER journal_no_delete; DROP TRIGGER journal_no_update;"
-                       "DELETE FROM journal WHERE seq IN (4, 5); UPDATE journal SET payload = 'x{' WHERE seq = 6;")
+    conn.executescript(
+        "DROP TRIGGER journal_no_delete; DROP TRIGGER journal_no_update;"
+        "DELETE FROM journal WHERE seq IN (4, 5); UPDATE journal SET payload = 'x{' WHERE seq = 6;"
+    )
     conn.close()
     lines = report(verify_data(layout), "verify-data")[0].splitlines()
-    assert any(line.startswith("✗ journal seq continuity") and "gap: seq 4..5 missing" in line
-               for line in lines), lines
+    assert any(line.startswith("✗ journal seq continuity") and "gap: seq 4..5 missing" in line for line in lines), lines
     assert any(line.startswith("✗ journal integrity") and "seq 6" in line for line in lines), lines
     assert any(line.startswith("✗ journal records decode") for line in lines), lines
 
@@ -101,8 +116,10 @@ def test_a_journal_with_an_autoincrement_counter_shows_records_lost_at_the_end(t
 
     (tmp_path / "data").mkdir()
     conn = sqlite3.connect(tmp_path / "data" / "journal.db")
-    conn.execute("CREATE TABLE journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts_ns INTEGER NOT NULL, "
-                 "kind TEXT NOT NULL, client_order_id TEXT NOT NULL DEFAULT '', payload TEXT NOT NULL)")
+    conn.execute(
+        "CREATE TABLE journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts_ns INTEGER NOT NULL, "
+        "kind TEXT NOT NULL, client_order_id TEXT NOT NULL DEFAULT '', payload TEXT NOT NULL)"
+    )
     conn.close()
     layout = make_layout(tmp_path / "x", records=10)
     layout.journal_path.unlink()
@@ -114,5 +131,6 @@ def test_a_journal_with_an_autoincrement_counter_shows_records_lost_at_the_end(t
     conn.executescript("DROP TRIGGER journal_no_delete; DELETE FROM journal WHERE seq = 10;")
     conn.close()
     lines = report(verify_data(layout), "verify-data")[0].splitlines()
-    assert any(line.startswith("✗ journal seq continuity") and "seq 10 written but gone" in line
-               for line in lines), lines
+    assert any(line.startswith("✗ journal seq continuity") and "seq 10 written but gone" in line for line in lines), (
+        lines
+    )

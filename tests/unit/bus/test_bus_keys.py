@@ -28,10 +28,14 @@ def test_keys_are_created_private_and_loaded(tmp_path: Path) -> None:
 
 def test_processes_starting_together_agree_on_one_pair(tmp_path: Path) -> None:
     keys_dir = tmp_path / "bus_keys"
-    code = ("import sys; from pathlib import Path; from pyrt.bus.security import ensure_keys; "
-            "print(ensure_keys(Path(sys.argv[1])).public.decode())")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(keys_dir)], stdout=subprocess.PIPE, text=True)
-             for _ in range(6)]
+    code = (
+        "import sys; from pathlib import Path; from pyrt.bus.security import ensure_keys; "
+        "print(ensure_keys(Path(sys.argv[1])).public.decode())"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(keys_dir)], stdout=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
     publics = {p.communicate(timeout=60)[0].strip() for p in procs}
     assert all(p.returncode == 0 for p in procs)
     assert publics == {load_keys(keys_dir).public.decode()}

@@ -43,9 +43,7 @@ REPORT = s.ExecutionReport(
     avg_price=Decimal("189.10"),
     position_qty=Decimal(4),
 )
-POSITION = s.PositionUpdate(
-    "AAPL", Decimal(-4), Decimal("189.1"), Decimal("-756.4"), Decimal("0.2"), Decimal("1.5")
-)
+POSITION = s.PositionUpdate("AAPL", Decimal(-4), Decimal("189.1"), Decimal("-756.4"), Decimal("0.2"), Decimal("1.5"))
 
 PAYLOADS = [
     QUOTE,
@@ -65,9 +63,7 @@ PAYLOADS = [
 ]
 
 
-def make(
-    payload: object, topic: str = "t.x", ts_event: int | None = None, correlation_id: str = ""
-) -> s.Envelope:
+def make(payload: object, topic: str = "t.x", ts_event: int | None = None, correlation_id: str = "") -> s.Envelope:
     factory = s.EnvelopeFactory("pub-1", ManualClock(), epoch=77)
     return factory.make(topic, payload, ts_event, correlation_id)
 
@@ -240,18 +236,14 @@ JSONISH = st.recursive(
     max_leaves=20,
 )
 SCALAR = st.none() | INT64 | SHORT_TEXT
-FIELD_VALUE = (
-    SCALAR | st.lists(SCALAR, max_size=3) | st.dictionaries(SHORT_TEXT, SCALAR, max_size=3)
-)
+FIELD_VALUE = SCALAR | st.lists(SCALAR, max_size=3) | st.dictionaries(SHORT_TEXT, SCALAR, max_size=3)
 FIELD_NAME = st.sampled_from(["symbol", "qty", "items", "intent", "side", "features", "x"])
 PAYLOAD_LIKE = st.builds(
     lambda tag, fields: {**fields, "type": tag},
     st.sampled_from(sorted(s.MESSAGE_TYPES)) | SHORT_TEXT,
     st.dictionaries(FIELD_NAME, FIELD_VALUE),
 )
-ENVELOPE_LIKE = st.tuples(
-    st.sampled_from([1, 2, -1, "1"]), st.lists(SCALAR, min_size=6, max_size=7), PAYLOAD_LIKE
-)
+ENVELOPE_LIKE = st.tuples(st.sampled_from([1, 2, -1, "1"]), st.lists(SCALAR, min_size=6, max_size=7), PAYLOAD_LIKE)
 
 
 @FUZZ_STRUCTURED

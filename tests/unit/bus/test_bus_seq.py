@@ -85,10 +85,7 @@ def test_intake_delivers_tracks_and_drops(caplog: pytest.LogCaptureFixture) -> N
     intake = s.FrameIntake(max_frame_bytes=4096, on_gap=gaps.append)
     bad = b"md.quote.AAPL\x00garbage"
     with caplog.at_level(logging.WARNING, logger="pyrt.bus"):
-        results = [
-            intake.accept(f)
-            for f in (frame(1), bad, frame(2), frame(2), b"x" * 5000, b"nosep", frame(5))
-        ]
+        results = [intake.accept(f) for f in (frame(1), bad, frame(2), frame(2), b"x" * 5000, b"nosep", frame(5))]
     delivered = [r[1].seq for r in results if r is not None]
     assert delivered == [1, 2, 5]
     assert intake.dropped == {"malformed": 1, "duplicate": 1, "oversized": 1, "no_separator": 1}

@@ -49,7 +49,9 @@ def test_either_key_pair_is_accepted(cfg: Any, key_var: str, secret_var: str) ->
 
 
 def test_half_a_pair_is_an_error(cfg: Any) -> None:
-    with pytest.raises(ConfigError, match="env ALPACA_SECRET_KEY: secrets.alpaca_secret_key: required when ALPACA_API_KEY is set"):
+    with pytest.raises(
+        ConfigError, match="env ALPACA_SECRET_KEY: secrets.alpaca_secret_key: required when ALPACA_API_KEY is set"
+    ):
         load_config(cfg.path, env={"ALPACA_API_KEY": CANARY_KEY})
 
 
@@ -66,7 +68,12 @@ def test_short_api_token_is_an_error(cfg: Any) -> None:
 
 def test_canary_secret_never_appears_in_repr_str_or_dumps(cfg: Any) -> None:
     token = CANARY + "-token-padding-to-32-chars-xx"
-    env = {"APCA_API_BASE_URL": PAPER, "APCA_API_KEY_ID": CANARY_KEY, "APCA_API_SECRET_KEY": CANARY, "PYRT_API_TOKEN": token}
+    env = {
+        "APCA_API_BASE_URL": PAPER,
+        "APCA_API_KEY_ID": CANARY_KEY,
+        "APCA_API_SECRET_KEY": CANARY,
+        "PYRT_API_TOKEN": token,
+    }
     config = load_config(cfg.path, env=env)
     renderings = [
         repr(config), str(config), repr(config.secrets), str(config.secrets),
@@ -109,7 +116,12 @@ def test_group_or_world_readable_dotenv_is_refused(cfg: Any, mode: int) -> None:
 
 
 def test_smtp_password_comes_from_the_named_env_var(cfg: Any) -> None:
-    smtp = {"host": "mail.example.com", "from_addr": "bot@example.com", "to_addrs": ["ops@example.com"], "password_env": "PYRT_SMTP_PASSWORD"}
+    smtp = {
+        "host": "mail.example.com",
+        "from_addr": "bot@example.com",
+        "to_addrs": ["ops@example.com"],
+        "password_env": "PYRT_SMTP_PASSWORD",
+    }
     cfg.edit_system(notifications__smtp=smtp)
     with pytest.raises(ConfigError, match="env PYRT_SMTP_PASSWORD: notifications.smtp.password_env: not set"):
         load_config(cfg.path, env={})

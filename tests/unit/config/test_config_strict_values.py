@@ -103,7 +103,9 @@ def test_risk_field_rejects_a_value_of_another_type(cfg: Any, path: tuple[str, .
 
 def test_strategy_enabled_in_a_list_is_strict_too(cfg: Any) -> None:
     cfg.edit_system(signals__strategies__0__enabled="no")
-    assert f"{SYS}: signals.strategies.0.enabled: must be true or false, not the string 'no'" in validate_files(cfg.path, env={})
+    assert f"{SYS}: signals.strategies.0.enabled: must be true or false, not the string 'no'" in validate_files(
+        cfg.path, env={}
+    )
 
 
 @pytest.mark.parametrize("written", ['"no"', '"off"', '"false"', "0"])
@@ -127,8 +129,14 @@ def test_quoted_number_in_risk_limits_is_an_error(cfg: Any) -> None:
         ({"venue__live": "no"}, "venue.live: must be true or false, not the string 'no'"),
         ({"venue__live": 0}, "venue.live: must be true or false, not 0"),
         ({"api__port": "8080"}, "api.port: must be a number, not the string '8080'"),
-        ({"execution__request_budget_per_minute": True}, "execution.request_budget_per_minute: must be a number, not true"),
-        ({"market_data__stale_after_seconds": "5"}, "market_data.stale_after_seconds: must be a number, not the string '5'"),
+        (
+            {"execution__request_budget_per_minute": True},
+            "execution.request_budget_per_minute: must be a number, not true",
+        ),
+        (
+            {"market_data__stale_after_seconds": "5"},
+            "market_data.stale_after_seconds: must be a number, not the string '5'",
+        ),
     ],
 )
 def test_system_json_strict_values_name_file_field_and_value(cfg: Any, changes: dict[str, Any], expected: str) -> None:
@@ -140,12 +148,23 @@ def test_all_wrong_types_are_reported_together(cfg: Any) -> None:
     cfg.edit_system(venue__live="no", api__port="8080", sim_broker__allow_shorting=1)
     cfg.edit_risk({"enabled = true": 'enabled = "off"', "max_shares = 1000": 'max_shares = "1000"'})
     fields = {p.split(": ")[1] for p in validate_files(cfg.path, env={})}
-    assert fields == {"venue.live", "api.port", "sim_broker.allow_shorting", "circuit_breaker.enabled", "position_limits.max_shares"}
+    assert fields == {
+        "venue.live",
+        "api.port",
+        "sim_broker.allow_shorting",
+        "circuit_breaker.enabled",
+        "position_limits.max_shares",
+    }
 
 
 def test_ints_for_floats_and_decimals_stay_accepted(cfg: Any) -> None:
     cfg.edit_system(market_data__stale_after_seconds=7, sim_broker__initial_cash=5000, sim_broker__latency_ms=0)
-    cfg.edit_risk({"max_quote_age_seconds = 5.0": "max_quote_age_seconds = 5", "max_total_exposure = 50000.0": "max_total_exposure = 50000"})
+    cfg.edit_risk(
+        {
+            "max_quote_age_seconds = 5.0": "max_quote_age_seconds = 5",
+            "max_total_exposure = 50000.0": "max_total_exposure = 50000",
+        }
+    )
     config = load_config(cfg.path, env={})
     assert config.system.market_data.stale_after_seconds == 7.0
     assert config.system.sim_broker.initial_cash == Decimal(5000)
@@ -155,7 +174,9 @@ def test_ints_for_floats_and_decimals_stay_accepted(cfg: Any) -> None:
 
 def test_an_integer_field_refuses_a_fraction(cfg: Any) -> None:
     cfg.edit_system(api__port=8080.5)
-    assert any(p.startswith(f"{SYS}: api.port: Input should be a valid integer") for p in validate_files(cfg.path, env={}))
+    assert any(
+        p.startswith(f"{SYS}: api.port: Input should be a valid integer") for p in validate_files(cfg.path, env={})
+    )
 
 
 def test_verify_config_cli_exits_non_zero_on_a_quoted_boolean(cfg: Any) -> None:
@@ -191,9 +212,15 @@ def test_env_overrides_of_bools_and_numbers_are_parsed(cfg: Any, env: dict[str, 
     ("env", "expected"),
     [
         ({"PYRT_VENUE__LIVE": "no"}, "env PYRT_VENUE__LIVE: venue.live: must be true or false (got 'no')"),
-        ({"PYRT_SECURITY__ALLOW_NON_LOOPBACK": "1"}, "env PYRT_SECURITY__ALLOW_NON_LOOPBACK: security.allow_non_loopback: must be true or false (got '1')"),
+        (
+            {"PYRT_SECURITY__ALLOW_NON_LOOPBACK": "1"},
+            "env PYRT_SECURITY__ALLOW_NON_LOOPBACK: security.allow_non_loopback: must be true or false (got '1')",
+        ),
         ({"PYRT_API__PORT": "http"}, "env PYRT_API__PORT: api.port: must be a number (got 'http')"),
-        ({"PYRT_MARKET_DATA__STALE_AFTER_SECONDS": "nan"}, "env PYRT_MARKET_DATA__STALE_AFTER_SECONDS: market_data.stale_after_seconds: must be a number (got 'nan')"),
+        (
+            {"PYRT_MARKET_DATA__STALE_AFTER_SECONDS": "nan"},
+            "env PYRT_MARKET_DATA__STALE_AFTER_SECONDS: market_data.stale_after_seconds: must be a number (got 'nan')",
+        ),
         ({"PYRT_API__PORT": "80.5"}, "env PYRT_API__PORT: api.port: Input should be a valid integer"),
     ],
 )

@@ -58,12 +58,16 @@ def test_throttle_above_the_submit_tier_is_refused_naming_both_files(cfg: Any) -
 def test_shrinking_the_submit_tier_below_the_throttle_is_refused(cfg: Any, changes: dict[str, int]) -> None:
     cfg.edit_system(**changes)
     problems = validate_files(cfg.path, env={})
-    assert len(problems) == 1 and problems[0].startswith(f"{RISK}: throttle.max_orders_per_minute: 60 exceeds"), problems
+    assert len(problems) == 1 and problems[0].startswith(f"{RISK}: throttle.max_orders_per_minute: 60 exceeds"), (
+        problems
+    )
     assert "execution.request_budget_per_minute" in problems[0]
 
 
 def test_env_override_of_the_budget_is_named_in_the_problem(cfg: Any) -> None:
     problems = validate_files(cfg.path, env={"PYRT_EXECUTION__REQUEST_BUDGET_PER_MINUTE": "60"})
     assert len(problems) == 1, problems
-    assert problems[0].startswith(f"{RISK}: throttle.max_orders_per_minute: 60 exceeds the execution engine's submit tier of 20/minute")
+    assert problems[0].startswith(
+        f"{RISK}: throttle.max_orders_per_minute: 60 exceeds the execution engine's submit tier of 20/minute"
+    )
     assert "env PYRT_EXECUTION__REQUEST_BUDGET_PER_MINUTE" in problems[0]

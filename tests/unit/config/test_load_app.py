@@ -18,14 +18,32 @@ from pyrt.ops.cli import app
 SYS = "config/system.json"
 
 INVALID_STRATEGIES = [
-    ("strategy kind", {"signals__strategies__0__kind": "magic"}, "signals.strategies.0.kind: unknown strategy kind 'magic'"),
-    ("strategy param unknown", {"signals__strategies__0__params": {"fast_period": 3}}, "signals.strategies.0.params: strategy 'ema_cross': invalid params: Object contains unknown field `fast_period`"),
-    ("ema order", {"signals__strategies__0__params": {"fast": 30}}, "signals.strategies.0.params: strategy 'ema_cross': invalid params: slow: must be greater than fast"),
-    ("rsi bounds", {"signals__strategies__1__params": {"overbought": 100}}, "signals.strategies.1.params: strategy 'rsi_revert': invalid params: overbought: must be between oversold and 100"),
+    (
+        "strategy kind",
+        {"signals__strategies__0__kind": "magic"},
+        "signals.strategies.0.kind: unknown strategy kind 'magic'",
+    ),
+    (
+        "strategy param unknown",
+        {"signals__strategies__0__params": {"fast_period": 3}},
+        "signals.strategies.0.params: strategy 'ema_cross': invalid params: Object contains unknown field `fast_period`",
+    ),
+    (
+        "ema order",
+        {"signals__strategies__0__params": {"fast": 30}},
+        "signals.strategies.0.params: strategy 'ema_cross': invalid params: slow: must be greater than fast",
+    ),
+    (
+        "rsi bounds",
+        {"signals__strategies__1__params": {"overbought": 100}},
+        "signals.strategies.1.params: strategy 'rsi_revert': invalid params: overbought: must be between oversold and 100",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("changes", "expected"), [c[1:] for c in INVALID_STRATEGIES], ids=[c[0] for c in INVALID_STRATEGIES])
+@pytest.mark.parametrize(
+    ("changes", "expected"), [c[1:] for c in INVALID_STRATEGIES], ids=[c[0] for c in INVALID_STRATEGIES]
+)
 def test_a_bad_strategy_spec_names_file_field_and_reason(cfg: Any, changes: dict[str, Any], expected: str) -> None:
     cfg.edit_system(**changes)
     load_config(cfg.path, env={})  # the config alone is well-formed

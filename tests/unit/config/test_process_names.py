@@ -13,7 +13,7 @@ from pyrt.config.system import CONTROL, SERVICE_NAMES, SIM_BROKER, START_ORDER, 
 def test_start_order_holds_every_service_once_between_venue_and_control() -> None:
     assert START_ORDER[0] == SIM_BROKER and START_ORDER[-1] == CONTROL
     assert sorted(START_ORDER[1:-1]) == sorted(SERVICE_NAMES)
-    assert TRADING_SERVICES == START_ORDER[1:-1]
+    assert START_ORDER[1:-1] == TRADING_SERVICES
 
 
 def test_pid_and_ready_files_are_named_by_the_paths_config(tmp_path: Path) -> None:

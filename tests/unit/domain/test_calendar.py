@@ -75,9 +75,7 @@ def test_nyse_holidays_and_early_close() -> None:
 
 
 def test_nyse_sessions_between_lists_trading_days() -> None:
-    sessions = list(
-        NYSE.sessions_between(ns("2024-12-23T00:00:00+00:00"), ns("2024-12-27T23:00:00+00:00"))
-    )
+    sessions = list(NYSE.sessions_between(ns("2024-12-23T00:00:00+00:00"), ns("2024-12-27T23:00:00+00:00")))
     # Mon 23, Tue 24 (early close), Thu 26, Fri 27; Christmas closed.
     assert len(sessions) == 4
     assert sessions[1] == (ns("2024-12-24T14:30:00+00:00"), ns("2024-12-24T18:00:00+00:00"))

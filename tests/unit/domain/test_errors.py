@@ -37,23 +37,50 @@ from pyrt.venues.port import (
 )
 
 TREE: dict[type[PyrtError], list[type[Exception]]] = {
-    NeedsOperator: [ConfigError, BusSecurityError, AccountLockHeld, JournalError, JournalWriteError, AuthFailed,
-                    ApiRefused, BackupError, SystemRunning, TargetUnavailable, StartFailed],
+    NeedsOperator: [
+        ConfigError,
+        BusSecurityError,
+        AccountLockHeld,
+        JournalError,
+        JournalWriteError,
+        AuthFailed,
+        ApiRefused,
+        BackupError,
+        SystemRunning,
+        TargetUnavailable,
+        StartFailed,
+    ],
     Retryable: [VenueUnavailable, RateLimited, RequestTimeout, ReadThrottled],
     Refused: [OrderRejectedByVenue, DuplicateClientOrderId, NotFound, ActionError, ChaosRefused],
     BadInput: [WireError, MalformedFeedMessage, StrategyConfigError, MalformedBarCache, ReplayDataError, BadEvent],
 }
 KEPT_BASES: dict[type[Exception], type[Exception]] = {
-    AuthFailed: VenueError, VenueUnavailable: VenueError, RateLimited: VenueError, OrderRejectedByVenue: VenueError,
-    NotFound: VenueError, OutcomeUnknown: VenueError, WireError: BusError, RequestTimeout: BusError,
-    MalformedFeedMessage: ValueError, StrategyConfigError: ValueError, MalformedBarCache: ValueError,
-    ReplayDataError: ValueError, BadEvent: ValueError, ChaosRefused: ValueError, AccountLockHeld: RuntimeError,
-    ApiRefused: RuntimeError, TargetUnavailable: RuntimeError, StartFailed: RuntimeError,
+    AuthFailed: VenueError,
+    VenueUnavailable: VenueError,
+    RateLimited: VenueError,
+    OrderRejectedByVenue: VenueError,
+    NotFound: VenueError,
+    OutcomeUnknown: VenueError,
+    WireError: BusError,
+    RequestTimeout: BusError,
+    MalformedFeedMessage: ValueError,
+    StrategyConfigError: ValueError,
+    MalformedBarCache: ValueError,
+    ReplayDataError: ValueError,
+    BadEvent: ValueError,
+    ChaosRefused: ValueError,
+    AccountLockHeld: RuntimeError,
+    ApiRefused: RuntimeError,
+    TargetUnavailable: RuntimeError,
+    StartFailed: RuntimeError,
 }
 
 
-@pytest.mark.parametrize(("group", "cls"), [(g, c) for g, classes in TREE.items() for c in classes],
-                         ids=lambda x: getattr(x, "__name__", str(x)))
+@pytest.mark.parametrize(
+    ("group", "cls"),
+    [(g, c) for g, classes in TREE.items() for c in classes],
+    ids=lambda x: getattr(x, "__name__", str(x)),
+)
 def test_each_error_is_in_exactly_its_group(group: type[PyrtError], cls: type[Exception]) -> None:
     assert issubclass(cls, group)
     assert [g for g in (NeedsOperator, Retryable, Refused, BadInput) if issubclass(cls, g)] == [group]
@@ -69,32 +96,38 @@ def test_outcome_unknown_is_in_no_group() -> None:
     assert group_of(OutcomeUnknown("timeout")) is None
 
 
-@pytest.mark.parametrize(("exc", "status", "detail"), [
-    (OrderRejectedByVenue(422, 40010001, "qty must be > 0"), 409, "broker error: 422 qty must be > 0"),
-    (NotFound("no such order"), 409, "broker error: no such order"),
-    (ActionError("no order 'x'", 404), 404, "no order 'x'"),
-    (ActionError("the risk manager did not answer", 503), 503, "the risk manager did not answer"),
-    (WireError("malformed", "bad frame"), 422, "malformed: bad frame"),
-    (StrategyConfigError("fast must be < slow"), 422, "fast must be < slow"),
-    (RequestTimeout("abc", 500), 503, "a service did not answer (is the system running?)"),
-    (VenueUnavailable("502 from broker"), 503, "broker error: 502 from broker"),
-    (AuthFailed("401"), 503, "broker error: 401"),
-    (OutcomeUnknown("timeout"), 503, "broker error: timeout"),
-])
+@pytest.mark.parametrize(
+    ("exc", "status", "detail"),
+    [
+        (OrderRejectedByVenue(422, 40010001, "qty must be > 0"), 409, "broker error: 422 qty must be > 0"),
+        (NotFound("no such order"), 409, "broker error: no such order"),
+        (ActionError("no order 'x'", 404), 404, "no order 'x'"),
+        (ActionError("the risk manager did not answer", 503), 503, "the risk manager did not answer"),
+        (WireError("malformed", "bad frame"), 422, "malformed: bad frame"),
+        (StrategyConfigError("fast must be < slow"), 422, "fast must be < slow"),
+        (RequestTimeout("abc", 500), 503, "a service did not answer (is the system running?)"),
+        (VenueUnavailable("502 from broker"), 503, "broker error: 502 from broker"),
+        (AuthFailed("401"), 503, "broker error: 401"),
+        (OutcomeUnknown("timeout"), 503, "broker error: timeout"),
+    ],
+)
 def test_the_api_maps_errors_by_group(exc: PyrtError, status: int, detail: str) -> None:
     assert http_answer(exc) == (status, detail)
 
 
-@pytest.mark.parametrize(("exc", "code", "start"), [
-    (ActionError("already active", 409), 1, "refused: already active"),
-    (ActionError("the engine is not running", 503), 3, "refused: the engine is not running"),
-    (OrderRejectedByVenue(403, None, "insufficient buying power"), 1, "refused: broker error: 403"),
-    (RequestTimeout("abc", 500), 3, "a service did not answer"),
-    (RateLimited(None), 3, "broker error: rate limited by the venue (try again later)"),
-    (AuthFailed("401 unauthorized"), 2, "broker error: 401 unauthorized"),
-    (JournalWriteError("disk full"), 2, "error: disk full"),
-    (StrategyConfigError("bad"), 2, "error: bad"),
-])
+@pytest.mark.parametrize(
+    ("exc", "code", "start"),
+    [
+        (ActionError("already active", 409), 1, "refused: already active"),
+        (ActionError("the engine is not running", 503), 3, "refused: the engine is not running"),
+        (OrderRejectedByVenue(403, None, "insufficient buying power"), 1, "refused: broker error: 403"),
+        (RequestTimeout("abc", 500), 3, "a service did not answer"),
+        (RateLimited(None), 3, "broker error: rate limited by the venue (try again later)"),
+        (AuthFailed("401 unauthorized"), 2, "broker error: 401 unauthorized"),
+        (JournalWriteError("disk full"), 2, "error: disk full"),
+        (StrategyConfigError("bad"), 2, "error: bad"),
+    ],
+)
 def test_the_cli_maps_errors_by_group(exc: PyrtError, code: int, start: str) -> None:
     got_code, message = cli_answer(exc)
     assert got_code == code and message.startswith(start)

@@ -30,27 +30,49 @@ GOOD_METRICS = {"market_data_websocket_connected": 1.0, "market_data_messages_re
 
 
 def live(name: str, **kw: object) -> ServiceFacts:
-    base = dict(running=True, pid=123, ready={"service": name}, uptime_s=187_200.0, metrics_port=9091,
-                metrics=dict(GOOD_METRICS) if name == "market_data" else {"x": 1.0},
-                heartbeat_status="ok", heartbeat_age_s=0.4, rss_bytes=100 * 2**20, cpu_percent=2.0)
+    base = dict(
+        running=True,
+        pid=123,
+        ready={"service": name},
+        uptime_s=187_200.0,
+        metrics_port=9091,
+        metrics=dict(GOOD_METRICS) if name == "market_data" else {"x": 1.0},
+        heartbeat_status="ok",
+        heartbeat_age_s=0.4,
+        rss_bytes=100 * 2**20,
+        cpu_percent=2.0,
+    )
     base.update(kw)
     return ServiceFacts(name, **base)  # type: ignore[arg-type]
 
 
 def facts(**overrides: ServiceFacts) -> HealthFacts:
     services = {n: overrides.get(n, live(n)) for n in SERVICES}
-    return HealthFacts(services, probe_s=2.0, streams_seen=dict.fromkeys(SERVICES, True), md_messages=3,
-                       gateway_port=9090, metric_points=1234, mem_total_bytes=16 * 2**30)
+    return HealthFacts(
+        services,
+        probe_s=2.0,
+        streams_seen=dict.fromkeys(SERVICES, True),
+        md_messages=3,
+        gateway_port=9090,
+        metric_points=1234,
+        mem_total_bytes=16 * 2**30,
+    )
 
 
 def by_name(report: HealthReport, name: str) -> ServiceHealth:
     return next(s for s in report.services if s.service == name)
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (2 * 86400 + 4 * 3600 + 59, "2d 4h"), (3 * 3600 + 12 * 60 + 5, "3h 12m"), (5 * 60 + 10, "5m 10s"), (7, "7s"),
-    (None, "-"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (2 * 86400 + 4 * 3600 + 59, "2d 4h"),
+        (3 * 3600 + 12 * 60 + 5, "3h 12m"),
+        (5 * 60 + 10, "5m 10s"),
+        (7, "7s"),
+        (None, "-"),
+    ],
+)
 def test_uptime_formats_like_the_guide(seconds: float | None, text: str) -> None:
     assert uptime_text(seconds) == text
 
@@ -69,10 +91,14 @@ def test_all_healthy_prints_the_guide_lines() -> None:
 
 
 def test_unhealthy_and_degraded_lines() -> None:
-    assert service_line(ServiceHealth("execution_engine", UNHEALTHY, ["not running"])) == \
-        "✗ Execution Engine: UNHEALTHY (not running)"
-    assert service_line(ServiceHealth("market_data", DEGRADED, ["stale symbols", "x"])) == \
-        "⚠ Market Data Service: DEGRADED (stale symbols; x)"
+    assert (
+        service_line(ServiceHealth("execution_engine", UNHEALTHY, ["not running"]))
+        == "✗ Execution Engine: UNHEALTHY (not running)"
+    )
+    assert (
+        service_line(ServiceHealth("market_data", DEGRADED, ["stale symbols", "x"]))
+        == "⚠ Market Data Service: DEGRADED (stale symbols; x)"
+    )
 
 
 def test_not_running_is_unhealthy_and_fails() -> None:
@@ -87,8 +113,9 @@ def test_missing_or_stale_heartbeat_is_unhealthy() -> None:
     assert by_name(report, "risk_manager").reasons == ["no heartbeat on the bus in 2.0s"]
     report = assess(facts(risk_manager=live("risk_manager", heartbeat_age_s=4.25)))
     assert by_name(report, "risk_manager").reasons == ["last heartbeat 4.2s ago"]
-    assert assess(facts(risk_manager=live("risk_manager", heartbeat_age_s=4.0)),
-                  Thresholds(heartbeat_max_age_s=5)).healthy
+    assert assess(
+        facts(risk_manager=live("risk_manager", heartbeat_age_s=4.0)), Thresholds(heartbeat_max_age_s=5)
+    ).healthy
 
 
 def test_no_ready_file_and_silent_metrics_are_unhealthy() -> None:
@@ -127,14 +154,17 @@ def test_halted_execution_is_degraded_with_the_reason_and_passes() -> None:
     assert by_name(assess(f), "execution_engine").reasons == ["halted: overfill AAPL: filled 200 of 100"]
 
     stream = live("execution_engine", metrics={"execution_trade_stream_connected": 0.0})
-    assert by_name(assess(facts(execution_engine=stream)), "execution_engine").reasons == \
-        ["broker trade stream disconnected"]
+    assert by_name(assess(facts(execution_engine=stream)), "execution_engine").reasons == [
+        "broker trade stream disconnected"
+    ]
 
 
 def test_breaker_safe_mode_memory_and_cpu_are_warnings() -> None:
-    f = facts(signal_bridge=live("signal_bridge", heartbeat_status="safe_mode"),
-              execution_engine=live("execution_engine", rss_bytes=int(0.78 * 16 * 2**30)),
-              market_data=live("market_data", metrics=dict(GOOD_METRICS), cpu_percent=97.0))
+    f = facts(
+        signal_bridge=live("signal_bridge", heartbeat_status="safe_mode"),
+        execution_engine=live("execution_engine", rss_bytes=int(0.78 * 16 * 2**30)),
+        market_data=live("market_data", metrics=dict(GOOD_METRICS), cpu_percent=97.0),
+    )
     f.risk_state = {"trading_state": "HALTED", "reason": "daily loss limit", "circuit_breaker_active": True}
     report = assess(f)
     assert report.healthy and report.status == "healthy"

@@ -12,11 +12,21 @@ import pytest
 from pyrt.ops.monitor import STREAMS, Monitor, StreamStats, format_latency, format_rate, stream_line, stream_of
 
 
-@pytest.mark.parametrize(("topic", "stream"), [
-    ("md.quote.AAPL", "market_data"), ("md.trade.AAPL", "market_data"), ("md.bar.AAPL", "market_data"),
-    ("md.status.AAPL", None), ("sig.ema.AAPL", "signals"), ("risk.decision", "risk"), ("risk.state", None),
-    ("exec.report.ema", "executions"), ("exec.pnl", None), ("hb.market_data", None),
-])
+@pytest.mark.parametrize(
+    ("topic", "stream"),
+    [
+        ("md.quote.AAPL", "market_data"),
+        ("md.trade.AAPL", "market_data"),
+        ("md.bar.AAPL", "market_data"),
+        ("md.status.AAPL", None),
+        ("sig.ema.AAPL", "signals"),
+        ("risk.decision", "risk"),
+        ("risk.state", None),
+        ("exec.report.ema", "executions"),
+        ("exec.pnl", None),
+        ("hb.market_data", None),
+    ],
+)
 def test_streams_exclude_heartbeats_and_state(topic: str, stream: str | None) -> None:
     assert stream_of(topic) == stream
 
@@ -49,8 +59,11 @@ class _FakeSub:
             return []
         self.sent = True
         now = time.time_ns()
-        return [("sig.ema.AAPL", SimpleNamespace(ts_init=now - 2_000_000)),
-                ("md.quote.AAPL", SimpleNamespace(ts_init=now)), ("hb.market_data", SimpleNamespace(ts_init=now))]
+        return [
+            ("sig.ema.AAPL", SimpleNamespace(ts_init=now - 2_000_000)),
+            ("md.quote.AAPL", SimpleNamespace(ts_init=now)),
+            ("hb.market_data", SimpleNamespace(ts_init=now)),
+        ]
 
 
 class _Tty(io.StringIO):

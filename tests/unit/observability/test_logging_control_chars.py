@@ -41,7 +41,9 @@ def _lines(logs: Path, service: str) -> list[str]:
     return lines
 
 
-def test_text_format_escapes_control_characters_in_message_keys_and_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_text_format_escapes_control_characters_in_message_keys_and_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     log = setup_logging("risk_manager", tmp_path)
     log.warning(f"order denied for {NASTY}", strategy=NASTY, **{"k\x00ey": 1}, nested={"name": NASTY})  # noqa: G004 - the message itself is under test
     (line,) = _lines(tmp_path, "risk_manager")

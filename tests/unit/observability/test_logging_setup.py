@@ -33,16 +33,18 @@ def read(logs: Path, service: str) -> list[str]:
     return (logs / f"{service}.log").read_text().splitlines()
 
 
-def test_each_event_is_one_greppable_line_in_the_service_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_each_event_is_one_greppable_line_in_the_service_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     log = setup_logging("market_data", tmp_path / "logs")
     log.info("websocket disconnected", reason="connection reset", attempt=3)
     log.error("websocket error", detail="line1\nline2")
     lines = read(tmp_path / "logs", "market_data")
     assert len(lines) == 2
     assert all(LINE.match(line) for line in lines), lines
-    assert " INFO  market_data websocket disconnected reason=\"connection reset\" attempt=3" in lines[0]
+    assert ' INFO  market_data websocket disconnected reason="connection reset" attempt=3' in lines[0]
     assert re.search("websocket.*disconnect", lines[0]) and re.search("websocket.*error", lines[1])
-    assert "ERROR market_data websocket error detail=\"line1\\nline2\"" in lines[1]
+    assert 'ERROR market_data websocket error detail="line1\\nline2"' in lines[1]
     assert capsys.readouterr().err.splitlines() == lines
 
 
@@ -86,15 +88,20 @@ def test_setup_twice_does_not_duplicate_lines(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("json_format", [False, True])
-def test_canary_secret_is_redacted_everywhere(tmp_path: Path, capsys: pytest.CaptureFixture[str], json_format: bool) -> None:
+def test_canary_secret_is_redacted_everywhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], json_format: bool
+) -> None:
     register_secret(CANARY)
     log = setup_logging("execution_engine", tmp_path, json=json_format)
     log.info("auth sent", frame={"action": "auth", "key": "PK123", "secret": CANARY})
-    log.info("headers", headers={"APCA-API-KEY-ID": "PK123", "APCA-API-SECRET-KEY": CANARY, "Authorization": f"Bearer {CANARY}"})
+    log.info(
+        "headers",
+        headers={"APCA-API-KEY-ID": "PK123", "APCA-API-SECRET-KEY": CANARY, "Authorization": f"Bearer {CANARY}"},
+    )
     log.info("config", api_secret_key=CANARY, password="hunter22", token="t0ken-value")
     log.info(f"message text with {CANARY} inside", note=f"also in a value: {CANARY}", items=[CANARY])  # noqa: G004 - a secret in the message is under test
     logging.getLogger("websockets.client").debug("unused")
-    logging.getLogger("websockets.client").warning("> TEXT '{\"action\":\"auth\",\"secret\":\"%s\"}'", CANARY)
+    logging.getLogger("websockets.client").warning('> TEXT \'{"action":"auth","secret":"%s"}\'', CANARY)
 
     class Leaky:
         def __repr__(self) -> str:

@@ -63,7 +63,10 @@ def test_guide_names_are_exposed_from_the_start(service: str) -> None:
 
 
 def test_the_guide_greps_match_a_zero_line() -> None:
-    for service, name in (("market_data", "market_data_websocket_connected"), ("risk_manager", "risk_circuit_breaker_active")):
+    for service, name in (
+        ("market_data", "market_data_websocket_connected"),
+        ("risk_manager", "risk_circuit_breaker_active"),
+    ):
         text = generate_latest(service_metrics(service).registry).decode()
         assert f"\n{name} 0" in text
 

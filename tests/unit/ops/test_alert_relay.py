@@ -15,7 +15,9 @@ class FakeNotifier:
 
 
 def state(active: bool) -> wire.RiskState:
-    return wire.RiskState("HALTED" if active else "ACTIVE", "daily loss 5200 > 5000" if active else "", active, Decimal(-5200))
+    return wire.RiskState(
+        "HALTED" if active else "ACTIVE", "daily loss 5200 > 5000" if active else "", active, Decimal(-5200)
+    )
 
 
 def test_breaker_trip_is_alerted_once_per_transition():

@@ -48,12 +48,23 @@ y 2.5
 """
 
 
-@pytest.mark.parametrize(("raw", "shown"), [
-    ("1.0", "1"), ("0.0", "0"), ("-3.0", "-3"), ("20000.0", "20000"), ("4.9627136e+07", "49627136"),
-    ("0.56", "0.56"), ("1e-05", "1e-05"), ("0.5700000000000001", "0.5700000000000001"),
-    ("1.795595005793894e+09", "1.795595005793894e+09"), ("+Inf", "+Inf"), ("NaN", "NaN"),
-    ("1e+300", "1e+300"),
-])
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("1.0", "1"),
+        ("0.0", "0"),
+        ("-3.0", "-3"),
+        ("20000.0", "20000"),
+        ("4.9627136e+07", "49627136"),
+        ("0.56", "0.56"),
+        ("1e-05", "1e-05"),
+        ("0.5700000000000001", "0.5700000000000001"),
+        ("1.795595005793894e+09", "1.795595005793894e+09"),
+        ("+Inf", "+Inf"),
+        ("NaN", "NaN"),
+        ("1e+300", "1e+300"),
+    ],
+)
 def test_integral_values_lose_their_fraction_and_others_stay_exact(raw: str, shown: str) -> None:
     assert format_value(raw) == shown
 
@@ -107,7 +118,8 @@ def test_the_real_service_registries_merge_into_a_valid_exposition() -> None:
     text = merge_expositions(texts)
     lines = text.splitlines()
     assert [line for line in lines if line.startswith("market_data_websocket_connected")] == [
-        "market_data_websocket_connected 1"]
+        "market_data_websocket_connected 1"
+    ]
     assert "risk_circuit_breaker_active 0" in lines
     assert "execution_orders_submitted_total 0" in lines
     assert 'trading_messages_processed_total{service="signal_bridge"} 0' in lines

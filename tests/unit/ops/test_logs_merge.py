@@ -15,8 +15,13 @@ def _write(path: Path, *lines: str) -> None:
 
 
 def test_logs_of_several_services_merge_by_time_keeping_tracebacks_together(tmp_path: Path) -> None:
-    _write(tmp_path / "market_data.log", "2026-01-01T10:00:01.000Z INFO  market_data a",
-           "2026-01-01T10:00:03.000Z ERROR market_data boom", "Traceback (most recent call last):", "  x")
+    _write(
+        tmp_path / "market_data.log",
+        "2026-01-01T10:00:01.000Z INFO  market_data a",
+        "2026-01-01T10:00:03.000Z ERROR market_data boom",
+        "Traceback (most recent call last):",
+        "  x",
+    )
     _write(tmp_path / "risk_manager.log", "2026-01-01T10:00:02.000Z INFO  risk_manager b")
     files = [f for f in log_files(tmp_path, None) if f.path.exists()]
     lines = merged_tail(files, 50)

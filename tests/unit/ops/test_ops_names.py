@@ -11,11 +11,20 @@ from pyrt.ops.status import START_ORDER, canonical_target, uptime_text
 from pyrt.ops.supervisor import child_command, exit_text
 
 
-@pytest.mark.parametrize(("given", "name"), [
-    ("market-data", "market_data"), ("market_data", "market_data"), ("Risk-Manager", "risk_manager"),
-    ("execution-engine", "execution_engine"), ("signal_bridge", "signal_bridge"), (" signal-bridge ", "signal_bridge"),
-    ("sim-broker", "sim_broker"), ("sim_broker", "sim_broker"), ("control", "control"),
-])
+@pytest.mark.parametrize(
+    ("given", "name"),
+    [
+        ("market-data", "market_data"),
+        ("market_data", "market_data"),
+        ("Risk-Manager", "risk_manager"),
+        ("execution-engine", "execution_engine"),
+        ("signal_bridge", "signal_bridge"),
+        (" signal-bridge ", "signal_bridge"),
+        ("sim-broker", "sim_broker"),
+        ("sim_broker", "sim_broker"),
+        ("control", "control"),
+    ],
+)
 def test_service_names_are_accepted_with_hyphens_or_underscores(given: str, name: str) -> None:
     assert canonical_target(given) == name
 
@@ -27,8 +36,7 @@ def test_unknown_service_names_are_refused_with_the_valid_ones(bad: str) -> None
 
 
 def test_start_order_is_broker_then_data_risk_execution_signals_control() -> None:
-    assert START_ORDER == ("sim_broker", "market_data", "risk_manager", "execution_engine", "signal_bridge",
-                           "control")
+    assert START_ORDER == ("sim_broker", "market_data", "risk_manager", "execution_engine", "signal_bridge", "control")
 
 
 def test_child_command_runs_pyrt_with_the_config_dir() -> None:
@@ -37,9 +45,16 @@ def test_child_command_runs_pyrt_with_the_config_dir() -> None:
     assert child_command("control", Path("c"), "fake.mod")[-2:] == ["--module", "fake.mod"]
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (None, "-"), (7.9, "7s"), (62, "1m 2s"), (3 * 3600 + 12 * 60, "3h 12m"), (2 * 86400 + 4 * 3600 + 5, "2d 4h"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, "-"),
+        (7.9, "7s"),
+        (62, "1m 2s"),
+        (3 * 3600 + 12 * 60, "3h 12m"),
+        (2 * 86400 + 4 * 3600 + 5, "2d 4h"),
+    ],
+)
 def test_uptime_reads_like_the_guide(seconds: float | None, text: str) -> None:
     assert uptime_text(seconds) == text
 

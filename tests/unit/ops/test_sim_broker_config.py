@@ -25,17 +25,29 @@ def test_the_config_section_is_what_the_broker_runs_with(tmp_path: Path) -> None
     replay.mkdir()
     for name in ("MSFT.csv", "AAPL.csv", "notes.txt"):
         (replay / name).write_text("")
-    section = {"seed": 7, "allow_shorting": True, "latency_ms": 5, "slippage_bps": 1.5, "fee_per_share": 0.005,
-               "initial_cash": 250000, "quotes_per_second": 4, "session_calendar": True,
-               "rate_limit_per_minute": 120, "replay": {"path": str(replay), "speed": 30}}
+    section = {
+        "seed": 7,
+        "allow_shorting": True,
+        "latency_ms": 5,
+        "slippage_bps": 1.5,
+        "fee_per_share": 0.005,
+        "initial_cash": 250000,
+        "quotes_per_second": 4,
+        "session_calendar": True,
+        "rate_limit_per_minute": 120,
+        "replay": {"path": str(replay), "speed": 30},
+    }
     sim = load_config(make_deployment(tmp_path, system={"sim_broker": section}), env={}).system.sim_broker
     assert sim.data_dir == tmp_path / "data" / "sim_broker"
     assert sim.served_symbols == ("AAPL", "MSFT", "GOOGL")  # the market_data symbols
     assert sim.replay is not None and sim.replay.files() == (replay / "AAPL.csv", replay / "MSFT.csv")
     core = matching_config(sim, sim.served_symbols)
     assert (core.allow_shorting, core.latency_ms) == (True, 5)
-    assert (core.slippage_bps, core.fee_per_share, core.initial_cash) == (Decimal("1.5"), Decimal("0.005"),
-                                                                          Decimal(250000))
+    assert (core.slippage_bps, core.fee_per_share, core.initial_cash) == (
+        Decimal("1.5"),
+        Decimal("0.005"),
+        Decimal(250000),
+    )
 
 
 def test_a_replay_list_of_files_is_replayed_as_given(tmp_path: Path) -> None:

@@ -98,11 +98,7 @@ def test_fills_in_any_order_with_duplicates_and_drops(scenario, data) -> None:  
     assert sum_notional_delta == sum((q * p for q, p in applied.values()), D(0))
     assert o.execution_ids == frozenset(applied)
     assert o.state == (
-        OrderState.FILLED
-        if expected >= qty
-        else OrderState.PARTIALLY_FILLED
-        if expected
-        else OrderState.ACCEPTED
+        OrderState.FILLED if expected >= qty else OrderState.PARTIALLY_FILLED if expected else OrderState.ACCEPTED
     )
 
 
@@ -151,9 +147,7 @@ class OneOrderMachine(RuleBasedStateMachine):
         r = apply_ack(self.order, "b1", status, ts)
         self._step(r, apply_ack(r.order, "b1", status, ts))
 
-    @rule(
-        event=st.sampled_from([e for e in TradeEvent if e not in (TradeEvent.FILL, TradeEvent.PARTIAL_FILL)])
-    )
+    @rule(event=st.sampled_from([e for e in TradeEvent if e not in (TradeEvent.FILL, TradeEvent.PARTIAL_FILL)]))
     def trade_event(self, event: TradeEvent) -> None:
         ts = self._ts()
         r = apply_trade_event(self.order, event, ts)

@@ -17,8 +17,14 @@ from pyrt.persistence.projections import replay
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "journal_dcad572.db"
 
 # what the code of dcad572 replayed this file to (printed by the fixture's script)
-STATES = {"ema-a1-0": "filled", "ema-a2-0": "filled", "rsi-a3-0": "canceled", "ema-a4-0": "rejected",
-          "manual-a5-0": "rejected", "ema-a6-0": "submitted"}
+STATES = {
+    "ema-a1-0": "filled",
+    "ema-a2-0": "filled",
+    "rsi-a3-0": "canceled",
+    "ema-a4-0": "rejected",
+    "manual-a5-0": "rejected",
+    "ema-a6-0": "submitted",
+}
 POSITIONS = {"AAPL": ("3", "100.7", "2.6"), "GOOGL": ("3", "150", "0")}
 
 
@@ -32,7 +38,9 @@ def test_a_journal_of_the_previous_format_replays_unchanged(tmp_path: Path) -> N
         decode_event(record)  # every record is a typed event
     proj = replay(records)
     assert {c: o.state.value for c, o in proj.orders.items()} == STATES
-    assert {s: (str(p.qty), str(p.avg_entry_price), str(p.realized_pnl)) for s, p in proj.positions.items()} == POSITIONS
+    assert {
+        s: (str(p.qty), str(p.avg_entry_price), str(p.realized_pnl)) for s, p in proj.positions.items()
+    } == POSITIONS
     assert proj.anomalies == [] and proj.orders["ema-a1-0"].filled_qty == Decimal(5)
     import sqlite3
 

@@ -53,9 +53,7 @@ class InstantFills:
                 self.core.on_risk_decision(o.intent_id, True, "OK")
                 key = (o.strategy, o.symbol)
                 self.positions[key] += o.qty if o.side is OrderSide.BUY else -o.qty
-                self.core.on_execution_report(
-                    o.strategy, o.symbol, OrderState.FILLED, self.positions[key], o.intent_id
-                )
+                self.core.on_execution_report(o.strategy, o.symbol, OrderState.FILLED, self.positions[key], o.intent_id)
 
 
 @pytest.fixture

@@ -24,14 +24,17 @@ def test_daily_bars_backtest_gives_plausible_round_trips(historical_bars, instan
     symbols = sorted(historical_bars)
     specs = [
         {"name": "ema", "kind": "ema_crossover", "symbols": symbols, "params": {}},
-        {"name": "rsi", "kind": "rsi_mean_reversion", "symbols": symbols,
-         "params": {"order_qty": 10, "max_position_shares": 30}},
+        {
+            "name": "rsi",
+            "kind": "rsi_mean_reversion",
+            "symbols": symbols,
+            "params": {"order_qty": 10, "max_position_shares": 30},
+        },
     ]
     clock = ManualClock()
     core = SignalCore(build_strategies(specs), clock, intent_epoch="bt")
     fills = instant_fills(core)
-    timeline = sorted((b for bars in historical_bars.values() for b in bars),
-                      key=lambda b: (b.ts_ns, b.symbol))
+    timeline = sorted((b for bars in historical_bars.values() for b in bars), key=lambda b: (b.ts_ns, b.symbol))
     signals = 0
     for bar in timeline:
         clock.set(bar.ts_ns)

@@ -34,8 +34,9 @@ class Echo(Strategy):
     allow_concurrent_intents = True
 
     def on_quote(self, ctx: StrategyContext, quote: Quote):
-        sig = Signal(strategy=self.name, symbol=quote.symbol, direction=SignalDirection.LONG,
-                     strength=0.5, ts_ns=quote.ts_ns)
+        sig = Signal(
+            strategy=self.name, symbol=quote.symbol, direction=SignalDirection.LONG, strength=0.5, ts_ns=quote.ts_ns
+        )
         return [sig, self.make_intent(ctx, quote.symbol, OrderSide.BUY, Decimal(1), "echo")]
 
 
@@ -89,11 +90,18 @@ def test_raising_strategy_is_isolated_then_disabled() -> None:
     events = core.drain_events()
     errors = [e for e in events if isinstance(e, StrategyError)]
     assert len(errors) == 3
-    assert errors[0] == StrategyError(strategy="boom", symbol="AAPL", hook="on_quote",
-                                      error_type="ZeroDivisionError", message="bad math",
-                                      consecutive=1, ts_ns=clock.now_ns())
+    assert errors[0] == StrategyError(
+        strategy="boom",
+        symbol="AAPL",
+        hook="on_quote",
+        error_type="ZeroDivisionError",
+        message="bad math",
+        consecutive=1,
+        ts_ns=clock.now_ns(),
+    )
     assert [e for e in events if isinstance(e, StrategyDisabled)] == [
-        StrategyDisabled(strategy="boom", reason="3 consecutive errors", ts_ns=clock.now_ns())]
+        StrategyDisabled(strategy="boom", reason="3 consecutive errors", ts_ns=clock.now_ns())
+    ]
     assert core.disabled_strategies == ["boom"]
     assert core.errors_by_strategy() == {"boom": 3, "echo": 0}
 
@@ -115,12 +123,12 @@ def test_invalid_outputs_are_errors_and_bad_intents_are_dropped() -> None:
     class Bad(Strategy):
         def on_quote(self, ctx, quote):
             good = self.make_intent(ctx, "AAPL", OrderSide.BUY, Decimal(1), "")
-            return ["nonsense",
-                    OrderIntent(intent_id="x1", strategy="other", symbol="AAPL",
-                                side=OrderSide.BUY, qty=Decimal(1)),
-                    OrderIntent(intent_id="x2", strategy="bad", symbol="AAPL",
-                                side=OrderSide.BUY, qty=Decimal(0)),
-                    good]
+            return [
+                "nonsense",
+                OrderIntent(intent_id="x1", strategy="other", symbol="AAPL", side=OrderSide.BUY, qty=Decimal(1)),
+                OrderIntent(intent_id="x2", strategy="bad", symbol="AAPL", side=OrderSide.BUY, qty=Decimal(0)),
+                good,
+            ]
 
     core = SignalCore([Bad("bad", ["AAPL"])], ManualClock())
     out = core.on_quote(q())
@@ -193,8 +201,7 @@ def test_intent_ids_unique_short_and_distinct_across_runs() -> None:
 
 
 def test_benchmark_ids_fit_client_order_id_budget() -> None:
-    core = SignalCore([BenchmarkStrategy("bench_15chars_x", ["AAPL"], {"every_n": 1})],
-                      ManualClock())
+    core = SignalCore([BenchmarkStrategy("bench_15chars_x", ["AAPL"], {"every_n": 1})], ManualClock())
     intent = core.on_quote(q())[0]
     assert len(f"{intent.strategy}-{intent.intent_id}") <= 48
 

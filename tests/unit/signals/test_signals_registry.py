@@ -17,20 +17,31 @@ from pyrt.services.signals.strategy import StrategyConfigError
 
 
 def spec(**over):
-    base = {"name": "ema_aapl", "kind": "ema_crossover", "symbols": ["AAPL"],
-            "params": {"fast": 5, "slow": 20}, "enabled": True}
+    base = {
+        "name": "ema_aapl",
+        "kind": "ema_crossover",
+        "symbols": ["AAPL"],
+        "params": {"fast": 5, "slow": 20},
+        "enabled": True,
+    }
     base.update(over)
     return base
 
 
 def test_builds_each_kind_and_skips_disabled() -> None:
-    built = build_strategies([
-        spec(),
-        spec(name="rsi_msft", kind="rsi_mean_reversion", symbols=["MSFT"],
-             params={"oversold": 25, "max_position_shares": 50}),
-        spec(name="bench", kind="benchmark_every_n", params={"every_n": 10}),
-        spec(name="off", enabled=False),
-    ])
+    built = build_strategies(
+        [
+            spec(),
+            spec(
+                name="rsi_msft",
+                kind="rsi_mean_reversion",
+                symbols=["MSFT"],
+                params={"oversold": 25, "max_position_shares": 50},
+            ),
+            spec(name="bench", kind="benchmark_every_n", params={"every_n": 10}),
+            spec(name="off", enabled=False),
+        ]
+    )
     assert [type(s) for s in built] == [EmaCrossover, RsiMeanReversion, BenchmarkStrategy]
     assert built[0].params.fast == 5 and built[0].params.order_qty == Decimal(10)
     assert built[1].params.oversold == 25.0 and built[1].params.max_position_shares == 50

@@ -54,8 +54,7 @@ def test_intents_respect_position_limits(steps, outcomes, order_qty, max_pos, al
             event = OrderState.CANCELED
         else:
             event = OrderState.CANCELED
-        core.on_execution_report(intent.strategy, "X", event, position[intent.strategy],
-                                 intent.intent_id)
+        core.on_execution_report(intent.strategy, "X", event, position[intent.strategy], intent.intent_id)
 
     for i, step in enumerate(steps):
         price = max(1.0, price * (1 + step))

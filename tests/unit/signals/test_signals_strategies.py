@@ -71,14 +71,13 @@ def test_crossover_does_not_add_to_an_existing_long() -> None:
 
 
 def test_crossover_with_shorting_reverses_in_two_steps(instant_fills) -> None:
-    strat = EmaCrossover("ema", ["X"], {"fast": 2, "slow": 4, "allow_short": True,
-                                        "order_qty": 3, "max_position_shares": 3})
+    strat = EmaCrossover(
+        "ema", ["X"], {"fast": 2, "slow": 4, "allow_short": True, "order_qty": 3, "max_position_shares": 3}
+    )
     core = SignalCore([strat], ManualClock(), intent_epoch="t")
     fills = instant_fills(core)
     _, intents = run(core, fills, bars("X", [10, 10, 10, 10, 12, 14, 16, 12, 8, 6, 5]))
-    assert [(i.side, i.qty) for i in intents] == [
-        (OrderSide.BUY, 3), (OrderSide.SELL, 3), (OrderSide.SELL, 3)
-    ]
+    assert [(i.side, i.qty) for i in intents] == [(OrderSide.BUY, 3), (OrderSide.SELL, 3), (OrderSide.SELL, 3)]
     assert core.position("ema", "X") == -3
 
 
@@ -123,8 +122,7 @@ def test_limit_orders_buy_at_ask_and_sell_at_bid(instant_fills) -> None:
 
 
 def test_ema_on_quote_mids_sampled_per_interval(instant_fills) -> None:
-    strat = EmaCrossover("emaq", ["X"], {"source": "quote", "sample_interval_s": 60,
-                                         "fast": 2, "slow": 4})
+    strat = EmaCrossover("emaq", ["X"], {"source": "quote", "sample_interval_s": 60, "fast": 2, "slow": 4})
     core = SignalCore([strat], ManualClock(), intent_epoch="t")
     fills = instant_fills(core)
     mids = [10, 10, 10, 10, 10, 12, 14, 16, 12, 8, 6]
@@ -136,14 +134,12 @@ def test_ema_on_quote_mids_sampled_per_interval(instant_fills) -> None:
             fills.process(out)
             outs += out
     assert core.on_bar(Bar("X", 1, 1, 1, 1, 1, 0)) == ()  # bars are ignored
-    assert [o.direction for o in outs if isinstance(o, Signal)] == [
-        SignalDirection.LONG, SignalDirection.FLAT]
+    assert [o.direction for o in outs if isinstance(o, Signal)] == [SignalDirection.LONG, SignalDirection.FLAT]
     assert core.position("emaq", "X") == 0 and len(fills.intents) == 2
 
 
 def test_benchmark_alternates_every_nth_quote() -> None:
-    core = SignalCore([BenchmarkStrategy("bench", ["X"], {"every_n": 3})], ManualClock(),
-                      intent_epoch="t")
+    core = SignalCore([BenchmarkStrategy("bench", ["X"], {"every_n": 3})], ManualClock(), intent_epoch="t")
     intents = []
     for i in range(12):
         intents += core.on_quote(Quote("X", 10, 1, 10.01, 1, i))

@@ -209,7 +209,9 @@ def test_close_position_submits_opposite_market_order():
 def test_notional_market_order_converts_to_fractional_qty():
     eng = engine()
     ack, evts = eng.submit(
-        NewOrder(symbol="AAPL", side=OrderSide.BUY, type=OrderType.MARKET, time_in_force=TimeInForce.DAY, notional=D(505)),
+        NewOrder(
+            symbol="AAPL", side=OrderSide.BUY, type=OrderType.MARKET, time_in_force=TimeInForce.DAY, notional=D(505)
+        ),
         T0,
     )
     assert ack.qty == D(5)
@@ -222,7 +224,13 @@ def test_restore_from_changes_round_trip():
     eng.submit(order("buy", "limit", limit_price=D(90), client_order_id="rest"), T0)
     changes = eng.take_changes()
     fresh = MatchingEngine(eng.config, seed=1)
-    fresh.load(list(eng.orders.values()), list(eng.account.positions.values()), eng.account.to_state(), changes.id_counter, changes.seq)
+    fresh.load(
+        list(eng.orders.values()),
+        list(eng.account.positions.values()),
+        eng.account.to_state(),
+        changes.id_counter,
+        changes.seq,
+    )
     assert fresh.account.cash == eng.account.cash
     assert fresh.get_by_client_id("rest").is_open
     assert fresh.ids.next() == eng.ids.next()

@@ -32,8 +32,15 @@ orders = st.builds(
     st.integers(1, 400),
     st.integers(-300, 300),
 )
-actions = st.lists(st.one_of(quotes.map(lambda q: ("quote", q)), orders.map(lambda o: ("order", o)),
-                             st.just(("cancel_all", None)), st.just(("expire", None))), max_size=60)
+actions = st.lists(
+    st.one_of(
+        quotes.map(lambda q: ("quote", q)),
+        orders.map(lambda o: ("order", o)),
+        st.just(("cancel_all", None)),
+        st.just(("expire", None)),
+    ),
+    max_size=60,
+)
 
 
 def run(seed, acts, shorting):
@@ -68,7 +75,11 @@ def run(seed, acts, shorting):
             if price <= 0:
                 continue
             req = NewOrder(
-                symbol=sym, side=side, type=type_, time_in_force=tif, qty=D(qty),
+                symbol=sym,
+                side=side,
+                type=type_,
+                time_in_force=tif,
+                qty=D(qty),
                 limit_price=price if type_ in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None,
                 stop_price=price if type_ in (OrderType.STOP, OrderType.STOP_LIMIT) else None,
             )

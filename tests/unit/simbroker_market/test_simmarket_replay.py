@@ -139,9 +139,7 @@ GOOD = "2024-01-02T14:30:00Z,AAPL,150.00,150.02,149.98,150.00,25641\n"
         (GOOD.replace("25641", "-5"), "line 2", "volume"),
     ],
 )
-def test_malformed_csv_names_file_line_and_column(
-    tmp_path: Path, body: str, where: str, column: str | None
-) -> None:
+def test_malformed_csv_names_file_line_and_column(tmp_path: Path, body: str, where: str, column: str | None) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(HEADER + body)
     with pytest.raises(ReplayDataError) as info:

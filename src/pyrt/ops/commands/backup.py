@@ -24,8 +24,11 @@ def _layout(config_dir: Path) -> Layout:
     try:
         return Layout.from_config(load_config(config_dir))
     except ConfigError as exc:
-        typer.echo(f"warning: the configuration in {config_dir} does not load ({len(exc.problems)} problems; "
-                   "see `pyrt verify-config`): using the default paths", err=True)
+        typer.echo(
+            f"warning: the configuration in {config_dir} does not load ({len(exc.problems)} problems; "
+            "see `pyrt verify-config`): using the default paths",
+            err=True,
+        )
         return Layout.defaults(config_dir)
 
 
@@ -54,8 +57,10 @@ def backup_cmd(
         counts[top] = counts.get(top, 0) + 1
     journal = result.manifest["journal"]
     typer.echo(f"backup written: {result.path} ({human_size(result.size)})")
-    typer.echo(f"  files: {sum(counts.values())} ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}); "
-               + (f"journal last seq {journal['last_seq']}" if journal else "no journal"))
+    typer.echo(
+        f"  files: {sum(counts.values())} ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}); "
+        + (f"journal last seq {journal['last_seq']}" if journal else "no journal")
+    )
     for note in result.manifest["notes"]:
         typer.echo(f"  note: {note}")
     if keep is not None:
@@ -123,8 +128,11 @@ def restore_cmd(
     running = running_processes(layout.run_dir)
     if running:
         names = ", ".join(f"{n} (pid {p})" for n, p in running)
-        typer.echo(f"refusing to restore: py_rt is running ({names}).\n"
-                   "Stop the system first: ./scripts/stop_trading_system.sh (or `pyrt down`).", err=True)
+        typer.echo(
+            f"refusing to restore: py_rt is running ({names}).\n"
+            "Stop the system first: ./scripts/stop_trading_system.sh (or `pyrt down`).",
+            err=True,
+        )
         raise typer.Exit(1)
     check = verify_archive(chosen)
     if not check.ok:
@@ -134,11 +142,15 @@ def restore_cmd(
         raise typer.Exit(1)
     manifest = check.manifest or {}
     journal = manifest.get("journal")
-    typer.echo(f"✓ {chosen.name}: created {manifest.get('created_at')} on {manifest.get('hostname')}, "
-               f"{len(manifest.get('files', []))} files match the manifest"
-               + (f", journal last seq {journal['last_seq']}" if journal else ""))
-    typer.echo(f"this replaces {layout.config_dir} and {layout.data_dir}; the current ones are moved to "
-               f"{layout.root}/.pre-restore-<now>/")
+    typer.echo(
+        f"✓ {chosen.name}: created {manifest.get('created_at')} on {manifest.get('hostname')}, "
+        f"{len(manifest.get('files', []))} files match the manifest"
+        + (f", journal last seq {journal['last_seq']}" if journal else "")
+    )
+    typer.echo(
+        f"this replaces {layout.config_dir} and {layout.data_dir}; the current ones are moved to "
+        f"{layout.root}/.pre-restore-<now>/"
+    )
     if not yes:
         if not sys.stdin.isatty():
             typer.echo("not confirmed: stdin is not a terminal; pass --yes to restore", err=True)
@@ -158,8 +170,10 @@ def restore_cmd(
     for line in result.kept_secrets:
         typer.echo(f"kept secret file (not in backups): {line}")
     typer.echo(("" if with_models else "models/ and ") + "logs/ in the archive were not restored (forensics only).")
-    typer.echo("next: ./scripts/verify_config.sh, ./scripts/verify_data_integrity.sh, "
-               "python scripts/reconcile_positions.py, then ./scripts/start_trading_system.sh --safe-mode")
+    typer.echo(
+        "next: ./scripts/verify_config.sh, ./scripts/verify_data_integrity.sh, "
+        "python scripts/reconcile_positions.py, then ./scripts/start_trading_system.sh --safe-mode"
+    )
 
 
 def verify_data_cmd(

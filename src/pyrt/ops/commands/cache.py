@@ -14,8 +14,10 @@ def register(app: typer.Typer) -> None:
     cache = typer.Typer(help="The market-data cache (recent bars per symbol).", no_args_is_help=True)
 
     @cache.command("clear")
-    def clear(config_dir: Path = CONFIG_DIR_OPTION,
-              force: bool = typer.Option(False, "--force", help="Clear even while market-data runs.")) -> None:
+    def clear(
+        config_dir: Path = CONFIG_DIR_OPTION,
+        force: bool = typer.Option(False, "--force", help="Clear even while market-data runs."),
+    ) -> None:
         """Delete every file in cache/market_data/ (stop market-data first, as the guide says)."""
         from pyrt.ops.status import live_pid
 

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-CONFIG_DIR_OPTION = typer.Option(Path("config"), "--config-dir", envvar="PYRT_CONFIG_DIR",
-                                 help="Configuration directory (env PYRT_CONFIG_DIR).")
+CONFIG_DIR_OPTION = typer.Option(
+    Path("config"), "--config-dir", envvar="PYRT_CONFIG_DIR", help="Configuration directory (env PYRT_CONFIG_DIR)."
+)
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2

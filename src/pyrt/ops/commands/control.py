@@ -55,15 +55,17 @@ def _set_trading(enabled: bool, reason: str, config_dir: Path) -> None:
 
 
 @trading_app.command("enable")
-def trading_enable(reason: str = typer.Option("", "--reason", help="Why (audited)."),
-                   config_dir: Path = CONFIG_DIR_OPTION) -> None:
+def trading_enable(
+    reason: str = typer.Option("", "--reason", help="Why (audited)."), config_dir: Path = CONFIG_DIR_OPTION
+) -> None:
     """Resume automatic trading (leave safe mode)."""
     _set_trading(True, reason, config_dir)
 
 
 @trading_app.command("disable")
-def trading_disable(reason: str = typer.Option("", "--reason", help="Why (audited)."),
-                    config_dir: Path = CONFIG_DIR_OPTION) -> None:
+def trading_disable(
+    reason: str = typer.Option("", "--reason", help="Why (audited)."), config_dir: Path = CONFIG_DIR_OPTION
+) -> None:
     """Stop automatic trading: strategies compute signals but send no orders."""
     _set_trading(False, reason, config_dir)
 
@@ -73,8 +75,10 @@ def _step_summary(step: dict[str, Any]) -> str:
     if "error" in step:
         return step["error"]
     if name == "halt_trading":
-        return (f"execution halted: {_yes(step.get('execution_halted'))}, breaker active: "
-                f"{_yes(step.get('breaker_active'))}, automatic trading off: {_yes(step.get('safe_mode'))}")
+        return (
+            f"execution halted: {_yes(step.get('execution_halted'))}, breaker active: "
+            f"{_yes(step.get('breaker_active'))}, automatic trading off: {_yes(step.get('safe_mode'))}"
+        )
     if name == "cancel_orders":
         return f"{step.get('open_orders_after')} open orders left at the broker (via {step.get('via', '?')})"
     if name == "stop_services":
@@ -83,8 +87,10 @@ def _step_summary(step: dict[str, Any]) -> str:
         channels = step.get("channels")
         if channels is None:
             return step.get("detail", "")
-        return ", ".join(f"{c['channel']} {'sent' if c['ok'] else 'FAILED: ' + str(c['error'])}" for c in channels) \
+        return (
+            ", ".join(f"{c['channel']} {'sent' if c['ok'] else 'FAILED: ' + str(c['error'])}" for c in channels)
             or "no channel configured"
+        )
     return ""
 
 
@@ -109,15 +115,20 @@ def emergency_stop(
     typer.echo(f"EMERGENCY STOP: {reason or 'emergency stop'}")
     res = guarded(lambda: facade.emergency_stop(cli_caller(), reason, stop_services=not keep_services))
     for i, step in enumerate(res["steps"], 1):
-        typer.echo(f"  {i}. {step['step']:<14} {step['duration_ms']:>9.1f} ms  {'ok  ' if step.get('ok') else 'FAIL'}  "
-                   f"{_step_summary(step)}")
+        typer.echo(
+            f"  {i}. {step['step']:<14} {step['duration_ms']:>9.1f} ms  {'ok  ' if step.get('ok') else 'FAIL'}  "
+            f"{_step_summary(step)}"
+        )
     total = sum(s["duration_ms"] for s in res["steps"])
     cancel: dict[str, Any] = next((s for s in res["steps"] if s["step"] == "cancel_orders"), {})
     if cancel.get("ok") and cancel.get("open_orders_after") == 0:
         typer.echo(f"done in {total:.1f} ms: the broker confirms zero open orders")
         return
-    typer.echo(f"!!! after {total:.1f} ms the broker does NOT confirm zero open orders: check "
-               "`pyrt orders` at the broker and retry `pyrt cancel-all`", err=True)
+    typer.echo(
+        f"!!! after {total:.1f} ms the broker does NOT confirm zero open orders: check "
+        "`pyrt orders` at the broker and retry `pyrt cancel-all`",
+        err=True,
+    )
     raise typer.Exit(1)
 
 
@@ -163,8 +174,9 @@ def audit(
             outcome = "approved" if result["approved"] else f"denied {result.get('reason_code', '')}"
         else:
             outcome = "ok" if result.get("ok") else "FAILED"
-        typer.echo(f"{e['seq']:>6}  {at}  {e['who']:<16} {e['from']:<22} {e['action']:<26} {outcome:<22} "
-                   f"{e.get('reason', '')}")
+        typer.echo(
+            f"{e['seq']:>6}  {at}  {e['who']:<16} {e['from']:<22} {e['action']:<26} {outcome:<22} {e.get('reason', '')}"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -85,8 +85,9 @@ def order(
         return
     price = f" @ {o['limit_price']}" if o["limit_price"] else ""
     typer.echo(f"order {o['client_order_id']} (broker id {o['id']})")
-    typer.echo(f"  {o['side']} {o['qty']} {o['symbol']} {o['type']}{price} {o['time_in_force']}, "
-               f"submitted {o['submitted_at']}")
+    typer.echo(
+        f"  {o['side']} {o['qty']} {o['symbol']} {o['type']}{price} {o['time_in_force']}, submitted {o['submitted_at']}"
+    )
     typer.echo(f"  status: {o['status']}")
     typer.echo(f"  filled: {o['filled_qty']} of {o['qty']}, average price: {o['filled_avg_price'] or '-'}")
     for f in o["fills"]:
@@ -121,11 +122,15 @@ def liquidate(
     for o in res["orders"]:
         typer.echo(f"     {o['side']} {o['qty']} {o['symbol']} ({o['client_order_id']})")
     left = res["positions_left"]
-    typer.echo(f"3. waited {res['elapsed_s']}s for the fills: {len(left)} positions left"
-               + (": " + ", ".join(f"{p['symbol']} {p['qty']}" for p in left) if left else ""))
+    typer.echo(
+        f"3. waited {res['elapsed_s']}s for the fills: {len(left)} positions left"
+        + (": " + ", ".join(f"{p['symbol']} {p['qty']}" for p in left) if left else "")
+    )
     final = res["final"]
-    typer.echo(f"4. final: cash {final['cash']}, equity {final['equity']}"
-               + (f", P&L {final['pnl_vs_start']}" if final.get("pnl_vs_start") is not None else ""))
+    typer.echo(
+        f"4. final: cash {final['cash']}, equity {final['equity']}"
+        + (f", P&L {final['pnl_vs_start']}" if final.get("pnl_vs_start") is not None else "")
+    )
     if not res["ok"]:
         raise typer.Exit(1)
 
@@ -140,13 +145,19 @@ def reconcile_lines(res: dict[str, Any]) -> tuple[list[str], int]:
         diffs.append(f"- order {coid} open locally, not at the broker")
     for coid in res.get("orders_only_broker", []):
         diffs.append(f"+ order {coid} open at the broker, not locally")
-    count = len(res.get("position_diffs", {})) + len(res.get("orders_only_local", [])) \
+    count = (
+        len(res.get("position_diffs", {}))
+        + len(res.get("orders_only_local", []))
         + len(res.get("orders_only_broker", []))
-    lines = ["Reconciling positions with Alpaca...",
-             f"Local positions: {len(res.get('local_positions', {}))}",
-             f"Exchange positions: {len(res.get('broker_positions', {}))}",
-             f"Discrepancies: {count}", *diffs,
-             f"Status: {'OK' if count == 0 and res.get('ok', True) else 'MISMATCH'}"]
+    )
+    lines = [
+        "Reconciling positions with Alpaca...",
+        f"Local positions: {len(res.get('local_positions', {}))}",
+        f"Exchange positions: {len(res.get('broker_positions', {}))}",
+        f"Discrepancies: {count}",
+        *diffs,
+        f"Status: {'OK' if count == 0 and res.get('ok', True) else 'MISMATCH'}",
+    ]
     return lines, count
 
 

@@ -144,8 +144,9 @@ class RequestBudget:
             self._paused_until_ns = max(self._paused_until_ns, now_ns + int(pause_s * 1e9))
             return pause_s
 
-    def on_headers(self, limit: int | None, remaining: int | None, reset_epoch_s: float | None,
-                   now: float | None = None) -> None:
+    def on_headers(
+        self, limit: int | None, remaining: int | None, reset_epoch_s: float | None, now: float | None = None
+    ) -> None:
         """The broker's X-RateLimit-Limit/-Remaining/-Reset of a response (any missing: ignored).
         From now until the reset (clamped to [1, 60] s) each kind goes only while the broker
         has more than `floor(kind)` requests left, counting ours handed out since."""

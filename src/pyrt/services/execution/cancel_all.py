@@ -15,8 +15,13 @@ from pyrt.venues.port import VenueError, VenuePort
 log = logging.getLogger("pyrt.execution.cancel_all")
 
 
-def cancel_all_at_broker(venue: VenuePort, timeout_s: float, *, may_call: Callable[[], bool] = lambda: True,
-                         between: Callable[[], None] | None = None) -> dict[str, Any]:
+def cancel_all_at_broker(
+    venue: VenuePort,
+    timeout_s: float,
+    *,
+    may_call: Callable[[], bool] = lambda: True,
+    between: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """`may_call()` takes a request from a budget (False: skip this call this round);
     `between()` runs between rounds (the engine processes broker results there)."""
     t0 = time.monotonic()
@@ -38,7 +43,13 @@ def cancel_all_at_broker(venue: VenuePort, timeout_s: float, *, may_call: Callab
         time.sleep(min(0.05 * 2 ** min(attempts, 5), 0.5))
     elapsed_ms = (time.monotonic() - t0) * 1000
     ok = remaining == 0
-    (log.warning if ok else log.error)("cancel all: %s open orders left at the broker after %d attempts in %.0f ms",
-                                       remaining, attempts, elapsed_ms)
-    return {"ok": ok, "open_orders_after": remaining, "attempts": attempts, "elapsed_ms": round(elapsed_ms, 1),
-            "errors": errors[-3:]}
+    (log.warning if ok else log.error)(
+        "cancel all: %s open orders left at the broker after %d attempts in %.0f ms", remaining, attempts, elapsed_ms
+    )
+    return {
+        "ok": ok,
+        "open_orders_after": remaining,
+        "attempts": attempts,
+        "elapsed_ms": round(elapsed_ms, 1),
+        "errors": errors[-3:],
+    }

@@ -118,8 +118,15 @@ class Admission:
     entries: tuple[Entry, ...] = ()
 
 
-def admit(proj: OrderProjection, intent: OrderIntent, *, accepting: bool, halted_reason: str,
-          tick_ns: int = 0, watchdog_reason: str = "") -> Admission:
+def admit(
+    proj: OrderProjection,
+    intent: OrderIntent,
+    *,
+    accepting: bool,
+    halted_reason: str,
+    tick_ns: int = 0,
+    watchdog_reason: str = "",
+) -> Admission:
     """Decide on an approved intent from the order state alone (the budget is the core's)."""
     try:
         coid = client_order_id(intent.strategy, intent.intent_id)
@@ -127,8 +134,13 @@ def admit(proj: OrderProjection, intent: OrderIntent, *, accepting: bool, halted
         return Admission("", False, "INVALID_ORDER", str(exc))
     existing = proj.orders.get(coid)
     if existing is not None:
-        return Admission(coid, existing.state not in (OrderState.DENIED, OrderState.REJECTED), DUPLICATE,
-                         f"intent already journalled ({existing.state.value})", duplicate=True)
+        return Admission(
+            coid,
+            existing.state not in (OrderState.DENIED, OrderState.REJECTED),
+            DUPLICATE,
+            f"intent already journalled ({existing.state.value})",
+            duplicate=True,
+        )
     if not accepting:
         return Admission(coid, False, NOT_READY, "execution engine is starting (reconciling)")
     if halted_reason:
@@ -142,25 +154,46 @@ def admit(proj: OrderProjection, intent: OrderIntent, *, accepting: bool, halted
 
 def intent_of(order: Order) -> OrderIntent:
     """The intent an order was journalled from (to send it again with the same id)."""
-    return OrderIntent(intent_id=order.intent_id, strategy=order.strategy, symbol=order.symbol, side=order.side,
-                       qty=order.qty, order_type=order.order_type, time_in_force=order.time_in_force,
-                       limit_price=order.limit_price, stop_price=order.stop_price, ts_ns=order.created_ns,
-                       reason=order.reason)
+    return OrderIntent(
+        intent_id=order.intent_id,
+        strategy=order.strategy,
+        symbol=order.symbol,
+        side=order.side,
+        qty=order.qty,
+        order_type=order.order_type,
+        time_in_force=order.time_in_force,
+        limit_price=order.limit_price,
+        stop_price=order.stop_price,
+        ts_ns=order.created_ns,
+        reason=order.reason,
+    )
 
 
 def liquidation_plan(positions: dict[str, Decimal]) -> list[tuple[str, OrderSide, Decimal]]:
     """(symbol, side, qty) closing each non-flat position: what the engine submits and what
     the operator is shown before confirming (a short is bought back, a long sold)."""
-    return [(symbol, OrderSide.SELL if qty > 0 else OrderSide.BUY, abs(qty))
-            for symbol, qty in sorted(positions.items()) if qty != 0]
+    return [
+        (symbol, OrderSide.SELL if qty > 0 else OrderSide.BUY, abs(qty))
+        for symbol, qty in sorted(positions.items())
+        if qty != 0
+    ]
 
 
 def liquidation_intents(proj: OrderProjection, now_ns: int, actor: str, reason: str) -> list[OrderIntent]:
     """One market order closing each open position (the plan the engine submits)."""
     stamp = now_ns // 1_000_000
-    return [OrderIntent(intent_id=f"liq{stamp}{symbol}"[:32], strategy="liquidate", symbol=symbol, side=side,
-                        qty=qty, ts_ns=now_ns, reason=f"liquidation by {actor or 'operator'}: {reason}")
-            for symbol, side, qty in liquidation_plan({s: p.qty for s, p in proj.positions.items()})]
+    return [
+        OrderIntent(
+            intent_id=f"liq{stamp}{symbol}"[:32],
+            strategy="liquidate",
+            symbol=symbol,
+            side=side,
+            qty=qty,
+            ts_ns=now_ns,
+            reason=f"liquidation by {actor or 'operator'}: {reason}",
+        )
+        for symbol, side, qty in liquidation_plan({s: p.qty for s, p in proj.positions.items()})
+    ]
 
 
 @dataclass
@@ -181,8 +214,15 @@ class _Lookup:
 
 
 class ExecutionCore:
-    def __init__(self, clock: Clock, budget: RequestBudget, *, max_resend_age_s: float = 30.0,
-                 submit_timeout_s: float = 10.0, watchdog: Watchdog | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        budget: RequestBudget,
+        *,
+        max_resend_age_s: float = 30.0,
+        submit_timeout_s: float = 10.0,
+        watchdog: Watchdog | None = None,
+    ) -> None:
         self.clock = clock
         self.budget = budget
         self.proj = OrderProjection()
@@ -215,13 +255,19 @@ class ExecutionCore:
     def busy(self) -> bool:
         """An order is on its way (being sent, queued, in flight or being canceled)."""
         return bool(self._queue or self._sending) or any(
-            o.state in PRE_ACK_STATES or o.state is OrderState.PENDING_CANCEL for o in self.proj.orders.values())
+            o.state in PRE_ACK_STATES or o.state is OrderState.PENDING_CANCEL for o in self.proj.orders.values()
+        )
 
     def status(self) -> dict[str, object]:
-        return {"accepting": self.accepting, "halted": self.halted_reason, "watchdog": self.watchdog_reason,
-                "orders": len(self.proj.orders), "open_orders": len(self.proj.open_orders()),
-                "queued_submits": len(self._queue),
-                "positions": {s: str(p.qty) for s, p in self.proj.positions.items() if p.qty}}
+        return {
+            "accepting": self.accepting,
+            "halted": self.halted_reason,
+            "watchdog": self.watchdog_reason,
+            "orders": len(self.proj.orders),
+            "open_orders": len(self.proj.open_orders()),
+            "queued_submits": len(self._queue),
+            "positions": {s: str(p.qty) for s, p in self.proj.positions.items() if p.qty},
+        }
 
     # ================================================================= start-up
     def replay(self, records: list[JournalRecord]) -> None:
@@ -250,13 +296,23 @@ class ExecutionCore:
 
     # ================================================================= the order path
     def on_intent(self, intent: OrderIntent, tick_ns: int = 0) -> tuple[Admission, list[Effect]]:
-        adm = admit(self.proj, intent, accepting=self.accepting, halted_reason=self.halted_reason,
-                    tick_ns=tick_ns, watchdog_reason=self.watchdog_reason)
+        adm = admit(
+            self.proj,
+            intent,
+            accepting=self.accepting,
+            halted_reason=self.halted_reason,
+            tick_ns=tick_ns,
+            watchdog_reason=self.watchdog_reason,
+        )
         if adm.accepted and not adm.duplicate and not self.budget.try_acquire("submit"):
             wait = self.budget.wait_time("submit")
-            adm = Admission(adm.client_order_id, False, BUDGET_EXHAUSTED,
-                            f"the broker request budget for submits ({self.budget.limit('submit')}/min) is used up; "
-                            f"retry in {wait:.1f}s")
+            adm = Admission(
+                adm.client_order_id,
+                False,
+                BUDGET_EXHAUSTED,
+                f"the broker request budget for submits ({self.budget.limit('submit')}/min) is used up; "
+                f"retry in {wait:.1f}s",
+            )
         if not adm.accepted:
             return adm, [Count("orders_rejected", adm.reason_code.lower())]
         if adm.duplicate:
@@ -301,8 +357,9 @@ class ExecutionCore:
                 pause = self.budget.on_rate_limited(reset) if reset else 1.0
                 limited = self.proj.orders.get(coid)
                 if limited is not None:
-                    log.warning("broker rate limit hit; submit of %s retried in %.1fs (same client_order_id)",
-                                coid, pause)
+                    log.warning(
+                        "broker rate limit hit; submit of %s retried in %.1fs (same client_order_id)", coid, pause
+                    )
                     self._queue[coid] = _Queued(intent_of(limited), 0, now + int(pause * S), "rate_limited")
                 return [Count("rate_limited")]
             case SubmitUnknown(coid, reason):
@@ -324,7 +381,7 @@ class ExecutionCore:
                 if st is not None:
                     st.inflight = False
                     st.attempts += 1
-                    backoff = min(LOOKUP_FIRST_S * 2 ** st.attempts, LOOKUP_BACKOFF_MAX_S)
+                    backoff = min(LOOKUP_FIRST_S * 2**st.attempts, LOOKUP_BACKOFF_MAX_S)
                     st.due_ns = now + int(backoff * S)
                     log.warning("lookup of %s failed (%s): retrying in %.1fs", coid, reason, backoff)
                 return [Count("lookup_failed")]
@@ -355,8 +412,11 @@ class ExecutionCore:
         if order is None or order.is_terminal or coid in self._sending or coid in self._queue:
             return []
         if order.state not in PRE_ACK_STATES:
-            log.warning("broker has no order %s although it acknowledged it (%s): left to reconciliation",
-                        coid, order.state.value)
+            log.warning(
+                "broker has no order %s although it acknowledged it (%s): left to reconciliation",
+                coid,
+                order.state.value,
+            )
             return []
         entries = rec.not_found_entries(coid, "broker has no order with this client_order_id")
         age = now - order.created_ns
@@ -368,16 +428,20 @@ class ExecutionCore:
         if now - sent < self.consistency_ns:  # a POST may still land: decide when it no longer can
             self._schedule_lookup(coid, (sent + self.consistency_ns - now) / S)
             return []
-        log.warning("order %s never reached the broker and is too old to send (%.0fs): rejected locally",
-                    coid, age / S)
+        log.warning("order %s never reached the broker and is too old to send (%.0fs): rejected locally", coid, age / S)
         entries += rec.stale_unsent_entries(coid, f"never reached the broker; intent {age / S:.0f}s old")
         return [Journal(tuple(entries)), Count("orders_rejected", "stale_unsent")]
 
     def _on_trade_update(self, update: TradeUpdateReport) -> list[Effect]:
         entries = rec.trade_update_entries(self.proj, update)
         if not entries:
-            log.error("trade update for an order this engine never sent: %s %s %s (%s)", update.event,
-                      update.order.symbol, update.order.side, update.order.client_order_id)
+            log.error(
+                "trade update for an order this engine never sent: %s %s %s (%s)",
+                update.event,
+                update.order.symbol,
+                update.order.side,
+                update.order.client_order_id,
+            )
             return [Alert("external_order", update.order.symbol, f"{update.event} on {update.order.client_order_id}")]
         coid = update.order.client_order_id
         self._queue.pop(coid, None)  # the broker has it
@@ -398,8 +462,12 @@ class ExecutionCore:
         effects: list[Effect] = []
         if outcome.applied:
             if record.kind == RecordKind.ACK and order.state is OrderState.REJECTED:
-                log.warning("order rejected by the broker coid=%s symbol=%s reason=%s", order.client_order_id,
-                            order.symbol, order.reason)
+                log.warning(
+                    "order rejected by the broker coid=%s symbol=%s reason=%s",
+                    order.client_order_id,
+                    order.symbol,
+                    order.reason,
+                )
                 effects.append(Count("orders_rejected", "broker"))
             if "state" in outcome.changed:
                 if order.state is OrderState.FILLED:
@@ -422,11 +490,20 @@ class ExecutionCore:
         assert fill is None or isinstance(fill, Filled)
         event = _report_event(record, order)
         report = wire.ExecutionReport(
-            client_order_id=order.client_order_id, broker_order_id=order.broker_order_id, intent_id=order.intent_id,
-            strategy=order.strategy, symbol=order.symbol, side=order.side, event=event, status=order.state.value,
-            qty=order.qty, filled_qty=order.filled_qty,
-            fill_qty=fill.qty if fill else None, fill_price=fill.price if fill else None,
-            avg_price=order.avg_fill_price, position_qty=self.proj.position(order.symbol).qty,
+            client_order_id=order.client_order_id,
+            broker_order_id=order.broker_order_id,
+            intent_id=order.intent_id,
+            strategy=order.strategy,
+            symbol=order.symbol,
+            side=order.side,
+            event=event,
+            status=order.state.value,
+            qty=order.qty,
+            filled_qty=order.filled_qty,
+            fill_qty=fill.qty if fill else None,
+            fill_price=fill.price if fill else None,
+            avg_price=order.avg_fill_price,
+            position_qty=self.proj.position(order.symbol).qty,
             reason=order.reason if order.state in (OrderState.REJECTED, OrderState.DENIED) else "",
         )
         return Publish(wire.exec_report(order.strategy or "manual"), report, order.intent_id)
@@ -468,7 +545,9 @@ class ExecutionCore:
     def next_due_s(self) -> float:
         """Seconds until the next queued send or lookup is due (for the shell's poll)."""
         now = self.clock.now_ns()
-        dues = [q.due_ns for q in self._queue.values()] + [lk.due_ns for lk in self._lookups.values() if not lk.inflight]
+        dues = [q.due_ns for q in self._queue.values()] + [
+            lk.due_ns for lk in self._lookups.values() if not lk.inflight
+        ]
         return max(0.0, (min(dues) - now) / S) if dues else 0.05
 
     def _run_queue(self, now: int) -> list[Effect]:
@@ -483,16 +562,19 @@ class ExecutionCore:
                 del self._queue[coid]
                 reason = f"not sent within its time to live ({self.max_resend_age_ns / S:.0f}s, {q.why})"
                 log.error("order %s %s: rejected locally", coid, reason)
-                effects += [Journal(tuple(rec.stale_unsent_entries(coid, reason))),
-                            Count("orders_rejected", "submit_expired"),
-                            Alert("submit_stalled", order.symbol, f"{coid} {reason}")]
+                effects += [
+                    Journal(tuple(rec.stale_unsent_entries(coid, reason))),
+                    Count("orders_rejected", "submit_expired"),
+                    Alert("submit_stalled", order.symbol, f"{coid} {reason}"),
+                ]
                 continue
             if not self.accepting or q.due_ns > now or not self.budget.try_acquire("submit"):
                 continue
             del self._queue[coid]
             self._mark_sending(coid)
-            sent = SubmitSent(resend=q.why == "resend", rate_limited=q.why == "rate_limited",
-                              liquidation=q.why == "liquidation")
+            sent = SubmitSent(
+                resend=q.why == "resend", rate_limited=q.why == "rate_limited", liquidation=q.why == "liquidation"
+            )
             effects += [Journal(((RecordKind.SUBMIT_SENT, coid, sent),)), Submit(coid, q.intent, q.tick_ns)]
         return effects
 
@@ -559,8 +641,13 @@ class ExecutionCore:
                 self._schedule_lookup(order.client_order_id, 0.0)
         for o in broker_open:
             if o.client_order_id not in self.proj.orders:
-                log.error("open order at the broker that this engine never sent: %s %s %s (%s)", o.symbol, o.side,
-                          o.qty, o.client_order_id)
+                log.error(
+                    "open order at the broker that this engine never sent: %s %s %s (%s)",
+                    o.symbol,
+                    o.side,
+                    o.qty,
+                    o.client_order_id,
+                )
         return []
 
     def _check_positions(self, positions: list[BrokerPosition], now: int) -> list[Effect]:
@@ -581,10 +668,17 @@ class ExecutionCore:
 
     def _position_mismatch(self, mismatches: dict[str, tuple[Decimal, Decimal]], startup: bool) -> list[Effect]:
         detail = "; ".join(f"{s}: ours {o} broker {b} (diff {b - o})" for s, (o, b) in sorted(mismatches.items()))
-        entry: Entry = (RecordKind.RECONCILIATION, "", PositionMismatch(position_mismatch={
-            s: {"ours": str(o), "broker": str(b)} for s, (o, b) in mismatches.items()}))
-        self.mismatch_alerts = [wire.IntegrityAlert("position_mismatch", symbol, f"ours {ours} broker {broker}")
-                                for symbol, (ours, broker) in sorted(mismatches.items())]
+        entry: Entry = (
+            RecordKind.RECONCILIATION,
+            "",
+            PositionMismatch(
+                position_mismatch={s: {"ours": str(o), "broker": str(b)} for s, (o, b) in mismatches.items()}
+            ),
+        )
+        self.mismatch_alerts = [
+            wire.IntegrityAlert("position_mismatch", symbol, f"ours {ours} broker {broker}")
+            for symbol, (ours, broker) in sorted(mismatches.items())
+        ]
         self._next["mismatch"] = self.clock.now_ns() + int(MISMATCH_REPEAT_S * S)
         effects: list[Effect] = [Journal((entry,))]
         effects += [Publish(wire.exec_alert(), a) for a in self.mismatch_alerts]
@@ -626,12 +720,18 @@ class ExecutionCore:
         return [Halted(reason, kind)]
 
     def cancel_requested(self) -> list[Effect]:
-        entries = tuple((RecordKind.CANCEL_REQUESTED, o.client_order_id, CancelRequested())
-                        for o in self.proj.open_orders())
+        entries = tuple(
+            (RecordKind.CANCEL_REQUESTED, o.client_order_id, CancelRequested()) for o in self.proj.open_orders()
+        )
         return [Journal(entries)] if entries else []
 
-    def adopt(self, mismatches: dict[str, tuple[Decimal, Decimal]], broker_positions: list[BrokerPosition],
-              actor: str, reason: str) -> list[Effect]:
+    def adopt(
+        self,
+        mismatches: dict[str, tuple[Decimal, Decimal]],
+        broker_positions: list[BrokerPosition],
+        actor: str,
+        reason: str,
+    ) -> list[Effect]:
         """The operator adopts the broker's positions: journalled, and a position-mismatch
         halt is lifted (what it stood for was just resolved)."""
         effects: list[Effect] = [Journal(tuple(adoption_entries(mismatches, broker_positions, actor, reason)))]
@@ -649,8 +749,12 @@ class ExecutionCore:
     def _position(self, symbol: str) -> Publish:
         pos = self.proj.position(symbol)
         mark = self.marks.get(symbol, pos.avg_entry_price)
-        return Publish(wire.exec_position(symbol), wire.PositionUpdate(
-            symbol, pos.qty, pos.avg_entry_price, pos.qty * mark, pos.unrealized_pnl(mark), pos.realized_pnl))
+        return Publish(
+            wire.exec_position(symbol),
+            wire.PositionUpdate(
+                symbol, pos.qty, pos.avg_entry_price, pos.qty * mark, pos.unrealized_pnl(mark), pos.realized_pnl
+            ),
+        )
 
     def _publish_positions(self) -> list[Effect]:
         return [self._position(symbol) for symbol in self.proj.positions]
@@ -660,8 +764,9 @@ class ExecutionCore:
 
     def pnl(self) -> wire.PnLUpdate:
         realized = self.proj.realized_pnl()
-        unrealized = sum((p.unrealized_pnl(self.marks.get(s, p.avg_entry_price))
-                          for s, p in self.proj.positions.items()), Decimal(0))
+        unrealized = sum(
+            (p.unrealized_pnl(self.marks.get(s, p.avg_entry_price)) for s, p in self.proj.positions.items()), Decimal(0)
+        )
         return wire.PnLUpdate(realized, unrealized, Decimal(0), Decimal(0))
 
     def _pnl(self) -> Publish:
@@ -671,18 +776,37 @@ class ExecutionCore:
         if kind == "positions":
             return [self._position(s).message for s in self.proj.positions]
         if kind == "orders":
-            return [wire.ExecutionReport(client_order_id=o.client_order_id, broker_order_id=o.broker_order_id,
-                                         intent_id=o.intent_id, strategy=o.strategy, symbol=o.symbol, side=o.side,
-                                         event=ReportEvent.SNAPSHOT, status=o.state.value, qty=o.qty,
-                                         filled_qty=o.filled_qty, avg_price=o.avg_fill_price,
-                                         order_type=o.order_type.value, time_in_force=o.time_in_force.value,
-                                         limit_price=o.limit_price, stop_price=o.stop_price, created_ns=o.created_ns)
-                    for o in self.proj.orders.values() if not o.is_terminal]
+            return [
+                wire.ExecutionReport(
+                    client_order_id=o.client_order_id,
+                    broker_order_id=o.broker_order_id,
+                    intent_id=o.intent_id,
+                    strategy=o.strategy,
+                    symbol=o.symbol,
+                    side=o.side,
+                    event=ReportEvent.SNAPSHOT,
+                    status=o.state.value,
+                    qty=o.qty,
+                    filled_qty=o.filled_qty,
+                    avg_price=o.avg_fill_price,
+                    order_type=o.order_type.value,
+                    time_in_force=o.time_in_force.value,
+                    limit_price=o.limit_price,
+                    stop_price=o.stop_price,
+                    created_ns=o.created_ns,
+                )
+                for o in self.proj.orders.values()
+                if not o.is_terminal
+            ]
         return []
 
 
-_KIND_EVENTS: dict[str, ReportEvent] = {RecordKind.INTENT: ReportEvent.PENDING_NEW, RecordKind.SUBMIT_SENT: ReportEvent.SUBMITTED,
-                RecordKind.UNKNOWN: ReportEvent.UNKNOWN, RecordKind.CANCEL_REQUESTED: ReportEvent.PENDING_CANCEL}
+_KIND_EVENTS: dict[str, ReportEvent] = {
+    RecordKind.INTENT: ReportEvent.PENDING_NEW,
+    RecordKind.SUBMIT_SENT: ReportEvent.SUBMITTED,
+    RecordKind.UNKNOWN: ReportEvent.UNKNOWN,
+    RecordKind.CANCEL_REQUESTED: ReportEvent.PENDING_CANCEL,
+}
 
 
 def _report_event(record: JournalRecord, order: Order) -> ReportEvent:

@@ -53,8 +53,10 @@ class MemoryJournal:
             raise JournalWriteError("disk full (simulated)")
         start = len(self.records) + 1
         # stored as the journal file stores them: the event's JSON object, read back
-        new = [JournalRecord(start + i, ts_ns, kind.value, coid, msgspec.json.decode(msgspec.json.encode(event)))
-               for i, (kind, coid, event) in enumerate(entries)]
+        new = [
+            JournalRecord(start + i, ts_ns, kind.value, coid, msgspec.json.decode(msgspec.json.encode(event)))
+            for i, (kind, coid, event) in enumerate(entries)
+        ]
         self.records += new
         return new
 

@@ -111,9 +111,21 @@ class BrokerReadFailed:
 
 
 BrokerResult = (
-    SubmitAcked | SubmitRefused | SubmitDuplicate | SubmitRateLimited | SubmitUnknown | LookupFound | LookupMissing
-    | LookupFailed | TradeUpdateSeen | MalformedTradeUpdate | StreamUp | StreamDown | BrokerOpenOrders
-    | BrokerPositions | BrokerReadFailed
+    SubmitAcked
+    | SubmitRefused
+    | SubmitDuplicate
+    | SubmitRateLimited
+    | SubmitUnknown
+    | LookupFound
+    | LookupMissing
+    | LookupFailed
+    | TradeUpdateSeen
+    | MalformedTradeUpdate
+    | StreamUp
+    | StreamDown
+    | BrokerOpenOrders
+    | BrokerPositions
+    | BrokerReadFailed
 )
 
 

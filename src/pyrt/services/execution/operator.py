@@ -50,11 +50,16 @@ class OperatorCommands:
 
     def cancel_all(self, timeout_s: float) -> wire.ControlResult:
         self.engine.run(self.core.cancel_requested())
-        data = cancel_all_at_broker(self.engine.venue, timeout_s, between=self.engine.drain_results,
-                                    may_call=lambda: self.core.budget.try_acquire("cancel"))
+        data = cancel_all_at_broker(
+            self.engine.venue,
+            timeout_s,
+            between=self.engine.drain_results,
+            may_call=lambda: self.core.budget.try_acquire("cancel"),
+        )
         ok = bool(data.pop("ok"))
-        return wire.ControlResult(ok, "broker confirms zero open orders" if ok else "open orders remain at the broker",
-                                  data)
+        return wire.ControlResult(
+            ok, "broker confirms zero open orders" if ok else "open orders remain at the broker", data
+        )
 
     def liquidate(self, cmd: wire.ControlCommand) -> wire.ControlResult:
         """Close every position with market orders (journal first, like any order). Runs
@@ -65,11 +70,13 @@ class OperatorCommands:
         for intent in liquidation_intents(self.core.proj, self.engine.clock.now_ns(), cmd.actor, cmd.reason):
             coid, effects = self.core.submit_liquidation(intent)
             self.engine.run(effects)
-            submitted.append({"symbol": intent.symbol, "side": intent.side.value, "qty": str(intent.qty),
-                              "client_order_id": coid})
+            submitted.append(
+                {"symbol": intent.symbol, "side": intent.side.value, "qty": str(intent.qty), "client_order_id": coid}
+            )
             failpoint("during_liquidation")
-        return wire.ControlResult(cancel.ok, f"{len(submitted)} closing orders submitted",
-                                  {"orders": submitted, "cancel": cancel.data})
+        return wire.ControlResult(
+            cancel.ok, f"{len(submitted)} closing orders submitted", {"orders": submitted, "cancel": cancel.data}
+        )
 
     def reconcile(self, apply: bool, cmd: wire.ControlCommand) -> wire.ControlResult:
         """Compare our positions and open orders with the broker's; with `apply`, adopt the

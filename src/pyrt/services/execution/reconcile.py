@@ -31,7 +31,9 @@ class Reconciliation:
         return not self.position_mismatches and not self.external_orders
 
 
-def reconcile_orders(proj: OrderProjection, broker_orders: list[BrokerOrder], known_coids: set[str] | None = None) -> Reconciliation:
+def reconcile_orders(
+    proj: OrderProjection, broker_orders: list[BrokerOrder], known_coids: set[str] | None = None
+) -> Reconciliation:
     """Bring every local order that is not final up to the broker's view. Orders the broker
     list does not show are looked up one by one (a missing list entry is not proof)."""
     result = Reconciliation()
@@ -50,7 +52,9 @@ def reconcile_orders(proj: OrderProjection, broker_orders: list[BrokerOrder], kn
     return result
 
 
-def reconcile_positions(proj: OrderProjection, broker_positions: list[BrokerPosition]) -> dict[str, tuple[Decimal, Decimal]]:
+def reconcile_positions(
+    proj: OrderProjection, broker_positions: list[BrokerPosition]
+) -> dict[str, tuple[Decimal, Decimal]]:
     """Symbols where our position (from the journal) differs from the broker's.
     A missing broker position means flat only because Alpaca omits flat positions."""
     broker = {p.symbol: p.qty for p in broker_positions}
@@ -82,8 +86,9 @@ def _is_live(order: BrokerOrder) -> bool:
     return not is_terminal_status(order.status)
 
 
-def reconcile_report(proj: OrderProjection, broker_positions: list[BrokerPosition],
-                     broker_open: list[BrokerOrder]) -> dict[str, Any]:
+def reconcile_report(
+    proj: OrderProjection, broker_positions: list[BrokerPosition], broker_open: list[BrokerOrder]
+) -> dict[str, Any]:
     """Our positions and open orders against the broker's, as the operator reads them."""
     mismatches = reconcile_positions(proj, broker_positions)
     ours_open = {o.client_order_id for o in proj.open_orders()}
@@ -94,19 +99,27 @@ def reconcile_report(proj: OrderProjection, broker_positions: list[BrokerPositio
         "local_positions": {s: str(p.qty) for s, p in proj.positions.items() if p.qty},
         "broker_positions": {p.symbol: str(p.qty) for p in broker_positions},
         "position_diffs": {s: {"local": str(o), "broker": str(b)} for s, (o, b) in sorted(mismatches.items())},
-        "local_open_orders": len(ours_open), "broker_open_orders": len(theirs_open),
-        "orders_only_local": sorted(ours_open - theirs_open), "orders_only_broker": sorted(theirs_open - ours_open),
+        "local_open_orders": len(ours_open),
+        "broker_open_orders": len(theirs_open),
+        "orders_only_local": sorted(ours_open - theirs_open),
+        "orders_only_broker": sorted(theirs_open - ours_open),
     }
 
 
-def adoption_entries(mismatches: dict[str, tuple[Decimal, Decimal]], broker_positions: list[BrokerPosition],
-                     actor: str, reason: str) -> list[Entry]:
+def adoption_entries(
+    mismatches: dict[str, tuple[Decimal, Decimal]], broker_positions: list[BrokerPosition], actor: str, reason: str
+) -> list[Entry]:
     """Journal records that make our position in each mismatching symbol exactly the broker's."""
     by_symbol = {p.symbol: p for p in broker_positions}
     entries: list[Entry] = []
     for symbol in sorted(mismatches):
         bp = by_symbol.get(symbol)
-        adopted = AdoptedPosition(symbol=symbol, qty=bp.qty if bp else Decimal(0),
-                                  avg_entry_price=bp.avg_entry_price if bp else Decimal(0), by=actor, reason=reason)
+        adopted = AdoptedPosition(
+            symbol=symbol,
+            qty=bp.qty if bp else Decimal(0),
+            avg_entry_price=bp.avg_entry_price if bp else Decimal(0),
+            by=actor,
+            reason=reason,
+        )
         entries.append((RecordKind.RECONCILIATION, "", PositionAdopted(adopt_position=adopted)))
     return entries

@@ -30,8 +30,7 @@ def intent_entries(coid: str, intent: OrderIntent, tick_ns: int = 0) -> list[Ent
 
 def ack_entries(coid: str, order: BrokerOrder, submit_call_ns: int = 0) -> list[Entry]:
     """The POST was answered: the broker's id and status (fills come as events)."""
-    return [(RecordKind.ACK, coid, Acked(status=order.status, broker_order_id=order.id,
-                                         submit_call_ns=submit_call_ns))]
+    return [(RecordKind.ACK, coid, Acked(status=order.status, broker_order_id=order.id, submit_call_ns=submit_call_ns))]
 
 
 def refused_entries(coid: str, status: int, message: str) -> list[Entry]:
@@ -45,8 +44,18 @@ def unknown_entries(coid: str, reason: str) -> list[Entry]:
 
 def snapshot_entries(coid: str, order: BrokerOrder, kind: RecordKind = RecordKind.STATUS) -> list[Entry]:
     """A REST snapshot of an order (lookup or reconciliation)."""
-    return [(kind, coid, BrokerStatus(status=order.status, broker_order_id=order.id, filled_qty=order.filled_qty,
-                                      filled_avg_price=order.filled_avg_price))]
+    return [
+        (
+            kind,
+            coid,
+            BrokerStatus(
+                status=order.status,
+                broker_order_id=order.id,
+                filled_qty=order.filled_qty,
+                filled_avg_price=order.filled_avg_price,
+            ),
+        )
+    ]
 
 
 def not_found_entries(coid: str, reason: str) -> list[Entry]:
@@ -69,8 +78,18 @@ def trade_update_entries(proj: OrderProjection, update: TradeUpdateReport) -> li
         # the stream told us before the POST reply did (or the reply was lost)
         entries.append((RecordKind.ACK, coid, Acked(status="new", broker_order_id=update.order.id)))
     if update.event in _FILL_EVENTS and update.execution_id and update.qty is not None and update.price is not None:
-        entries.append((RecordKind.FILL, coid, Filled(execution_id=update.execution_id, qty=update.qty,
-                                                      price=update.price, position_qty=update.position_qty)))
+        entries.append(
+            (
+                RecordKind.FILL,
+                coid,
+                Filled(
+                    execution_id=update.execution_id,
+                    qty=update.qty,
+                    price=update.price,
+                    position_qty=update.position_qty,
+                ),
+            )
+        )
     elif update.event not in _FILL_EVENTS:
         entries.append((RecordKind.STATUS, coid, BrokerEvent(event=update.event, broker_order_id=update.order.id)))
     return entries

@@ -92,19 +92,34 @@ class ExecutionEngine:
         self.exec_metrics = required(rt.metrics.execution, "execution")
         self.trading_metrics = required(rt.metrics.trading, "trading")
         self.journal = JournalFile(ex.journal_path, synchronous=ex.journal_synchronous)
-        budget = RequestBudget(ex.request_budget_per_minute, ex.cancel_reserve_per_minute, self.clock,
-                               read_reserve=ex.read_reserve_per_minute)
+        budget = RequestBudget(
+            ex.request_budget_per_minute,
+            ex.cancel_reserve_per_minute,
+            self.clock,
+            read_reserve=ex.read_reserve_per_minute,
+        )
         # the broker's own count (X-RateLimit-*) tightens the budget: the key may be shared
-        self.venue: VenuePort = venue if venue is not None else make_venue(
-            cfg, timeout_s=ex.submit_timeout_s, on_rate_limit_headers=budget.on_headers)
+        self.venue: VenuePort = (
+            venue
+            if venue is not None
+            else make_venue(cfg, timeout_s=ex.submit_timeout_s, on_rate_limit_headers=budget.on_headers)
+        )
         watchdog = Watchdog(self.clock.now_ns(), ex.watchdog_risk_silence_s, ex.watchdog_cancel_after_s)
-        self.core = ExecutionCore(self.clock, budget, max_resend_age_s=ex.max_resend_age_s,
-                                  submit_timeout_s=ex.submit_timeout_s, watchdog=watchdog)
+        self.core = ExecutionCore(
+            self.clock,
+            budget,
+            max_resend_age_s=ex.max_resend_age_s,
+            submit_timeout_s=ex.submit_timeout_s,
+            watchdog=watchdog,
+        )
         self.server = ReplyServer(ex.order_endpoint, server_id="execution_engine")
         self.pub = ZmqPublisher(ex.report_publish_address, publisher_id="execution_engine")
         # marks and market-data liveness only: the newest frame per topic, drained every MD_DRAIN_S
-        self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address,
-                                [wire.MD_QUOTE_PREFIX, wire.heartbeat("market_data")], conflate=True)
+        self.md = ZmqSubscriber(
+            cfg.system.market_data.zmq_publish_address,
+            [wire.MD_QUOTE_PREFIX, wire.heartbeat("market_data")],
+            conflate=True,
+        )
         self._md_due = Every(MD_DRAIN_S)
         self._second = Every(1.0)
         self.risk_hb = ZmqSubscriber(cfg.system.risk.publish_address, [wire.heartbeat("risk_manager")])
@@ -122,13 +137,19 @@ class ExecutionEngine:
         t0 = time.monotonic()
         self.core.replay(list(self.journal.iter_records()))
         proj = self.core.proj
-        log.info("journal replayed: %d records, %d orders, %d positions", proj.last_seq, len(proj.orders),
-                 len(proj.positions))
+        log.info(
+            "journal replayed: %d records, %d orders, %d positions",
+            proj.last_seq,
+            len(proj.orders),
+            len(proj.positions),
+        )
         self.stream.start()
         # listen before looking: an event after the broker snapshot must not be missed
         if not self.stream.connected.wait(STREAM_CONNECT_TIMEOUT_S):
-            log.warning("trade_updates stream not connected after %.0fs: relying on polling until it is",
-                        STREAM_CONNECT_TIMEOUT_S)
+            log.warning(
+                "trade_updates stream not connected after %.0fs: relying on polling until it is",
+                STREAM_CONNECT_TIMEOUT_S,
+            )
         unresolved = self.core.unresolved()
         broker_orders = _retry_read(lambda: self.venue.list_orders("open"))
         if unresolved:
@@ -144,8 +165,13 @@ class ExecutionEngine:
             self.drain_results()
         self.run(self.core.on_startup_positions(_retry_read(self.venue.positions)))
         self.run(self.core.start_accepting())
-        log.info("reconciliation done in %.2fs: %d orders checked, %d looked up, halted=%s",
-                 time.monotonic() - t0, len(unresolved), len(lookups), bool(self.core.halted_reason))
+        log.info(
+            "reconciliation done in %.2fs: %d orders checked, %d looked up, halted=%s",
+            time.monotonic() - t0,
+            len(unresolved),
+            len(lookups),
+            bool(self.core.halted_reason),
+        )
 
     # ================================================================= effects
     def run(self, effects: list[Effect]) -> bool:
@@ -210,8 +236,9 @@ class ExecutionEngine:
                 self._handle_intent(identity, env, payload)
             elif isinstance(payload, wire.SnapshotRequest):
                 items = self.core.snapshot(payload.kind)
-                self.server.reply(identity, wire.Snapshot(payload.kind, items, self.pub.publisher_id),
-                                  env.correlation_id)
+                self.server.reply(
+                    identity, wire.Snapshot(payload.kind, items, self.pub.publisher_id), env.correlation_id
+                )
             elif isinstance(payload, wire.ControlCommand):
                 before = self.core.status()
                 result = self.operator.handle(payload)
@@ -230,8 +257,14 @@ class ExecutionEngine:
         adm, effects = self.core.on_intent(intent, env.ts_event)
         if not self.run(effects):
             adm = Admission(adm.client_order_id, False, JOURNAL_WRITE_FAILED, "journal write failed: order NOT sent")
-        ack = wire.OrderAck(intent_id=intent.intent_id, client_order_id=adm.client_order_id, accepted=adm.accepted,
-                            reason_code=adm.reason_code, message=adm.message, duplicate=adm.duplicate)
+        ack = wire.OrderAck(
+            intent_id=intent.intent_id,
+            client_order_id=adm.client_order_id,
+            accepted=adm.accepted,
+            reason_code=adm.reason_code,
+            message=adm.message,
+            duplicate=adm.duplicate,
+        )
         self.server.reply(identity, ack, env.correlation_id)
         if not adm.accepted:
             log.warning("order rejected locally intent=%s reason=%s %s", intent.intent_id, adm.reason_code, adm.message)
@@ -319,8 +352,9 @@ class ExecutionEngine:
         self.rt.export_drops(self.md, self.risk_hb, self.server)
         core = self.core
         status = "halted" if core.halted_reason else "ok" if core.accepting else "starting"
-        self.pub.publish(wire.heartbeat("execution_engine"),
-                         wire.Heartbeat("execution_engine", status, self.clock.now_ns()))
+        self.pub.publish(
+            wire.heartbeat("execution_engine"), wire.Heartbeat("execution_engine", status, self.clock.now_ns())
+        )
         m = self.exec_metrics
         m.submit_queue_depth.set(core.queued())
         m.submit_queue_oldest_seconds.set(core.oldest_queued_s())

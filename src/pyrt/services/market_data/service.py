@@ -77,7 +77,9 @@ class MarketDataService:
     ``rt.stop_event`` and returns the exit code. ``idle_timeout_s`` and ``tick_s`` are
     there for tests."""
 
-    def __init__(self, rt: ServiceRuntime, idle_timeout_s: float | None = IDLE_TIMEOUT_S, tick_s: float = TICK_S) -> None:
+    def __init__(
+        self, rt: ServiceRuntime, idle_timeout_s: float | None = IDLE_TIMEOUT_S, tick_s: float = TICK_S
+    ) -> None:
         cfg = rt.cfg
         md = cfg.system.market_data
         self.rt = rt
@@ -344,24 +346,33 @@ class MarketDataService:
                 published += 1
             if published:
                 self.metrics.bars_gap_filled.inc(published)
-                self.log.info("bar gap filled after connect symbol=%s bars=%d since=%s", symbol, published,
-                              iso_utc(newest[symbol]))
+                self.log.info(
+                    "bar gap filled after connect symbol=%s bars=%d since=%s",
+                    symbol,
+                    published,
+                    iso_utc(newest[symbol]),
+                )
 
     def _fetch_bars(self, newest: dict[str, int], until_ns: int, limit: int) -> dict[str, list[Any]]:
         """Executor thread: alpaca-py's historical client, one request per symbol."""
         if self._bars_client is None:
             from pyrt.venues.alpaca.history import MinuteBarsClient
 
-            self._bars_client = MinuteBarsClient(self._venue.data_rest_url,
-                                                 self._secrets.api_key_id.get_secret_value(),
-                                                 self._secrets.api_secret_key.get_secret_value(), self._feed)
+            self._bars_client = MinuteBarsClient(
+                self._venue.data_rest_url,
+                self._secrets.api_key_id.get_secret_value(),
+                self._secrets.api_secret_key.get_secret_value(),
+                self._feed,
+            )
         return {s: self._bars_client.newest(s, after, until_ns, limit) for s, after in newest.items()}
 
     def _malformed(self, msg: Any, exc: Exception) -> None:
         self.malformed += 1
         self.common.error("malformed_feed")
         if should_log(self.malformed):
-            self.log.warning("malformed feed message dropped count=%d error=%s message=%.200r", self.malformed, exc, msg)
+            self.log.warning(
+                "malformed feed message dropped count=%d error=%s message=%.200r", self.malformed, exc, msg
+            )
 
     # ------------------------------------------------------------------ FeedListener
     def _bad_frame(self, frame: Any, error: Exception) -> None:
@@ -410,7 +421,9 @@ class MarketDataService:
             self.stream.policy = BackoffPolicy.from_config(md.reconnect)
             self.bars.resize(md.bars_to_keep)
             if (md.zmq_publish_address, cfg.venue.data_stream_url, Path(md.cache_dir)) != (
-                self.publish_address, self.stream.url, self.cache_dir
+                self.publish_address,
+                self.stream.url,
+                self.cache_dir,
             ):
                 self.log.warning("market data: publish address, data stream url and cache dir change after a restart")
         except Exception:

@@ -16,7 +16,7 @@ import threading
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pyrt.bus import schema as wire
 from pyrt.bus.poller import Poller
@@ -60,16 +60,22 @@ class RiskManager:
         self._restore()
         self.server = ReplyServer(cfg.system.risk.intent_endpoint, server_id="risk_manager")
         # shorter than the signal bridge's wait on us (config checks risk_timeout_ms > this)
-        self.exec = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=cfg.system.risk.execution_timeout_ms,
-                                  client_id="risk_manager")
+        self.exec = RequestClient(
+            cfg.system.execution.order_endpoint,
+            timeout_ms=cfg.system.risk.execution_timeout_ms,
+            client_id="risk_manager",
+        )
         self.pub = ZmqPublisher(cfg.system.risk.publish_address, publisher_id="risk_manager")
         # marks only: the newest quote per symbol, drained every MD_DRAIN_S and before each
         # intent (so the collar sees the freshest quote) instead of waking for every quote
         self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_QUOTE_PREFIX], conflate=True)
         self._md_due = Every(MD_DRAIN_S)
         self._resync = False
-        self.reports = ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_PREFIX],
-                                     on_gap=rt.gap_handler(lambda info: setattr(self, "_resync", True)))
+        self.reports = ZmqSubscriber(
+            cfg.system.execution.report_publish_address,
+            [wire.EXEC_PREFIX],
+            on_gap=rt.gap_handler(lambda info: setattr(self, "_resync", True)),
+        )
         self.session = _session_calendar(cfg)
         self._dirty = True
         self._last_save = 0.0
@@ -93,8 +99,11 @@ class RiskManager:
             log.error("saved risk state %s invalid (%s): starting HALTED", self.state_path, exc)
             self.core.set_trading_state("HALTED", f"saved risk state invalid: {exc}")
             return
-        log.info("risk state restored: trading_state=%s circuit_breaker_active=%s", self.core.trading_state.value,
-                 self.core.breaker.active)
+        log.info(
+            "risk state restored: trading_state=%s circuit_breaker_active=%s",
+            self.core.trading_state.value,
+            self.core.breaker.active,
+        )
 
     def save(self) -> None:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,14 +138,28 @@ class RiskManager:
             msg = self._forward(intent, decision, ts_event)
             decision = msg.decision
         if msg.outcome == wire.OUTCOME_UNKNOWN:
-            log.error("order outcome unknown: intent=%s strategy=%s %s %s %s client_order_id=%s: %s",
-                      intent.intent_id, intent.strategy, intent.side.value, intent.qty, intent.symbol,
-                      msg.client_order_id, decision.message)
+            log.error(
+                "order outcome unknown: intent=%s strategy=%s %s %s %s client_order_id=%s: %s",
+                intent.intent_id,
+                intent.strategy,
+                intent.side.value,
+                intent.qty,
+                intent.symbol,
+                msg.client_order_id,
+                decision.message,
+            )
         elif not decision.approved:
             m.checks_failed.labels(reason=decision.reason_code).inc()
-            log.warning("risk limit violation: intent=%s strategy=%s %s %s %s denied reason=%s %s", intent.intent_id,
-                        intent.strategy, intent.side.value, intent.qty, intent.symbol, decision.reason_code,
-                        decision.message)
+            log.warning(
+                "risk limit violation: intent=%s strategy=%s %s %s %s denied reason=%s %s",
+                intent.intent_id,
+                intent.strategy,
+                intent.side.value,
+                intent.qty,
+                intent.symbol,
+                decision.reason_code,
+                decision.message,
+            )
         self._dirty = True
         self.metrics.common.messages_processed.inc()
         self.metrics.common.processing_latency.observe(time.perf_counter() - t0)
@@ -155,19 +178,31 @@ class RiskManager:
             # caller who took it for one would send it again and double the position)
             self.core.on_error("execution_timeout")
             return wire.RiskDecisionMsg(
-                RiskDecision(intent_id=intent.intent_id, approved=True, reason_code=EXECUTION_TIMEOUT,
-                             message="approved, but the execution engine did not answer in time: the order may have "
-                                     "been sent; its outcome will arrive as a report (do not resend)",
-                             ts_ns=self.clock.now_ns()),
-                outcome=wire.OUTCOME_UNKNOWN, client_order_id=client_order_id(intent.strategy, intent.intent_id))
+                RiskDecision(
+                    intent_id=intent.intent_id,
+                    approved=True,
+                    reason_code=EXECUTION_TIMEOUT,
+                    message="approved, but the execution engine did not answer in time: the order may have "
+                    "been sent; its outcome will arrive as a report (do not resend)",
+                    ts_ns=self.clock.now_ns(),
+                ),
+                outcome=wire.OUTCOME_UNKNOWN,
+                client_order_id=client_order_id(intent.strategy, intent.intent_id),
+            )
         ack = env.payload
         if isinstance(ack, wire.OrderAck) and ack.accepted:
             return wire.RiskDecisionMsg(decision)
         code = getattr(ack, "reason_code", "EXECUTION_REFUSED")
         self.core.on_order_closed(intent.intent_id)
-        return wire.RiskDecisionMsg(RiskDecision(intent_id=intent.intent_id, approved=False,
-                                                 reason_code=f"EXECUTION_{code}", message=getattr(ack, "message", ""),
-                                                 ts_ns=self.clock.now_ns()))
+        return wire.RiskDecisionMsg(
+            RiskDecision(
+                intent_id=intent.intent_id,
+                approved=False,
+                reason_code=f"EXECUTION_{code}",
+                message=getattr(ack, "message", ""),
+                ts_ns=self.clock.now_ns(),
+            )
+        )
 
     def control(self, cmd: wire.ControlCommand) -> wire.ControlResult:
         """Apply an operator command received over the bus and audit it (reads are not)."""
@@ -197,7 +232,8 @@ class RiskManager:
     def status(self) -> dict[str, Any]:
         g = self.core.gauges()
         return {k: str(v) if isinstance(v, Decimal) else v for k, v in g.items()} | {
-            "breaker": {k: str(v) if isinstance(v, Decimal) else v for k, v in self.core.breaker.status().items()}}
+            "breaker": {k: str(v) if isinstance(v, Decimal) else v for k, v in self.core.breaker.status().items()}
+        }
 
     # ------------------------------------------------------------------ inputs
     def on_market_data(self) -> None:
@@ -246,11 +282,18 @@ class RiskManager:
     def _publish_state(self) -> None:
         core = self.core
         self.risk_metrics.circuit_breaker_active.set(int(core.breaker.active))
-        state = core.trading_state.value
-        if core.breaker.active:
-            state = core.breaker.status().get("mode", "HALTED")
-        self.pub.publish(wire.risk_state(), wire.RiskState(state, core.trading_state_reason or str(
-            core.breaker.status().get("reason", "")), core.breaker.active, core.breaker.daily_pnl))
+        state: Literal["ACTIVE", "REDUCING", "HALTED"] = core.trading_state.value
+        if core.breaker.active:  # the breaker's mode; anything unexpected reads as the safest
+            state = "REDUCING" if core.breaker.status().get("mode") == "REDUCING" else "HALTED"
+        self.pub.publish(
+            wire.risk_state(),
+            wire.RiskState(
+                state,
+                core.trading_state_reason or str(core.breaker.status().get("reason", "")),
+                core.breaker.active,
+                core.breaker.daily_pnl,
+            ),
+        )
 
     def _publish_limits(self) -> None:
         self.risk_metrics.max_position_size.set(float(self.core.limits.position_limits.max_shares))

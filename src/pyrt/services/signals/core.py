@@ -83,8 +83,9 @@ class _Runtime:
         "total_errors",
     )
 
-    def __init__(self, strategy: Strategy, ctx: StrategyContext,
-                 books: dict[str, SymbolBook], states: dict[str, SymbolState]) -> None:
+    def __init__(
+        self, strategy: Strategy, ctx: StrategyContext, books: dict[str, SymbolBook], states: dict[str, SymbolState]
+    ) -> None:
         self.strategy = strategy
         self.ctx = ctx
         self.books = books
@@ -127,9 +128,7 @@ class SignalCore:
         self.dropped_intents = 0
         self.sent_intents = 0
         self.signals = 0
-        self._ids = (
-            IntentIdFactory(intent_epoch) if intent_epoch else IntentIdFactory.from_clock(clock)
-        )
+        self._ids = IntentIdFactory(intent_epoch) if intent_epoch else IntentIdFactory.from_clock(clock)
         self._last_quotes: dict[str, Quote] = {}
         self._events: deque[CoreEvent] = deque(maxlen=max_buffered_events)
         self._pending: dict[str, tuple[_Runtime, SymbolBook]] = {}
@@ -194,8 +193,7 @@ class SignalCore:
                 self._collect(rt, result, outputs, symbol, hook)
         return outputs or NO_OUTPUT
 
-    def _collect(self, rt: _Runtime, result: Any, outputs: list[Output], symbol: str,
-                 hook: str) -> None:
+    def _collect(self, rt: _Runtime, result: Any, outputs: list[Output], symbol: str, hook: str) -> None:
         try:
             items = list(result)
         except TypeError:
@@ -208,8 +206,9 @@ class SignalCore:
                 if self._accept_intent(rt, item):
                     outputs.append(item)
             else:
-                self._record_error(rt, symbol, hook, "TypeError",
-                                   f"returned {type(item).__name__}, not Signal or OrderIntent")
+                self._record_error(
+                    rt, symbol, hook, "TypeError", f"returned {type(item).__name__}, not Signal or OrderIntent"
+                )
 
     def _accept_intent(self, rt: _Runtime, intent: OrderIntent) -> bool:
         book = rt.books.get(intent.symbol)
@@ -228,9 +227,15 @@ class SignalCore:
             reason = self._replaying
         if reason:
             self.dropped_intents += 1
-            self._events.append(IntentDropped(strategy=rt.strategy.name, symbol=intent.symbol,
-                                              intent_id=intent.intent_id, reason=reason,
-                                              ts_ns=self.clock.now_ns()))
+            self._events.append(
+                IntentDropped(
+                    strategy=rt.strategy.name,
+                    symbol=intent.symbol,
+                    intent_id=intent.intent_id,
+                    reason=reason,
+                    ts_ns=self.clock.now_ns(),
+                )
+            )
             return False
         if not self.trading_enabled:
             self.suppressed_intents += 1
@@ -241,17 +246,23 @@ class SignalCore:
         self.sent_intents += 1
         return True
 
-    def _record_error(self, rt: _Runtime, symbol: str, hook: str, error_type: str,
-                      message: str) -> None:
+    def _record_error(self, rt: _Runtime, symbol: str, hook: str, error_type: str, message: str) -> None:
         rt.consecutive_errors += 1
         rt.total_errors += 1
         now = self.clock.now_ns()
-        self._events.append(StrategyError(
-            strategy=rt.strategy.name, symbol=symbol, hook=hook, error_type=error_type,
-            message=message[:500], consecutive=rt.consecutive_errors, ts_ns=now))
+        self._events.append(
+            StrategyError(
+                strategy=rt.strategy.name,
+                symbol=symbol,
+                hook=hook,
+                error_type=error_type,
+                message=message[:500],
+                consecutive=rt.consecutive_errors,
+                ts_ns=now,
+            )
+        )
         if rt.enabled and rt.consecutive_errors >= self.max_consecutive_errors:
-            self.disable_strategy(
-                rt.strategy.name, f"{rt.consecutive_errors} consecutive errors")
+            self.disable_strategy(rt.strategy.name, f"{rt.consecutive_errors} consecutive errors")
 
     # --- order path feedback ----------------------------------------------------------
 
@@ -294,8 +305,7 @@ class SignalCore:
         try:
             rt.strategy.on_intent_closed(rt.ctx, intent, outcome)
         except Exception as exc:
-            self._record_error(rt, intent.symbol, "on_intent_closed", type(exc).__name__,
-                               str(exc))
+            self._record_error(rt, intent.symbol, "on_intent_closed", type(exc).__name__, str(exc))
 
     def set_position(self, strategy: str, symbol: str, qty: Decimal) -> None:
         """Set a position from a snapshot (start-up, reconciliation)."""
@@ -313,8 +323,7 @@ class SignalCore:
         if not rt.enabled:
             return
         rt.enabled = False
-        self._events.append(StrategyDisabled(strategy=name, reason=reason,
-                                             ts_ns=self.clock.now_ns()))
+        self._events.append(StrategyDisabled(strategy=name, reason=reason, ts_ns=self.clock.now_ns()))
         self._rebuild_routes()
 
     def enable_strategy(self, name: str) -> None:

@@ -30,7 +30,9 @@ from pyrt.services.signals.strategy import Signal, SignalDirection
 log = logging.getLogger("pyrt.signal_bridge")
 
 _WIRE_DIRECTION: dict[SignalDirection, Literal["long", "short", "flat"]] = {
-    SignalDirection.LONG: "long", SignalDirection.SHORT: "short", SignalDirection.FLAT: "flat",
+    SignalDirection.LONG: "long",
+    SignalDirection.SHORT: "short",
+    SignalDirection.FLAT: "flat",
 }
 
 SAFE_MODE_ENV = "PYRT_SAFE_MODE"
@@ -42,8 +44,9 @@ def strategy_specs(cfg: Any) -> list[dict[str, Any]]:
     specs = []
     for s in cfg.system.signals.strategies:
         params = {"order_qty": sizing.order_qty, "max_position_shares": sizing.max_position_shares, **s.params}
-        specs.append({"name": s.name, "kind": s.kind, "symbols": list(s.symbols), "params": params,
-                      "enabled": s.enabled})
+        specs.append(
+            {"name": s.name, "kind": s.kind, "symbols": list(s.symbols), "params": params, "enabled": s.enabled}
+        )
     return specs
 
 
@@ -57,19 +60,27 @@ class SignalBridge:
             raise RuntimeError("signal bridge started with another service's metrics (service name mismatch)")
         self.bridge_metrics = rt.metrics.signal_bridge
         safe = os.environ.get(SAFE_MODE_ENV, "") in ("1", "true", "yes")
-        self.core = SignalCore(build_strategies(strategy_specs(cfg)), self.clock, trading_enabled=not safe,
-                               intent_epoch=None, max_bar_age_ns=int(cfg.system.signals.max_bar_age_s * 1e9))
+        self.core = SignalCore(
+            build_strategies(strategy_specs(cfg)),
+            self.clock,
+            trading_enabled=not safe,
+            intent_epoch=None,
+            max_bar_age_ns=int(cfg.system.signals.max_bar_age_s * 1e9),
+        )
         if safe:
             log.warning("SAFE MODE: signals are computed but no order is sent until trading is enabled")
         self.owner = self._symbol_owners(cfg)
-        self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_PREFIX],
-                                on_gap=rt.gap_handler())
+        self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_PREFIX], on_gap=rt.gap_handler())
         self._resync = False
-        self.reports = ZmqSubscriber(cfg.system.execution.report_publish_address, [wire.EXEC_REPORT_PREFIX],
-                                     on_gap=rt.gap_handler(lambda info: setattr(self, "_resync", True)))
+        self.reports = ZmqSubscriber(
+            cfg.system.execution.report_publish_address,
+            [wire.EXEC_REPORT_PREFIX],
+            on_gap=rt.gap_handler(lambda info: setattr(self, "_resync", True)),
+        )
         self.pub = ZmqPublisher(cfg.system.signals.publish_address, publisher_id="signal_bridge")
-        self.risk = RequestClient(cfg.system.risk.intent_endpoint, timeout_ms=cfg.system.signals.risk_timeout_ms,
-                                  client_id="signal_bridge")
+        self.risk = RequestClient(
+            cfg.system.risk.intent_endpoint, timeout_ms=cfg.system.signals.risk_timeout_ms, client_id="signal_bridge"
+        )
         self.exec = RequestClient(cfg.system.execution.order_endpoint, timeout_ms=3000, client_id="signal_bridge_q")
         self.control_server = ReplyServer(cfg.system.signals.control_endpoint, server_id="signal_bridge")
         self.stale: set[str] = set()
@@ -141,11 +152,24 @@ class SignalBridge:
         for out in outputs:
             if isinstance(out, Signal):
                 self.bridge_metrics.signals_generated.labels(strategy=out.strategy).inc()
-                self.pub.publish(wire.signal(out.strategy, out.symbol), wire.Signal(
-                    out.strategy, out.symbol, _WIRE_DIRECTION[SignalDirection(out.direction)],
-                    float(out.strength), out.ts_ns, dict(out.features)))
-                log.info("signal strategy=%s symbol=%s direction=%s strength=%.2f", out.strategy, out.symbol,
-                         getattr(out.direction, "value", out.direction), out.strength)
+                self.pub.publish(
+                    wire.signal(out.strategy, out.symbol),
+                    wire.Signal(
+                        out.strategy,
+                        out.symbol,
+                        _WIRE_DIRECTION[SignalDirection(out.direction)],
+                        float(out.strength),
+                        out.ts_ns,
+                        dict(out.features),
+                    ),
+                )
+                log.info(
+                    "signal strategy=%s symbol=%s direction=%s strength=%.2f",
+                    out.strategy,
+                    out.symbol,
+                    getattr(out.direction, "value", out.direction),
+                    out.strength,
+                )
             elif isinstance(out, OrderIntent):
                 self._send_intent(out, tick_ns)
 
@@ -155,7 +179,9 @@ class SignalBridge:
         try:
             env = self.risk.request(wire.OrderIntentMsg(intent), correlation_id=intent.intent_id, ts_event=tick_ns)
         except RequestTimeout:
-            log.error("risk manager did not answer intent %s in time: treated as denied (RISK_TIMEOUT)", intent.intent_id)
+            log.error(
+                "risk manager did not answer intent %s in time: treated as denied (RISK_TIMEOUT)", intent.intent_id
+            )
             self.core.on_risk_decision(intent.intent_id, False, "RISK_TIMEOUT")
             self.bridge_metrics.intents_denied.labels(reason="RISK_TIMEOUT").inc()
             return
@@ -166,7 +192,9 @@ class SignalBridge:
             return
         self.core.on_risk_decision(intent.intent_id, decision.approved, decision.reason_code)
         if decision.approved:
-            log.info("intent approved intent=%s %s %s %s", intent.intent_id, intent.side.value, intent.qty, intent.symbol)
+            log.info(
+                "intent approved intent=%s %s %s %s", intent.intent_id, intent.side.value, intent.qty, intent.symbol
+            )
         else:
             self.bridge_metrics.intents_denied.labels(reason=decision.reason_code).inc()
             log.info("intent denied intent=%s reason=%s", intent.intent_id, decision.reason_code)
@@ -184,8 +212,15 @@ class SignalBridge:
         for ev in self.core.drain_events():
             if isinstance(ev, StrategyError):
                 self.metrics.common.error("strategy")
-                log.error("strategy error strategy=%s symbol=%s hook=%s %s: %s (consecutive %d)", ev.strategy,
-                          ev.symbol, ev.hook, ev.error_type, ev.message, ev.consecutive)
+                log.error(
+                    "strategy error strategy=%s symbol=%s hook=%s %s: %s (consecutive %d)",
+                    ev.strategy,
+                    ev.symbol,
+                    ev.hook,
+                    ev.error_type,
+                    ev.message,
+                    ev.consecutive,
+                )
             elif isinstance(ev, StrategyDisabled):
                 log.error("strategy disabled strategy=%s reason=%s", ev.strategy, ev.reason)
             elif isinstance(ev, IntentDropped):
@@ -201,8 +236,12 @@ class SignalBridge:
             if cmd.action == "set_trading_enabled":
                 enabled = cmd.args.get("enabled", "true") == "true"
                 self.core.set_trading_enabled(enabled)
-                log.warning("automatic trading %s by %s: %s", "ENABLED" if enabled else "DISABLED (safe mode)",
-                            cmd.actor or "operator", cmd.reason)
+                log.warning(
+                    "automatic trading %s by %s: %s",
+                    "ENABLED" if enabled else "DISABLED (safe mode)",
+                    cmd.actor or "operator",
+                    cmd.reason,
+                )
                 result = wire.ControlResult(True, f"trading {'enabled' if enabled else 'disabled'}", self.status())
             elif cmd.action == "status":
                 result = wire.ControlResult(True, data=self.status())
@@ -213,9 +252,14 @@ class SignalBridge:
 
     def status(self) -> dict[str, Any]:
         c = self.core
-        return {"trading_enabled": c.trading_enabled, "signals": c.signals, "sent_intents": c.sent_intents,
-                "suppressed_intents": c.suppressed_intents, "disabled_strategies": list(c.disabled_strategies),
-                "stale_symbols": sorted(self.stale)}
+        return {
+            "trading_enabled": c.trading_enabled,
+            "signals": c.signals,
+            "sent_intents": c.sent_intents,
+            "suppressed_intents": c.suppressed_intents,
+            "disabled_strategies": list(c.disabled_strategies),
+            "stale_symbols": sorted(self.stale),
+        }
 
     # ------------------------------------------------------------------ loop
     def serve(self) -> None:
@@ -236,8 +280,12 @@ class SignalBridge:
                 self._load_positions()  # a gap in the reports: take the engine's positions
             if self._heartbeat_due.due():
                 self.rt.export_drops(self.md, self.reports, self.control_server)
-                self.pub.publish(wire.heartbeat("signal_bridge"), wire.Heartbeat(
-                    "signal_bridge", "ok" if self.core.trading_enabled else "safe_mode", self.clock.now_ns()))
+                self.pub.publish(
+                    wire.heartbeat("signal_bridge"),
+                    wire.Heartbeat(
+                        "signal_bridge", "ok" if self.core.trading_enabled else "safe_mode", self.clock.now_ns()
+                    ),
+                )
             self.rt.try_reload()
 
     def ready_info(self) -> dict[str, Any]:

@@ -199,9 +199,7 @@ def buy_entry_qty(position: Decimal, order_qty: Decimal, max_position: Decimal) 
     return max(ZERO, min(order_qty, room))
 
 
-def sell_entry_qty(
-    position: Decimal, order_qty: Decimal, max_position: Decimal, allow_short: bool
-) -> Decimal:
+def sell_entry_qty(position: Decimal, order_qty: Decimal, max_position: Decimal, allow_short: bool) -> Decimal:
     """Shares to sell short so that position - qty >= -max_position; 0 unless shorting
     is allowed."""
     if not allow_short:
@@ -220,9 +218,7 @@ class Strategy:
     params_type: ClassVar[type[Any]] = OrderSettings
     allow_concurrent_intents: ClassVar[bool] = False
 
-    def __init__(
-        self, name: str, symbols: Sequence[str], params: Mapping[str, Any] | None = None
-    ) -> None:
+    def __init__(self, name: str, symbols: Sequence[str], params: Mapping[str, Any] | None = None) -> None:
         self.name = validate_strategy_name(name)
         if isinstance(symbols, str) or not symbols:
             raise StrategyConfigError(f"strategy {name!r}: symbols: expected a non-empty list")
@@ -352,9 +348,7 @@ class Strategy:
 def validate_strategy_name(name: object) -> str:
     """Strategy names are 1-15 chars of letters, digits and '_' (they go into ids)."""
     if not isinstance(name, str) or not _NAME_RE.match(name) or len(name) > MAX_STRATEGY_NAME_LEN:
-        raise StrategyConfigError(
-            f"strategy {name!r}: name: expected 1-{MAX_STRATEGY_NAME_LEN} letters, digits or '_'"
-        )
+        raise StrategyConfigError(f"strategy {name!r}: name: expected 1-{MAX_STRATEGY_NAME_LEN} letters, digits or '_'")
     return name
 
 

@@ -50,6 +50,7 @@ RateLimitHeaders = Callable[[int | None, int | None, float | None], None]
 
 def rate_limit_headers(headers: Any) -> tuple[int | None, int | None, float | None]:
     """The X-RateLimit-* values of a response (None for a missing or unreadable one)."""
+
     def number(name: str, kind: Callable[[str], Any]) -> Any:
         value = headers.get(name)
         try:
@@ -98,8 +99,14 @@ def _api_error_code(err: APIError) -> int | None:
 
 
 class AlpacaVenue:
-    def __init__(self, trading_url: str, key_id: str, secret_key: str, timeout_s: float = 5.0,
-                 on_rate_limit_headers: RateLimitHeaders | None = None) -> None:
+    def __init__(
+        self,
+        trading_url: str,
+        key_id: str,
+        secret_key: str,
+        timeout_s: float = 5.0,
+        on_rate_limit_headers: RateLimitHeaders | None = None,
+    ) -> None:
         self.client = TradingClient(key_id, secret_key, paper=True, raw_data=True, url_override=trading_url)
         self.client._retry = 0  # noqa: SLF001 - no blind retries, see module docstring
         configure_client(self.client, trading_url, timeout_s)

@@ -191,7 +191,7 @@ class BatchStockDataStream(StockDataStream):
     async def run_until_stopped(self) -> None:
         """Connect, consume, reconnect with backoff, until ``stop_ws()`` (also one that came
         before this started: a stopped stream does not run again)."""
-        self._loop = asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()  # type: ignore[assignment]  # alpaca-py declares it None
         self._stop_stream_event = asyncio.Event()
         attempt = 0
         while self._should_run:

@@ -18,7 +18,7 @@ Pure and synchronous: no sockets, no clock, no files.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -151,7 +151,11 @@ def normalize_rest_bar(symbol: str, raw: Any) -> BarMsg:
     return normalize_bar({**raw, "S": symbol, "t": when})
 
 
-_NORMALIZERS = {"q": normalize_quote, "t": normalize_trade, "b": normalize_bar}
+_NORMALIZERS: dict[str, Callable[[dict[str, Any]], QuoteMsg | TradeMsg | BarMsg]] = {
+    "q": normalize_quote,
+    "t": normalize_trade,
+    "b": normalize_bar,
+}
 
 
 def normalize(msg: Any) -> QuoteMsg | TradeMsg | BarMsg | None:
@@ -215,7 +219,7 @@ def _ext_ns(ext: Ext) -> int:
     data = ext.data
     if ext.code != -1:
         raise MalformedFeedMessage(f"extension type {ext.code} is not a timestamp")
-    if len(data) == 8:
+    if len(data) == 8:  # type: ignore[arg-type]  # msgspec types Ext.data as Buffer: bytes here
         value = _from_bytes(data, "big")
         nanos = value >> 34
         if nanos >= 1_000_000_000:
@@ -242,7 +246,7 @@ def decode_data_frame(frame: Any) -> list[QuoteMsg | TradeMsg | BarMsg] | None:
                 return None
             t = w.t
             data = t.data
-            if t.code == -1 and len(data) == 8:  # the usual form, inlined: 30 bits ns, 34 bits s
+            if t.code == -1 and len(data) == 8:  # type: ignore[arg-type]  # bytes; the usual form, inlined: 30 bits ns, 34 bits s
                 value = from_bytes(data, "big")
                 nanos = value >> 34
                 if nanos >= 1_000_000_000:

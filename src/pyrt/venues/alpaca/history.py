@@ -28,8 +28,14 @@ class MinuteBarsClient:
     def newest(self, symbol: str, after_ns: int, until_ns: int, limit: int) -> list[dict[str, Any]]:
         """The newest `limit` minute bars of `symbol` with times in (after_ns, until_ns],
         as Alpaca's JSON bars (newest first)."""
-        request = StockBarsRequest(symbol_or_symbols=symbol, timeframe=TimeFrame.Minute, feed=self.feed,
-                                   start=ns_to_datetime(after_ns + 1), end=ns_to_datetime(until_ns),
-                                   limit=limit, sort=Sort.DESC)
+        request = StockBarsRequest(
+            symbol_or_symbols=symbol,
+            timeframe=TimeFrame.Minute,
+            feed=self.feed,
+            start=ns_to_datetime(after_ns + 1),
+            end=ns_to_datetime(until_ns),
+            limit=limit,
+            sort=Sort.DESC,
+        )
         answer = self.client.get_stock_bars(request)
         return list(answer.get(symbol, [])) if isinstance(answer, dict) else []

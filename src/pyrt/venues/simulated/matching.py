@@ -217,7 +217,9 @@ class MatchingEngine:
             if (status == "open" and not o.is_open) or (status == "closed" and o.is_open):
                 continue
             submitted_us = o.submitted_at_ns // 1000 * 1000
-            if (after_ns is not None and submitted_us <= after_ns) or (until_ns is not None and submitted_us >= until_ns):
+            if (after_ns is not None and submitted_us <= after_ns) or (
+                until_ns is not None and submitted_us >= until_ns
+            ):
                 continue
             if (symbols and o.symbol not in symbols) or (side and o.side.value != side):
                 continue

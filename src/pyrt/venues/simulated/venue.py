@@ -111,9 +111,7 @@ class SimulatedVenue:
         self._updates: list[TradeUpdateReport] = []
 
     # ------------------------------------------------------------- market side (the driver)
-    def on_quote(
-        self, symbol: str, bid: float, ask: float, bid_size: float = 100.0, ask_size: float = 100.0
-    ) -> None:
+    def on_quote(self, symbol: str, bid: float, ask: float, bid_size: float = 100.0, ask_size: float = 100.0) -> None:
         """A quote at the clock's time: it replaces the offered sizes and may fill resting
         orders. Raises ValueError for an unknown symbol or a crossed or non-positive quote."""
         now = self.clock.now_ns()

@@ -144,8 +144,12 @@ def configs(draw: st.DrawFn) -> tuple[int, int, int, int | None]:
     per_minute = draw(st.integers(2, 40))
     cancel = draw(st.integers(0, per_minute - 1))
     read = draw(st.integers(0, per_minute - cancel - 1))
-    submit = draw(st.none() | st.integers(0, per_minute - cancel - 1 - 0).filter(
-        lambda s: cancel + read + s <= per_minute and cancel + s < per_minute))
+    submit = draw(
+        st.none()
+        | st.integers(0, per_minute - cancel - 1 - 0).filter(
+            lambda s: cancel + read + s <= per_minute and cancel + s < per_minute
+        )
+    )
     return per_minute, cancel, read, submit
 
 
@@ -186,9 +190,7 @@ def test_never_over_budget_in_any_window(
 
 
 # reads (any number, any time) interleaved with submits or cancels, no 429
-flood = st.lists(
-    st.tuples(st.integers(0, 3_000), st.sampled_from(["read", "other"]), st.integers(1, 200)), max_size=80
-)
+flood = st.lists(st.tuples(st.integers(0, 3_000), st.sampled_from(["read", "other"]), st.integers(1, 200)), max_size=80)
 
 
 @settings(max_examples=150, deadline=None)
@@ -224,9 +226,7 @@ def test_default_submit_reserve() -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    st.lists(st.tuples(st.integers(0, 5_000), st.sampled_from(KINDS)), max_size=80), st.sampled_from(KINDS)
-)
+@given(st.lists(st.tuples(st.integers(0, 5_000), st.sampled_from(KINDS)), max_size=80), st.sampled_from(KINDS))
 def test_waiting_wait_time_is_enough(script: list[tuple[int, RequestKind]], kind: RequestKind) -> None:
     b, clock = budget(per_minute=12, cancel_reserve=3, read_reserve=2)
     for advance_ms, k in script:

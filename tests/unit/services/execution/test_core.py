@@ -20,13 +20,18 @@ from pyrt.venues.port import BrokerPosition, TradeUpdateReport
 from tests.unit.services.execution.toy_broker import PRICE, ToyBroker
 
 
-def make(budget: RequestBudget | None = None, watchdog: bool = False, hold: bool = False,
-         broker: ToyBroker | None = None) -> tuple[InlineExecution, ToyBroker, ManualClock]:
+def make(
+    budget: RequestBudget | None = None, watchdog: bool = False, hold: bool = False, broker: ToyBroker | None = None
+) -> tuple[InlineExecution, ToyBroker, ManualClock]:
     clock = ManualClock()
     broker = broker or ToyBroker()
-    core = ExecutionCore(clock, budget or RequestBudget(600, 30, clock, read_reserve=10), max_resend_age_s=30,
-                         submit_timeout_s=10,
-                         watchdog=Watchdog(clock.now_ns(), 3, 30) if watchdog else None)
+    core = ExecutionCore(
+        clock,
+        budget or RequestBudget(600, 30, clock, read_reserve=10),
+        max_resend_age_s=30,
+        submit_timeout_s=10,
+        watchdog=Watchdog(clock.now_ns(), 3, 30) if watchdog else None,
+    )
     ex = InlineExecution(core, broker, hold_answers=hold)
     ex.run(core.start_accepting())
     return ex, broker, clock
@@ -61,8 +66,18 @@ def test_order_is_journalled_before_its_post_and_filled_once() -> None:
     stream(ex, broker)
     stream(ex, broker)  # nothing new; a duplicate delivery below
     fill = next(r for r in ex.journal.records if r.kind == "fill")
-    ex.handle(TradeUpdateSeen(TradeUpdateReport("fill", broker.orders[adm.client_order_id], "t", price=PRICE,
-                                                qty=Decimal(1), execution_id=fill.payload["execution_id"])))
+    ex.handle(
+        TradeUpdateSeen(
+            TradeUpdateReport(
+                "fill",
+                broker.orders[adm.client_order_id],
+                "t",
+                price=PRICE,
+                qty=Decimal(1),
+                execution_id=fill.payload["execution_id"],
+            )
+        )
+    )
     assert state(ex, adm.client_order_id) is OrderState.FILLED and ex.core.proj.position("AAPL").qty == 1
 
 

@@ -47,8 +47,9 @@ def _stream(ex: InlineExecution, broker: ToyBroker, how: str) -> None:
 def test_journal_equals_broker_and_nothing_is_sent_after_a_local_rejection(per_minute: int, steps: list) -> None:
     clock = ManualClock()
     broker = ToyBroker()
-    core = ExecutionCore(clock, RequestBudget(per_minute, 2, clock, read_reserve=2), max_resend_age_s=30,
-                         submit_timeout_s=10)
+    core = ExecutionCore(
+        clock, RequestBudget(per_minute, 2, clock, read_reserve=2), max_resend_age_s=30, submit_timeout_s=10
+    )
     ex = InlineExecution(core, broker, hold_answers=True)
     ex.run(core.start_accepting())
     n = 0
@@ -57,14 +58,18 @@ def test_journal_equals_broker_and_nothing_is_sent_after_a_local_rejection(per_m
             _, symbol, side, qty, fault = step
             broker.script.append(fault)
             n += 1
-            ex.intent(OrderIntent(intent_id=f"p{n}", strategy="prop", symbol=symbol, side=OrderSide(side),
-                                  qty=Decimal(qty)))
+            ex.intent(
+                OrderIntent(intent_id=f"p{n}", strategy="prop", symbol=symbol, side=OrderSide(side), qty=Decimal(qty))
+            )
         elif step[0] == "burst":
             for k in range(step[1]):
                 broker.script.append(step[2])
                 n += 1
-                ex.intent(OrderIntent(intent_id=f"p{n}", strategy="prop", symbol=SYMBOLS[k % 2],
-                                      side=OrderSide.BUY, qty=Decimal(1)))
+                ex.intent(
+                    OrderIntent(
+                        intent_id=f"p{n}", strategy="prop", symbol=SYMBOLS[k % 2], side=OrderSide.BUY, qty=Decimal(1)
+                    )
+                )
         elif step[0] == "advance":
             clock.advance(step[1])
             ex.tick()
@@ -81,8 +86,9 @@ def test_journal_equals_broker_and_nothing_is_sent_after_a_local_rejection(per_m
     proj = core.proj
     for symbol in SYMBOLS:
         assert proj.position(symbol).qty == broker.position(symbol), (symbol, ex.journal.records[-5:])
-    rejected_at = {r.client_order_id: i for i, r in enumerate(ex.journal.records, 1)
-                   if r.payload.get("local") == "rejected"}
+    rejected_at = {
+        r.client_order_id: i for i, r in enumerate(ex.journal.records, 1) if r.payload.get("local") == "rejected"
+    }
     late = [(coid, at) for coid, at in ex.sent if coid in rejected_at and at >= rejected_at[coid]]
     assert not late, f"sent after a local rejection: {late}"
     for order in proj.orders.values():

@@ -47,11 +47,21 @@ class ToyBroker:
             raise OrderRejectedByVenue(422, 40310000, "insufficient buying power")
         if client_order_id in self.orders:
             raise DuplicateClientOrderId(422, 40010001, "client_order_id must be unique")
-        order = BrokerOrder(id=f"b{len(self.orders) + 1}", client_order_id=client_order_id, symbol=intent.symbol,
-                            side=intent.side.value, type=intent.order_type.value,
-                            time_in_force=intent.time_in_force.value, status="new", qty=intent.qty,
-                            filled_qty=Decimal(0), filled_avg_price=None, limit_price=intent.limit_price,
-                            stop_price=intent.stop_price, submitted_at="2026-12-03T15:00:00Z")
+        order = BrokerOrder(
+            id=f"b{len(self.orders) + 1}",
+            client_order_id=client_order_id,
+            symbol=intent.symbol,
+            side=intent.side.value,
+            type=intent.order_type.value,
+            time_in_force=intent.time_in_force.value,
+            status="new",
+            qty=intent.qty,
+            filled_qty=Decimal(0),
+            filled_avg_price=None,
+            limit_price=intent.limit_price,
+            stop_price=intent.stop_price,
+            submitted_at="2026-12-03T15:00:00Z",
+        )
         self.orders[client_order_id] = order
         self.updates.append(TradeUpdateReport("new", order, "t"))
         if intent.limit_price is None:
@@ -67,9 +77,17 @@ class ToyBroker:
         sign = 1 if order.side == "buy" else -1
         self.positions_qty[order.symbol] = self.positions_qty.get(order.symbol, Decimal(0)) + sign * order.qty
         self._exec += 1
-        self.updates.append(TradeUpdateReport("fill", filled, "t", price=PRICE, qty=order.qty,
-                                              position_qty=self.positions_qty[order.symbol],
-                                              execution_id=f"x{self._exec}"))
+        self.updates.append(
+            TradeUpdateReport(
+                "fill",
+                filled,
+                "t",
+                price=PRICE,
+                qty=order.qty,
+                position_qty=self.positions_qty[order.symbol],
+                execution_id=f"x{self._exec}",
+            )
+        )
 
     def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder:
         if client_order_id not in self.orders:

@@ -64,18 +64,54 @@ CASES = [
     ("min-size", dict(min_order_size=D(1)), None, dict(qty="0.999"), Reason.MIN_ORDER_SIZE),
     ("max-size", dict(max_order_size=D(100)), None, dict(qty="100.001"), Reason.MAX_ORDER_SIZE),
     ("min-price", dict(min_price=D(1)), lambda e: e.quote(bid=0.99, ask=0.99), {}, Reason.MIN_PRICE),
-    ("min-price-limit", dict(min_price=D(90)), None, dict(side="sell", order_type="limit", limit="89.99"), Reason.MIN_PRICE),
+    (
+        "min-price-limit",
+        dict(min_price=D(90)),
+        None,
+        dict(side="sell", order_type="limit", limit="89.99"),
+        Reason.MIN_PRICE,
+    ),
     ("max-price", dict(max_price=D(100)), lambda e: e.quote(bid=100.01, ask=100.01), {}, Reason.MAX_PRICE),
-    ("collar-high", dict(price_collar_percent=D(5)), None, dict(order_type="limit", limit="105.01"), Reason.PRICE_COLLAR),
-    ("collar-low", dict(price_collar_percent=D(5), allow_shorting=True), None, dict(order_type="limit", limit="94.99"), Reason.PRICE_COLLAR),
+    (
+        "collar-high",
+        dict(price_collar_percent=D(5)),
+        None,
+        dict(order_type="limit", limit="105.01"),
+        Reason.PRICE_COLLAR,
+    ),
+    (
+        "collar-low",
+        dict(price_collar_percent=D(5), allow_shorting=True),
+        None,
+        dict(order_type="limit", limit="94.99"),
+        Reason.PRICE_COLLAR,
+    ),
     ("collar-stop", dict(price_collar_percent=D(5)), None, dict(order_type="stop", stop="106"), Reason.PRICE_COLLAR),
     ("order-value", dict(max_order_value=D(1000)), None, dict(qty="10.01"), Reason.MAX_ORDER_VALUE),
     ("no-shorting", dict(allow_shorting=False), None, dict(side="sell"), Reason.SHORTING_NOT_ALLOWED),
-    ("no-flip-to-short", dict(allow_shorting=False), lambda e: e.hold("AAPL", 5), dict(side="sell", qty=6), Reason.SHORTING_NOT_ALLOWED),
+    (
+        "no-flip-to-short",
+        dict(allow_shorting=False),
+        lambda e: e.hold("AAPL", 5),
+        dict(side="sell", qty=6),
+        Reason.SHORTING_NOT_ALLOWED,
+    ),
     ("max-shares", dict(max_shares=D(10)), None, dict(qty=11), Reason.MAX_SHARES),
-    ("max-shares-short", dict(max_shares=D(10), allow_shorting=True), None, dict(side="sell", qty=11), Reason.MAX_SHARES),
+    (
+        "max-shares-short",
+        dict(max_shares=D(10), allow_shorting=True),
+        None,
+        dict(side="sell", qty=11),
+        Reason.MAX_SHARES,
+    ),
     ("max-shares-adding", dict(max_shares=D(10)), lambda e: e.hold("AAPL", 6), dict(qty=5), Reason.MAX_SHARES),
-    ("position-notional", dict(max_notional_per_position=D(1000)), lambda e: e.hold("AAPL", 5), dict(qty="5.01"), Reason.MAX_POSITION_NOTIONAL),
+    (
+        "position-notional",
+        dict(max_notional_per_position=D(1000)),
+        lambda e: e.hold("AAPL", 5),
+        dict(qty="5.01"),
+        Reason.MAX_POSITION_NOTIONAL,
+    ),
     ("total-exposure", dict(max_total_exposure=D(1500)), _open("MSFT"), dict(qty="14.01"), Reason.MAX_TOTAL_EXPOSURE),
     ("open-positions", dict(max_open_positions=2), _open("MSFT", "GOOG"), {}, Reason.MAX_OPEN_POSITIONS),
     ("rate-overall", dict(max_orders_per_minute=3), _fill_rate(3, "MSFT"), {}, Reason.ORDER_RATE),
@@ -83,7 +119,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("overrides", "setup", "intent", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("overrides", "setup", "intent", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_each_reason_code_is_reachable(make_env, overrides, setup, intent, expected):
     env = make_env(**overrides)
     env.quote("MSFT")
@@ -108,7 +146,12 @@ BOUNDARIES = [
     ("min-price", dict(min_price=D(1)), lambda e: e.quote(bid=1.0, ask=1.0), {}),
     ("max-price", dict(max_price=D(100)), None, {}),
     ("collar-high", dict(price_collar_percent=D(5)), None, dict(order_type="limit", limit=105)),
-    ("collar-low", dict(price_collar_percent=D(5), allow_shorting=True), None, dict(side="sell", order_type="limit", limit=95, qty=1)),
+    (
+        "collar-low",
+        dict(price_collar_percent=D(5), allow_shorting=True),
+        None,
+        dict(side="sell", order_type="limit", limit=95, qty=1),
+    ),
     ("order-value", dict(max_order_value=D(1000)), None, dict(qty=10)),
     ("max-shares", dict(max_shares=D(10)), lambda e: e.hold("AAPL", 6), dict(qty=4)),
     ("max-shares-short", dict(max_shares=D(10), allow_shorting=True), None, dict(side="sell", qty=10)),

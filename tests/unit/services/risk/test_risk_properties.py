@@ -76,7 +76,10 @@ class Model:
 def test_no_approved_intent_leads_beyond_the_limits(make_env, allow_shorting, quote_list, steps):
     env = make_env(allow_shorting=allow_shorting, **LIMITS)
     pos_limits, order_limits = env.limits.position_limits, env.limits.order_validation
-    book = {s: (bid, (bid * (1 + D(bps) / 10000)).quantize(D("0.01"))) for s, (bid, bps) in zip(SYMBOLS, quote_list, strict=True)}
+    book = {
+        s: (bid, (bid * (1 + D(bps) / 10000)).quantize(D("0.01")))
+        for s, (bid, bps) in zip(SYMBOLS, quote_list, strict=True)
+    }
 
     def refresh_quotes():
         for s, (bid, ask) in book.items():
@@ -86,7 +89,9 @@ def test_no_approved_intent_leads_beyond_the_limits(make_env, allow_shorting, qu
     model = Model()
     for (symbol, side, otype, size_pct, offset), (then, pick, fraction) in steps:
         bid, ask = book[symbol]
-        qty = max((order_limits.max_order_value * size_pct / 100 / ((bid + ask) / 2)).quantize(D("0.01"), ROUND_DOWN), D(1))
+        qty = max(
+            (order_limits.max_order_value * size_pct / 100 / ((bid + ask) / 2)).quantize(D("0.01"), ROUND_DOWN), D(1)
+        )
         price = ((bid + ask) / 2 * (1 + D(offset) / 100)).quantize(D("0.01"))
         decision = env.check(
             symbol=symbol,
@@ -111,7 +116,11 @@ def test_no_approved_intent_leads_beyond_the_limits(make_env, allow_shorting, qu
         if then in ("fill", "cancel") and model.open:
             intent_id = list(model.open)[pick % len(model.open)]
             symbol, sign, remaining = model.open[intent_id]
-            qty = remaining if then == "cancel" else max((remaining * fraction).quantize(D("0.01"), ROUND_DOWN), D("0.01"))
+            qty = (
+                remaining
+                if then == "cancel"
+                else max((remaining * fraction).quantize(D("0.01"), ROUND_DOWN), D("0.01"))
+            )
             if then == "fill":
                 env.core.on_fill(symbol, "buy" if sign > 0 else "sell", qty, book[symbol][0], intent_id)
                 model.position[symbol] += sign * qty
@@ -227,7 +236,11 @@ def test_consecutive_losses_trip_on_the_first_breach(make_env, limit, events):
 def test_consecutive_rejections_trip_on_the_first_breach(make_env, limit, events):
     env = make_env(max_consecutive_rejections=limit)
     streak = [0]
-    calls = {"reject": env.core.on_broker_rejection, "error": lambda: env.core.on_error("timeout"), "ok": env.core.on_broker_ok}
+    calls = {
+        "reject": env.core.on_broker_rejection,
+        "error": lambda: env.core.on_error("timeout"),
+        "ok": env.core.on_broker_ok,
+    }
 
     def breached(i, e):
         streak[0] = 0 if e == "ok" else streak[0] + 1
@@ -239,7 +252,9 @@ def test_consecutive_rejections_trip_on_the_first_breach(make_env, limit, events
 @SETTINGS
 @given(
     limit=st.integers(min_value=1, max_value=5),
-    events=st.lists(st.integers(min_value=0, max_value=4).map(lambda n: n * 10), max_size=30),  # seconds before each error
+    events=st.lists(
+        st.integers(min_value=0, max_value=4).map(lambda n: n * 10), max_size=30
+    ),  # seconds before each error
 )
 def test_error_rate_trips_on_the_first_breach(make_env, limit, events):
     env = make_env(max_error_rate_per_minute=limit, max_quote_age_seconds=10**6)
@@ -259,7 +274,9 @@ def test_error_rate_trips_on_the_first_breach(make_env, limit, events):
 
 
 @SETTINGS
-@given(events=st.lists(st.tuples(st.sampled_from(["quote", "tick"]), st.integers(0, 4).map(lambda n: n * 5)), max_size=30))
+@given(
+    events=st.lists(st.tuples(st.sampled_from(["quote", "tick"]), st.integers(0, 4).map(lambda n: n * 5)), max_size=30)
+)
 def test_stale_market_data_trips_on_the_first_breach(make_env, events):
     env = make_env(market_data_stale_seconds=25, max_quote_age_seconds=10**6)
     state = {"last": None, "watch": None}

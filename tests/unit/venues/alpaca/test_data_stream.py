@@ -31,9 +31,7 @@ def test_from_config_defaults_match_the_reliability_notes():
     assert BackoffPolicy.from_config(ReconnectConfig()) == BackoffPolicy(0.5, 30.0, 0.2)
 
 
-@given(
-    st.floats(0.01, 10), st.floats(10, 300), st.floats(0, 1), st.integers(0, 200), st.floats(0, 1, exclude_max=True)
-)
+@given(st.floats(0.01, 10), st.floats(10, 300), st.floats(0, 1), st.integers(0, 200), st.floats(0, 1, exclude_max=True))
 def test_every_delay_is_within_jittered_bounds(initial: float, cap: float, jitter: float, attempt: int, rand: float):
     policy = BackoffPolicy(initial, cap, jitter)
     delay = policy.delay(attempt, rand)

@@ -108,8 +108,14 @@ def test_malformed_messages_raise_one_exception_type(msg: Any):
 
 
 def test_fast_path_equals_the_per_message_path_on_a_mixed_frame():
-    msgs = [quote(), trade(), bar(), quote(S="MSFT", bp=1, t=msgpack.Timestamp(1_700_000_000, 0)),
-            quote(t=msgpack.Timestamp(2**35, 5)), quote(t=msgpack.Timestamp(-5, 7))]  # 4, 8 and 12-byte forms
+    msgs = [
+        quote(),
+        trade(),
+        bar(),
+        quote(S="MSFT", bp=1, t=msgpack.Timestamp(1_700_000_000, 0)),
+        quote(t=msgpack.Timestamp(2**35, 5)),
+        quote(t=msgpack.Timestamp(-5, 7)),
+    ]  # 4, 8 and 12-byte forms
     frame = msgpack.packb(msgs)
     fast = decode_data_frame(frame)
     assert fast is not None and len(fast) == 6
@@ -152,16 +158,20 @@ def test_fast_and_slow_paths_agree(rows: list[tuple[str, float, float, float, in
 
 
 def test_rest_bars_parse_alpaca_times_and_refuse_bad_ones():
-    bar = normalize_rest_bar("AAPL", {"t": "2024-03-05T15:00:00Z", "o": 1, "h": 2, "l": 0.5, "c": 1.5, "v": 100,
-                                      "n": 3, "vw": 1.2})
+    bar = normalize_rest_bar(
+        "AAPL", {"t": "2024-03-05T15:00:00Z", "o": 1, "h": 2, "l": 0.5, "c": 1.5, "v": 100, "n": 3, "vw": 1.2}
+    )
     assert (bar.symbol, bar.ts_ns, bar.close, bar.trade_count) == ("AAPL", 1_709_650_800_000_000_000, 1.5, 3)
-    nanos = normalize_rest_bar("AAPL", {"t": "2024-03-05T15:00:00.123456789+00:00", "o": 1, "h": 2, "l": 0.5,
-                                        "c": 1.5, "v": 100})
+    nanos = normalize_rest_bar(
+        "AAPL", {"t": "2024-03-05T15:00:00.123456789+00:00", "o": 1, "h": 2, "l": 0.5, "c": 1.5, "v": 100}
+    )
     assert nanos.ts_ns == 1_709_650_800_123_456_000
-    for raw in ({"t": "yesterday", "o": 1, "h": 1, "l": 1, "c": 1, "v": 1},
-                {"t": "2024-03-05T15:00:00", "o": 1, "h": 1, "l": 1, "c": 1, "v": 1},  # no zone
-                {"t": 5, "o": 1, "h": 1, "l": 1, "c": 1, "v": 1},
-                {"t": "2024-03-05T15:00:00Z", "o": "x", "h": 1, "l": 1, "c": 1, "v": 1},
-                ["not", "a", "bar"]):
+    for raw in (
+        {"t": "yesterday", "o": 1, "h": 1, "l": 1, "c": 1, "v": 1},
+        {"t": "2024-03-05T15:00:00", "o": 1, "h": 1, "l": 1, "c": 1, "v": 1},  # no zone
+        {"t": 5, "o": 1, "h": 1, "l": 1, "c": 1, "v": 1},
+        {"t": "2024-03-05T15:00:00Z", "o": "x", "h": 1, "l": 1, "c": 1, "v": 1},
+        ["not", "a", "bar"],
+    ):
         with pytest.raises(MalformedFeedMessage):
             normalize_rest_bar("AAPL", raw)

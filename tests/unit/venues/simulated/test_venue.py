@@ -193,9 +193,15 @@ def test_list_orders_by_status_after_and_limit_oldest_first():
     assert [o.id for o in venue.list_all_orders_since(None)] == ids
 
 
-@pytest.mark.parametrize(("kwargs", "text"), [({"limit": 0}, "limit"), ({"limit": 501}, "limit"),
-                                               ({"status": "weird"}, "invalid status"),
-                                               ({"after": "yesterday"}, "invalid after")])
+@pytest.mark.parametrize(
+    ("kwargs", "text"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 501}, "limit"),
+        ({"status": "weird"}, "invalid status"),
+        ({"after": "yesterday"}, "invalid after"),
+    ],
+)
 def test_list_orders_bad_parameters_are_422(kwargs, text):
     venue, _ = make()
     with pytest.raises(OrderRejectedByVenue) as err:
@@ -240,7 +246,11 @@ def test_drain_updates_returns_every_event_once_in_the_order_it_happened():
     venue.set_market_open(False)
     got = venue.drain_updates()
     assert [(u.event, u.order.client_order_id) for u in got] == [
-        ("new", "rest"), ("new", "big"), ("partial_fill", "big"), ("fill", "big"), ("canceled", "rest"),
+        ("new", "rest"),
+        ("new", "big"),
+        ("partial_fill", "big"),
+        ("fill", "big"),
+        ("canceled", "rest"),
     ]
     assert [u.ts for u in got] == ["2023-11-14T22:13:20.000000Z"] * 3 + ["2023-11-14T22:13:21.000000Z"] * 2
     assert venue.drain_updates() == []
@@ -286,8 +296,11 @@ def _script(seed: int) -> bytes:
         side = "buy" if n % 3 else "sell"
         try:
             if n % 4 == 0:
-                out.append(venue.submit_order(f"c{n}", intent(side, str(n % 7 + 1), "limit", "gtc",
-                                                              limit_price=D(100) + n % 5 - 2)))
+                out.append(
+                    venue.submit_order(
+                        f"c{n}", intent(side, str(n % 7 + 1), "limit", "gtc", limit_price=D(100) + n % 5 - 2)
+                    )
+                )
             else:
                 out.append(venue.submit_order(f"c{n}", intent(side, str(n % 5 + 1))))
         except VenueError as exc:
@@ -340,8 +353,18 @@ def port_mismatches(cls: type) -> list[str]:
 
 
 def test_the_port_has_the_methods_the_venues_are_checked_against():
-    assert {"submit_order", "get_order_by_client_id", "get_order", "cancel_order", "cancel_all_orders", "list_orders",
-            "list_all_orders_since", "positions", "account", "close_position"} <= set(_protocol_methods())
+    assert {
+        "submit_order",
+        "get_order_by_client_id",
+        "get_order",
+        "cancel_order",
+        "cancel_all_orders",
+        "list_orders",
+        "list_all_orders_since",
+        "positions",
+        "account",
+        "close_position",
+    } <= set(_protocol_methods())
 
 
 @pytest.mark.parametrize("cls", [SimulatedVenue, FakeVenue])
@@ -370,8 +393,18 @@ def test_both_venues_work_through_a_function_typed_against_the_port():
 # ------------------------------------------------------------------ FakeVenue
 def test_fake_venue_sends_every_call_to_the_handler_and_records_it():
     answer = BrokerOrder(
-        id="v1", client_order_id="c1", symbol="AAPL", side="buy", type="market", time_in_force="day",
-        status="new", qty=D(1), filled_qty=D(0), filled_avg_price=None, limit_price=None, stop_price=None,
+        id="v1",
+        client_order_id="c1",
+        symbol="AAPL",
+        side="buy",
+        type="market",
+        time_in_force="day",
+        status="new",
+        qty=D(1),
+        filled_qty=D(0),
+        filled_avg_price=None,
+        limit_price=None,
+        stop_price=None,
         submitted_at="2023-11-14T22:13:20.000000Z",
     )
 

@@ -36,9 +36,7 @@ class CloseState(SymbolState):
 
     def __init__(self, symbol: str, sample_interval_s: int | None) -> None:
         super().__init__(symbol)
-        self.sampler = (
-            BarSampler(sample_interval_s * 1_000_000_000) if sample_interval_s else None
-        )
+        self.sampler = BarSampler(sample_interval_s * 1_000_000_000) if sample_interval_s else None
 
 
 class CloseStrategy(Strategy):
@@ -46,16 +44,12 @@ class CloseStrategy(Strategy):
 
     params_type = CloseParams
 
-    def __init__(
-        self, name: str, symbols: Sequence[str], params: Mapping[str, Any] | None = None
-    ) -> None:
+    def __init__(self, name: str, symbols: Sequence[str], params: Mapping[str, Any] | None = None) -> None:
         super().__init__(name, symbols, params)
         self.wants_quotes = self.params.source == "quote"
         self.wants_bars = self.params.source == "bar"
 
-    def on_close(
-        self, ctx: StrategyContext, state: Any, symbol: str, close: float, ts_ns: int
-    ) -> Sequence[Output]:
+    def on_close(self, ctx: StrategyContext, state: Any, symbol: str, close: float, ts_ns: int) -> Sequence[Output]:
         """A new close for `symbol`; `state` is what `create_state` made for it."""
         raise NotImplementedError
 

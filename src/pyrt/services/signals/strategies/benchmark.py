@@ -59,9 +59,7 @@ class BenchmarkStrategy(Strategy):
         state.count = 0
         side = state.next_side
         ref = quote.ask_price if side is OrderSide.BUY else quote.bid_price
-        intent = self.make_intent(
-            ctx, quote.symbol, side, self.params.order_qty, f"q={quote.ts_ns}", ref
-        )
+        intent = self.make_intent(ctx, quote.symbol, side, self.params.order_qty, f"q={quote.ts_ns}", ref)
         if intent is None:
             return NO_OUTPUT
         state.next_side = OrderSide.SELL if side is OrderSide.BUY else OrderSide.BUY

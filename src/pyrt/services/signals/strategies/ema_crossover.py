@@ -81,9 +81,7 @@ class EmaCrossover(CloseStrategy):
         state.above = above
         if state.target is not None:
             reason = f"ema_cross {state.target.value} f={fast:.2f} s={slow:.2f}"
-            intent, done = self.step_toward(
-                ctx, symbol, state.target, add=False, reason=reason, ref_price=close
-            )
+            intent, done = self.step_toward(ctx, symbol, state.target, add=False, reason=reason, ref_price=close)
             if done:
                 state.target = None
             if intent is not None:

@@ -79,9 +79,7 @@ class RsiMeanReversion(CloseStrategy):
             )
         ]
         reason = f"rsi {direction.value} rsi={rsi:.1f}"
-        intent, _ = self.step_toward(
-            ctx, symbol, direction, add=True, reason=reason, ref_price=close
-        )
+        intent, _ = self.step_toward(ctx, symbol, direction, add=True, reason=reason, ref_price=close)
         if intent is not None:
             out.append(intent)
         return out
