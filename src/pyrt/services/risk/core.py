@@ -31,7 +31,9 @@ from pyrt.services.risk.state import Book, PendingOrder
 SNAPSHOT_SCHEMA = 1
 NS_PER_SECOND = 1_000_000_000
 RATE_WINDOW_NS = 60 * NS_PER_SECOND
-RECENT_DECISIONS = 10_000
+# decisions remembered to answer a re-sent intent the same way (a retry comes within seconds);
+# bounded so memory stays flat: 2,000 is over half an hour of intents at one a second
+RECENT_DECISIONS = 2_000
 
 
 class Reason:

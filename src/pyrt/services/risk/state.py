@@ -12,7 +12,7 @@ from typing import Any
 from pyrt.domain.enums import OrderSide
 from pyrt.domain.money import ZERO, to_decimal
 
-CLOSED_ORDERS_KEPT = 10_000  # closed intents remembered to catch fills after the close
+CLOSED_ORDERS_KEPT = 2_000  # closed intents remembered to catch fills after the close (minutes)
 
 
 def side_sign(side: OrderSide) -> int:
