@@ -317,11 +317,15 @@ class _Watcher(threading.Thread):
         while True:
             while True:
                 try:
-                    pair, side = self._new.get_nowait()
+                    # nothing to watch: block here (zmq's poll returns at once on no sockets,
+                    # which made this thread spin a whole core)
+                    pair, side = self._new.get(timeout=0.1) if not sides else self._new.get_nowait()
                 except queue.Empty:
                     break
                 sides[pair] = side
                 poller.register(pair, zmq.POLLIN)
+            if not sides:
+                continue
             for pair, _ in poller.poll(100):
                 try:
                     event = parse_monitor_message(pair.recv_multipart(zmq.NOBLOCK))
