@@ -27,6 +27,7 @@ The core is the one owner of each order's fate (reliability-practices §2.1-2.7)
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -116,6 +117,10 @@ class Admission:
     message: str = ""
     duplicate: bool = False
     entries: tuple[Entry, ...] = ()
+
+    def journal_failed(self) -> Admission:
+        """The answer once the journal write of an accepted intent failed: refused, not sent."""
+        return Admission(self.client_order_id, False, JOURNAL_WRITE_FAILED, "journal write failed: order NOT sent")
 
 
 def admit(
@@ -320,10 +325,12 @@ class ExecutionCore:
         self._mark_sending(adm.client_order_id)
         return adm, [Journal(adm.entries), Submit(adm.client_order_id, intent, tick_ns)]
 
-    def on_journal_failed(self, error: str, coid: str = "") -> list[Effect]:
-        """A journal write failed: whatever it carried did not happen (no POST for it)."""
-        if coid:
-            self._sending.discard(coid)
+    def on_journal_failed(self, error: str, unexecuted: Iterable[object] = ()) -> list[Effect]:
+        """A journal write failed: the shell runs none of the effects after it, so none of
+        the submits among them is on its way (no POST without its journal record); halt."""
+        for effect in unexecuted:
+            if isinstance(effect, Submit):
+                self._sending.discard(effect.coid)
         return self._halt(f"journal write failed: {error}", "journal")
 
     def submit_liquidation(self, intent: OrderIntent) -> tuple[str, list[Effect]]:

@@ -79,7 +79,7 @@ class InlineExecution:
     def intent(self, intent: Any, tick_ns: int = 0) -> Admission:
         adm, effects = self.core.on_intent(intent, tick_ns)
         if not self.run(effects):
-            return Admission(adm.client_order_id, False, "JOURNAL_WRITE_FAILED", "journal write failed")
+            return adm.journal_failed()
         return adm
 
     def handle(self, msg: BrokerResult) -> None:
@@ -106,9 +106,7 @@ class InlineExecution:
                     try:
                         records = self.journal.append_records(list(entries), self.core.clock.now_ns())
                     except JournalWriteError as exc:
-                        dropped = [e.coid for e in todo if isinstance(e, Submit)]
-                        for coid in dropped or [""]:
-                            self.run(self.core.on_journal_failed(str(exc), coid))
+                        self.run(self.core.on_journal_failed(str(exc), todo))
                         return False
                     todo.extend(self.core.apply(records))
                 case Submit(coid, intent, _tick):

@@ -36,7 +36,7 @@ from pyrt.observability.metrics import required
 from pyrt.persistence.journal import Journal as JournalFile
 from pyrt.persistence.journal import JournalWriteError, failpoint
 from pyrt.services.execution.budget import RequestBudget
-from pyrt.services.execution.core import JOURNAL_WRITE_FAILED, Admission, ExecutionCore
+from pyrt.services.execution.core import ExecutionCore
 from pyrt.services.execution.lock import AccountLock, AccountLockHeld
 from pyrt.services.execution.messages import (
     Alert,
@@ -190,11 +190,7 @@ class ExecutionEngine:
                     except JournalWriteError as exc:
                         log.error("journal write failed, nothing after it is done: %s", exc)
                         self.metrics.common.error("journal_write")
-                        dropped = [e.coid for e in todo if isinstance(e, Submit)]
-                        follow: list[Effect] = []
-                        for coid in dropped or [""]:
-                            follow += self.core.on_journal_failed(str(exc), coid)
-                        self.run(follow)
+                        self.run(self.core.on_journal_failed(str(exc), todo))
                         return False
                     todo.append(_Apply(records))
                 case Submit(coid, intent, tick_ns):
@@ -256,7 +252,7 @@ class ExecutionEngine:
         stages.mark("exec_in", intent.intent_id)
         adm, effects = self.core.on_intent(intent, env.ts_event)
         if not self.run(effects):
-            adm = Admission(adm.client_order_id, False, JOURNAL_WRITE_FAILED, "journal write failed: order NOT sent")
+            adm = adm.journal_failed()
         ack = wire.OrderAck(
             intent_id=intent.intent_id,
             client_order_id=adm.client_order_id,
