@@ -17,6 +17,7 @@ from pyrt.services.execution.inline import InlineExecution
 from pyrt.services.execution.messages import BrokerPositions, LookupMissing, TradeUpdateSeen
 from pyrt.services.execution.watchdog import Watchdog
 from pyrt.venues.port import BrokerPosition, TradeUpdateReport
+from tests.fakes import FakeVenue
 from tests.unit.services.execution.toy_broker import PRICE, ToyBroker
 
 
@@ -32,7 +33,7 @@ def make(
         submit_timeout_s=10,
         watchdog=Watchdog(clock.now_ns(), 3, 30) if watchdog else None,
     )
-    ex = InlineExecution(core, broker, hold_answers=hold)
+    ex = InlineExecution(core, FakeVenue(broker), hold_answers=hold)
     ex.run(core.start_accepting())
     return ex, broker, clock
 
@@ -70,7 +71,7 @@ def test_order_is_journalled_before_its_post_and_filled_once() -> None:
         TradeUpdateSeen(
             TradeUpdateReport(
                 "fill",
-                broker.orders[adm.client_order_id],
+                broker.order(adm.client_order_id),
                 "t",
                 price=PRICE,
                 qty=Decimal(1),
@@ -120,7 +121,7 @@ def test_a_duplicate_id_refusal_is_looked_up_not_taken_as_a_rejection() -> None:
     broker.script.appendleft("ok")
     # the first POST lands late, after our 404 and before our resend
     ex.handle(LookupMissing(adm.client_order_id))
-    broker.submit_order(adm.client_order_id, intent(1))
+    ex.venue.submit_order(adm.client_order_id, intent(1))
     settle(ex, broker, clock, seconds=5)
     assert state(ex, adm.client_order_id) is OrderState.FILLED
     assert broker.position("AAPL") == 1 == ex.core.proj.position("AAPL").qty
@@ -193,7 +194,7 @@ def test_an_overfill_halts_the_symbol_and_alerts() -> None:
     ex, broker, _ = make()
     adm = ex.intent(intent(1))
     stream(ex, broker)
-    order = broker.orders[adm.client_order_id]
+    order = broker.order(adm.client_order_id)
     ex.handle(TradeUpdateSeen(TradeUpdateReport("fill", order, "t", price=PRICE, qty=Decimal(1), execution_id="extra")))
     assert any(a.kind == "overfill" for a in ex.alerts)
     assert ex.intent(intent(2)).reason_code == "SYMBOL_HALTED"
