@@ -65,7 +65,7 @@ from pyrt.ops.status import expected_targets, live_pid  # noqa: E402
 from pyrt.persistence.journal import Journal  # noqa: E402
 from pyrt.persistence.projections import OrderProjection, replay  # noqa: E402
 from pyrt.venues.port import BrokerOrder  # noqa: E402
-from tests.support.deploy import make_deployment  # noqa: E402
+from tests.support.deploy import FAST_STRATEGIES, make_deployment  # noqa: E402
 
 PYRT = [sys.executable, "-m", "pyrt"]
 SYMBOLS = ["AAPL", "MSFT", "GOOGL"]
@@ -79,22 +79,6 @@ SHORT = {
     "signal_bridge": "sig",
     "control": "ctl",
 }
-
-# The e2e suite's fast strategies (tests/e2e/conftest.py): a few orders a minute.
-STRATEGIES = [
-    {
-        "name": "ema_fast",
-        "kind": "ema_crossover",
-        "symbols": ["AAPL", "MSFT"],
-        "params": {"fast": 2, "slow": 5, "source": "quote", "sample_interval_s": 1},
-    },
-    {
-        "name": "rsi_fast",
-        "kind": "rsi_mean_reversion",
-        "symbols": ["GOOGL"],
-        "params": {"period": 3, "oversold": 45, "overbought": 55, "source": "quote", "sample_interval_s": 1},
-    },
-]
 
 # An hour of fast strategies exceeds the daily trade count and, losing the spread on each
 # round trip, the consecutive-loss count: both would trip the breaker and stop the orders.
@@ -248,7 +232,7 @@ def running_system(root: Path, rate: float) -> Iterator[Run]:
     system = {
         "market_data": {"symbols": SYMBOLS},
         "sim_broker": {"symbols": SYMBOLS, "quotes_per_second": rate / len(SYMBOLS), "seed": 11},
-        "signals": {"strategies": STRATEGIES},
+        "signals": {"strategies": FAST_STRATEGIES},
     }
     config_dir = make_deployment(root, system=system, risk_toml=RISK_TOML)
     run = Run(root, config_dir, {**os.environ, "PYRT_CONFIG_DIR": str(config_dir)})

@@ -15,8 +15,7 @@ import requests
 from pyrt.config import load_config
 from pyrt.ops.chaos import pid_path, status_path
 from pyrt.simbroker.harness import DEFAULT_KEYS
-from tests.e2e.conftest import FAST_STRATEGIES
-from tests.support.deploy import make_deployment, wait_for
+from tests.support.deploy import FAST_STRATEGIES, make_deployment, wait_for
 
 HEADERS = {"APCA-API-KEY-ID": DEFAULT_KEYS[0], "APCA-API-SECRET-KEY": DEFAULT_KEYS[1]}
 

@@ -11,24 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.deploy import REPO, make_deployment
+from tests.support.deploy import FAST_STRATEGIES, REPO, make_deployment
 
 PYRT = [sys.executable, "-m", "pyrt"]
-
-FAST_STRATEGIES = [
-    {
-        "name": "ema_fast",
-        "kind": "ema_crossover",
-        "symbols": ["AAPL", "MSFT"],
-        "params": {"fast": 2, "slow": 5, "source": "quote", "sample_interval_s": 1},
-    },
-    {
-        "name": "rsi_fast",
-        "kind": "rsi_mean_reversion",
-        "symbols": ["GOOGL"],
-        "params": {"period": 3, "oversold": 45, "overbought": 55, "source": "quote", "sample_interval_s": 1},
-    },
-]
 
 
 class System:

@@ -19,9 +19,9 @@ import requests
 from pyrt.config import AppConfig, load_config
 from pyrt.persistence.journal import Journal, RecordKind
 from tests.integration.notify.receivers import SmtpReceiver, WebhookReceiver
-from tests.support.deploy import REPO, make_deployment, wait_for
+from tests.support.deploy import FAST_STRATEGIES, REPO, make_deployment, wait_for
 
-from .conftest import FAST_STRATEGIES, System
+from .conftest import System
 
 TRADING_SERVICES = ("market_data", "risk_manager", "execution_engine", "signal_bridge")
 

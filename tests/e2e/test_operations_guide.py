@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from pyrt.simbroker.harness import SimBrokerProcess
-from tests.support.deploy import make_deployment, wait_for
+from tests.support.deploy import FAST_STRATEGIES, make_deployment, wait_for
 
-from .conftest import FAST_STRATEGIES, System
+from .conftest import System
 from .test_emergency import Operator, loose_risk_limits
 
 

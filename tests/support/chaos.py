@@ -9,10 +9,7 @@ the process with os._exit(137); a broker restart has to drop every connection fo
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,10 +23,10 @@ from pyrt.config import load_config
 from pyrt.domain.enums import OrderSide, OrderType, TimeInForce
 from pyrt.domain.intents import OrderIntent
 from pyrt.ops.invariants import InvariantReport, check, read_snapshot, venue_for
-from pyrt.ops.status import read_ready_info
 from pyrt.simbroker.harness import SimBrokerProcess
 from tests.support.bus import bus_key
 from tests.support.deploy import make_deployment, wait_for
+from tests.support.engine import EngineProcess
 from tests.support.sim import SimAdmin
 
 PRICES = {"AAPL": 100.0, "MSFT": 50.0, "GOOGL": 150.0}
@@ -64,40 +61,6 @@ class ChaosBroker(SimAdmin):
 
     def stop(self) -> None:
         self.proc.stop()
-
-
-class EngineProcess:
-    """`python -m pyrt.services.execution.service` with optional failpoints armed."""
-
-    def __init__(self, config_dir: Path, failpoints: str = "") -> None:
-        self.cfg = load_config(config_dir)
-        (self.cfg.system.paths.run_dir / "execution_engine.ready").unlink(missing_ok=True)
-        self.out = config_dir.parent / "engine.out"
-        env = {**os.environ, "PYRT_FAILPOINTS": failpoints}
-        with open(self.out, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "pyrt.services.execution.service", str(config_dir)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        wait_for(
-            lambda: read_ready_info(self.cfg, "execution_engine") or self.proc.poll() is not None, 60, "engine ready"
-        )
-        assert self.proc.poll() is None, self.out.read_text()[-2000:]
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 def order_mix(seed: int, n: int) -> list[OrderIntent]:

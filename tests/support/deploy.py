@@ -43,6 +43,23 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return base
 
 
+# fast strategies (a few orders a minute on the sim's market): e2e tests, chaos mode, the soak
+FAST_STRATEGIES = [
+    {
+        "name": "ema_fast",
+        "kind": "ema_crossover",
+        "symbols": ["AAPL", "MSFT"],
+        "params": {"fast": 2, "slow": 5, "source": "quote", "sample_interval_s": 1},
+    },
+    {
+        "name": "rsi_fast",
+        "kind": "rsi_mean_reversion",
+        "symbols": ["GOOGL"],
+        "params": {"period": 3, "oversold": 45, "overbought": 55, "source": "quote", "sample_interval_s": 1},
+    },
+]
+
+
 def make_deployment(
     root: Path, sim_url: str | None = None, system: dict[str, Any] | None = None, risk_toml: str | None = None
 ) -> Path:

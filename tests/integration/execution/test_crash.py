@@ -4,9 +4,6 @@ and show zero lost and zero duplicate orders and positions equal to the broker's
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,41 +11,13 @@ import pytest
 
 from pyrt.bus.schema import RequestTimeout
 from pyrt.bus.zmq import RequestClient
-from pyrt.config import load_config
-from pyrt.ops.status import read_ready_info
 from pyrt.persistence.journal import Journal
 from pyrt.persistence.projections import replay
 from tests.support.bus import bus_key
 from tests.support.deploy import wait_for
+from tests.support.engine import EngineProcess
 
 from .conftest import Sim, intent, send
-
-
-class EngineProcess:
-    def __init__(self, config_dir: Path, failpoints: str = "") -> None:
-        env = {**os.environ, "PYRT_FAILPOINTS": failpoints}
-        self.cfg = load_config(config_dir)
-        (self.cfg.system.paths.run_dir / "execution_engine.ready").unlink(missing_ok=True)
-        self.out = config_dir.parent / "engine.out"
-        with open(self.out, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "pyrt.services.execution.service", str(config_dir)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        wait_for(
-            lambda: read_ready_info(self.cfg, "execution_engine") or self.proc.poll() is not None, 30, "engine ready"
-        )
-        assert self.proc.poll() is None, self.out.read_text()[-2000:]
-
-    def wait_exit(self, timeout: float = 15) -> int:
-        return self.proc.wait(timeout)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(15)
 
 
 def _projection(cfg):
