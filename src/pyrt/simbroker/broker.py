@@ -76,10 +76,10 @@ def _ts(ns: int) -> msgspec.msgpack.Ext:
     return msgspec.msgpack.Ext(-1, _pack_q((nsec << 34) | sec))
 
 
-def quote_msg(q: Quote) -> dict[str, Any]:
+def quote_fields(q: Quote) -> dict[str, Any]:
+    """Alpaca's quote fields, the same on the stream and over REST (callers add the time,
+    and the stream its type and symbol)."""
     return {
-        "T": "q",
-        "S": q.symbol,
         "bx": "V",
         "bp": q.bid_price,
         "bs": q.bid_size,
@@ -88,8 +88,11 @@ def quote_msg(q: Quote) -> dict[str, Any]:
         "as": q.ask_size,
         "c": ["R"],
         "z": "C",
-        "t": _ts(q.ts_ns),
     }
+
+
+def quote_msg(q: Quote) -> dict[str, Any]:
+    return {"T": "q", "S": q.symbol, **quote_fields(q), "t": _ts(q.ts_ns)}
 
 
 def trade_msg(t: Trade) -> dict[str, Any]:

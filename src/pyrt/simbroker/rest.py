@@ -23,7 +23,7 @@ from pyrt.domain.clock import iso_utc
 from pyrt.domain.enums import OrderSide
 from pyrt.domain.market import Quote
 from pyrt.simbroker.alpaca_json import account_json, order_json, parse_new_order, position_json
-from pyrt.simbroker.broker import SimBroker
+from pyrt.simbroker.broker import SimBroker, quote_fields
 from pyrt.simbroker.faults import FaultError
 from pyrt.venues.simulated.matching import CODE_INVALID, asset_id_for
 from pyrt.venues.simulated.matching import parse_time as _parse_time  # moved down; the name stays
@@ -345,17 +345,7 @@ def _latest_quote(broker: SimBroker, symbol: str) -> dict[str, Any] | None:
     q = broker.engine.quote(symbol)
     if q is None:
         return None
-    return {
-        "t": iso_utc(q.ts_ns),
-        "bx": "V",
-        "bp": q.bid_price,
-        "bs": q.bid_size,
-        "ax": "V",
-        "ap": q.ask_price,
-        "as": q.ask_size,
-        "c": ["R"],
-        "z": "C",
-    }
+    return {"t": iso_utc(q.ts_ns), **quote_fields(q)}
 
 
 async def latest_quotes(request: Request, broker: SimBroker) -> Response:
