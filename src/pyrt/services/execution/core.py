@@ -481,8 +481,8 @@ class ExecutionCore:
                     effects.append(Count("orders_filled"))
                 elif order.state is OrderState.CANCELED:
                     effects.append(Count("orders_cancelled"))
-                if order.is_terminal or order.state not in PRE_ACK_STATES:
-                    self._lookups.pop(order.client_order_id, None)
+                if order.state not in PRE_ACK_STATES:  # answered: its send-side bookkeeping goes
+                    self._forget(order.client_order_id)
             effects.append(self._report(order, record))
         for alert in outcome.alerts:
             log.error("order alert %s coid=%s symbol=%s", alert, order.client_order_id, order.symbol)
@@ -632,6 +632,11 @@ class ExecutionCore:
             self._lookups[coid] = _Lookup(due)
         elif not st.inflight:
             st.due_ns = min(st.due_ns, due) if delay_s == 0.0 else due
+
+    def _forget(self, coid: str) -> None:
+        self._lookups.pop(coid, None)
+        self._sent_ns.pop(coid, None)
+        self._alerted_unresolved.discard(coid)
 
     def _mark_sending(self, coid: str) -> None:
         self._sending.add(coid)
