@@ -210,7 +210,8 @@ def test_a_moving_position_drift_is_confirmed_on_the_second_check_and_halts() ->
     assert not ex.core.halted_reason
     ex.handle(_positions(AAPL=5))  # the drift moved: still a drift
     assert ex.core.halted_reason.startswith("position mismatch") and ex.halts
-    assert [a.kind for a in ex.alerts] == [] and ex.core.mismatch_alerts
+    published = [p.message for p in ex.published if getattr(p.message, "kind", "") == "position_mismatch"]
+    assert [(a.symbol, a.detail) for a in published] == [("AAPL", "ours 0 broker 5")]
 
 
 def test_a_mismatch_that_goes_away_is_not_reported() -> None:
