@@ -23,22 +23,20 @@ from pyrt.venues.port import VenuePort
 def strategy_problems(cfg: AppConfig) -> list[str]:
     """A `file: field: reason` line for each strategy spec whose kind is unknown or whose
     params its strategy refuses."""
-    from pyrt.services.signals.strategies.registry import STRATEGY_KINDS
+    from pyrt.services.signals.strategies.registry import resolve_kind, strategies_dir, with_sizing
     from pyrt.services.signals.strategy import StrategyConfigError
 
     label = f"{cfg.config_dir.name}/{SYSTEM_FILE}"
     problems = []
     for i, spec in enumerate(cfg.system.signals.strategies):
         where = ("signals", "strategies", str(i))
-        cls = STRATEGY_KINDS.get(spec.kind)
-        if cls is None:
-            known = ", ".join(sorted(STRATEGY_KINDS))
-            problems.append(
-                problem_line(label, (*where, "kind"), f"unknown strategy kind {spec.kind!r} (known: {known})")
-            )
+        try:
+            cls = resolve_kind(spec.kind, strategies_dir(cfg))
+        except StrategyConfigError as exc:
+            problems.append(problem_line(label, (*where, "kind"), str(exc).removeprefix("kind: ")))
             continue
         try:
-            cls(spec.name, list(spec.symbols), spec.params)
+            cls(spec.name, list(spec.symbols), with_sizing(cls, spec.params, cfg.system.signals.sizing))
         except (StrategyConfigError, ValueError) as exc:
             problems.append(problem_line(label, (*where, "params"), str(exc)))
     return problems

@@ -24,7 +24,7 @@ from pyrt.domain.market import Quote, Trade
 from pyrt.observability import stages
 from pyrt.services.runtime import Every, ServiceRuntime, run_service
 from pyrt.services.signals.core import IntentDropped, SignalCore, StrategyDisabled, StrategyError
-from pyrt.services.signals.strategies.registry import build_strategies
+from pyrt.services.signals.strategies.registry import build_strategies, strategies_dir, strategy_specs
 from pyrt.services.signals.strategy import Signal, SignalDirection
 
 log = logging.getLogger("pyrt.signal_bridge")
@@ -38,18 +38,6 @@ _WIRE_DIRECTION: dict[SignalDirection, Literal["long", "short", "flat"]] = {
 SAFE_MODE_ENV = "PYRT_SAFE_MODE"
 
 
-def strategy_specs(cfg: Any) -> list[dict[str, Any]]:
-    """Strategy specs from system.json with the `sizing` section as default params."""
-    sizing = cfg.system.signals.sizing
-    specs = []
-    for s in cfg.system.signals.strategies:
-        params = {"order_qty": sizing.order_qty, "max_position_shares": sizing.max_position_shares, **s.params}
-        specs.append(
-            {"name": s.name, "kind": s.kind, "symbols": list(s.symbols), "params": params, "enabled": s.enabled}
-        )
-    return specs
-
-
 class SignalBridge:
     def __init__(self, rt: ServiceRuntime) -> None:
         self.rt = rt
@@ -61,7 +49,7 @@ class SignalBridge:
         self.bridge_metrics = rt.metrics.signal_bridge
         safe = os.environ.get(SAFE_MODE_ENV, "") in ("1", "true", "yes")
         self.core = SignalCore(
-            build_strategies(strategy_specs(cfg)),
+            build_strategies(strategy_specs(cfg), strategies_dir(cfg)),
             self.clock,
             trading_enabled=not safe,
             intent_epoch=None,
