@@ -24,6 +24,7 @@ from pyrt.domain.enums import OrderSide, OrderType, TradingState
 from pyrt.domain.intents import OrderIntent, RiskDecision
 from pyrt.domain.market import Quote
 from pyrt.domain.money import ZERO, to_decimal
+from pyrt.domain.orders import is_terminal_status
 from pyrt.services.risk.breaker import CircuitBreaker, CommandResult
 from pyrt.services.risk.events import RiskEvent, TradingDayStarted, TradingStateChanged
 from pyrt.services.risk.state import Book, PendingOrder
@@ -398,6 +399,28 @@ class RiskCore:
             self.breaker.on_integrity_violation("overfill", f"intent {intent_id} overfilled by {outcome.overfill}")
         if outcome.closed_trade_pnl is not None:
             self.breaker.on_trade_closed(outcome.closed_trade_pnl)
+
+    def on_execution_report(
+        self,
+        event: str,
+        status: str,
+        symbol: str,
+        side: OrderSide | str,
+        fill_qty: object,
+        fill_price: object,
+        intent_id: str,
+    ) -> None:
+        """One execution report, as the engine publishes it: a fill moves quantity into the
+        position, a broker rejection or acceptance feeds the breaker, and a final status
+        (`is_terminal_status`) releases what the intent still held."""
+        if event in ("fill", "partial_fill") and fill_qty is not None and fill_price is not None:
+            self.on_fill(symbol, side, fill_qty, fill_price, intent_id)
+        elif event == "rejected":
+            self.on_broker_rejection(intent_id)
+        elif event == "accepted":
+            self.on_broker_ok()
+        if is_terminal_status(status):
+            self.on_order_closed(intent_id)
 
     def on_order_closed(self, intent_id: str) -> None:
         """The intent's order is done (filled, cancelled, expired, rejected): release what

@@ -27,7 +27,6 @@ from pyrt.domain.enums import TradingState
 from pyrt.domain.ids import client_order_id
 from pyrt.domain.intents import OrderIntent, RiskDecision
 from pyrt.domain.market import Quote
-from pyrt.domain.orders import is_terminal_status
 from pyrt.observability import stages
 from pyrt.observability.metrics import required
 from pyrt.persistence.files import write_atomic
@@ -247,14 +246,7 @@ class RiskManager:
         for _topic, env in self.reports.recv_batch(0):
             p = env.payload
             if isinstance(p, wire.ExecutionReport):
-                if p.event in ("fill", "partial_fill") and p.fill_qty is not None and p.fill_price is not None:
-                    core.on_fill(p.symbol, p.side, p.fill_qty, p.fill_price, p.intent_id)
-                elif p.event == "rejected":
-                    core.on_broker_rejection(p.intent_id)
-                elif p.event == "accepted":
-                    core.on_broker_ok()
-                if is_terminal_status(p.status):
-                    core.on_order_closed(p.intent_id)
+                core.on_execution_report(p.event, p.status, p.symbol, p.side, p.fill_qty, p.fill_price, p.intent_id)
                 self._dirty = True
             elif isinstance(p, wire.PositionUpdate):
                 core.on_position(p.symbol, p.qty, p.avg_entry_price)

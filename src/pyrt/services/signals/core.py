@@ -140,6 +140,13 @@ class SignalCore:
             states = {sym: s.create_state(sym) for sym in s.symbols}
             ctx = StrategyContext(s.name, clock, books, states, self._last_quotes, self._ids)
             self._runtimes[s.name] = _Runtime(s, ctx, books, states)
+        owners: dict[str, list[str]] = {}
+        for name, rt in self._runtimes.items():
+            for sym in rt.strategy.symbols:
+                owners.setdefault(sym, []).append(name)
+        # positions are per account and symbol: a report's position belongs to a strategy
+        # only when it is the one strategy trading the symbol
+        self.owners: dict[str, str] = {sym: names[0] for sym, names in owners.items() if len(names) == 1}
         self._quote_routes: dict[str, list[Route]] = {}
         self._trade_routes: dict[str, list[Route]] = {}
         self._bar_routes: dict[str, list[Route]] = {}
@@ -293,6 +300,14 @@ class SignalCore:
                 book.position = to_decimal(position_qty, "position_qty")
         if intent_id is not None and is_terminal_status(status):
             self._close_intent(intent_id, status.value if isinstance(status, OrderState) else str(status))
+
+    def on_report(
+        self, strategy: str, symbol: str, status: OrderState | str, position_qty: Decimal | None, intent_id: str | None
+    ) -> None:
+        """An execution report as the engine publishes it: the account's position in the
+        symbol is the strategy's only when it owns the symbol (`owners`)."""
+        owned = self.owners.get(symbol) == strategy
+        self.on_execution_report(strategy, symbol, status, position_qty if owned else None, intent_id)
 
     def _close_intent(self, intent_id: str, outcome: str) -> None:
         entry = self._pending.pop(intent_id, None)

@@ -57,7 +57,6 @@ class SignalBridge:
         )
         if safe:
             log.warning("SAFE MODE: signals are computed but no order is sent until trading is enabled")
-        self.owner = self._symbol_owners(cfg)
         self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_PREFIX], on_gap=rt.gap_handler())
         self._resync = False
         self.reports = ZmqSubscriber(
@@ -76,16 +75,6 @@ class SignalBridge:
         self._heartbeat_due = Every(1.0)
         self._load_positions()
 
-    @staticmethod
-    def _symbol_owners(cfg: Any) -> dict[str, str]:
-        """symbol -> the one strategy trading it (positions are per account and symbol)."""
-        owners: dict[str, list[str]] = {}
-        for s in cfg.system.signals.strategies:
-            if s.enabled:
-                for sym in s.symbols:
-                    owners.setdefault(sym, []).append(s.name)
-        return {sym: names[0] for sym, names in owners.items() if len(names) == 1}
-
     def _load_positions(self) -> None:
         """Start from the execution engine's positions (it may not be up yet: then they
         arrive with the first reports)."""
@@ -97,8 +86,8 @@ class SignalBridge:
         snap = env.payload
         if isinstance(snap, wire.Snapshot):
             for item in snap.items:
-                if isinstance(item, wire.PositionUpdate) and item.symbol in self.owner:
-                    self.core.set_position(self.owner[item.symbol], item.symbol, item.qty)
+                if isinstance(item, wire.PositionUpdate) and item.symbol in self.core.owners:
+                    self.core.set_position(self.core.owners[item.symbol], item.symbol, item.qty)
             log.info("positions loaded from the execution engine: %d", len(snap.items))
 
     # ------------------------------------------------------------------ data in
@@ -191,10 +180,7 @@ class SignalBridge:
         for _topic, env in self.reports.recv_batch(0):
             r = env.payload
             if isinstance(r, wire.ExecutionReport) and r.strategy:
-                position = None
-                if r.symbol in self.owner and self.owner[r.symbol] == r.strategy:
-                    position = r.position_qty
-                self.core.on_execution_report(r.strategy, r.symbol, r.status, position, r.intent_id or None)
+                self.core.on_report(r.strategy, r.symbol, r.status, r.position_qty, r.intent_id or None)
 
     def _drain_core_events(self) -> None:
         for ev in self.core.drain_events():

@@ -25,8 +25,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pyrt.domain.clock import datetime_to_ns
 from pyrt.domain.enums import OrderSide, OrderStatus, OrderType, TimeInForce, TradeEvent
 from pyrt.domain.market import Quote
-from pyrt.domain.money import CENT, ZERO, round_price
+from pyrt.domain.money import ZERO, round_price
 from pyrt.venues.simulated.account import PaperAccount
+from pyrt.venues.simulated.fees import FeeModel
 from pyrt.venues.simulated.models import (
     DuplicateClientId,
     Fill,
@@ -90,6 +91,9 @@ class SimConfig:
     fee_per_share: Decimal = ZERO
     fee_bps: Decimal = ZERO
     initial_cash: Decimal = Decimal(100_000)
+    fee_per_order: Decimal = ZERO
+    regulatory_fees: bool = False  # SEC section 31 and FINRA TAF on sells (fees.py)
+    not_shortable: frozenset[str] = frozenset()  # symbols no short sale may open, even with allow_shorting
 
 
 @dataclass
@@ -147,6 +151,7 @@ class MatchingEngine:
         self._books: dict[str, _Book] = {s: _Book() for s in config.symbols}
         self._latency_ns = int(config.latency_ms * 1_000_000)
         self._slip = config.slippage_bps / _BPS
+        self._fees = FeeModel(config.fee_per_share, config.fee_per_order, config.fee_bps, config.regulatory_fees)
         self._seq = 0
         self._changes = Changes()
         self._hold: dict[str, Decimal] = {}  # open buy (or short-sell) order id -> price held
@@ -484,6 +489,8 @@ class MatchingEngine:
                     },
                 )
             short_qty = qty - max(ZERO, available)
+            if req.symbol in self.config.not_shortable:
+                raise Rejection(403, CODE_FORBIDDEN, f"asset {req.symbol} is not shortable")
         else:
             short_qty = qty
         price = self._hold_price_for(req)
@@ -563,9 +570,8 @@ class MatchingEngine:
         return events
 
     def _fill(self, order: SimOrder, qty: Decimal, price: Decimal, now_ns: int) -> TradeUpdate:
-        fee = qty * self.config.fee_per_share + qty * price * self.config.fee_bps / _BPS
-        fee = fee.quantize(CENT, rounding=ROUND_HALF_EVEN) if fee else ZERO
         prev = order.filled_qty
+        fee = self._fees.fill_fee(order.side, qty, price, now_ns, first_fill=prev == 0)
         order.filled_qty = prev + qty
         old_avg = order.filled_avg_price or ZERO
         order.filled_avg_price = (prev * old_avg + qty * price) / order.filled_qty
