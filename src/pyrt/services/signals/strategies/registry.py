@@ -21,11 +21,20 @@ import msgspec
 from pyrt.services.signals.strategies.benchmark import BenchmarkStrategy
 from pyrt.services.signals.strategies.ema_cross_reference import EmaCrossLongOnly, EmaCrossReversal
 from pyrt.services.signals.strategies.ema_crossover import EmaCrossover
+from pyrt.services.signals.strategies.onnx_model import OnnxModelStrategy
 from pyrt.services.signals.strategies.rsi_mean_reversion import RsiMeanReversion
 from pyrt.services.signals.strategy import Strategy, StrategyConfigError
 
 STRATEGY_KINDS: dict[str, type[Strategy]] = {
-    cls.kind: cls for cls in (EmaCrossover, RsiMeanReversion, BenchmarkStrategy, EmaCrossLongOnly, EmaCrossReversal)
+    cls.kind: cls
+    for cls in (
+        EmaCrossover,
+        RsiMeanReversion,
+        BenchmarkStrategy,
+        EmaCrossLongOnly,
+        EmaCrossReversal,
+        OnnxModelStrategy,
+    )
 }
 USER_MODULE_PREFIX = "pyrt_user_strategies"
 _SPEC_KEYS = frozenset({"name", "kind", "symbols", "params", "enabled"})
@@ -130,9 +139,14 @@ def strategy_specs(cfg: Any) -> list[dict[str, Any]]:
     specs = []
     for s in cfg.system.signals.strategies:
         params = with_sizing(resolve_kind(s.kind, strategies_dir(cfg)), s.params, sizing)
-        specs.append(
-            {"name": s.name, "kind": s.kind, "symbols": list(s.symbols), "params": params, "enabled": s.enabled}
-        )
+        enabled = s.enabled
+        if s.kind == OnnxModelStrategy.kind:  # signals.model_path is the default model; none: idle
+            model_path = params.get("model_path") or cfg.system.signals.model_path
+            if model_path is not None and not Path(model_path).is_absolute():
+                model_path = Path(cfg.root) / model_path
+            params = {**params, "model_path": str(model_path) if model_path else None}
+            enabled = enabled and model_path is not None
+        specs.append({"name": s.name, "kind": s.kind, "symbols": list(s.symbols), "params": params, "enabled": enabled})
     return specs
 
 

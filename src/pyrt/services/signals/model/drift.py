@@ -1,0 +1,69 @@
+"""Population stability index (PSI) of live values against a training reference, and the
+reference itself (`make_reference`, used by the trainer). Pure Python on the serving side.
+
+PSI = sum over bins of (a - e) * ln(a / e), with a and e the live and training fractions
+(each floored at 1e-4 so an empty bin counts but does not explode). Usual reading: < 0.1
+stable, 0.1-0.25 drifting (warn), >= 0.25 shifted (act)."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pyrt.services.signals.model.manifest import Reference
+
+PSI_FLOOR = 1e-4
+
+
+def make_reference(values: Any, bins: int = 10) -> Reference:
+    """Decile edges of `values` (a 1-D array) and the training fraction in each bin."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    edges = sorted(set(np.quantile(v, np.linspace(0, 1, bins + 1)[1:-1]).tolist()))
+    counts = [0] * (len(edges) + 1)
+    for x in v.tolist():
+        counts[bisect_right(edges, x)] += 1
+    total = max(1, len(v))
+    return Reference(edges=[float(e) for e in edges], fractions=[c / total for c in counts])
+
+
+def psi(ref: Reference, values: Iterable[float]) -> float:
+    """PSI of `values` against `ref` (NaN when there are no values)."""
+    counts = [0] * (len(ref.edges) + 1)
+    n = 0
+    for x in values:
+        counts[bisect_right(ref.edges, x)] += 1
+        n += 1
+    if n == 0:
+        return math.nan
+    total = 0.0
+    for c, e in zip(counts, ref.fractions, strict=True):
+        a = max(c / n, PSI_FLOOR)
+        e = max(e, PSI_FLOOR)
+        total += (a - e) * math.log(a / e)
+    return total
+
+
+class DriftWindow:
+    """The last `size` live values of each named series (features and the prediction),
+    and their PSI against the training references once `min_samples` have been seen."""
+
+    def __init__(self, references: dict[str, Reference], names: Sequence[str], size: int, min_samples: int) -> None:
+        self.references = references
+        self.names = [n for n in names if n in references]
+        self.min_samples = min_samples
+        self._values: dict[str, deque[float]] = {n: deque(maxlen=size) for n in self.names}
+
+    def add(self, values: dict[str, float]) -> None:
+        for n in self.names:
+            if n in values:
+                self._values[n].append(values[n])
+
+    def scores(self) -> dict[str, float]:
+        """PSI per series that has at least `min_samples` values."""
+        return {n: psi(self.references[n], vals) for n, vals in self._values.items() if len(vals) >= self.min_samples}
