@@ -10,7 +10,11 @@ the journal's last seq, host, pyrt version).
 A restore refuses while any py_rt process runs, verifies every hash before touching
 anything, moves the current config and data dirs aside into `<root>/.pre-restore-<stamp>/`
 (never deletes them) and puts the archive's in their place. Secret files of the current
-config dir (e.g. `config/.env`) are carried over, since backups never hold them.
+config and data dirs (e.g. `config/.env`, `data/api_token`, `data/bus_keys/`) are carried
+over, since backups never hold them: automation using the API token keeps working. The sim
+broker's own state (`sim_broker.data_dir`) is the venue, the outside world: a restore keeps
+the current one (the venue does not forget fills because we restored ours) unless asked to
+roll it back too (`include_venue`).
 """
 
 from __future__ import annotations
@@ -462,10 +466,15 @@ class RestoreResult:
     moved: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
     kept_secrets: list[str] = field(default_factory=list)
+    kept_venue: str | None = None  # the sim broker's state dir kept as it was (not rolled back)
 
 
 def restore_backup(
-    layout: Layout, archive: Path, include_models: bool = False, now: datetime | None = None
+    layout: Layout,
+    archive: Path,
+    include_models: bool = False,
+    now: datetime | None = None,
+    include_venue: bool = False,
 ) -> RestoreResult:
     """Restore `archive` into `layout`. Raises SystemRunning while py_rt runs and BackupError
     when the archive fails verification; in both cases nothing is changed. If moving fails
@@ -491,8 +500,9 @@ def restore_backup(
         if late:
             aside.rmdir()
             raise SystemRunning(late)
+        keep_venue = None if include_venue else layout.sim_broker_dir
         try:
-            _swap(pairs, staging, aside, result)
+            _swap(pairs, staging, aside, result, keep_venue)
         except BaseException:
             if not any(aside.iterdir()):  # everything went back
                 aside.rmdir()
@@ -524,9 +534,18 @@ def _extract_verified(archive: Path, manifest: dict[str, Any], staging: Path) ->
             raise BackupError(f"{rel}: extracted file does not match the manifest; nothing restored")
 
 
-def _swap(pairs: list[tuple[str, str, Path]], staging: Path, aside: Path, result: RestoreResult) -> None:
-    """Move each live dir into `aside`, then the staged one into its place; undo all on failure."""
+def _swap(
+    pairs: list[tuple[str, str, Path]],
+    staging: Path,
+    aside: Path,
+    result: RestoreResult,
+    keep_venue: Path | None = None,
+) -> None:
+    """Move each live dir into `aside`, then the staged one into its place; undo all on failure.
+    Secrets of the old config and data dirs are carried over; so is the venue's state
+    `keep_venue` (a dir inside the data dir) when given."""
     done: list[tuple[Path, Path | None]] = []  # (live dir, where its old content went)
+    venue: tuple[Path, Path] | None = None  # (the venue's state moved aside, its live place)
     try:
         for arc, label, live in pairs:
             old = None
@@ -541,9 +560,20 @@ def _swap(pairs: list[tuple[str, str, Path]], staging: Path, aside: Path, result
             else:
                 live.mkdir(parents=True)
             result.restored.append(f"{arc}/ -> {live}")
-            if arc == "configs" and old is not None:
+            if arc in ("configs", "data") and old is not None:
                 result.kept_secrets += _carry_secrets(old, live)
+            if arc == "data" and old is not None and keep_venue is not None and _inside(keep_venue, live):
+                venue = (old / keep_venue.resolve().relative_to(live.resolve()), keep_venue)
+        if venue is not None and venue[0].is_dir():
+            venue_old, venue_live = venue
+            if venue_live.exists():
+                shutil.rmtree(venue_live)  # the archive's copy
+            venue_live.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(venue_old), str(venue_live))  # a rename: the venue's files are not copied
+            result.kept_venue = str(venue_live)
     except BaseException:
+        if result.kept_venue and venue is not None:  # the venue's state goes back first
+            shutil.move(str(venue[1]), str(venue[0]))
         for live, old in reversed(done):
             shutil.rmtree(live, ignore_errors=True)
             if old is not None:
@@ -559,6 +589,8 @@ def _carry_secrets(old_config: Path, new_config: Path) -> list[str]:
             target = new_config / path.relative_to(old_config)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
+            if "bus_keys" in target.relative_to(new_config).parts:
+                target.parent.chmod(0o700)
             kept.append(str(target))
     return kept
 

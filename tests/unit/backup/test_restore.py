@@ -75,3 +75,37 @@ def test_unsupported_layouts_are_refused(tmp_path: Path) -> None:
     shutil.copy(layout.journal_path, outside)
     with pytest.raises(BackupError, match="outside the data dir"):
         create_backup(replace(layout, journal_path=outside))
+
+
+def _venue_state(layout: backup.Layout, text: str) -> Path:
+    path = layout.sim_broker_dir / "broker.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_the_venue_and_the_api_token_survive_a_restore(tmp_path: Path) -> None:
+    layout = make_layout(tmp_path)
+    token = layout.data_dir / "api_token"
+    token.write_text("old-token-" + "x" * 32 + "\n")
+    token.chmod(0o600)
+    venue_db = _venue_state(layout, "fills before the backup")
+    archive = create_backup(layout, now=CREATED).path
+    token.write_text("current-token-" + "y" * 32 + "\n")  # rotated after the backup
+    venue_db.write_text("fills before and after the backup")
+    result = restore_backup(layout, archive, now=CREATED)
+    assert token.read_text().startswith("current-token-") and token.stat().st_mode & 0o777 == 0o600
+    assert str(token) in result.kept_secrets
+    assert venue_db.read_text() == "fills before and after the backup"  # the venue does not forget
+    assert result.kept_venue == str(layout.sim_broker_dir)
+    assert not (result.aside / "data" / "sim_broker").exists()  # moved back, not copied
+
+
+def test_the_venue_is_rolled_back_only_when_asked(tmp_path: Path) -> None:
+    layout = make_layout(tmp_path)
+    venue_db = _venue_state(layout, "at the backup")
+    archive = create_backup(layout, now=CREATED).path
+    venue_db.write_text("later")
+    result = restore_backup(layout, archive, now=CREATED, include_venue=True)
+    assert venue_db.read_text() == "at the backup" and result.kept_venue is None
+    assert (result.aside / "data" / "sim_broker" / "broker.db").read_text() == "later"

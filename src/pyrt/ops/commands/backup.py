@@ -90,13 +90,18 @@ def restore_cmd(
     list_only: bool = typer.Option(False, "--list", help="Show the available backups and exit."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     with_models: bool = typer.Option(False, "--with-models", help="Also restore models/ (moved aside likewise)."),
+    with_venue: bool = typer.Option(
+        False, "--with-venue", help="Also roll back the sim broker's own state (by default the venue keeps its fills)."
+    ),
     config_dir: Path = CONFIG_DIR_OPTION,
 ) -> None:
     """Restore config and data from the newest backup at or before --date/--time.
 
     Without --date the newest backup of all. Refuses while py_rt runs; verifies every hash
     before touching anything; moves the current config and data aside to
-    <root>/.pre-restore-<stamp>/ (never deletes them)."""
+    <root>/.pre-restore-<stamp>/ (never deletes them). The API token, the bus keys and the
+    sim broker's state (the venue: it does not forget fills because we restored ours) stay
+    as they are. Off a terminal, the confirmation is read from stdin (`y`)."""
     import sys
 
     from pyrt.ops.backup import (
@@ -152,14 +157,16 @@ def restore_cmd(
         f"{layout.root}/.pre-restore-<now>/"
     )
     if not yes:
-        if not sys.stdin.isatty():
-            typer.echo("not confirmed: stdin is not a terminal; pass --yes to restore", err=True)
-            raise typer.Exit(1)
-        if not typer.confirm("restore now?", default=False):
-            typer.echo("nothing changed")
+        if sys.stdin.isatty():
+            confirmed = typer.confirm("restore now?", default=False)
+        else:
+            typer.echo("restore now? [y/N] (answer on stdin, or pass --yes)")
+            confirmed = sys.stdin.readline().strip().lower() in ("y", "yes")
+        if not confirmed:
+            typer.echo("not confirmed; nothing changed", err=True)
             raise typer.Exit(1)
     try:
-        result = restore_backup(layout, chosen, include_models=with_models)
+        result = restore_backup(layout, chosen, include_models=with_models, include_venue=with_venue)
     except (BackupError, OSError) as exc:
         typer.echo(f"restore failed, nothing changed: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -169,6 +176,8 @@ def restore_cmd(
         typer.echo(f"restored: {line}")
     for line in result.kept_secrets:
         typer.echo(f"kept secret file (not in backups): {line}")
+    if result.kept_venue:
+        typer.echo(f"kept the sim broker's state as it is (the venue; --with-venue rolls it back): {result.kept_venue}")
     typer.echo(("" if with_models else "models/ and ") + "logs/ in the archive were not restored (forensics only).")
     typer.echo(
         "next: ./scripts/verify_config.sh, ./scripts/verify_data_integrity.sh, "
