@@ -264,6 +264,11 @@ class SignalBridgeMetrics:
 
     signals_generated: Counter  # signal_bridge_signals_generated_total{strategy}
     intents_denied: Counter  # signal_bridge_intents_denied_total{reason}
+    model_info: Gauge  # signal_model_info{strategy,model,version,sha256} = 1 for the served model
+    model_inference: Histogram  # signal_model_inference_seconds{strategy}: one row, in the bridge
+    model_prediction: Histogram  # signal_model_prediction{strategy}: P(up) distribution
+    model_psi: Gauge  # signal_model_psi{strategy,series}: drift of a feature or the predictions
+    model_healthy: Gauge  # signal_model_healthy{strategy}: 0 once the model stopped its strategy
 
 
 def signal_bridge_metrics(registry: CollectorRegistry) -> SignalBridgeMetrics:
@@ -275,7 +280,33 @@ def signal_bridge_metrics(registry: CollectorRegistry) -> SignalBridgeMetrics:
         intents_denied=Counter(
             "signal_bridge_intents_denied", "Intents the risk manager denied, by reason", ["reason"], registry=registry
         ),
+        model_info=Gauge(
+            "signal_model_info", "The served model", ["strategy", "model", "version", "sha256"], registry=registry
+        ),
+        model_inference=Histogram(
+            "signal_model_inference_seconds",
+            "One model inference (one feature row)",
+            ["strategy"],
+            buckets=MODEL_INFERENCE_BUCKETS,
+            registry=registry,
+        ),
+        model_prediction=Histogram(
+            "signal_model_prediction",
+            "Model output P(up)",
+            ["strategy"],
+            buckets=[i / 10 for i in range(1, 10)],
+            registry=registry,
+        ),
+        model_psi=Gauge(
+            "signal_model_psi", "PSI against the training reference", ["strategy", "series"], registry=registry
+        ),
+        model_healthy=Gauge(
+            "signal_model_healthy", "1 healthy, 0 stopped by a health check", ["strategy"], registry=registry
+        ),
     )
+
+
+MODEL_INFERENCE_BUCKETS = [5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 0.025]
 
 
 @dataclass(frozen=True)

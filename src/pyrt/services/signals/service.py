@@ -24,6 +24,7 @@ from pyrt.domain.market import Quote, Trade
 from pyrt.observability import stages
 from pyrt.services.runtime import Every, ServiceRuntime, run_service
 from pyrt.services.signals.core import IntentDropped, SignalCore, StrategyDisabled, StrategyError
+from pyrt.services.signals.model_host import MODEL_ACTIONS, ModelHost
 from pyrt.services.signals.strategies.registry import build_strategies, strategies_dir, strategy_specs
 from pyrt.services.signals.strategy import Signal, SignalDirection
 
@@ -48,8 +49,9 @@ class SignalBridge:
             raise RuntimeError("signal bridge started with another service's metrics (service name mismatch)")
         self.bridge_metrics = rt.metrics.signal_bridge
         safe = os.environ.get(SAFE_MODE_ENV, "") in ("1", "true", "yes")
+        strategies = build_strategies(strategy_specs(cfg), strategies_dir(cfg))
         self.core = SignalCore(
-            build_strategies(strategy_specs(cfg), strategies_dir(cfg)),
+            strategies,
             self.clock,
             trading_enabled=not safe,
             intent_epoch=None,
@@ -74,6 +76,8 @@ class SignalBridge:
         self._batch_ns = 0
         self._heartbeat_due = Every(1.0)
         self._load_positions()
+        self.models = ModelHost(strategies, self._risk_control, self._audit_model, self.bridge_metrics)
+        self.models.load_configured()
 
     def _load_positions(self) -> None:
         """Start from the execution engine's positions (it may not be up yet: then they
@@ -116,6 +120,7 @@ class SignalBridge:
             common.messages_processed.inc()
             common.processing_latency.observe(time.perf_counter() - t0)
         self._drain_core_events()
+        self.models.check_health()
 
     def _on_status(self, status: wire.SymbolStatus) -> None:
         if status.stale and status.symbol not in self.stale:
@@ -219,6 +224,8 @@ class SignalBridge:
                 result = wire.ControlResult(True, f"trading {'enabled' if enabled else 'disabled'}", self.status())
             elif cmd.action == "status":
                 result = wire.ControlResult(True, data=self.status())
+            elif cmd.action in MODEL_ACTIONS:
+                result = self.models.control(cmd)
             else:
                 result = wire.ControlResult(False, f"unknown action {cmd.action!r}")
             self.rt.audit_command(cmd, result, before, result.data or None)
@@ -233,6 +240,7 @@ class SignalBridge:
             "suppressed_intents": c.suppressed_intents,
             "disabled_strategies": list(c.disabled_strategies),
             "stale_symbols": sorted(self.stale),
+            **self.models.status(),
         }
 
     # ------------------------------------------------------------------ loop
@@ -260,7 +268,20 @@ class SignalBridge:
                         "signal_bridge", "ok" if self.core.trading_enabled else "safe_mode", self.clock.now_ns()
                     ),
                 )
-            self.rt.try_reload()
+            if (new_cfg := self.rt.try_reload()) is not None:
+                self.models.on_config(new_cfg)  # a changed signals.model_path: gate and swap
+
+    def _risk_control(self, cmd: wire.ControlCommand) -> Any:
+        try:
+            return self.risk.request(cmd).payload
+        except RequestTimeout:
+            return None
+
+    def _audit_model(self, action: str, detail: dict[str, Any]) -> None:
+        cmd = wire.ControlCommand(
+            action, {k: str(v) for k, v in detail.items()}, str(detail.get("reason", "")), "signal_bridge"
+        )
+        self.rt.audit_command(cmd, wire.ControlResult(True, action))
 
     def ready_info(self) -> dict[str, Any]:
         return {"trading_enabled": self.core.trading_enabled, "strategies": list(self.core.strategy_names)}
