@@ -105,3 +105,6 @@ class RunResult:
     prices: dict[str, SymbolPrices] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     bars_processed: int = 0
+    # bar closes per symbol for the report's price chart: (bar-close ns, close), in time order.
+    # Full resolution or already thinned: the HTML report draws at most ~2000 min/max points.
+    price_series: dict[str, tuple[array, array]] = field(default_factory=dict)  # type: ignore[type-arg]
