@@ -68,6 +68,7 @@ class OrderProjection:
 
     def __init__(self) -> None:
         self.orders: dict[str, Order] = {}
+        self._unfinished: dict[str, None] = {}  # client_order_ids not final yet, oldest first
         self.positions: dict[str, Position] = {}
         self.anomalies: list[Anomaly] = []
         self.halted_symbols: set[str] = set()
@@ -77,7 +78,13 @@ class OrderProjection:
 
     def open_orders(self) -> list[Order]:
         """Orders working at the broker (may still fill)."""
-        return [o for o in self.orders.values() if o.is_open]
+        return [o for o in self.unfinished() if o.is_open]
+
+    def unfinished(self) -> list[Order]:
+        """Orders not in a final state, oldest first (without walking the whole history:
+        periodic checks ask this, and a long-lived journal holds every order ever sent)."""
+        orders = self.orders
+        return [orders[c] for c in self._unfinished]
 
     def position(self, symbol: str) -> Position:
         return self.positions.get(symbol) or Position(symbol=symbol)
@@ -154,12 +161,19 @@ class OrderProjection:
         if not record.client_order_id:
             self._note(record, "intent without client_order_id")
             return None
-        self.orders[record.client_order_id] = new_order(intent, record.client_order_id, record.ts_ns)
+        order = new_order(intent, record.client_order_id, record.ts_ns)
+        self.orders[record.client_order_id] = order
+        if not order.is_terminal:
+            self._unfinished[record.client_order_id] = None
         return None
 
     def _absorb(self, record: JournalRecord, event: OrderEvent, outcome: Outcome) -> None:
         order = outcome.order
         self.orders[order.client_order_id] = order
+        if order.is_terminal:
+            self._unfinished.pop(order.client_order_id, None)
+        else:
+            self._unfinished[order.client_order_id] = None
         if isinstance(outcome, TransitionRejected):
             self._note(record, f"rejected: {outcome.reason}")
         for alert in outcome.alerts:

@@ -260,7 +260,7 @@ class ExecutionCore:
     def busy(self) -> bool:
         """An order is on its way (being sent, queued, in flight or being canceled)."""
         return bool(self._queue or self._sending) or any(
-            o.state in PRE_ACK_STATES or o.state is OrderState.PENDING_CANCEL for o in self.proj.orders.values()
+            o.state in PRE_ACK_STATES or o.state is OrderState.PENDING_CANCEL for o in self.proj.unfinished()
         )
 
     def status(self) -> dict[str, object]:
@@ -279,7 +279,7 @@ class ExecutionCore:
         self.proj = replay(records)
 
     def unresolved(self) -> list[Order]:
-        return [o for o in self.proj.orders.values() if not o.is_terminal]
+        return self.proj.unfinished()
 
     def on_startup_orders(self, broker_orders: list[BrokerOrder]) -> tuple[list[Effect], list[str]]:
         """Bring journalled orders up to the broker's view; returns the effects and the
@@ -599,7 +599,8 @@ class ExecutionCore:
     def _check_in_flight(self, now: int) -> list[Effect]:
         effects: list[Effect] = []
         late = now - int(INFLIGHT_LATE_S * S)
-        for coid, order in self.proj.orders.items():
+        for order in self.proj.unfinished():
+            coid = order.client_order_id
             if order.state not in PRE_ACK_STATES:
                 continue
             waiting = coid in self._sending or coid in self._queue
@@ -648,7 +649,7 @@ class ExecutionCore:
         filled or been canceled while the stream was away)."""
         open_coids = {o.client_order_id for o in broker_open}
         cutoff = now - 2 * S  # skip orders with very recent events
-        for order in self.proj.orders.values():
+        for order in self.proj.unfinished():
             if order.is_open and order.client_order_id not in open_coids and order.updated_ns < cutoff:
                 self._schedule_lookup(order.client_order_id, 0.0)
         for o in broker_open:
@@ -669,7 +670,7 @@ class ExecutionCore:
         still a drift)."""
         mismatches = reconcile_positions(self.proj, positions)
         recent = now - int(FILL_SETTLE_S * S)
-        busy = {o.symbol for o in self.proj.orders.values() if o.state in PRE_ACK_STATES}
+        busy = {o.symbol for o in self.proj.unfinished() if o.state in PRE_ACK_STATES}
         busy |= {s for s, t in self._last_fill_ns.items() if t >= recent}
         streak = {s: self._suspects.get(s, 0) + 1 for s in mismatches}
         self._suspects = streak
@@ -807,8 +808,7 @@ class ExecutionCore:
                     stop_price=o.stop_price,
                     created_ns=o.created_ns,
                 )
-                for o in self.proj.orders.values()
-                if not o.is_terminal
+                for o in self.proj.unfinished()
             ]
         return []
 

@@ -38,9 +38,8 @@ def reconcile_orders(
     list does not show are looked up one by one (a missing list entry is not proof)."""
     result = Reconciliation()
     by_coid = {o.client_order_id: o for o in broker_orders}
-    for coid, order in proj.orders.items():
-        if order.is_terminal:
-            continue
+    for order in proj.unfinished():
+        coid = order.client_order_id
         broker = by_coid.get(coid)
         if broker is not None:
             if _differs(order, broker):

@@ -172,6 +172,21 @@ class MatchingEngine:
     def open_orders(self) -> list[SimOrder]:
         return [o for o in self.orders.values() if o.is_open]
 
+    def open_orders_unsorted(self) -> list[SimOrder]:
+        return [self.orders[oid] for book in self._books.values() for oid in book.open_ids]
+
+    def has_any_open(self) -> bool:
+        return any(book.open_ids for book in self._books.values())
+
+    def has_open(self, symbol: str) -> bool:
+        """True when the symbol has an open order (a quote for it may fill something)."""
+        book = self._books.get(symbol)
+        return bool(book and book.open_ids)
+
+    def open_orders_of(self, symbol: str) -> list[SimOrder]:
+        book = self._books.get(symbol)
+        return [self.orders[oid] for oid in book.open_ids] if book else []
+
     def held_for_orders(self, symbol: str, side: OrderSide) -> Decimal:
         book = self._books.get(symbol)
         if book is None:
@@ -218,7 +233,9 @@ class MatchingEngine:
         if status not in ("open", "closed", "all"):
             raise Rejection(422, CODE_INVALID, f"invalid status: {status!r}")
         out = []
-        for o in self.orders.values():
+        # open orders are the books' (a long history need not be walked to find them)
+        candidates = self.open_orders_unsorted() if status == "open" else self.orders.values()
+        for o in candidates:
             if (status == "open" and not o.is_open) or (status == "closed" and o.is_open):
                 continue
             submitted_us = o.submitted_at_ns // 1000 * 1000

@@ -35,7 +35,7 @@ from pyrt.venues.port import (
     TradeUpdateReport,
 )
 from pyrt.venues.simulated.matching import CODE_INVALID, MatchingEngine, SimConfig, parse_time
-from pyrt.venues.simulated.models import DuplicateClientId, NewOrder, Rejection, SimOrder, TradeUpdate
+from pyrt.venues.simulated.models import DuplicateClientId, Fill, NewOrder, Rejection, SimOrder, TradeUpdate
 from pyrt.venues.simulated.valuation import value_account, value_positions
 
 MAX_LIST_LIMIT = 500  # Alpaca's page size cap for GET /v2/orders
@@ -109,6 +109,7 @@ class SimulatedVenue:
         self.engine = MatchingEngine(config, seed=seed)
         self.clock = clock
         self._updates: list[TradeUpdateReport] = []
+        self._fills: list[Fill] = []
 
     # ------------------------------------------------------------- market side (the driver)
     def on_quote(self, symbol: str, bid: float, ask: float, bid_size: float = 100.0, ask_size: float = 100.0) -> None:
@@ -146,9 +147,21 @@ class SimulatedVenue:
         out, self._updates = self._updates, []
         return out
 
+    def drain_fills(self) -> list[Fill]:
+        """The executions (with their fees) since the last drain: the account's own record,
+        as Alpaca's account activities give it."""
+        out, self._fills = self._fills, []
+        return out
+
+    def resting(self, symbol: str) -> list[SimOrder]:
+        """The open orders of a symbol in time priority (what the next quotes may fill)."""
+        return self.engine.open_orders_of(symbol)
+
     def _emit(self, events: list[TradeUpdate]) -> None:
+        if not events:
+            return
         self._updates.extend(update_report(u) for u in events)
-        self.engine.take_changes()  # nothing persists them here; do not let them pile up
+        self._fills.extend(self.engine.take_changes().fills)  # nothing persists the rest here
 
     # ------------------------------------------------------------- orders
     def submit_order(self, client_order_id: str, intent: OrderIntent) -> BrokerOrder:
