@@ -1,0 +1,432 @@
+"""The backtest engine: the live cores driven over history in one process, on a simulated
+clock. Strategies run in the signal core, intents pass the risk core (limits and breaker
+from `risk_limits.toml`), approved ones go through the execution core (journal in memory)
+to the `SimulatedVenue`, whose matching core fills them against quotes made from bars by
+the rule in `bar_quotes.py`. Reports go back to risk and signals exactly as the live
+shells route them. Nothing here decides a trade, a limit or a fill: it moves the clock,
+turns bars into quotes, and records.
+
+Per bar (bars in the order they become visible, `BarData`):
+1. open phase, when the symbol has work at the open (orders resting at the venue, or
+   decisions waiting for this open): clock to the bar's open, the session opens if it was
+   closed, a quote at the open fills what the open reaches, then the waiting decisions go
+   to execution (market orders fill at the open);
+2. close phase: clock to the bar's close; resting orders the bar's path touches fill
+   (`touched_levels`); strategies see the bar (only now: they never see a bar before it
+   closed); each intent is checked by risk at the bar's close price and either sent at once
+   (`--fill-at close`) or held for the symbol's next open (default);
+3. at a session close (regular hours), the venue closes the session: day orders expire.
+Every 5 minutes of simulated time (or every bar, when bars are longer) while a position or
+an order is open, the execution core's timer runs (reconciliation reads, P&L to the risk
+core's breaker), as it does live every second; fills reach the risk core at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from pyrt import __version__
+from pyrt.backtest.bar_quotes import UNLIMITED_SIZE, spread_sides, touched_levels
+from pyrt.backtest.ledger import Ledger
+from pyrt.backtest.results import RunResult, SymbolPrices
+from pyrt.backtest.settings import BacktestSettings
+from pyrt.bus import schema as wire
+from pyrt.config.risk import RiskLimits
+from pyrt.domain.calendar import NyseSession
+from pyrt.domain.clock import ManualClock, iso_utc
+from pyrt.domain.enums import OrderSide, OrderType, TimeInForce
+from pyrt.domain.intents import OrderIntent
+from pyrt.domain.market import Bar, Quote
+from pyrt.services.execution.budget import RequestBudget
+from pyrt.services.execution.core import ExecutionCore
+from pyrt.services.execution.inline import InlineExecution
+from pyrt.services.risk.core import RiskCore
+from pyrt.services.signals.core import IntentDropped, SignalCore
+from pyrt.services.signals.strategy import Strategy
+from pyrt.venues.simulated.matching import SimConfig
+from pyrt.venues.simulated.venue import SimulatedVenue
+from pyrt.venues.stream_events import TradeUpdateSeen
+
+if TYPE_CHECKING:
+    from pyrt.backtest.data import BarData
+
+TIMER_NS = 300 * 1_000_000_000  # the cores' periodic work, in simulated time
+NO_CLOSE = 2**62
+
+
+class ExecutionSettings:
+    """The execution engine's settings a backtest uses (system.json's `execution`)."""
+
+    def __init__(
+        self,
+        request_budget_per_minute: int = 150,
+        cancel_reserve_per_minute: int = 30,
+        read_reserve_per_minute: int = 10,
+        max_resend_age_s: float = 30.0,
+        submit_timeout_s: float = 10.0,
+    ) -> None:
+        self.request_budget_per_minute = request_budget_per_minute
+        self.cancel_reserve_per_minute = cancel_reserve_per_minute
+        self.read_reserve_per_minute = read_reserve_per_minute
+        self.max_resend_age_s = max_resend_age_s
+        self.submit_timeout_s = submit_timeout_s
+
+    @classmethod
+    def of(cls, ex: object) -> ExecutionSettings:
+        return cls(
+            ex.request_budget_per_minute,  # type: ignore[attr-defined]
+            ex.cancel_reserve_per_minute,  # type: ignore[attr-defined]
+            ex.read_reserve_per_minute,  # type: ignore[attr-defined]
+            ex.max_resend_age_s,  # type: ignore[attr-defined]
+            ex.submit_timeout_s,  # type: ignore[attr-defined]
+        )
+
+
+class Backtest:
+    def __init__(
+        self,
+        strategies: Sequence[Strategy],
+        limits: RiskLimits,
+        data: BarData,
+        settings: BacktestSettings,
+        execution: ExecutionSettings | None = None,
+        config: dict[str, object] | None = None,
+    ) -> None:
+        if len(data) == 0:
+            raise ValueError("no bars to run on (check --from/--to and --data)")
+        self.data = data
+        self.settings = settings
+        self.config = config or {}
+        ex = execution or ExecutionSettings()
+        self.symbols = data.symbols
+        self.clock = ManualClock(int(data.open_ns[0]))
+        self.signals = SignalCore(strategies, self.clock, intent_epoch="bt")
+        self.risk = RiskCore(limits, self.clock)
+        budget = RequestBudget(
+            ex.request_budget_per_minute,
+            ex.cancel_reserve_per_minute,
+            self.clock,
+            read_reserve=ex.read_reserve_per_minute,
+        )
+        self.core = ExecutionCore(
+            self.clock, budget, max_resend_age_s=ex.max_resend_age_s, submit_timeout_s=ex.submit_timeout_s
+        )
+        s = settings
+        self.venue = SimulatedVenue(
+            SimConfig(
+                symbols=data.symbols,
+                allow_shorting=s.allow_shorting,
+                slippage_bps=s.slippage_bps,
+                fee_per_share=s.fee_per_share,
+                fee_per_order=s.fee_per_order,
+                initial_cash=s.cash,
+                regulatory_fees=s.fees == "alpaca",
+                not_shortable=s.not_shortable,
+            ),
+            self.clock,
+            seed=s.seed,
+        )
+        self.execution = InlineExecution(self.core, self.venue)
+        self.ledger = Ledger(data.symbols, float(s.cash))
+        self.regular = s.session == "regular" or (s.session == "auto" and data.regular_hours_only())
+        self.calendar = NyseSession()
+        self.warnings: list[str] = []
+        if s.session == "auto" and not self.regular:
+            self.warnings.append(
+                "the data has bars outside regular hours: traded as a 24-hour market (--session regular to apply "
+                "Alpaca's hours)"
+            )
+        self._waiting: dict[str, list[OrderIntent]] = {}  # decisions held for the symbol's next open
+        self._quote_px: dict[str, tuple[float, float, float]] = {}  # symbol -> (mid, bid, ask) last fed
+        self._left: dict[str, float] = {}  # size the symbol's current bar still offers
+        self._session_close = NO_CLOSE
+        self._next_timer = 0
+        self._timer_ns = max(TIMER_NS, data.timeframe_ns)
+        self._end_seq = 0
+        self._prices: dict[str, list[float]] = {}
+        self.venue.set_market_open(not self.regular)
+        self.execution.run(self.core.start_accepting())
+        self._route()
+
+    # ================================================================== the loop
+    def run(self, progress: Callable[[int], None] | None = None) -> RunResult:
+        clock = self.clock
+        symbols = self.symbols
+        ledger = self.ledger
+        on_bar = self.signals.on_bar
+        has_open = self.venue.engine.has_open
+        waiting = self._waiting
+        volume_share = self.settings.volume_share
+        first: dict[int, tuple[int, float]] = {}
+        last: dict[int, tuple[int, float]] = {}
+        counts = [0] * len(symbols)
+        sample_ts = -1
+        n = 0
+        for chunk in self.data.chunks():
+            for o_ns, c_ns, si, o, h, lo, c, v in zip(*chunk, strict=True):
+                sym = symbols[si]
+                if volume_share is not None:
+                    self._left[sym] = v * volume_share
+                if c_ns != sample_ts:
+                    if sample_ts >= 0:
+                        ledger.sample(sample_ts)
+                    sample_ts = c_ns
+                if sym in waiting or has_open(sym):
+                    self._open_phase(sym, o_ns, o)
+                clock._now = c_ns
+                if has_open(sym):
+                    self._touch(sym, o, h, lo, c)
+                outputs = on_bar(Bar(sym, o, h, lo, c, v, o_ns))
+                if outputs:
+                    self._decide(outputs, sym, c)
+                ledger.mark_close(si, c)
+                if si not in first:
+                    first[si] = (o_ns, o)
+                last[si] = (c_ns, c)
+                counts[si] += 1
+                if c_ns >= self._next_timer:
+                    self._timer(c_ns)
+                if c_ns >= self._session_close:
+                    self._close_session(c_ns)
+            n += len(chunk[0])
+            if progress is not None:
+                progress(n)
+        if sample_ts >= 0:
+            self._finish(last)
+            ledger.sample(sample_ts)
+        return self._result(first, last, counts, n)
+
+    # ================================================================== phases
+    def _open_phase(self, sym: str, o_ns: int, o: float) -> None:
+        if o_ns > self.clock._now:
+            self.clock._now = o_ns
+        self._feed(sym, o)
+        if self.regular and not self.venue.engine.market_open and self.calendar.is_open(o_ns):
+            self.venue.set_market_open(True)
+            self._session_close = self.calendar.next_close(o_ns)
+            self._drain()
+        for intent in self._waiting.pop(sym, ()):
+            self._execute(intent)
+
+    def _touch(self, sym: str, o: float, h: float, lo: float, c: float) -> None:
+        levels = []
+        for order in self.venue.resting(sym):
+            if order.stop_price is not None and not order.triggered:
+                levels.append(float(order.stop_price))
+            elif order.limit_price is not None:
+                levels.append(float(order.limit_price))
+        for level in touched_levels(o, h, lo, c, levels):
+            self._feed(sym, level, spread=False)
+
+    def _decide(self, outputs: Sequence[object], sym: str, close: float) -> None:
+        for out in outputs:
+            if type(out) is not OrderIntent:
+                continue
+            intent: OrderIntent = out
+            bid, ask = spread_sides(close, self.settings.spread_bps)
+            now = self.clock._now
+            self.risk.on_quote(Quote(intent.symbol, bid, 100.0, ask, 100.0, now))
+            decision = self.risk.check(intent)
+            self.ledger.intent(intent, decision)
+            self.signals.on_risk_decision(intent.intent_id, decision.approved, decision.reason_code)
+            if not decision.approved:
+                continue
+            if self.settings.fill_at == "close":
+                self._ensure_open_at_close()
+                self._feed(intent.symbol, close)
+                self._execute(intent)
+            else:
+                self._waiting.setdefault(intent.symbol, []).append(intent)
+        self._drain_events()
+
+    def _ensure_open_at_close(self) -> None:
+        """A decision filled at the close trades at the closing instant: the session that
+        ends then is still open for it."""
+        if self.regular and not self.venue.engine.market_open:
+            now = self.clock._now
+            if self.calendar.is_open(now - 1):
+                self.venue.set_market_open(True)
+                self._session_close = now
+                self._drain()
+
+    def _close_session(self, now: int) -> None:
+        self._session_close = NO_CLOSE
+        if self.regular and self.venue.engine.market_open and not self.calendar.is_open(now):
+            self.venue.set_market_open(False)  # open day orders expire
+            self._drain()
+
+    def _timer(self, now: int) -> None:
+        """Every `timer_ns` of simulated time while a position or an order is open: the
+        marks and P&L the risk core's breaker watches (daily loss, drawdown), the quotes its
+        staleness check wants, and the execution core's timer (reconciliation reads)."""
+        self._next_timer = now + self._timer_ns
+        ledger = self.ledger
+        if not (any(ledger.pos) or self.venue.engine.has_any_open()):
+            return
+        spread = self.settings.spread_bps
+        for sym, i in ledger.index.items():
+            mark = ledger.mark[i]
+            if not mark:
+                continue
+            bid, ask = spread_sides(mark, spread)
+            self.risk.on_quote(Quote(sym, bid, 100.0, ask, 100.0, now))
+            if ledger.pos[i]:
+                self.core.on_mark(sym, Decimal(repr(mark)))
+        self.execution.tick()
+        self._route()
+        self.risk.on_tick(session_open=True)
+        self._drain_events()
+
+    # ================================================================== venue and cores
+    def _feed(self, sym: str, price: float, *, spread: bool = True) -> None:
+        bid, ask = spread_sides(price, self.settings.spread_bps) if spread else (price, price)
+        size = self._left.get(sym, UNLIMITED_SIZE) if self.settings.volume_share is not None else UNLIMITED_SIZE
+        self._quote_px[sym] = (price, bid, ask)
+        self.venue.on_quote_event(Quote(sym, bid, size, ask, size, self.clock._now))
+        self._drain()
+
+    def _execute(self, intent: OrderIntent) -> None:
+        adm = self.execution.intent(intent)
+        if not adm.accepted and not adm.duplicate:
+            row = self.ledger.orders.get(intent.intent_id) or self.ledger.intent(intent, None)
+            self.ledger.deny(row, f"EXECUTION_{adm.reason_code}", adm.message)
+            self.risk.on_order_closed(intent.intent_id)
+            self.signals.on_risk_decision(intent.intent_id, False, f"EXECUTION_{adm.reason_code}")
+        self._drain()
+
+    def _drain(self) -> None:
+        """Deliver the venue's trade updates to the execution core, record its fills, and
+        route what the core published (until quiet)."""
+        venue, execution = self.venue, self.execution
+        while True:
+            updates = venue.drain_updates()
+            if not updates:
+                break
+            for u in updates:
+                execution.handle(TradeUpdateSeen(u))
+        fills = venue.drain_fills()
+        if fills:
+            orders = venue.engine.orders
+            now = self.clock._now
+            for f in fills:
+                mid, bid, ask = self._quote_px.get(f.symbol, (float(f.price),) * 3)
+                self.ledger.fill(
+                    f, orders[f.order_id].client_order_id, now, ask if f.side is OrderSide.BUY else bid, mid
+                )
+                if self.settings.volume_share is not None:
+                    self._left[f.symbol] = self._left.get(f.symbol, 0.0) - float(f.qty)
+        self._route()
+
+    def _route(self) -> None:
+        published = self.execution.published
+        if not published:
+            return
+        self.execution.published = []
+        risk, signals, ledger = self.risk, self.signals, self.ledger
+        for effect in published:
+            m = effect.message
+            if isinstance(m, wire.ExecutionReport):
+                risk.on_execution_report(m.event, m.status, m.symbol, m.side, m.fill_qty, m.fill_price, m.intent_id)
+                if m.strategy:
+                    signals.on_report(m.strategy, m.symbol, m.status, m.position_qty, m.intent_id or None)
+                ledger.report(m)
+            elif isinstance(m, wire.PositionUpdate):
+                risk.on_position(m.symbol, m.qty, m.avg_entry_price)
+            elif isinstance(m, wire.PnLUpdate):
+                risk.on_pnl(m.realized, m.unrealized, m.equity)
+            elif isinstance(m, wire.IntegrityAlert):
+                risk.on_integrity_violation(m.kind, f"{m.symbol}: {m.detail}")
+
+    def _drain_events(self) -> None:
+        """Breaker trips and trading-state changes go into the report's warnings; the
+        rest of the cores' events are counted in their own counters."""
+        for ev in self.risk.drain_events():
+            name = type(ev).__name__
+            if name.startswith("Breaker") or name == "TradingStateChanged":
+                fields = msgspec.structs.asdict(ev)  # type: ignore[arg-type]
+                detail = ", ".join(f"{k}={v}" for k, v in fields.items() if k != "ts_ns")
+                self.warnings.append(f"{iso_utc(self.clock._now)} risk {name}: {detail}")
+        for sev in self.signals.drain_events():
+            if not isinstance(sev, IntentDropped):
+                self.warnings.append(f"{iso_utc(self.clock._now)} signals {type(sev).__name__}: {sev}")
+
+    # ================================================================== the end
+    def _finish(self, last: dict[int, tuple[int, float]]) -> None:
+        """Cancel what still rests, then (close_at_end) close every position at its last
+        close, through execution like any order."""
+        if self.venue.engine.open_orders():
+            self.venue.cancel_all_orders()
+            self._drain()
+        for intents in self._waiting.values():
+            for intent in intents:
+                row = self.ledger.orders.get(intent.intent_id)
+                if row is not None:
+                    row.status, row.message = "canceled", "the data ended before the next open"
+        self._waiting.clear()
+        if not self.settings.close_at_end:
+            return
+        self._ensure_open_at_close()
+        if self.regular and not self.venue.engine.market_open:
+            self.venue.set_market_open(True)
+        for i, sym in enumerate(self.symbols):
+            qty = self.venue.engine.account.position_qty(sym)
+            if not qty or i not in last:
+                continue
+            owner = self.signals.owners.get(sym) or next(
+                (n for n in self.signals.strategy_names if sym in self._strategy_symbols(n)), "backtest"
+            )
+            self._end_seq += 1
+            intent = OrderIntent(
+                intent_id=f"end-{self._end_seq}",
+                strategy=owner,
+                symbol=sym,
+                side=OrderSide.SELL if qty > 0 else OrderSide.BUY,
+                qty=abs(qty),
+                order_type=OrderType.MARKET,
+                time_in_force=TimeInForce.DAY,
+                ts_ns=self.clock._now,
+                reason="end of data",
+            )
+            self.ledger.intent(intent, None)
+            self._feed(sym, last[i][1])
+            self._execute(intent)
+
+    def _strategy_symbols(self, name: str) -> tuple[str, ...]:
+        return self.signals._runtimes[name].strategy.symbols
+
+    def _result(
+        self, first: dict[int, tuple[int, float]], last: dict[int, tuple[int, float]], counts: list[int], n: int
+    ) -> RunResult:
+        account = self.venue.account()
+        final_equity = Decimal(account.equity)
+        ledger_equity = self.ledger.cash + self.ledger.value
+        if abs(ledger_equity - float(final_equity)) > 0.01 + 1e-9 * abs(float(final_equity)):
+            self.warnings.append(
+                f"internal: the equity curve's last value {ledger_equity:.2f} differs from the venue account's "
+                f"{final_equity} (report this)"
+            )
+        prices = {
+            self.symbols[i]: SymbolPrices(first[i][0], first[i][1], last[i][0], last[i][1], counts[i]) for i in first
+        }
+        return RunResult(
+            version=__version__,
+            config=self.config,
+            sources=list(self.data.sources),
+            initial_cash=self.settings.cash,
+            final_cash=Decimal(account.cash),
+            final_equity=final_equity,
+            start_ns=int(self.data.open_ns[0]),
+            end_ns=int(self.data.close_ns[-1]),
+            timeframe=self.data.timeframe,
+            fills=self.ledger.fills,
+            orders=list(self.ledger.orders.values()),
+            equity_ts=self.ledger.equity_ts,
+            equity=self.ledger.equity,
+            gross_exposure=self.ledger.exposure,
+            prices=prices,
+            warnings=self.warnings,
+            bars_processed=n,
+        )
