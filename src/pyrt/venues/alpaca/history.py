@@ -39,3 +39,17 @@ class MinuteBarsClient:
         )
         answer = self.client.get_stock_bars(request)
         return list(answer.get(symbol, [])) if isinstance(answer, dict) else []
+
+    def daily(self, symbol: str, start_ns: int, end_ns: int) -> list[dict[str, Any]]:
+        """Daily bars of `symbol` starting within [start_ns, end_ns], oldest first, as
+        Alpaca's JSON bars (for `pyrt model train --symbols`); pages are followed by alpaca-py."""
+        request = StockBarsRequest(
+            symbol_or_symbols=symbol,
+            timeframe=TimeFrame.Day,
+            feed=self.feed,
+            start=ns_to_datetime(start_ns),
+            end=ns_to_datetime(end_ns),
+            sort=Sort.ASC,
+        )
+        answer = self.client.get_stock_bars(request)
+        return list(answer.get(symbol, [])) if isinstance(answer, dict) else []
