@@ -10,7 +10,11 @@ Two halves:
   HEALTHY, DEGRADED or UNHEALTHY with reasons, the ZeroMQ and Prometheus summary lines,
   and warnings (high memory or CPU, circuit breaker, safe mode).
 
-Only UNHEALTHY makes the check fail (exit 1); DEGRADED and warnings are printed with ⚠.
+Exit codes: 0 healthy and able to trade (safe mode is a warning: the operator chose it);
+1 something is UNHEALTHY; 4 (EXIT_BLOCKED) alive but trading is blocked or degraded: the
+execution engine halted, the circuit breaker active, the risk state not ACTIVE or a service
+DEGRADED. The reasons are printed, with the command that clears the cause when there is one
+(e.g. adopting the broker's positions after a restore).
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ if TYPE_CHECKING:
     from pyrt.config import AppConfig
 
 HEALTHY, DEGRADED, UNHEALTHY = "HEALTHY", "DEGRADED", "UNHEALTHY"
+EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_BLOCKED = 0, 1, 4
+ADOPT_COMMAND = "python scripts/reconcile_positions.py --apply --yes"
+"""The exact command that adopts the broker's positions (named by the health check and by
+`pyrt reconcile` when our positions disagree with the broker's)."""
+BREAKER_COMMAND = 'pyrt breaker deactivate --reason "<why it is safe>"'
 MARKS = {HEALTHY: "✓", DEGRADED: "⚠", UNHEALTHY: "✗"}
 TITLES = {  # also the order of the lines
     "market_data": "Market Data Service",
@@ -117,6 +126,15 @@ class HealthReport:
     gateway_port: int | None = None
     warnings: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    blocked: list[str] = field(default_factory=list)  # why trading cannot happen now
+    next_steps: list[str] = field(default_factory=list)  # commands that clear those causes
+
+    @property
+    def exit_code(self) -> int:
+        """0 healthy, 1 unhealthy, 4 alive but halted, breaker active or degraded."""
+        if not self.healthy:
+            return EXIT_UNHEALTHY
+        return EXIT_BLOCKED if self.blocked else EXIT_HEALTHY
 
     @property
     def healthy(self) -> bool:
@@ -129,10 +147,13 @@ class HealthReport:
 
     @property
     def status(self) -> str:
-        """ "healthy", "degraded" (something DEGRADED, nothing UNHEALTHY) or "unhealthy"."""
+        """ "healthy", "degraded" (something DEGRADED, nothing UNHEALTHY), "blocked" (the
+        breaker or the risk state stops trading) or "unhealthy"."""
         if not self.healthy:
             return "unhealthy"
-        return "degraded" if any(s.state == DEGRADED for s in self.services) else "healthy"
+        if any(s.state == DEGRADED for s in self.services):
+            return "degraded"
+        return "blocked" if self.blocked else "healthy"
 
 
 # --------------------------------------------------------------------------- parsing
@@ -251,6 +272,32 @@ def warnings_of(facts: HealthFacts, th: Thresholds) -> list[str]:
     return found
 
 
+def blocked_of(facts: HealthFacts, services: list[ServiceHealth]) -> tuple[list[str], list[str]]:
+    """Why trading is blocked (or degraded) although the processes are alive, and the
+    commands that clear those causes."""
+    blocked: list[str] = []
+    state = facts.risk_state or {}
+    risk = facts.services.get("risk_manager")
+    reason = str(state.get("reason") or "")
+    if (
+        state.get("circuit_breaker_active")
+        or _metric(risk.metrics if risk else None, "risk_circuit_breaker_active") == 1
+    ):
+        blocked.append("circuit breaker active" + (f" ({reason})" if reason else ""))
+    elif state.get("trading_state") not in (None, "ACTIVE"):
+        blocked.append(f"risk manager {str(state['trading_state']).lower()}" + (f" ({reason})" if reason else ""))
+    for s in services:
+        if s.state == DEGRADED:
+            blocked.append(f"{TITLES.get(s.service, s.service)} degraded: {'; '.join(s.reasons)}")
+    text = " ".join(blocked) + " " + " ".join(facts.alerts)
+    steps: list[str] = []
+    if "position_mismatch" in text or "position mismatch" in text:
+        steps.append(f"adopt the broker's positions: {ADOPT_COMMAND}")
+    elif blocked and blocked[0].startswith("circuit breaker"):
+        steps.append(f"once the cause is fixed: {BREAKER_COMMAND}")
+    return blocked, steps
+
+
 def assess(facts: HealthFacts, th: Thresholds | None = None) -> HealthReport:
     """The whole verdict from collected facts."""
     th = th or Thresholds()
@@ -261,6 +308,7 @@ def assess(facts: HealthFacts, th: Thresholds | None = None) -> HealthReport:
         points, source = sum(facts.service_points.values()), "services"
     else:
         points, source = None, "none"
+    blocked, steps = blocked_of(facts, services)
     return HealthReport(
         services,
         sum(bool(facts.streams_seen.get(n)) for n in SERVICE_NAMES),
@@ -269,6 +317,8 @@ def assess(facts: HealthFacts, th: Thresholds | None = None) -> HealthReport:
         source,
         facts.gateway_port,
         warnings_of(facts, th),
+        blocked=blocked,
+        next_steps=steps,
     )
 
 
@@ -294,6 +344,9 @@ def report_lines(report: HealthReport) -> list[str]:
     else:
         lines.append("✗ Prometheus Metrics: no metrics endpoint answering")
     lines.extend(f"⚠ Warning: {w}" for w in report.warnings)
+    if report.healthy and report.blocked:
+        lines.append(f"✗ Trading blocked: {'; '.join(report.blocked)}")
+    lines.extend(f"→ Next: {step}" for step in report.next_steps)
     return lines
 
 
@@ -310,6 +363,9 @@ def report_dict(report: HealthReport) -> dict[str, Any]:
     return {
         "status": report.status,
         "healthy": report.healthy,
+        "exit_code": report.exit_code,
+        "blocked": report.blocked,
+        "next_steps": report.next_steps,
         "services": services,
         "zmq": {"active": report.zmq_active, "total": report.zmq_total},
         "metrics": {"data_points": report.metric_points, "source": report.metrics_source},

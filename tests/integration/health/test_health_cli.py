@@ -67,9 +67,10 @@ def test_json_and_warnings(config_dir: Path) -> None:
         result = health(config_dir, "--json")
     finally:
         fake.close()
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 4, result.stdout + result.stderr  # alive, but a halted engine blocks trading
     data = json.loads(result.stdout)
-    assert data["status"] == "degraded" and data["healthy"] is True
+    assert data["status"] == "degraded" and data["healthy"] is True and data["exit_code"] == 4
+    assert data["blocked"] == ["Execution Engine degraded: halted"]
     assert data["services"]["execution_engine"]["state"] == "DEGRADED"
     assert data["services"]["execution_engine"]["reasons"] == ["halted"]
     assert data["services"]["market_data"]["uptime"] == "1h 1m"

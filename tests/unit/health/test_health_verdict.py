@@ -167,12 +167,14 @@ def test_breaker_safe_mode_memory_and_cpu_are_warnings() -> None:
     )
     f.risk_state = {"trading_state": "HALTED", "reason": "daily loss limit", "circuit_breaker_active": True}
     report = assess(f)
-    assert report.healthy and report.status == "healthy"
+    assert report.healthy and report.status == "blocked" and report.exit_code == 4  # the breaker blocks trading
     assert report_lines(report)[6:] == [
         "⚠ Warning: Circuit breaker active (daily loss limit)",
         "⚠ Warning: Signal bridge in safe mode (no new orders)",
         "⚠ Warning: High CPU usage on market-data (97%)",
         "⚠ Warning: High memory usage on execution-engine (78%)",
+        "✗ Trading blocked: circuit breaker active (daily loss limit)",
+        '→ Next: once the cause is fixed: pyrt breaker deactivate --reason "<why it is safe>"',
     ]
     assert assess(f, Thresholds(memory_percent=80, cpu_percent=99)).warnings[2:] == []
 
@@ -233,3 +235,32 @@ def test_topics_and_addresses() -> None:
     assert connect_address("tcp://10.0.0.5:5555") == "tcp://10.0.0.5:5555"
     assert connect_address("tcp://[::]:5555") == "tcp://[::1]:5555"
     assert connect_address("ipc:///tmp/md") == "ipc:///tmp/md"
+
+
+def test_a_halted_engine_and_a_tripped_breaker_exit_4_naming_the_command() -> None:
+    reason = "position mismatch with the broker at start-up: AAPL: ours 0 broker 5 (diff 5)"
+    f = facts(execution_engine=live("execution_engine", heartbeat_status="halted", ready={"halted": reason}))
+    f.risk_state = {
+        "trading_state": "HALTED",
+        "reason": "position_mismatch: AAPL: ours 0 broker 5",
+        "circuit_breaker_active": True,
+    }
+    report = assess(f)
+    assert report.healthy and report.exit_code == 4
+    lines = report_lines(report)
+    blocked = next(line for line in lines if line.startswith("✗ Trading blocked: "))
+    assert "circuit breaker active (position_mismatch" in blocked and "Execution Engine degraded: halted" in blocked
+    assert lines[-1] == "→ Next: adopt the broker's positions: python scripts/reconcile_positions.py --apply --yes"
+    assert report_dict(report)["exit_code"] == 4
+
+
+def test_a_manual_breaker_names_the_deactivate_command_and_safe_mode_alone_passes() -> None:
+    f = facts()
+    f.risk_state = {"trading_state": "HALTED", "reason": "manual: maintenance", "circuit_breaker_active": True}
+    report = assess(f)
+    assert report.exit_code == 4 and report.next_steps == [
+        'once the cause is fixed: pyrt breaker deactivate --reason "<why it is safe>"'
+    ]
+    safe = assess(facts(signal_bridge=live("signal_bridge", heartbeat_status="safe_mode")))
+    assert safe.exit_code == 0 and not safe.blocked
+    assert assess(facts(risk_manager=live("risk_manager", running=False))).exit_code == 1

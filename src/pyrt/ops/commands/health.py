@@ -21,7 +21,9 @@ def register(app: typer.Typer) -> None:
         cpu_threshold: float = typer.Option(90.0, help="Warn when a service uses more than this % of a core."),
         probe: float = typer.Option(2.0, help="Seconds to listen for heartbeats on the bus at most."),
     ) -> None:
-        """Check that every service is alive and working; exit 1 if one is unhealthy."""
+        """Check that every service is alive and working: exit 0 healthy, 1 if one is
+        unhealthy, 4 if all are alive but trading is blocked or degraded (execution halted,
+        circuit breaker active, a service degraded), with the reason and the next command."""
         import json
 
         from pyrt.ops.health import Thresholds, report_dict, report_lines, run_health
@@ -33,7 +35,7 @@ def register(app: typer.Typer) -> None:
         else:
             for line in report_lines(report):
                 typer.echo(line)
-        raise typer.Exit(0 if report.healthy else 1)
+        raise typer.Exit(report.exit_code)
 
     @app.command("monitor")
     def monitor_cmd(

@@ -6,13 +6,17 @@ process; every action is audited as cli:<user> from cli@<host>."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 
 from pyrt.ops.commands.common import CONFIG_DIR_OPTION
+
+T = TypeVar("T")
 
 
 def _decimal(text: str | None, hint: str) -> Decimal | None:
@@ -135,6 +139,11 @@ def liquidate(
         raise typer.Exit(1)
 
 
+def _with(ctx: AbstractContextManager[Any], fn: Callable[[], T]) -> T:
+    with ctx:
+        return fn()
+
+
 def reconcile_lines(res: dict[str, Any]) -> tuple[list[str], int]:
     """The report of a reconciliation in the operations guide's format (with a diff line
     per discrepancy) and the number of discrepancies."""
@@ -172,10 +181,13 @@ def reconcile(
     With --apply, adopt the broker's positions (asks to confirm, audited; needs the
     execution engine running). With the engine stopped the journal is compared directly."""
     from pyrt.ops.commands.common import cli_caller, guarded, open_facade
+    from pyrt.ops.health import ADOPT_COMMAND
+    from pyrt.ops.venue_up import reachable_venue
 
     facade = open_facade(config_dir)
     caller = cli_caller()
-    res = guarded(lambda: facade.reconcile(caller))
+    venue = reachable_venue(facade.cfg, say=lambda m: typer.echo(m, err=True))
+    res = guarded(lambda: _with(venue, lambda: facade.reconcile(caller)))
     lines, count = reconcile_lines(res)
     for line in lines:
         typer.echo(line)
@@ -184,6 +196,9 @@ def reconcile(
     if count == 0 and res.get("ok", True):
         return
     if not apply:
+        if res.get("position_diffs"):
+            start = "start the system (./scripts/start_trading_system.sh --safe-mode), then " if res.get("via") else ""
+            typer.echo(f"Next: to adopt the broker's positions as ours, {start}run: {ADOPT_COMMAND}")
         raise typer.Exit(1)
     if not yes:
         if not sys.stdin.isatty():
