@@ -117,7 +117,8 @@ class ModelState(SymbolState):
         super().__init__(symbol)
         self.features = FeatureStream()
         self.sampler = OhlcSampler(interval_ns) if interval_ns else None
-        self.target: SignalDirection | None = None
+        self.direction: SignalDirection | None = None  # the last signalled view
+        self.target: SignalDirection | None = None  # still to be reached (None: reached)
 
 
 class OnnxModelStrategy(Strategy):
@@ -269,8 +270,8 @@ class OnnxModelStrategy(Strategy):
             want = SignalDirection.SHORT if p.allow_short else SignalDirection.FLAT
         else:
             want = None
-        if want is not None and want is not state.target:
-            state.target = want
+        if want is not None and want is not state.direction:
+            state.direction = state.target = want
             strength = abs(prob - 0.5) * 2.0
             features = {**dict(zip(FEATURE_NAMES, row, strict=True)), "p_up": prob}
             out.append(
@@ -285,7 +286,9 @@ class OnnxModelStrategy(Strategy):
             )
         if state.target is not None:
             reason = f"model v{self.model.version} {state.target.value} p={prob:.3f}"
-            intent, _done = self.step_toward(ctx, symbol, state.target, add=False, reason=reason, ref_price=close)
+            intent, done = self.step_toward(ctx, symbol, state.target, add=False, reason=reason, ref_price=close)
+            if done:
+                state.target = None
             if intent is not None:
                 out.append(intent)
         return out or NO_OUTPUT
