@@ -321,6 +321,31 @@ class ControlFacade:
                 if r.kind == RecordKind.FILL and r.client_order_id == coid
             ]
 
+    def journal_fills(self) -> list[Any]:
+        """Every fill of the journal (``pyrt.ops.console.views.Fill``), oldest first."""
+        from pyrt.ops.console.views import fills_from_records
+        from pyrt.persistence.journal import Journal
+
+        path = self.cfg.system.execution.journal_path
+        if not path.exists():
+            return []
+        with Journal(path, read_only=True) as journal:
+            return fills_from_records(journal.iter_records())
+
+    def fills(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest `limit` fills, oldest first."""
+        return [f.row() for f in self.journal_fills()[-limit:]] if limit > 0 else []
+
+    def pnl(self, days: int = 1) -> list[dict[str, str]]:
+        """Realised P&L per UTC day over the last `days` days (from the journal's fills, by
+        average cost), today with the open positions' unrealised P&L."""
+        from pyrt.ops.console.views import dec, pnl_view
+
+        if days < 1:
+            raise ActionError("days must be at least 1", 422)
+        unrealized = sum((dec(p["unrealized_pl"]) for p in self.positions()), Decimal(0))
+        return pnl_view(self.journal_fills(), days, iso_utc(time.time_ns())[:10], unrealized)
+
     # ------------------------------------------------------------------ trading controls
     def breaker_activate(self, caller: Caller, reason: str, mode: str = "HALTED") -> dict[str, Any]:
         reason = reason or "manual activation"
@@ -361,11 +386,51 @@ class ControlFacade:
             res = self.command("signal_bridge", "set_trading_enabled", caller, reason, enabled=str(enabled).lower())
             if not res.ok:
                 raise _refused(res)
-            return {"ok": True, "detail": res.detail}
+            out: dict[str, Any] = {"ok": True, "detail": res.detail}
+            if enabled:
+                blockers, steps = self.trading_blockers()
+                out["blocked_by"], out["next_steps"] = blockers, steps
+                if blockers:
+                    out["detail"] = (
+                        f"{res.detail}, but every order is still denied: {'; '.join(blockers)}"
+                        + "".join(f". Next: {step}" for step in steps)
+                    )
+            return out
 
         return self._audited(
             caller, "trading.enable" if enabled else "trading.disable", reason, before, run, self._trading
         )
+
+    def trading_blockers(self) -> tuple[list[str], list[str]]:
+        """What stops orders other than safe mode (the circuit breaker, the risk manager's
+        trading state, a halted or not yet ready execution engine), and the commands that
+        clear those causes."""
+        from pyrt.ops.health import ADOPT_COMMAND, BREAKER_COMMAND
+
+        blockers: list[str] = []
+        steps: list[str] = []
+        risk = self.command("risk_manager", "status", timeout_ms=1000)
+        if not risk.ok:
+            blockers.append(f"the risk manager does not answer ({risk.detail})")
+        else:
+            b = risk.data.get("breaker", {})
+            if b.get("active"):
+                blockers.append(f"circuit breaker active ({b.get('trigger')}: {b.get('reason')})")
+            elif risk.data.get("trading_state") not in (None, "ACTIVE"):
+                blockers.append(f"risk manager trading state {risk.data.get('trading_state')}")
+        execution = self.command("execution_engine", "status", timeout_ms=1000)
+        if not execution.ok:
+            blockers.append(f"the execution engine does not answer ({execution.detail})")
+        elif execution.data.get("halted"):
+            blockers.append(f"execution engine halted: {execution.data['halted']}")
+        elif execution.data.get("accepting") is False:
+            blockers.append("execution engine not ready yet (reconciling with the broker)")
+        text = " ".join(blockers)
+        if "position mismatch" in text or "position_mismatch" in text:
+            steps.append(f"adopt the broker's positions: {ADOPT_COMMAND}")
+        elif "circuit breaker active" in text:
+            steps.append(f"once the cause is fixed: {BREAKER_COMMAND}")
+        return blockers, steps
 
     def _trading(self) -> dict[str, Any]:
         res = self.command("signal_bridge", "status", timeout_ms=1000)

@@ -1,0 +1,1 @@
+"""The operator console: the web page served by the control process and the CLI views."""
