@@ -22,6 +22,7 @@ core's breaker), as it does live every second; fills reach the risk core at once
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -429,4 +430,18 @@ class Backtest:
             prices=prices,
             warnings=self.warnings,
             bars_processed=n,
+            price_series=self._price_series(),
         )
+
+    def _price_series(self) -> dict[str, tuple[array[int], array[float]]]:
+        """Bar closes per symbol (close time, close) for the report's price chart."""
+        d = self.data
+        out: dict[str, tuple[array[int], array[float]]] = {}
+        for i, sym in enumerate(self.symbols):
+            mask = d.sym == i
+            ts: array[int] = array("q")
+            ts.frombytes(d.close_ns[mask].astype("int64").tobytes())
+            px: array[float] = array("d")
+            px.frombytes(d.close[mask].astype("float64").tobytes())
+            out[sym] = (ts, px)
+        return out

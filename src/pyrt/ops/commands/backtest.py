@@ -1,0 +1,140 @@
+"""`pyrt backtest`: run the configured strategies on history with the live cores, and write
+the report files (report.json, fills.csv, trades.csv, equity.csv, orders.csv, report.html)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from pyrt.ops.commands.common import CONFIG_DIR_OPTION, EXIT_USAGE
+
+
+def _date(value: str | None, flag: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected YYYY-MM-DD, got {value!r}", param_hint=flag) from None
+
+
+def _decimal(value: str, flag: str) -> Decimal:
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise typer.BadParameter(f"expected a number, got {value!r}", param_hint=flag) from None
+
+
+def register(app: typer.Typer) -> None:
+    bt = typer.Typer(
+        help="Backtest the configured strategies on history, with the live strategy, risk and execution cores.",
+        invoke_without_command=True,
+    )
+
+    @bt.callback()
+    def backtest(
+        ctx: typer.Context,
+        config_dir: Path = CONFIG_DIR_OPTION,
+        data: list[str] = typer.Option(
+            [], "--data", help="CSV/Parquet bar files or folders; or alpaca:SYM,SYM (downloaded once, cached)."
+        ),
+        start: str | None = typer.Option(None, "--from", help="First trading date (YYYY-MM-DD, New York)."),
+        end: str | None = typer.Option(None, "--to", help="Last trading date (YYYY-MM-DD, New York)."),
+        fill_at: str = typer.Option("next_open", "--fill-at", help="next_open (default) or close."),
+        cash: str = typer.Option("100000", "--cash", help="Starting cash (USD)."),
+        fees: str = typer.Option("alpaca", "--fees", help="alpaca (SEC and FINRA fees on sells) or none."),
+        fee_per_share: str = typer.Option("0", "--fee-per-share", help="Commission per share (USD)."),
+        fee_per_order: str = typer.Option("0", "--fee-per-order", help="Commission per order (USD)."),
+        spread_bps: float = typer.Option(0.0, "--spread-bps", help="Full bid-ask spread around bar prices."),
+        slippage_bps: str = typer.Option("0", "--slippage-bps", help="Slippage against each fill."),
+        volume_share: float | None = typer.Option(None, "--volume-share", help="Max share of a bar's volume filled."),
+        session: str = typer.Option("auto", "--session", help="auto, regular (Alpaca's hours) or 24h."),
+        strategy: list[str] = typer.Option([], "--strategy", help="Strategy name in system.json (repeatable)."),
+        not_shortable: str = typer.Option("", "--not-shortable", help="Symbols that cannot be sold short (A,B)."),
+        no_shorting: bool = typer.Option(False, "--no-shorting", help="No symbol can be sold short."),
+        keep_open: bool = typer.Option(False, "--keep-open", help="Do not close positions at the end of the data."),
+        skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Drop bad data rows (listed in the report)."),
+        timeframe: str = typer.Option("1Day", "--timeframe", help="Bar size for alpaca: downloads (1Min...1Day)."),
+        out: Path | None = typer.Option(None, "--out", help="Folder for the report files."),
+        as_json: bool = typer.Option(False, "--json", help="Print the report's summary as JSON."),
+    ) -> None:
+        if ctx.invoked_subcommand is not None:
+            return
+        if out is None:
+            raise typer.BadParameter("the folder for the report files is required", param_hint="--out")
+        from pyrt.backtest.run import RunRequest
+        from pyrt.backtest.settings import BacktestSettings
+        from pyrt.domain.errors import BadInput
+        from pyrt.ops.commands.common import load_or_exit
+
+        cfg = load_or_exit(config_dir)
+        try:
+            settings = BacktestSettings(
+                fill_at=fill_at,  # type: ignore[arg-type]
+                cash=_decimal(cash, "--cash"),
+                fees=fees,  # type: ignore[arg-type]
+                fee_per_share=_decimal(fee_per_share, "--fee-per-share"),
+                fee_per_order=_decimal(fee_per_order, "--fee-per-order"),
+                spread_bps=spread_bps,
+                slippage_bps=_decimal(slippage_bps, "--slippage-bps"),
+                volume_share=volume_share,
+                session=session,  # type: ignore[arg-type]
+                allow_shorting=not no_shorting,
+                not_shortable=frozenset(s.strip() for s in not_shortable.split(",") if s.strip()),
+                close_at_end=not keep_open,
+            )
+            req = RunRequest(
+                config_dir=config_dir,
+                data=tuple(data),
+                settings=settings,
+                strategies=tuple(strategy),
+                start=_date(start, "--from"),
+                end=_date(end, "--to"),
+                skip_bad_rows=skip_bad_rows,
+                timeframe=timeframe,
+            )
+            result = _run_with_progress(req, cfg, quiet=as_json)
+        except (BadInput, ValueError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+        _write_and_show(result, out, as_json)
+
+    app.add_typer(bt, name="backtest")
+
+
+def _run_with_progress(req: Any, cfg: Any, *, quiet: bool) -> Any:
+    """Run, with a progress bar on a terminal for long runs."""
+    import sys
+
+    from pyrt.backtest.run import build_backtest
+
+    engine = build_backtest(req, cfg)
+    total = len(engine.data)
+    if quiet or total < 200_000 or not sys.stderr.isatty():
+        return engine.run()
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("backtest"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} bars"), TimeRemainingColumn()
+    ) as bar:
+        task = bar.add_task("bars", total=total)
+        return engine.run(lambda n: bar.update(task, completed=n))
+
+
+def _write_and_show(result: Any, out: Path, as_json: bool) -> None:
+    import json
+
+    from pyrt.backtest.report import write_report
+
+    report = write_report(result, out)
+    if as_json:
+        typer.echo(json.dumps(report.get("summary", report), indent=2, sort_keys=True))
+        return
+    from pyrt.backtest.terminal import print_summary
+
+    print_summary(result, report)
+    typer.echo(f"report: {out / 'report.html'} (and report.json, fills.csv, trades.csv, equity.csv, orders.csv)")
