@@ -335,6 +335,27 @@ class SecurityConfig(StrictModel):
     allow_non_loopback: bool = False
 
 
+class SupervisorConfig(StrictModel):
+    """How `pyrt up` heals (pyrt.ops.restart_policy; the systemd units' Restart=on-failure):
+    a process that dies is started again after `restart_delay_s`, doubled for each further
+    restart within `restart_window_s` up to `restart_max_delay_s`; one more death after
+    `restart_limit` restarts within the window (or an exit with code 2, a configuration
+    error) stops the whole system and alerts. `restart: false` stops the system at the
+    first death."""
+
+    restart: bool = True
+    restart_delay_s: NonNegativeFloat = 0.5
+    restart_max_delay_s: NonNegativeFloat = 30.0
+    restart_limit: Annotated[int, Field(ge=0)] = 5
+    restart_window_s: PositiveFloat = 600.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SupervisorConfig:
+        if self.restart_max_delay_s < self.restart_delay_s:
+            raise problems_error([("restart_max_delay_s", f"must be >= restart_delay_s ({self.restart_delay_s})")])
+        return self
+
+
 class MetadataConfig(StrictModel):
     """Free description of this deployment. Informational only: no code reads it."""
 
@@ -368,6 +389,7 @@ class SystemConfig(StrictModel):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    supervisor: SupervisorConfig = Field(default_factory=SupervisorConfig)
     metadata: MetadataConfig = Field(default_factory=MetadataConfig)
 
     @model_validator(mode="after")
