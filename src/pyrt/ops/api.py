@@ -1,11 +1,14 @@
 """The REST control API (FastAPI): thin routes over the one ControlFacade, served by uvicorn
 in a thread of the control process on `api.host:api.port` (OpenAPI docs at /docs).
 
-Security: every /api/v1 route needs `Authorization: Bearer <token>`; mutating routes (any
-method but GET) need the admin token, reads accept the admin or the read-only token. The
-check runs before anything else (before the body is even read), so a refused request
-changes nothing and writes no audit entry; it is logged without the token. /health and
-/ready are open. A non-loopback bind is refused unless PYRT_API_TOKEN was set explicitly.
+Security: every /api/v1 route needs `Authorization: Bearer <token>`, reads included (they
+show positions, orders, the account and the audit log); mutating routes (any method but
+GET) need the admin token, reads accept the admin or the read-only token. The probes
+/health and /ready and the docs (/docs, /openapi.json) are open. OpenAPI declares exactly
+that: the bearer scheme on every /api/v1 route with its 401 (and 403), none on the probes.
+A 401 says how to send the token (the header and the file it is in). The check runs before
+anything else (before the body is even read), so a refused request changes nothing and
+writes no audit entry; it is logged without the token. A non-loopback bind is refused unless PYRT_API_TOKEN was set explicitly.
 
 Errors are mapped once, by the group of ``pyrt.domain.errors`` (`http_answer`): refused 409
 (an ActionError carries its own status), bad input 422, retryable and needs-an-operator
@@ -31,7 +34,7 @@ from pyrt.config.system import TRADING_SERVICES
 from pyrt.config.types import is_loopback_host
 from pyrt.domain.errors import BadInput, NeedsOperator, PyrtError, Refused, Retryable, group_of
 from pyrt.ops.audit import Caller
-from pyrt.ops.auth import TokenSet, load_tokens
+from pyrt.ops.auth import TokenSet, load_tokens, token_path
 from pyrt.ops.facade import ActionError
 from pyrt.ops.status import CONTROL, pid_alive, read_ready_info
 from pyrt.venues.port import VenueError
@@ -146,15 +149,30 @@ def _result(result: dict[str, Any], ok: bool, failed_status: int = 503) -> JSONR
 
 
 # --------------------------------------------------------------------------- the app
+def how_to_authenticate(cfg: AppConfig, tokens: TokenSet) -> str:
+    """The 401's advice: the header to send and where the token is (never the token)."""
+    where = (
+        "the PYRT_API_TOKEN the control process was started with" if tokens.from_env else f"the file {token_path(cfg)}"
+    )
+    return (
+        "missing or invalid bearer token: send the header 'Authorization: Bearer <token>' with the admin token "
+        f'from {where}, e.g. curl -H "Authorization: Bearer $(cat data/api_token)" ...'
+        + ("; reads also accept PYRT_API_READ_TOKEN" if tokens.read_only else "")
+    )
+
+
 def build_api(cfg: AppConfig, facade: ControlFacade, tokens: TokenSet | None = None) -> FastAPI:
     """The FastAPI app over `facade`. `tokens` default to load_tokens(cfg) (which creates
     data/api_token, mode 0600, when PYRT_API_TOKEN is not set)."""
     tokens = tokens or load_tokens(cfg, create=True)
+    unauthorized = how_to_authenticate(cfg, tokens)
     app = FastAPI(
         title="py_rt control API",
         version="1",
         description="Operator actions of py_rt (one facade under this API and the `pyrt` CLI). "
-        "Every /api/v1 route needs a bearer token; mutating routes need the admin token.",
+        "Every /api/v1 route needs a bearer token (header `Authorization: Bearer <token>`, the token in "
+        "data/api_token or PYRT_API_TOKEN), reads included; mutating routes need the admin token, reads also "
+        "accept the read-only token (PYRT_API_READ_TOKEN). /health and /ready are open.",
     )
     action_lock = threading.Lock()  # one operator action at a time (the kill switch never waits for it)
 
@@ -174,7 +192,7 @@ def build_api(cfg: AppConfig, facade: ControlFacade, tokens: TokenSet | None = N
                     _source(request),
                 )
                 return JSONResponse(
-                    {"detail": "missing or invalid bearer token"},
+                    {"detail": unauthorized},
                     status_code=401,
                     headers={"WWW-Authenticate": "Bearer"},
                 )
@@ -214,7 +232,14 @@ def build_api(cfg: AppConfig, facade: ControlFacade, tokens: TokenSet | None = N
 
 
 def _routes(facade: ControlFacade, act: Callable[[Callable[[], Any]], Any]) -> APIRouter:
-    r = APIRouter(prefix=API_PREFIX)
+    r = APIRouter(
+        prefix=API_PREFIX,
+        dependencies=[Security(_bearer)],  # documents the scheme on every route; the middleware checks it
+        responses={
+            401: {"description": "Missing or invalid bearer token (the body says which header and file)."},
+            403: {"description": "The read-only token on a mutating route."},
+        },
+    )
 
     # ------------------------------------------------------------------ reads
     @r.get("/status", tags=["read"])
@@ -255,13 +280,17 @@ def _routes(facade: ControlFacade, act: Callable[[Callable[[], Any]], Any]) -> A
     def breaker_deactivate(
         caller: Caller = Depends(caller_of), b: DeactivateBody | None = Body(None)
     ) -> dict[str, Any]:
-        """Deactivate the circuit breaker; a reason is required ({"reason": "..."})."""
+        """Deactivate the circuit breaker; a reason is required ({"reason": "..."}, else 422). After
+        an automatic trip not before the cooldown unless {"force": true}; a manual activation
+        has no cooldown."""
         b = b or DeactivateBody()
         return act(lambda: facade.breaker_deactivate(caller, b.reason, b.force))
 
     @r.post("/trading/enable", tags=["trading controls"])
     def trading_enable(caller: Caller = Depends(caller_of), b: ReasonBody | None = Body(None)) -> dict[str, Any]:
-        """Resume automatic trading (leave safe mode)."""
+        """Resume automatic trading (leave safe mode). The answer's `blocked_by` lists what still
+        denies every order (circuit breaker, a halted engine ...) with `next_steps`, and its
+        detail says so plainly."""
         return act(lambda: facade.set_trading(caller, True, (b or ReasonBody()).reason))
 
     @r.post("/trading/disable", tags=["trading controls"])

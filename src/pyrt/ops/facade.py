@@ -361,7 +361,11 @@ class ControlFacade:
 
     def breaker_deactivate(self, caller: Caller, reason: str, force: bool = False) -> dict[str, Any]:
         if not reason.strip():
-            raise ActionError("a reason is required to deactivate the circuit breaker", 422)
+            raise ActionError(
+                'a reason is required to deactivate the circuit breaker: send {"reason": "<why it is safe>"} '
+                '(CLI: pyrt breaker deactivate --reason "...")',
+                422,
+            )
         before = self._breaker()
 
         def run() -> dict[str, Any]:
@@ -391,9 +395,8 @@ class ControlFacade:
                 blockers, steps = self.trading_blockers()
                 out["blocked_by"], out["next_steps"] = blockers, steps
                 if blockers:
-                    out["detail"] = (
-                        f"{res.detail}, but every order is still denied: {'; '.join(blockers)}"
-                        + "".join(f". Next: {step}" for step in steps)
+                    out["detail"] = f"{res.detail}, but every order is still denied: {'; '.join(blockers)}" + "".join(
+                        f". Next: {step}" for step in steps
                     )
             return out
 

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pyrt.ops.audit import Caller
+from pyrt.ops.auth import TokenSet
 from pyrt.ops.facade import ControlFacade
 from tests.support.deploy import wait_for
 
@@ -72,6 +73,8 @@ def test_mutating_route_refuses_and_changes_nothing(
         assert "detail" in res.json()
         if status == 401:
             assert res.headers["www-authenticate"] == "Bearer"
+            detail = res.json()["detail"]  # says how: the header, and where the token is
+            assert "'Authorization: Bearer <token>'" in detail and "PYRT_API_TOKEN" in detail
     assert snapshot(seeded, facade) == before
 
 
@@ -101,3 +104,22 @@ def test_probes_and_docs_are_open(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v1/emergency-stop" in spec["paths"]
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_the_401_names_the_token_file(system: OrderPath) -> None:
+    from pyrt.ops.api import how_to_authenticate
+    from pyrt.ops.auth import token_path
+
+    text = how_to_authenticate(system.cfg, TokenSet(ADMIN, None, from_env=False))
+    assert f"from the file {token_path(system.cfg)}" in text and ADMIN not in text
+    assert 'curl -H "Authorization: Bearer $(cat data/api_token)"' in text
+
+
+def test_openapi_declares_the_token_on_every_api_route_and_not_on_the_probes(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            secured = op.get("security") == [{"HTTPBearer": []}]
+            assert secured == path.startswith("/api/v1"), (method, path)
+            if secured:
+                assert "401" in op["responses"], (method, path)

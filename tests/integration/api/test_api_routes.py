@@ -113,13 +113,12 @@ def test_breaker_activate_and_deactivate(client: TestClient, system: OrderPath) 
     assert denied.status_code == 409 and denied.json()["reason_code"] == "CIRCUIT_BREAKER_ACTIVE"
 
     count = system.audit_count()
-    res = client.post("/api/v1/circuit-breaker/deactivate", headers=H)
-    assert res.status_code == 422 and "reason" in res.json()["detail"]
+    res = client.post("/api/v1/circuit-breaker/deactivate", headers=H)  # the guide's bare POST
+    assert res.status_code == 422
+    assert res.json()["detail"].startswith('a reason is required to deactivate the circuit breaker: send {"reason"')
     assert system.audit_count() == count
-    with Audited(system, "circuit_breaker.deactivate") as a:
-        res = client.post(
-            "/api/v1/circuit-breaker/deactivate", json={"reason": "issue resolved", "force": True}, headers=H
-        )
+    with Audited(system, "circuit_breaker.deactivate") as a:  # a manual activation: no cooldown, no force
+        res = client.post("/api/v1/circuit-breaker/deactivate", json={"reason": "issue resolved"}, headers=H)
     assert res.status_code == 200, res.text
     assert a.entry["reason"] == "issue resolved" and a.entry["after"]["active"] is False
 
@@ -129,9 +128,25 @@ def test_trading_disable_and_enable(client: TestClient, system: OrderPath, facad
         assert client.post("/api/v1/trading/disable", json={"reason": "safe mode"}, headers=H).status_code == 200
     assert facade.command("signal_bridge", "status").data["trading_enabled"] is False
     with Audited(system, "trading.enable") as a:
-        assert client.post("/api/v1/trading/enable", headers=H).status_code == 200
+        res = client.post("/api/v1/trading/enable", headers=H)
+    assert res.status_code == 200 and res.json()["blocked_by"] == [], res.text  # nothing else blocks
     assert facade.command("signal_bridge", "status").data["trading_enabled"] is True
     assert a.entry["before"] == {"automatic_trading": False} and a.entry["after"] == {"automatic_trading": True}
+
+
+def test_enabling_says_what_still_blocks_trading(client: TestClient, system: OrderPath) -> None:
+    assert (
+        client.post("/api/v1/circuit-breaker/activate", json={"reason": "blocker test"}, headers=H).status_code == 200
+    )
+    try:
+        res = client.post("/api/v1/trading/enable", headers=H)
+        assert res.status_code == 200, res.text
+        body = res.json()
+        assert body["blocked_by"] == ["circuit breaker active (manual: blocker test)"]
+        assert "but every order is still denied: circuit breaker active (manual: blocker test)" in body["detail"]
+        assert body["next_steps"] == ['once the cause is fixed: pyrt breaker deactivate --reason "<why it is safe>"']
+    finally:
+        client.post("/api/v1/circuit-breaker/deactivate", json={"reason": "blocker test over"}, headers=H)
 
 
 def test_cancel_all(client: TestClient, clean: OrderPath) -> None:

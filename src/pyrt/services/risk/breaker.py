@@ -1,6 +1,8 @@
 """The circuit breaker: one state machine, inactive or active (mode HALTED or REDUCING),
 tripped by the first event that breaches a limit, or by hand. Only an operator
-deactivates it, with a reason, and not before the cooldown unless forced. Its state is
+deactivates it, with a reason; an automatic trip not before the cooldown unless forced
+(the cooldown guards automatic trips: a breaker an operator set, an operator may lift at
+once, with a reason). Its state is
 part of the risk snapshot, so a restart never clears it; a config reload never does either.
 
 Evaluation is level-based: every new event re-checks its condition, so a breaker that is
@@ -104,13 +106,14 @@ class CircuitBreaker:
         return CommandResult(True, f"circuit breaker active ({self.mode.value if self.mode else ''})")
 
     def deactivate(self, reason: str, force: bool = False) -> CommandResult:
-        """Manual deactivation: needs a reason, and `force` before the cooldown is over."""
+        """Manual deactivation: needs a reason, and after an automatic trip `force` before
+        the cooldown is over (a manual activation has no cooldown)."""
         if not reason or not reason.strip():
             return CommandResult(False, "a reason is required to deactivate the circuit breaker")
         if not self.active:
             return CommandResult(True, "circuit breaker already inactive")
         now = self._clock.now_ns()
-        cooldown_ns = self._limits.cooldown_ns
+        cooldown_ns = 0 if self.trigger is BreakerTrigger.MANUAL else self._limits.cooldown_ns
         elapsed = now - (self.activated_at_ns or now)
         if elapsed < cooldown_ns and not force:
             left = (cooldown_ns - elapsed) / (60 * NS_PER_SECOND)

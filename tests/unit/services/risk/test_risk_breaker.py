@@ -172,11 +172,10 @@ def test_disabled_breaker_does_not_trip_automatically_but_the_kill_switch_works(
 
 
 def test_manual_deactivation_needs_a_reason_and_respects_the_cooldown(make_env):
-    env = make_env(cooldown_minutes=60)
+    env = make_env(cooldown_minutes=60, max_consecutive_rejections=1)
     env.quote()
-    assert env.core.breaker.activate("operator test").ok
-    [event] = env.events(BreakerTripped)
-    assert event.manual and event.trigger is BreakerTrigger.MANUAL
+    env.core.on_broker_rejection()  # an automatic trip
+    assert env.core.breaker.trigger is BreakerTrigger.CONSECUTIVE_REJECTIONS
     assert not env.core.breaker.deactivate("").ok
     env.clock.advance(59 * 60)
     refused = env.core.breaker.deactivate("resolved")
@@ -188,12 +187,29 @@ def test_manual_deactivation_needs_a_reason_and_respects_the_cooldown(make_env):
     env.quote()
     assert env.check(qty=1).approved
     [event] = env.events(BreakerDeactivated)
-    assert event.reason == "resolved" and event.forced is False and event.trigger is BreakerTrigger.MANUAL
+    assert (
+        event.reason == "resolved" and event.forced is False and event.trigger is BreakerTrigger.CONSECUTIVE_REJECTIONS
+    )
+
+
+def test_a_manual_activation_has_no_cooldown(make_env):
+    env = make_env(cooldown_minutes=60)
+    env.quote()
+    assert env.core.breaker.activate("operator test").ok
+    [event] = env.events(BreakerTripped)
+    assert event.manual and event.trigger is BreakerTrigger.MANUAL
+    refused = env.core.breaker.deactivate("  ")
+    assert not refused.ok and "reason is required" in refused.message
+    assert env.core.breaker.deactivate("maintenance done").ok  # at once: the cooldown guards automatic trips
+    [event] = env.events(BreakerDeactivated)
+    assert event.forced is False and event.trigger is BreakerTrigger.MANUAL
+    env.quote()
+    assert env.check(qty=1).approved
 
 
 def test_forced_deactivation_before_the_cooldown(make_env):
-    env = make_env(cooldown_minutes=60)
-    env.core.breaker.activate("x")
+    env = make_env(cooldown_minutes=60, max_consecutive_rejections=1)
+    env.core.on_broker_rejection()
     assert env.core.breaker.deactivate("false alarm", force=True).ok
     assert env.events(BreakerDeactivated)[0].forced is True
 
