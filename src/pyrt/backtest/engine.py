@@ -16,9 +16,10 @@ Per bar (bars in the order they become visible, `BarData`):
    closed); each intent is checked by risk at the bar's close price and either sent at once
    (`--fill-at close`) or held for the symbol's next open (default);
 3. at a session close (regular hours), the venue closes the session: day orders expire.
-Every 5 minutes of simulated time (or every bar, when bars are longer) while a position or
-an order is open, the execution core's timer runs (reconciliation reads, P&L to the risk
-core's breaker), as it does live every second; fills reach the risk core at once."""
+While a position or an order is open, every 5 minutes of simulated time (or every bar, when
+bars are longer) the risk core gets marks and P&L (its breaker's daily-loss and drawdown
+checks), and every hour the execution core's timer runs (reconciliation reads); live, both
+run every second. Fills reach the risk core at once."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ from pyrt.venues.stream_events import TradeUpdateSeen
 if TYPE_CHECKING:
     from pyrt.backtest.data import BarData
 
-TIMER_NS = 300 * 1_000_000_000  # the cores' periodic work, in simulated time
+TIMER_NS = 300 * 1_000_000_000  # marks and P&L to the risk core, in simulated time
+RECONCILE_NS = 3600 * 1_000_000_000  # the execution core's timer (reconciliation reads)
 NO_CLOSE = 2**62
 
 
@@ -146,6 +148,8 @@ class Backtest:
         self._session_close = NO_CLOSE
         self._next_timer = 0
         self._timer_ns = max(TIMER_NS, data.timeframe_ns)
+        self._reconcile_ns = max(RECONCILE_NS, data.timeframe_ns)
+        self._next_reconcile = 0
         self._end_seq = 0
         self._prices: dict[str, list[float]] = {}
         self.venue.set_market_open(not self.regular)
@@ -261,8 +265,9 @@ class Backtest:
 
     def _timer(self, now: int) -> None:
         """Every `timer_ns` of simulated time while a position or an order is open: the
-        marks and P&L the risk core's breaker watches (daily loss, drawdown), the quotes its
-        staleness check wants, and the execution core's timer (reconciliation reads)."""
+        marks and P&L the risk core's breaker watches (daily loss, drawdown) and the quotes
+        its staleness check wants; every `reconcile_ns`, the execution core's own timer
+        (its reconciliation reads of open orders and positions)."""
         self._next_timer = now + self._timer_ns
         ledger = self.ledger
         if not (any(ledger.pos) or self.venue.engine.has_any_open()):
@@ -276,8 +281,13 @@ class Backtest:
             self.risk.on_quote(Quote(sym, bid, 100.0, ask, 100.0, now))
             if ledger.pos[i]:
                 self.core.on_mark(sym, Decimal(repr(mark)))
-        self.execution.tick()
-        self._route()
+        if now >= self._next_reconcile:
+            self._next_reconcile = now + self._reconcile_ns
+            self.execution.tick()
+            self._route()
+        else:
+            pnl = self.core.pnl()
+            self.risk.on_pnl(pnl.realized, pnl.unrealized, pnl.equity)
         self.risk.on_tick(session_open=True)
         self._drain_events()
 

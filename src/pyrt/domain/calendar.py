@@ -170,6 +170,12 @@ def _ny_date(ts_ns: int) -> date:
     return datetime.fromtimestamp(ts_ns // NS_PER_S, tz=UTC).astimezone(NEW_YORK).date()
 
 
+def next_ny_midnight(ts_ns: int) -> int:
+    """The first New York midnight after `ts_ns` (where `trading_day` changes next)."""
+    day = _ny_date(ts_ns) + timedelta(days=1)
+    return int(datetime(day.year, day.month, day.day, tzinfo=NEW_YORK).timestamp()) * NS_PER_S
+
+
 def trading_day(ts_ns: int) -> str:
     """The US equities trading day of an instant: its America/New_York date, ISO format."""
     return _ny_date(ts_ns).isoformat()

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from pyrt.config.risk import RiskLimits
-from pyrt.domain.calendar import trading_day
+from pyrt.domain.calendar import next_ny_midnight, trading_day
 from pyrt.domain.clock import Clock
 from pyrt.domain.enums import OrderSide, OrderType, TradingState
 from pyrt.domain.intents import OrderIntent, RiskDecision
@@ -142,6 +142,7 @@ class RiskCore:
         self.trading_state = TradingState.ACTIVE
         self.trading_state_reason = ""
         self._day = trading_day(clock.now_ns())
+        self._day_ends_ns = next_ny_midnight(clock.now_ns())
         self._quotes: dict[str, _Market] = {}
         self._approvals: deque[int] = deque()
         self._approvals_by_symbol: dict[str, deque[int]] = {}
@@ -473,7 +474,10 @@ class RiskCore:
         return CommandResult(True, f"trading state {new.value}")
 
     def _sync_day(self, now: int) -> None:
+        if now < self._day_ends_ns:  # every input calls this: no date arithmetic inside the day
+            return
         day = trading_day(now)
+        self._day_ends_ns = next_ny_midnight(now)
         if day > self._day:
             self.breaker.start_day()
             self._events.append(TradingDayStarted(day=day, previous=self._day, ts_ns=now))
@@ -542,6 +546,7 @@ class RiskCore:
         if data.get("schema") != SNAPSHOT_SCHEMA:
             raise ValueError(f"unknown risk snapshot schema {data.get('schema')!r}")
         self._day = str(data["trading_day"])
+        self._day_ends_ns = 0  # recompute: the snapshot may be of an earlier day
         self.trading_state = TradingState(data["trading_state"])
         self.trading_state_reason = data.get("trading_state_reason", "")
         self.breaker.restore(data["breaker"])
