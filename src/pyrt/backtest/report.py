@@ -116,7 +116,7 @@ def write_report(run: RunResult, out_dir: str | Path) -> dict[str, Any]:
     _write(out / "report.json", report_json_text(report))
     _write(out / "fills.csv", _csv(FILL_COLUMNS, _fill_rows(run)))
     _write(out / "trades.csv", _csv(TRADE_COLUMNS, _trade_rows(trades)))
-    _write(out / "equity.csv", _csv(EQUITY_COLUMNS, _equity_rows(run)))
+    _write(out / "equity.csv", _equity_csv(run))
     _write(out / "orders.csv", _csv(ORDER_COLUMNS, _order_rows(run)))
     _write(out / "report.html", render_html(run, report, trades))
     return report
@@ -168,13 +168,20 @@ def _trade_rows(trades: list[Trade]) -> Iterable[Sequence[object]]:
         )  # fmt: skip
 
 
-def _equity_rows(run: RunResult) -> Iterable[Sequence[object]]:
+def _equity_csv(run: RunResult) -> str:
+    """Equity and exposure in cents, drawdown (a fraction) to `FLOAT_DIGITS` decimals; written
+    line by line without the csv module: no field here can hold a comma or a quote."""
     eq = np.asarray(run.equity, dtype=np.float64)
-    peak_start = float(run.initial_cash)
-    curve = np.concatenate(([peak_start], eq))
-    dd = drawdown_series(curve)[1:]
-    for ts, e, d, g in zip(run.equity_ts, run.equity, dd, run.gross_exposure, strict=True):
-        yield iso_z(ts), _num(e, 6), _num(float(d), FLOAT_DIGITS), _num(g, 6)
+    curve = np.concatenate(([float(run.initial_cash)], eq))
+    dd = (np.round(drawdown_series(curve)[1:], FLOAT_DIGITS) + 0.0).tolist()
+    eq_c = (np.round(eq, 2) + 0.0).tolist()
+    gx_c = (np.round(np.asarray(run.gross_exposure, dtype=np.float64), 2) + 0.0).tolist()
+    lines = [",".join(EQUITY_COLUMNS)]
+    lines += [
+        f"{iso_z(ts)},{e:.2f},{d:.{FLOAT_DIGITS}f},{g:.2f}"
+        for ts, e, d, g in zip(run.equity_ts, eq_c, dd, gx_c, strict=True)
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _order_rows(run: RunResult) -> Iterable[Sequence[object]]:

@@ -7,16 +7,26 @@ from __future__ import annotations
 import time
 
 NS_PER_S = 1_000_000_000
+_DAY_S = 86_400
+_day_cache: dict[int, str] = {}
 
 
 def iso_z(ns: int) -> str:
     sec, rem = divmod(ns, NS_PER_S)
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+    day, sod = divmod(sec, _DAY_S)
+    prefix = _day_cache.get(day)
+    if prefix is None:
+        prefix = time.strftime("%Y-%m-%dT", time.gmtime(day * _DAY_S))
+        if len(_day_cache) > 4096:
+            _day_cache.clear()
+        _day_cache[day] = prefix
+    h, rest = divmod(sod, 3600)
+    m, s = divmod(rest, 60)
     if rem == 0:
-        return base + "Z"
+        return f"{prefix}{h:02d}:{m:02d}:{s:02d}Z"
     if rem % 1000 == 0:
-        return f"{base}.{rem // 1000:06d}Z"
-    return f"{base}.{rem:09d}Z"
+        return f"{prefix}{h:02d}:{m:02d}:{s:02d}.{rem // 1000:06d}Z"
+    return f"{prefix}{h:02d}:{m:02d}:{s:02d}.{rem:09d}Z"
 
 
 def iso_or_none(ns: int | None) -> str | None:

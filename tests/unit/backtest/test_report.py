@@ -118,7 +118,13 @@ def test_writes_every_file_with_the_promised_columns(tmp_path: Path) -> None:
     equity = _rows(tmp_path / "equity.csv")
     assert list(equity[0]) == ["timestamp", "equity", "drawdown", "gross_exposure"]
     assert len(equity) == 6
-    assert equity[3]["drawdown"] == f"{99_900 / 100_200 - 1:.8f}".rstrip("0")
+    assert equity[3] == {
+        "timestamp": "2024-01-03T20:00:00Z",
+        "equity": "99900.00",
+        "drawdown": f"{99_900 / 100_200 - 1:.8f}",
+        "gross_exposure": "0.00",
+    }
+    assert equity[0]["drawdown"] == "0.00000000"
     orders = _rows(tmp_path / "orders.csv")
     denied = [o for o in orders if o["status"] == "denied"]
     assert denied[0]["reason_code"] == "MAX_NOTIONAL"
@@ -208,6 +214,9 @@ def test_iso_stamps_show_fractions_only_when_there_are_any() -> None:
     assert iso_z(t) == "2024-01-02T14:31:00Z"
     assert iso_z(t + 250_000_000) == "2024-01-02T14:31:00.250000Z"
     assert iso_z(t + 7) == "2024-01-02T14:31:00.000000007Z"
+    for ns in (0, 951_782_400 * NS, 1_709_164_799 * NS, 4_102_444_800 * NS + 5_000):
+        expected = datetime.fromtimestamp(ns // NS, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        assert iso_z(ns).startswith(expected)
 
 
 def test_terminal_summary_prints_the_figures_and_costs() -> None:
