@@ -7,7 +7,9 @@ fills against (the core matches quotes only; this is the one place bars become p
   resting order's limit or stop price the walk crosses becomes a quote at exactly that
   price, in the order the walk reaches it. A limit or stop touched inside the bar so fills
   at its own price; one the open already gapped through filled at the open quote;
-- at the close, for decisions filled at the close (`--fill-at close`): a quote around it.
+- at the close, for decisions filled at the close (`--fill-at close`): a quote around it;
+- strategies that read quotes (the shipped ones sample quote mids) get one quote per bar,
+  around its close, after the bar itself.
 
 Quotes offer the bar's volume share (or an unlimited size) on both sides."""
 

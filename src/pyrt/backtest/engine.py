@@ -106,6 +106,7 @@ class Backtest:
         ex = execution or ExecutionSettings()
         self.symbols = data.symbols
         self.clock = ManualClock(int(data.open_ns[0]))
+        self.strategies = list(strategies)
         self.signals = SignalCore(strategies, self.clock, intent_epoch="bt")
         self.risk = RiskCore(limits, self.clock)
         budget = RequestBudget(
@@ -165,6 +166,9 @@ class Backtest:
         has_open = self.venue.engine.has_open
         waiting = self._waiting
         volume_share = self.settings.volume_share
+        on_quote = self.signals.on_quote
+        spread = self.settings.spread_bps
+        quote_readers = {sym for st in self.strategies if st.wants_quotes for sym in st.symbols}
         first: dict[int, tuple[int, float]] = {}
         last: dict[int, tuple[int, float]] = {}
         counts = [0] * len(symbols)
@@ -187,6 +191,11 @@ class Backtest:
                 outputs = on_bar(Bar(sym, o, h, lo, c, v, o_ns))
                 if outputs:
                     self._decide(outputs, sym, c)
+                if sym in quote_readers:
+                    bid, ask = spread_sides(c, spread)
+                    outputs = on_quote(Quote(sym, bid, UNLIMITED_SIZE, ask, UNLIMITED_SIZE, c_ns))
+                    if outputs:
+                        self._decide(outputs, sym, c)
                 ledger.mark_close(si, c)
                 if si not in first:
                     first[si] = (o_ns, o)

@@ -136,5 +136,5 @@ def _write_and_show(result: Any, out: Path, as_json: bool) -> None:
         return
     from pyrt.backtest.terminal import print_summary
 
-    print_summary(result, report)
+    print_summary(report)
     typer.echo(f"report: {out / 'report.html'} (and report.json, fills.csv, trades.csv, equity.csv, orders.csv)")

@@ -3,8 +3,10 @@ executed at once against any `VenuePort` and an in-memory journal. What unit tes
 backtester drive with a manual clock; the live shell (`service.py`) executes the same
 effects with a journal file, sockets and worker threads.
 
-Broker answers can be held back (`hold_answers=True`) and delivered later with `deliver()`,
-so a test can interleave them with timers the way threads interleave them live.
+A broker answer is handled once the effects already due have run (the live order: the
+shell publishes a journalled step while the POST is on its way). Answers can be held back
+(`hold_answers=True`) and delivered later with `deliver()`, so a test can interleave them
+with timers the way threads interleave them live.
 """
 
 from __future__ import annotations
@@ -127,10 +129,11 @@ class InlineExecution:
                 case CancelAll():
                     self.cancel_alls += 1
                     self.venue.cancel_all_orders()
+        if not self.hold_answers:
+            self.deliver()
         return True
 
     def _answer(self, result: BrokerResult) -> None:
-        if self.hold_answers:
-            self.answers.append(result)
-        else:
-            self.handle(result)
+        """The broker's answer arrives after the effects already due (as live, where the
+        POST runs on a worker while the shell publishes the journalled step)."""
+        self.answers.append(result)
