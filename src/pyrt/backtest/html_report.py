@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from pyrt.backtest.headline import cost_rows, headline_rows
 from pyrt.backtest.metrics import drawdown_series
 from pyrt.backtest.results import RunResult
 from pyrt.backtest.stamps import iso_z
@@ -26,7 +27,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
 h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0}td,th{padding:2px 10px;border-bottom:1px solid #eee;
 text-align:right;white-space:nowrap}th{background:#f4f4f4}td.l,th.l{text-align:left}
-.note{color:#666;font-size:12px}svg{display:block;margin:8px 0}
+.note{color:#666;font-size:12px}svg{display:block;margin:8px 0;max-width:100%;height:auto}
 svg text{font-size:11px;fill:#444}svg .t{font-size:13px;font-weight:600}
 svg .yl{text-anchor:end}.frame{fill:none;stroke:#ccc}.buy{fill:#2ca02c}.sell{fill:#d62728}
 .neg{color:#b00}
@@ -39,7 +40,6 @@ _PCT_KEYS = {
 
 
 def render_html(run: RunResult, report: dict[str, Any], trades: Sequence[Trade]) -> str:
-    s = report["summary"]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -48,9 +48,9 @@ def render_html(run: RunResult, report: dict[str, Any], trades: Sequence[Trade])
         "<h1>Backtest report</h1>",
         _header_note(report),
         "<h2>Summary</h2>",
-        _kv_table(s),
+        _pairs_table(headline_rows(report)),
         "<h2>Costs</h2>",
-        _kv_table(report["costs"]),
+        _pairs_table(cost_rows(report["costs"])),
         "<h2>Equity</h2>",
         _equity_charts(run),
     ]
@@ -105,6 +105,11 @@ def _kv_table(d: dict[str, Any]) -> str:
         return '<p class="note">none</p>'
     rows = "".join(f'<tr><th class="l">{escape(k)}</th><td>{_cell(k, v)}</td></tr>' for k, v in d.items())
     return f"<table>{rows}</table>"
+
+
+def _pairs_table(rows: Sequence[tuple[str, str]]) -> str:
+    body = "".join(f'<tr><th class="l">{escape(k)}</th><td>{escape(v)}</td></tr>' for k, v in rows)
+    return f"<table>{body}</table>"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:

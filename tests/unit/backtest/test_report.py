@@ -175,7 +175,7 @@ def test_html_is_self_contained(tmp_path: Path) -> None:
     assert html.count("<svg") == 3  # equity, drawdown, AAPL price
     assert 'class="buy"' in html and 'class="sell"' in html
     for line in ("Spread", "Slippage", "Fees"):
-        assert f">{line.lower()}<" in html
+        assert f'<th class="l">{line}</th>' in html
     assert "MAX_NOTIONAL" in html
 
 
