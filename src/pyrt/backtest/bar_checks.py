@@ -95,17 +95,17 @@ def ny_date_of_midnight(ts_ns: int) -> date:
 
 
 def infer_timeframe(raw: RawBars) -> str | None:
-    """The timeframe of the file's good rows: "1Day" when every stamp is New York midnight,
+    """The timeframe of the file's rows (those whose stamp and symbol parsed): "1Day" when every stamp is New York midnight,
     else the most common positive gap between a symbol's stamps (1, 5, 15 minutes or an
     hour). None when no symbol has two rows (nothing to tell). Refuses stamps that fit no
     timeframe. Daily rows on days without a NYSE session become row problems."""
-    good = np.flatnonzero(~raw.bad)
+    good = np.flatnonzero(~raw.stamp_bad)
     if len(good) == 0:
         return raw.declared_timeframe
     ts = raw.ts_ns[good]
     midnight = ny_midnight_flags(ts)
     if midnight.all():
-        _mark_closed_days(raw, good)
+        _mark_closed_days(raw)
         return "1Day"
     if raw.declared_timeframe == "1Day":
         i = int(good[np.flatnonzero(~midnight)[0]])
@@ -132,8 +132,8 @@ def infer_timeframe(raw: RawBars) -> str | None:
 
 
 def check_aligned(raw: RawBars, timeframe: str) -> None:
-    """Refuse a file with a good row whose stamp is not on a `timeframe` boundary."""
-    good = np.flatnonzero(~raw.bad)
+    """Refuse a file with a row whose stamp is not on a `timeframe` boundary."""
+    good = np.flatnonzero(~raw.stamp_bad)
     ts = raw.ts_ns[good]
     if timeframe == "1Day":
         off = np.flatnonzero(~ny_midnight_flags(ts))
@@ -142,14 +142,15 @@ def check_aligned(raw: RawBars, timeframe: str) -> None:
                 f"{raw.where(int(good[off[0]]))}: a daily bar must be stamped at New York midnight "
                 f"(as Alpaca stamps them)"
             )
-        _mark_closed_days(raw, good)
+        _mark_closed_days(raw)
         return
     off = np.flatnonzero(ts % TIMEFRAME_NS[timeframe])
     if len(off):
         raise BarDataError(f"{raw.where(int(good[off[0]]))}: the stamp is not on a {timeframe} boundary")
 
 
-def _mark_closed_days(raw: RawBars, good: np.ndarray) -> None:
+def _mark_closed_days(raw: RawBars) -> None:
+    good = np.flatnonzero(~raw.bad)
     ts = raw.ts_ns[good]
     uniq, inverse = np.unique(ts, return_inverse=True)
     closed = np.array([not NYSE.is_trading_day(ny_date_of_midnight(int(t))) for t in uniq], dtype=bool)

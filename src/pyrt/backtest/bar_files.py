@@ -13,7 +13,7 @@ import csv
 import hashlib
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,8 +46,9 @@ class RawBars:
     sym_code: np.ndarray  # int32 into `sym_names`
     sym_names: list[str]
     cols: dict[str, np.ndarray]  # open, high, low, close, volume: float64
-    bad: np.ndarray  # bool: the row did not parse
-    problems: list[tuple[int, str]] = field(default_factory=list)
+    bad: np.ndarray  # bool: the row did not parse (later: or broke a rule)
+    problems: list[tuple[int, str]]
+    stamp_bad: np.ndarray  # bool: the row's stamp or symbol did not parse (the rest may still tell the timeframe)
     declared_timeframe: str | None = None
 
     def where(self, i: int) -> str:
@@ -143,13 +144,23 @@ def _csv_fast(path: Path, data: bytes, digest: str, names: list[str]) -> RawBars
                 problems.append((int(i), f"{c}: empty value"))
             bad |= nulls
         cols[c] = np.asarray(arr.fill_null(math.nan).to_numpy(), dtype=np.float64)
-    ts_ns = _ts_from_strings(path, table["timestamp"], bad, problems, lambda i: i + 2, "line")
+    stamp_bad, notes = np.zeros(n, dtype=bool), list[tuple[int, str]]()
+    ts_ns = _ts_from_strings(path, table["timestamp"], stamp_bad, notes, lambda i: i + 2, "line")
     if has_symbol:
-        codes, sym_names = _symbols_from_dictionary(table["symbol"], bad, problems)
+        codes, sym_names = _symbols_from_dictionary(table["symbol"], stamp_bad, notes)
     else:
         codes, sym_names = np.zeros(n, dtype=np.int32), [symbol_from_name(path)]
+    _merge_marks(bad, problems, stamp_bad, notes)
     line = np.arange(2, n + 2, dtype=np.int64)
-    return RawBars(path, digest, "csv", line, ts_ns, codes, sym_names, cols, bad, problems)
+    return RawBars(path, digest, "csv", line, ts_ns, codes, sym_names, cols, bad, problems, stamp_bad)
+
+
+def _merge_marks(
+    bad: np.ndarray, problems: list[tuple[int, str]], marks: np.ndarray, notes: list[tuple[int, str]]
+) -> None:
+    """Add the stamp/symbol problems `notes` of rows not already bad (one problem per row)."""
+    problems.extend((i, m) for i, m in notes if not bad[i])
+    bad |= marks
 
 
 def _symbols_from_dictionary(
@@ -272,12 +283,14 @@ def _csv_slow(path: Path, data: bytes, digest: str, names: list[str]) -> RawBars
         bad_rows.append(bad)
     line_arr = np.array(lines, dtype=np.int64)
     bad_arr = np.array(bad_rows, dtype=bool)
-    ts_ns = _ts_from_python(path, stamps, bad_arr, problems, lambda i: int(line_arr[i]), "line")
+    stamp_bad, notes = np.array([not s for s in syms], dtype=bool), list[tuple[int, str]]()
+    ts_ns = _ts_from_python(path, stamps, stamp_bad, notes, lambda i: int(line_arr[i]), "line")
+    _merge_marks(bad_arr, problems, stamp_bad, notes)
     sym_names = sorted({s for s in syms if s})
     index = {s: k for k, s in enumerate(sym_names)}
     codes = np.array([index.get(s, 0) for s in syms], dtype=np.int32)
     cols = {c: np.array(v, dtype=np.float64) for c, v in values.items()}
-    return RawBars(path, digest, "csv", line_arr, ts_ns, codes, sym_names, cols, bad_arr, problems)
+    return RawBars(path, digest, "csv", line_arr, ts_ns, codes, sym_names, cols, bad_arr, problems, stamp_bad)
 
 
 def _field(row: list[str], k: int) -> str:
@@ -312,6 +325,7 @@ def _read_parquet(path: Path, data: bytes, digest: str) -> RawBars:
         bad |= nulls
         cols[c] = np.asarray(arr.fill_null(math.nan).to_numpy(), dtype=np.float64)
     ts_col = table["timestamp"]
+    stamp_bad, notes = np.zeros(n, dtype=bool), list[tuple[int, str]]()
     if pa.types.is_timestamp(ts_col.type):
         if ts_col.type.tz is None:
             raise BarDataError(
@@ -319,22 +333,22 @@ def _read_parquet(path: Path, data: bytes, digest: str) -> RawBars:
             )
         cast = ts_col.cast(pa.timestamp("ns", tz="UTC"))
         nulls = np.asarray(cast.is_null().to_numpy(), dtype=bool)
-        for i in np.flatnonzero(nulls & ~bad):
-            problems.append((int(i), "timestamp: empty value"))
-        bad |= nulls
+        notes.extend((int(i), "timestamp: empty value") for i in np.flatnonzero(nulls))
+        stamp_bad |= nulls
         ts_ns = np.asarray(cast.cast(pa.int64()).fill_null(0).to_numpy(), dtype=np.int64)
     elif pa.types.is_string(ts_col.type) or pa.types.is_large_string(ts_col.type):
-        ts_ns = _ts_from_strings(path, ts_col, bad, problems, lambda i: i + 1, "row")
+        ts_ns = _ts_from_strings(path, ts_col, stamp_bad, notes, lambda i: i + 1, "row")
     else:
         raise BarDataError(f"{path}: column timestamp is {ts_col.type}; expected a tz-aware timestamp or ISO-8601 text")
     if "symbol" in names:
-        codes, sym_names = _symbols_from_dictionary(table["symbol"], bad, problems)
+        codes, sym_names = _symbols_from_dictionary(table["symbol"], stamp_bad, notes)
     else:
         codes, sym_names = np.zeros(n, dtype=np.int32), [symbol_from_name(path)]
+    _merge_marks(bad, problems, stamp_bad, notes)
     meta = table.schema.metadata or {}
     declared = meta.get(TIMEFRAME_META_KEY)
     line = np.arange(1, n + 1, dtype=np.int64)
     return RawBars(
-        path, digest, "parquet", line, ts_ns, codes, sym_names, cols, bad, problems,
+        path, digest, "parquet", line, ts_ns, codes, sym_names, cols, bad, problems, stamp_bad,
         declared.decode() if declared else None,
     )  # fmt: skip

@@ -146,7 +146,8 @@ def _take(raw: RawBars, rows: np.ndarray) -> None:
         return
     new_index = {int(r): k for k, r in enumerate(rows)}
     raw.problems = [(new_index[i], m) for i, m in raw.problems if i in new_index]
-    raw.line, raw.ts_ns, raw.sym_code, raw.bad = raw.line[rows], raw.ts_ns[rows], raw.sym_code[rows], raw.bad[rows]
+    raw.line, raw.ts_ns, raw.sym_code = raw.line[rows], raw.ts_ns[rows], raw.sym_code[rows]
+    raw.bad, raw.stamp_bad = raw.bad[rows], raw.stamp_bad[rows]
     raw.cols = {k: v[rows] for k, v in raw.cols.items()}
 
 
@@ -157,7 +158,7 @@ def _run_timeframe(raws: list[RawBars]) -> str:
     for raw in raws:
         tf = infer_timeframe(raw)
         if tf is None:
-            if (~raw.bad).any():
+            if (~raw.stamp_bad).any():
                 unknown.append(raw)
             continue
         found.setdefault(tf, raw.path)
