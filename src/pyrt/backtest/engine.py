@@ -367,7 +367,7 @@ class Backtest:
             name = type(ev).__name__
             if name.startswith("Breaker") or name == "TradingStateChanged":
                 fields = msgspec.structs.asdict(ev)  # type: ignore[arg-type]
-                detail = ", ".join(f"{k}={v}" for k, v in fields.items() if k != "ts_ns")
+                detail = ", ".join(f"{k}={getattr(v, 'value', v)}" for k, v in fields.items() if k != "ts_ns")
                 self.warnings.append(f"{iso_utc(self.clock._now)} risk {name}: {detail}")
         for sev in self.signals.drain_events():
             if not isinstance(sev, IntentDropped):
