@@ -1,0 +1,121 @@
+"""The operations guide's "Deploy New ML Model", literally, on the sim broker:
+
+    cp ~/new_model.onnx models/trading_model_v2.onnx
+    edit config/system.json: "model_path": "models/trading_model_v2.onnx"
+    restart the signal bridge (here: ./scripts/restart_trading_system.sh)
+    grep "Model loaded" logs/signal_bridge.log
+
+The model is trained by `pyrt model train` on the shared daily bars; after the restart the
+onnx_model strategy trades through risk and execution on the sim broker. Then `pyrt model
+deploy` refuses a pickle (the model keeps serving), and a deploy + rollback swap models in
+the running signal bridge without a restart."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support.deploy import make_deployment, wait_for
+from tests.support.history import historical_files
+
+from .conftest import System
+
+pytestmark = pytest.mark.e2e
+
+ML_FAST = {
+    "name": "ml_fast",
+    "kind": "onnx_model",
+    "symbols": ["AAPL"],
+    "params": {
+        "source": "quote",
+        "sample_interval_s": 0.2,
+        "buy_threshold": 0.0,  # any probability is a long view: the first ready bar trades
+        "sell_threshold": 0.0,
+        "drift_window": 100_000,  # daily-bar features against 0.2 s mids would read as drift
+        "drift_min_samples": 100_000,
+        "latency_budget_us": 1_000_000,
+    },
+}
+LOADED = re.compile(r"Model loaded: (\S+) version=(\d+) sha256=([0-9a-f]{12}) features=(\d+)")
+
+
+@pytest.fixture
+def ml_system(tmp_path: Path) -> System:
+    root = tmp_path / "root"
+    config_dir = make_deployment(
+        root, system={"signals": {"strategies": [ML_FAST]}, "sim_broker": {"quotes_per_second": 20, "seed": 5}}
+    )
+    system = System(root, config_dir)
+    try:
+        yield system
+    finally:
+        system.pyrt("down", "--grace", "5", check=False, timeout=90)
+
+
+def _loads(system: System) -> list[tuple[str, ...]]:
+    """The signal bridge's own "Model loaded" lines (audit lines quoting one left out)."""
+    return [m for line in _log(system).splitlines() if "pyrt.audit" not in line for m in LOADED.findall(line)]
+
+
+def _log(system: System) -> str:
+    path = system.root / "logs" / "signal_bridge.log"
+    return path.read_text() if path.exists() else ""
+
+
+def test_deploy_new_ml_model_as_the_guide_says(ml_system: System, tmp_path: Path) -> None:
+    system = ml_system
+    home = tmp_path / "home"
+    out = system.pyrt("model", "train", "--data", str(historical_files("AAPL")[0]), "--name", "new_model",
+                      "--out-dir", str(home), timeout=180)  # fmt: skip
+    assert "trained" in out.stdout
+    system.pyrt("up", "--detach", timeout=180)
+    assert "Model loaded" not in _log(system)  # no model_path yet: the model strategy is idle
+
+    # the guide, literally
+    (system.root / "models").mkdir(exist_ok=True)
+    shutil.copyfile(home / "new_model-v1.onnx", system.root / "models" / "trading_model_v2.onnx")
+    system_json = system.config_dir / "system.json"
+    cfg = json.loads(system_json.read_text())
+    cfg["signals"]["model_path"] = "models/trading_model_v2.onnx"
+    system_json.write_text(json.dumps(cfg, indent=2))
+    restart = system.script(
+        "restart_trading_system.sh", "--config-dir", str(system.config_dir), timeout=240, check=False
+    )
+
+    line = LOADED.search(_log(system))
+    assert line, (
+        f"no 'Model loaded' in logs/signal_bridge.log:\n{restart.stdout}\n{restart.stderr}\n{_log(system)[-3000:]}"
+    )
+    path, version, sha12, n = line.groups()
+    assert path.endswith("models/trading_model_v2.onnx") and version == "1" and n == "7"
+    assert sha12 == json.loads((home / "new_model-v1.json").read_text())["sha256"][:12]
+
+    # the model strategy trades on the sim broker: an approved intent, then a fill
+    wait_for(lambda: re.search(r"intent approved intent=\S+ buy 10 AAPL", _log(system)), timeout=60,
+             what="an approved model intent")  # fmt: skip
+    wait_for(lambda: "AAPL" in system.pyrt("positions", check=False).stdout, timeout=30, what="an AAPL position")
+
+    # a pickle is refused by the gate, and the running model keeps serving
+    bad = tmp_path / "evil.onnx"
+    bad.write_bytes(pickle.dumps({"w": 1}))
+    refused = system.pyrt("model", "deploy", str(bad), check=False)
+    assert refused.returncode == 1 and "pickle" in refused.stdout
+    assert json.loads(system_json.read_text())["signals"]["model_path"] == "models/trading_model_v2.onnx"
+
+    # a gated deploy and a rollback swap models in the running bridge (no restart)
+    system.pyrt("model", "train", "--data", str(historical_files("AAPL")[0]), "--name", "new_model", "--model", "gbm",
+                "--trees", "50", "--out-dir", str(home), timeout=180)  # fmt: skip
+    deployed = system.pyrt("model", "deploy", str(home / "new_model-v2.onnx"), "--reason", "e2e")
+    assert "Model loaded" in deployed.stdout and "new_model-v2.onnx" in deployed.stdout
+    assert len(_loads(system)) == 2
+    back = system.pyrt("model", "rollback", "--reason", "e2e")
+    assert "trading_model_v2.onnx" in back.stdout
+    loads = _loads(system)
+    assert len(loads) == 3 and loads[-1][0].endswith("trading_model_v2.onnx")
+    listed = system.pyrt("model", "list").stdout
+    assert re.search(r"\* trading_model_v2\.onnx", listed), listed
