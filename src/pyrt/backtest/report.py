@@ -22,7 +22,7 @@ import numpy as np
 from pyrt.backtest.html_report import render_html
 from pyrt.backtest.metrics import drawdown_series
 from pyrt.backtest.results import REPORT_SCHEMA_VERSION, RunResult
-from pyrt.backtest.stamps import iso_z
+from pyrt.backtest.stamps import iso_z, iso_z_many
 from pyrt.backtest.summary import build_summary
 from pyrt.backtest.trades import Trade, round_trips
 
@@ -178,8 +178,8 @@ def _equity_csv(run: RunResult) -> str:
     gx_c = (np.round(np.asarray(run.gross_exposure, dtype=np.float64), 2) + 0.0).tolist()
     lines = [",".join(EQUITY_COLUMNS)]
     lines += [
-        f"{iso_z(ts)},{e:.2f},{d:.{FLOAT_DIGITS}f},{g:.2f}"
-        for ts, e, d, g in zip(run.equity_ts, eq_c, dd, gx_c, strict=True)
+        f"{ts},{e:.2f},{d:.{FLOAT_DIGITS}f},{g:.2f}"
+        for ts, e, d, g in zip(iso_z_many(run.equity_ts), eq_c, dd, gx_c, strict=True)
     ]
     return "\n".join(lines) + "\n"
 

@@ -5,6 +5,9 @@ them)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+
+import numpy as np
 
 NS_PER_S = 1_000_000_000
 _DAY_S = 86_400
@@ -31,3 +34,12 @@ def iso_z(ns: int) -> str:
 
 def iso_or_none(ns: int | None) -> str | None:
     return None if ns is None else iso_z(ns)
+
+
+def iso_z_many(ns: Sequence[int]) -> list[str]:
+    """`iso_z` of every stamp; whole seconds (bar closes) are formatted by numpy at once."""
+    arr = np.asarray(ns, dtype=np.int64)
+    if arr.size and not np.any(arr % NS_PER_S):
+        text = np.datetime_as_string((arr // NS_PER_S).astype("datetime64[s]"), unit="s")
+        return [f"{t}Z" for t in text.tolist()]
+    return [iso_z(int(t)) for t in arr.tolist()]

@@ -20,7 +20,7 @@ from pyrt.backtest.results import (
     RunResult,
     SymbolPrices,
 )
-from pyrt.backtest.stamps import iso_z
+from pyrt.backtest.stamps import iso_z, iso_z_many
 from pyrt.backtest.svg_charts import MAX_POINTS, minmax_downsample
 from pyrt.backtest.terminal import print_summary
 
@@ -217,6 +217,10 @@ def test_iso_stamps_show_fractions_only_when_there_are_any() -> None:
     for ns in (0, 951_782_400 * NS, 1_709_164_799 * NS, 4_102_444_800 * NS + 5_000):
         expected = datetime.fromtimestamp(ns // NS, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
         assert iso_z(ns).startswith(expected)
+    stamps = [t, t + 60 * NS, t + 86_400 * NS]
+    assert iso_z_many(stamps) == [iso_z(x) for x in stamps]
+    assert iso_z_many([*stamps, t + 5]) == [iso_z(x) for x in [*stamps, t + 5]]
+    assert iso_z_many([]) == []
 
 
 def test_terminal_summary_prints_the_figures_and_costs() -> None:
