@@ -1,7 +1,7 @@
 """Small inline-SVG line charts for the HTML report: no library, no script, no external file.
 
 Long series are thinned for drawing by `minmax_downsample` (per bucket, the lowest and the
-highest point, in time order), so a 100k-bar curve draws with ~2000 points and keeps every
+highest point, in time order, plus the first and last points), so a 100k-bar curve draws with ~2000 points and keeps every
 spike. Coordinates are written with one decimal: the same inputs give the same bytes."""
 
 from __future__ import annotations
@@ -43,7 +43,12 @@ def minmax_downsample(
                 i_min = i
             elif ys[i] > ys[i_max]:
                 i_max = i
-        for i in sorted({i_min, i_max}):
+        keep = {i_min, i_max}
+        if b == 0:
+            keep.add(0)  # the curve starts and ends where the data does
+        if b == buckets - 1:
+            keep.add(n - 1)
+        for i in sorted(keep):
             out_x.append(xs[i])
             out_y.append(ys[i])
     return out_x, out_y

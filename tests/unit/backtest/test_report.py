@@ -204,7 +204,8 @@ def test_minmax_downsample_keeps_extremes() -> None:
     ys = [0.0] * 10_000
     ys[1234], ys[8765] = 50.0, -50.0
     dx, dy = minmax_downsample(xs, ys)
-    assert len(dx) <= MAX_POINTS
+    assert len(dx) <= MAX_POINTS + 2
+    assert (dx[0], dx[-1]) == (0, 9_999)
     assert max(dy) == 50.0 and min(dy) == -50.0
     assert dx == sorted(dx)
 
