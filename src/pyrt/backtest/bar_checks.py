@@ -25,7 +25,10 @@ def check_rows(raw: RawBars) -> None:
     o, h, lo, c, v = (raw.cols[k] for k in ("open", "high", "low", "close", "volume"))
     ok = ~raw.bad
     with np.errstate(invalid="ignore"):
+        finite = np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c) & np.isfinite(v)
+        ok &= finite
         rules = (
+            (~raw.bad & ~finite, "a value that is not a finite number"),
             (ok & ((o <= 0) | (h <= 0) | (lo <= 0) | (c <= 0)), "non-positive price"),
             (ok & (h < lo), "high < low"),
             (ok & ((o < lo) | (o > h)), "open outside [low, high]"),

@@ -105,7 +105,7 @@ def _header(path: Path, data: bytes) -> list[str]:
 
 
 def _read_csv(path: Path, data: bytes, digest: str) -> RawBars:
-    if not data.strip():
+    if not data or data.isspace():
         raise BarDataError(f"{path}: the file is empty")
     names = _header(path, data)
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
@@ -130,7 +130,7 @@ def _csv_fast(path: Path, data: bytes, digest: str, names: list[str]) -> RawBars
             read_options=pcsv.ReadOptions(use_threads=True),
             convert_options=pcsv.ConvertOptions(column_types=types, include_columns=wanted, strings_can_be_null=True),
         )
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except pa.ArrowException:  # a value it cannot convert, a ragged row, a header it reads otherwise
         return None
     n = table.num_rows
     bad = np.zeros(n, dtype=bool)

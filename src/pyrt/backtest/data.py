@@ -180,9 +180,14 @@ def _run_timeframe(raws: list[RawBars]) -> str:
 
 def _cross_file_duplicates(raws: list[RawBars]) -> None:
     """A (symbol, stamp) given by two files: the later file's row is a duplicate."""
-    if len(raws) < 2:
+    seen: set[str] = set()
+    shared: set[str] = set()
+    for raw in raws:
+        shared |= seen & set(raw.sym_names)
+        seen |= set(raw.sym_names)
+    if not shared:  # the common case: each symbol in one file
         return
-    names = sorted({s for raw in raws for s in raw.sym_names})
+    names = sorted(seen)
     index = {s: k for k, s in enumerate(names)}
     parts = []
     for f, raw in enumerate(raws):

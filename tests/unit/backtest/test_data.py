@@ -4,6 +4,8 @@ skipping bad rows, date and symbol filters, visibility order and chunked iterati
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -232,6 +234,7 @@ BAD_CASES = [
     ("2024-01-02T14:32:00Z,AAPL,12,11,9,10,5", "open outside [low, high]"),
     ("2024-01-02T14:32:00Z,AAPL,10,11,9,8,5", "close outside [low, high]"),
     ("2024-01-02T14:32:00Z,AAPL,10,11,9,10,-5", "negative volume"),
+    ("2024-01-02T14:32:00Z,AAPL,10,inf,9,10,5", "a value that is not a finite number"),
     ("2024-01-02T14:31:00Z,AAPL,10,11,9,10,5", "duplicate stamp for AAPL (as line 3)"),
     ("2024-01-02T14:29:00Z,AAPL,10,11,9,10,5", "stamp out of order for AAPL"),
     ("2024-01-02T14:32:00Z,AAPL,10,abc,9,10,5", "high: cannot parse 'abc'"),
@@ -374,3 +377,29 @@ def test_regular_hours_only(tmp_path: Path) -> None:
     assert not bars_at(tmp_path, "2024-07-06T14:00:00Z", "2024-07-06T14:01:00Z").regular_hours_only()
     hourly = bars_at(tmp_path, "2024-07-01T14:00:00Z", "2024-07-01T15:00:00Z")
     assert hourly.regular_hours_only()
+
+
+def test_a_bad_parquet_row_is_named_by_its_row_number(tmp_path: Path) -> None:
+    stamps = pa.array(
+        [datetime(2024, 1, 2, 14, 30 + k, tzinfo=UTC) for k in range(4)], type=pa.timestamp("ns", tz="UTC")
+    )
+    path = parquet(tmp_path / "p.parquet", stamps)
+    table = pq.read_table(path)
+    lows = table["low"].to_pylist()
+    lows[2] = 50.0
+    pq.write_table(table.set_column(table.column_names.index("low"), "low", pa.array(lows)), path)
+    assert f"{path}, row 3: high < low" in refused([path])
+
+
+def test_a_header_with_a_byte_order_mark_and_quoted_values(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    rows = [f'"{r.split(",", 1)[0]}",{r.split(",", 1)[1]}' for r in minute_rows("AAPL", "2024-01-02T14:30:00+00:00", 3)]
+    path.write_bytes(("\ufeff" + HEADER + "\r\n" + "\r\n".join(rows) + "\r\n").encode())
+    data = load_bars([path])
+    assert len(data) == 3 and data.symbols == ("AAPL",)
+
+
+def test_importing_the_loader_imports_neither_pyarrow_nor_alpaca() -> None:
+    code = "import sys, pyrt.backtest.data; print(sorted({m.split('.')[0] for m in sys.modules} & {'pyarrow', 'alpaca', 'pandas'}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
