@@ -96,7 +96,6 @@ def main() -> None:
     floor_s = median_s(lambda: csv_floor(path), max(1, args.repeat // 2))
     rows = [row for chunk in data.chunks() for row in zip(*chunk, strict=True)]
     tuple_s = median_s(lambda: tuple_floor(rows), args.repeat)
-    del rows
     print(f"bars: {n:,} in {path.name} ({data.timeframe}, {len(data.symbols)} symbol)")
     print(
         f"load        {n / load_s:>12,.0f} rows/s  ({load_s * 1000:.1f} ms)   floor csv-module loop {n / floor_s:>12,.0f} rows/s"
