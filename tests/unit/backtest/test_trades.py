@@ -3,6 +3,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pyrt.backtest.results import FillRow
 from pyrt.backtest.trades import OPEN_AT_END, round_trips
@@ -149,3 +151,35 @@ def test_books_are_per_strategy_and_symbol() -> None:
 
 def test_no_fills_no_trades() -> None:
     assert round_trips([]) == []
+
+
+_fills = st.lists(
+    st.tuples(
+        st.sampled_from(["buy", "sell"]),
+        st.integers(1, 300),
+        st.integers(50, 150),
+        st.integers(0, 300),
+        st.sampled_from(["s1", "s2"]),
+    ),
+    max_size=40,
+)
+
+
+@given(_fills, st.integers(50, 150))
+def test_trades_account_for_every_share_dollar_and_fee(rows: list, mark: int) -> None:
+    """Whatever the sequence (partials, reversals, two strategies), the trades' net P&L with
+    what is open marked at `mark` equals the cash flows plus the marked position less all
+    fees, and the trades carry exactly the fills' fees."""
+    fills = [
+        fill(i, side, str(q), str(p), fee=f"{fee / 100}", strategy=s) for i, (side, q, p, fee, s) in enumerate(rows)
+    ]
+    trades = round_trips(fills, marks={"AAPL": (10**6 * MIN, float(mark))})
+    cash = sum(((-1 if f.side == "buy" else 1) * f.qty * f.price for f in fills), D(0))
+    position = sum(((1 if f.side == "buy" else -1) * f.qty for f in fills), D(0))
+    fees = sum((f.fee for f in fills), D(0))
+    expected = cash + position * mark - fees
+    assert abs(sum((t.net_pnl for t in trades), D(0)) - expected) < D("1e-12")
+    assert abs(sum((t.fees for t in trades), D(0)) - fees) < D("1e-12")
+    assert all(t.qty > 0 for t in trades)
+    open_trades = [t for t in trades if t.is_open]
+    assert len(open_trades) == len({(t.strategy, t.symbol) for t in open_trades})
