@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     import uvicorn
 
     from pyrt.config import AppConfig
+    from pyrt.ops.console.feed import ConsoleFeed
     from pyrt.ops.facade import ControlFacade
 
 log = logging.getLogger("pyrt.api")
@@ -161,10 +162,18 @@ def how_to_authenticate(cfg: AppConfig, tokens: TokenSet) -> str:
     )
 
 
-def build_api(cfg: AppConfig, facade: ControlFacade, tokens: TokenSet | None = None) -> FastAPI:
-    """The FastAPI app over `facade`. `tokens` default to load_tokens(cfg) (which creates
-    data/api_token, mode 0600, when PYRT_API_TOKEN is not set)."""
+def build_api(
+    cfg: AppConfig, facade: ControlFacade, tokens: TokenSet | None = None, feed: ConsoleFeed | None = None
+) -> FastAPI:
+    """The FastAPI app over `facade`, with the operator console at `/` (pyrt.ops.console;
+    `feed` its live state, by default one that reads the facade on demand). `tokens`
+    default to load_tokens(cfg) (which creates data/api_token and data/api_read_token,
+    mode 0600, when PYRT_API_TOKEN / PYRT_API_READ_TOKEN are not set)."""
+    from pyrt.ops.console.feed import ConsoleFeed
+    from pyrt.ops.console.web import console_routes, security_headers
+
     tokens = tokens or load_tokens(cfg, create=True)
+    feed = feed or ConsoleFeed(cfg, facade)
     unauthorized = how_to_authenticate(cfg, tokens)
     app = FastAPI(
         title="py_rt control API",
@@ -210,6 +219,12 @@ def build_api(cfg: AppConfig, facade: ControlFacade, tokens: TokenSet | None = N
             request.state.token_name = name
         return await call_next(request)
 
+    @app.middleware("http")
+    async def strict_headers(request: Request, call_next: Callable[[Request], Any]) -> Any:
+        response = await call_next(request)
+        security_headers(request.url.path, response.headers)
+        return response
+
     @app.exception_handler(PyrtError)
     async def _pyrt_error(_request: Request, exc: PyrtError) -> JSONResponse:
         status, detail = http_answer(exc)
@@ -228,6 +243,13 @@ def build_api(cfg: AppConfig, facade: ControlFacade, tokens: TokenSet | None = N
         return JSONResponse({"ready": ok, "services": found}, status_code=200 if ok else 503)
 
     app.include_router(_routes(facade, act))
+    page, console_api = console_routes(feed, cfg.root / "results")
+    app.include_router(
+        console_api,
+        dependencies=[Security(_bearer)],
+        responses={401: {"description": "Missing or invalid bearer token (the body says which header and file)."}},
+    )
+    app.include_router(page)
     return app
 
 
@@ -342,6 +364,13 @@ def _routes(facade: ControlFacade, act: Callable[[Callable[[], Any]], Any]) -> A
         res = act(lambda: facade.cancel_all(caller, (b or ReasonBody()).reason))
         return _result(res, bool(res.get("ok")))
 
+    @r.delete("/orders/{order_id}", tags=["orders"])
+    def cancel_order(
+        order_id: str, caller: Caller = Depends(caller_of), b: ReasonBody | None = Body(None)
+    ) -> dict[str, Any]:
+        """Cancel one open order (our client_order_id or the broker's id); 409 when it is not open."""
+        return act(lambda: facade.cancel_order(caller, order_id, (b or ReasonBody()).reason))
+
     @r.post("/positions/liquidate", tags=["positions"])
     def liquidate(caller: Caller = Depends(caller_of), b: LiquidateBody | None = Body(None)) -> JSONResponse:
         """Close every position with market orders and wait for the fills. Without
@@ -417,7 +446,7 @@ class ApiServer:
         self.sock.close()
 
 
-def start_api(cfg: AppConfig, facade: ControlFacade) -> ApiServer:
+def start_api(cfg: AppConfig, facade: ControlFacade, feed: ConsoleFeed | None = None) -> ApiServer:
     """Load the tokens, check the bind, build the app and serve it on api.host:api.port."""
     from pyrt.observability.logging import register_secret
 
@@ -427,4 +456,4 @@ def start_api(cfg: AppConfig, facade: ControlFacade) -> ApiServer:
             register_secret(token)
     api = cfg.system.api
     check_bind(api.host, tokens)
-    return ApiServer(build_api(cfg, facade, tokens), api.host, api.port).start()
+    return ApiServer(build_api(cfg, facade, tokens, feed), api.host, api.port).start()

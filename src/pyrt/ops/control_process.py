@@ -1,6 +1,7 @@
 """The control process (`pyrt run control`): it serves the metrics gateway on
 metrics.gateway (9090) and the control API (FastAPI over the control facade, on
-api.host:api.port, 8080; see pyrt.ops.api).
+api.host:api.port, 8080; see pyrt.ops.api) with the operator console at `/` (its live
+state follows the bus: pyrt.ops.console.feed).
 
 It runs in the services' lifecycle (``pyrt.services.runtime.ServiceRuntime``):
 run/control.pid from start to exit, run/control.ready (JSON {service, pid, started_at,
@@ -23,9 +24,11 @@ from pyrt.config import AppConfig
 from pyrt.config.system import CONTROL, TRADING_SERVICES
 from pyrt.ops.alert_relay import AlertRelay
 from pyrt.ops.api import ApiRefused, ApiServer, start_api
+from pyrt.ops.console.feed import ConsoleFeed
 from pyrt.ops.facade import ControlFacade
 from pyrt.ops.gateway import MetricsGateway, ScrapeTarget
 from pyrt.ops.notify import notifier_from_config
+from pyrt.ops.service_control import supervisor_families
 from pyrt.ops.status import local_host, metrics_port_of, read_ready_info
 from pyrt.services.runtime import ServiceRuntime
 
@@ -54,6 +57,7 @@ class ControlProcess:
         self.gateway: MetricsGateway | None = None
         self.api: ApiServer | None = None
         self.alerts: AlertRelay | None = None
+        self.console: ConsoleFeed | None = None
 
     @property
     def cfg(self) -> AppConfig:
@@ -64,10 +68,13 @@ class ControlProcess:
         """Write the pid file, start the servers, then write the ready file."""
         self.runtime.__enter__()
         m = self.cfg.system.metrics
-        self.gateway = MetricsGateway(lambda: scrape_targets(self.cfg), m.host, m.gateway)
+        self.gateway = MetricsGateway(
+            lambda: scrape_targets(self.cfg), m.host, m.gateway, extra=lambda: supervisor_families(self.cfg)
+        )
         notifier = notifier_from_config(self.cfg)
         facade = ControlFacade(self.cfg, notifier=notifier)
-        self.api = start_api(self.cfg, facade)
+        self.console = ConsoleFeed(self.cfg, facade, targets=lambda: scrape_targets(self.cfg)).start()
+        self.api = start_api(self.cfg, facade, self.console)
         self.alerts = AlertRelay(self.cfg, notifier)  # breaker trips, integrity alerts, watchdog
         self.alerts.start()
         self.runtime.mark_ready(metrics_port=self.gateway.port, api_port=self.api.port)
@@ -86,6 +93,8 @@ class ControlProcess:
             self.alerts.stop()
         if self.api is not None:
             self.api.close()
+        if self.console is not None:
+            self.console.stop()
         if self.gateway is not None:
             self.gateway.close()
         self.runtime.__exit__(None, None, None)

@@ -537,6 +537,26 @@ class ControlFacade:
             lambda: {"open_orders": self._open_count()},
         )
 
+    def cancel_order(self, caller: Caller, order_id: str, reason: str = "") -> dict[str, Any]:
+        """Cancel one open order (client_order_id or broker id): through the execution
+        engine (journal first), or at the broker directly when the engine is down."""
+        reason = reason or "cancel order"
+
+        def run() -> dict[str, Any]:
+            res = self.command("execution_engine", "cancel", caller, reason, order_id=order_id)
+            if not _no_answer(res):
+                if not res.ok:
+                    raise _refused(res)
+                return {"ok": True, "detail": res.detail, **res.data, "via": "execution_engine"}
+            try:
+                found = self.venue.get_order_by_client_id(order_id)
+            except (NotFound, OrderRejectedByVenue):
+                found = self.venue.get_order(order_id)
+            self.venue.cancel_order(found.id)
+            return {"ok": True, "detail": "cancel sent", "client_order_id": found.client_order_id, "via": "broker"}
+
+        return self._audited(caller, "orders.cancel", reason, {"order_id": order_id}, run, lambda: None)
+
     def _cancel_all_direct(self, timeout_s: float) -> dict[str, Any]:
         """The execution engine is down: cancel at the broker directly, with the engine's own
         procedure (the engine reconciles the cancels when it starts)."""
@@ -752,3 +772,25 @@ class ControlFacade:
             return {"ok": all(s.get("ok") for s in steps[:2]), "steps": steps}
 
         return self._audited(caller, "emergency_stop", reason, {}, run, dict)
+
+    # ------------------------------------------------------------------ processes
+    def service_control(self, caller: Caller, action: str, service: str, reason: str = "") -> dict[str, Any]:
+        """`pyrt start|stop|restart SERVICE` (POST /services/{name}/{action}): a request to the
+        running `pyrt up` supervisor, answered once done (a start or restart: once the process
+        is ready). 422 for an unknown service (the answer lists the valid ones), 503 when the
+        system is not running, 409 when the supervisor could not do it."""
+        from pyrt.ops import service_control as sc
+
+        def run() -> dict[str, Any]:
+            try:
+                name = sc.valid_service(self.cfg, service)
+                detail = sc.request(self.cfg, action, name)
+            except sc.UnknownService as exc:
+                raise ActionError(str(exc), 422) from None
+            except sc.NotRunning as exc:
+                raise ActionError(str(exc), 503) from None
+            except sc.ControlRefused as exc:
+                raise ActionError(str(exc), 409) from None
+            return {"ok": True, "service": name, "action": action, "detail": detail}
+
+        return self._audited(caller, f"service.{action}", reason or f"{action} {service}", {}, run, dict)

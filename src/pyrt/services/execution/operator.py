@@ -1,5 +1,5 @@
-"""The operator's commands to the execution engine (halt, resume, cancel all, liquidate,
-reconcile), run in its main loop: they wait for the broker, processing broker results while
+"""The operator's commands to the execution engine (halt, resume, cancel one, cancel all,
+liquidate, reconcile), run in its main loop: they wait for the broker, processing broker results while
 they wait, and act through the core like everything else (journal first)."""
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ import time
 from typing import TYPE_CHECKING
 
 from pyrt.bus import schema as wire
+from pyrt.domain.events import CancelRequested, RecordKind
 from pyrt.persistence.journal import failpoint
 from pyrt.services.execution.cancel_all import cancel_all_at_broker
 from pyrt.services.execution.core import liquidation_intents
+from pyrt.services.execution.messages import Journal
 from pyrt.services.execution.reconcile import reconcile_positions, reconcile_report
 from pyrt.venues.port import VenueError
 
@@ -40,6 +42,8 @@ class OperatorCommands:
             previous = self.core.resume()
             log.warning("execution resumed by %s: %s (was: %s)", cmd.actor or "?", cmd.reason, previous or "not halted")
             return wire.ControlResult(True, "execution resumed", self.core.status())
+        if cmd.action == "cancel":
+            return self.cancel_one(cmd.args.get("order_id", ""))
         if cmd.action == "cancel_all":
             return self.cancel_all(float(cmd.args.get("timeout_s", "5")))
         if cmd.action == "liquidate":
@@ -47,6 +51,28 @@ class OperatorCommands:
         if cmd.action == "reconcile":
             return self.reconcile(apply=cmd.args.get("apply") == "true", cmd=cmd)
         return wire.ControlResult(False, f"unknown action {cmd.action!r}")
+
+    def cancel_one(self, order_id: str) -> wire.ControlResult:
+        """Cancel one open order (our client_order_id or the broker's id): the request is
+        journalled, then sent; the broker's `canceled` update ends the order as usual."""
+        orders = self.core.proj.orders
+        order = orders.get(order_id) or next((o for o in orders.values() if o.broker_order_id == order_id), None)
+        if order is None or order.is_terminal:
+            return wire.ControlResult(False, f"no open order {order_id!r}")
+        if not order.broker_order_id:
+            return wire.ControlResult(False, f"order {order.client_order_id} is not acknowledged by the broker yet")
+        if not self.core.budget.try_acquire("cancel"):
+            return wire.ControlResult(False, "broker request budget exhausted: retry in a moment")
+        self.engine.run([Journal(((RecordKind.CANCEL_REQUESTED, order.client_order_id, CancelRequested()),))])
+        try:
+            self.engine.venue.cancel_order(order.broker_order_id)
+        except VenueError as exc:
+            return wire.ControlResult(False, f"the broker refused the cancel of {order.client_order_id}: {exc}")
+        return wire.ControlResult(
+            True,
+            f"cancel of {order.client_order_id} sent",
+            {"client_order_id": order.client_order_id, "broker_order_id": order.broker_order_id},
+        )
 
     def cancel_all(self, timeout_s: float) -> wire.ControlResult:
         self.engine.run(self.core.cancel_requested())
