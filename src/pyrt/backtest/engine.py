@@ -133,7 +133,7 @@ class Backtest:
             self.clock,
             seed=s.seed,
         )
-        self.execution = InlineExecution(self.core, self.venue)
+        self.execution = InlineExecution(self.core, self.venue, keep_journal=False)
         self.ledger = Ledger(data.symbols, float(s.cash))
         self.regular = s.session == "regular" or (s.session == "auto" and data.regular_hours_only())
         self.calendar = NyseSession()
@@ -144,6 +144,7 @@ class Backtest:
                 "Alpaca's hours)"
             )
         self._waiting: dict[str, list[OrderIntent]] = {}  # decisions held for the symbol's next open
+        self._resting: set[str] = set()  # symbols with open orders at the venue (after every _drain)
         self._quote_px: dict[str, tuple[float, float, float]] = {}  # symbol -> (mid, bid, ask) last fed
         self._left: dict[str, float] = {}  # size the symbol's current bar still offers
         self._session_close = NO_CLOSE
@@ -159,48 +160,58 @@ class Backtest:
 
     # ================================================================== the loop
     def run(self, progress: Callable[[int], None] | None = None) -> RunResult:
+        """Run every bar; the hot loop, so it keeps to local names and skips what a bar does
+        not need (no strategy reads the symbol, nothing waits or rests at the venue)."""
         clock = self.clock
         symbols = self.symbols
         ledger = self.ledger
-        on_bar = self.signals.on_bar
-        has_open = self.venue.engine.has_open
+        pos, mark = ledger.pos, ledger.mark
+        sample_ts_append, equity_append, exposure_append = (
+            ledger.equity_ts.append,
+            ledger.equity.append,
+            ledger.exposure.append,
+        )
+        on_bar, on_quote = self.signals.on_bar, self.signals.on_quote
+        resting = self._resting
         waiting = self._waiting
         volume_share = self.settings.volume_share
-        on_quote = self.signals.on_quote
         spread = self.settings.spread_bps
+        bar_readers = {sym for st in self.strategies if st.wants_bars for sym in st.symbols}
         quote_readers = {sym for st in self.strategies if st.wants_quotes for sym in st.symbols}
-        first: dict[int, tuple[int, float]] = {}
-        last: dict[int, tuple[int, float]] = {}
-        counts = [0] * len(symbols)
         sample_ts = -1
         n = 0
         for chunk in self.data.chunks():
             for o_ns, c_ns, si, o, h, lo, c, v in zip(*chunk, strict=True):
+                if c_ns != sample_ts:
+                    if sample_ts >= 0:
+                        sample_ts_append(sample_ts)
+                        equity_append(ledger.cash + ledger.value)
+                        exposure_append(ledger.gross)
+                    sample_ts = c_ns
                 sym = symbols[si]
                 if volume_share is not None:
                     self._left[sym] = v * volume_share
-                if c_ns != sample_ts:
-                    if sample_ts >= 0:
-                        ledger.sample(sample_ts)
-                    sample_ts = c_ns
-                if sym in waiting or has_open(sym):
+                active = sym in waiting or sym in resting
+                if active:
                     self._open_phase(sym, o_ns, o)
                 clock._now = c_ns
-                if has_open(sym):
+                if active and sym in resting:  # only decisions place orders: none rest unless active
                     self._touch(sym, o, h, lo, c)
-                outputs = on_bar(Bar(sym, o, h, lo, c, v, o_ns))
-                if outputs:
-                    self._decide(outputs, sym, c)
+                if sym in bar_readers:
+                    outputs = on_bar(Bar(sym, o, h, lo, c, v, o_ns))
+                    if outputs:
+                        self._decide(outputs, sym, c)
                 if sym in quote_readers:
                     bid, ask = spread_sides(c, spread)
                     outputs = on_quote(Quote(sym, bid, UNLIMITED_SIZE, ask, UNLIMITED_SIZE, c_ns))
                     if outputs:
                         self._decide(outputs, sym, c)
-                ledger.mark_close(si, c)
-                if si not in first:
-                    first[si] = (o_ns, o)
-                last[si] = (c_ns, c)
-                counts[si] += 1
+                p = pos[si]
+                if p:
+                    d = c - mark[si]
+                    ledger.value += p * d
+                    ledger.gross += abs(p) * d
+                mark[si] = c
                 if c_ns >= self._next_timer:
                     self._timer(c_ns)
                 if c_ns >= self._session_close:
@@ -209,9 +220,9 @@ class Backtest:
             if progress is not None:
                 progress(n)
         if sample_ts >= 0:
-            self._finish(last)
+            self._finish()
             ledger.sample(sample_ts)
-        return self._result(first, last, counts, n)
+        return self._result(n)
 
     # ================================================================== phases
     def _open_phase(self, sym: str, o_ns: int, o: float) -> None:
@@ -321,6 +332,7 @@ class Backtest:
         """Deliver the venue's trade updates to the execution core, record its fills, and
         route what the core published (until quiet)."""
         venue, execution = self.venue, self.execution
+        self._resting.clear()
         while True:
             updates = venue.drain_updates()
             if not updates:
@@ -339,6 +351,7 @@ class Backtest:
                 if self.settings.volume_share is not None:
                     self._left[f.symbol] = self._left.get(f.symbol, 0.0) - float(f.qty)
         self._route()
+        self._resting.update(o.symbol for o in venue.engine.open_orders_unsorted())
 
     def _route(self) -> None:
         published = self.execution.published
@@ -374,7 +387,7 @@ class Backtest:
                 self.warnings.append(f"{iso_utc(self.clock._now)} signals {type(sev).__name__}: {sev}")
 
     # ================================================================== the end
-    def _finish(self, last: dict[int, tuple[int, float]]) -> None:
+    def _finish(self) -> None:
         """Cancel what still rests, then (close_at_end) close every position at its last
         close, through execution like any order."""
         if self.venue.engine.open_orders():
@@ -393,7 +406,7 @@ class Backtest:
             self.venue.set_market_open(True)
         for i, sym in enumerate(self.symbols):
             qty = self.venue.engine.account.position_qty(sym)
-            if not qty or i not in last:
+            if not qty or not self.ledger.mark[i]:
                 continue
             owner = self.signals.owners.get(sym) or next(
                 (n for n in self.signals.strategy_names if sym in self._strategy_symbols(n)), "backtest"
@@ -411,15 +424,13 @@ class Backtest:
                 reason="end of data",
             )
             self.ledger.intent(intent, None)
-            self._feed(sym, last[i][1])
+            self._feed(sym, self.ledger.mark[i])
             self._execute(intent)
 
     def _strategy_symbols(self, name: str) -> tuple[str, ...]:
         return self.signals._runtimes[name].strategy.symbols
 
-    def _result(
-        self, first: dict[int, tuple[int, float]], last: dict[int, tuple[int, float]], counts: list[int], n: int
-    ) -> RunResult:
+    def _result(self, n: int) -> RunResult:
         account = self.venue.account()
         final_equity = Decimal(account.equity)
         ledger_equity = self.ledger.cash + self.ledger.value
@@ -428,9 +439,7 @@ class Backtest:
                 f"internal: the equity curve's last value {ledger_equity:.2f} differs from the venue account's "
                 f"{final_equity} (report this)"
             )
-        prices = {
-            self.symbols[i]: SymbolPrices(first[i][0], first[i][1], last[i][0], last[i][1], counts[i]) for i in first
-        }
+        prices = self._symbol_prices()
         return RunResult(
             version=__version__,
             config=self.config,
@@ -451,6 +460,19 @@ class Backtest:
             bars_processed=n,
             price_series=self._price_series(),
         )
+
+    def _symbol_prices(self) -> dict[str, SymbolPrices]:
+        """First open and last close of each symbol, and its bar count (from the arrays)."""
+        d = self.data
+        out: dict[str, SymbolPrices] = {}
+        for i, sym in enumerate(self.symbols):
+            rows = (d.sym == i).nonzero()[0]
+            if len(rows):
+                a, b = int(rows[0]), int(rows[-1])
+                out[sym] = SymbolPrices(
+                    int(d.open_ns[a]), float(d.open[a]), int(d.close_ns[b]), float(d.close[b]), len(rows)
+                )
+        return out
 
     def _price_series(self) -> dict[str, tuple[array[int], array[float]]]:
         """Bar closes per symbol (close time, close) for the report's price chart."""

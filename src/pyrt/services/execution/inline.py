@@ -48,26 +48,32 @@ class MemoryJournal:
 
     records: list[JournalRecord] = field(default_factory=list)
     fail_next: bool = False
+    keep: bool = True  # False: records are numbered and applied but not kept (a long backtest)
+    count: int = 0
 
     def append_records(self, entries: list[Entry], ts_ns: int) -> list[JournalRecord]:
         if self.fail_next:
             self.fail_next = False
             raise JournalWriteError("disk full (simulated)")
-        start = len(self.records) + 1
+        start = self.count + 1
         # stored as the journal file stores them: the event's JSON object, read back
         new = [
             JournalRecord(start + i, ts_ns, kind.value, coid, msgspec.json.decode(msgspec.json.encode(event)))
             for i, (kind, coid, event) in enumerate(entries)
         ]
-        self.records += new
+        self.count += len(new)
+        if self.keep:
+            self.records += new
         return new
 
 
 class InlineExecution:
-    def __init__(self, core: ExecutionCore, venue: VenuePort, *, hold_answers: bool = False) -> None:
+    def __init__(
+        self, core: ExecutionCore, venue: VenuePort, *, hold_answers: bool = False, keep_journal: bool = True
+    ) -> None:
         self.core = core
         self.venue = venue
-        self.journal = MemoryJournal()
+        self.journal = MemoryJournal(keep=keep_journal)
         self.hold_answers = hold_answers
         self.answers: deque[BrokerResult] = deque()
         self.published: list[Publish] = []
@@ -112,7 +118,7 @@ class InlineExecution:
                         return False
                     todo.extend(self.core.apply(records))
                 case Submit(coid, intent, _tick):
-                    self.sent.append((coid, len(self.journal.records)))
+                    self.sent.append((coid, self.journal.count))
                     self._answer(submit_result(coid, partial(self.venue.submit_order, coid, intent)))
                 case Lookup(coid):
                     self._answer(lookup_result(coid, self.venue))
