@@ -41,6 +41,7 @@ class Harness:
         self.audit: list[tuple[str, dict[str, Any]]] = []
         self.host = ModelHost([self.strategy], self._risk, lambda a, d: self.audit.append((a, d)))
         self.host.load_configured()
+        self.strategy.timer = lambda: 0.0  # no wall clock in the health checks (tests set their own)
         self.intents: list[OrderIntent] = []
         self.position = Decimal(0)
         self.highs, self.lows, self.closes = daily_series("AAPL")
@@ -131,10 +132,26 @@ def test_fault_nan_output_stops_the_strategy(models: dict[str, Path]) -> None:
 
 
 def test_fault_slow_inference_stops_the_strategy(models: dict[str, Path]) -> None:
-    h = Harness(models["logreg"], buy_threshold=0.99, sell_threshold=0.01, latency_budget_us=1000)
+    h = Harness(models["logreg"], buy_threshold=0.99, sell_threshold=0.01, latency_budget_us=1000, latency_strikes=1)
     _warm(h)
     ticks = iter(float(i) for i in range(1000))  # each timer read 1 s after the last: 1 s inference
     h.strategy.timer = lambda: next(ticks)
+    _unhealthy_within_one_bar(h, "latency")
+
+
+def test_one_slow_inference_is_a_hiccup_three_in_a_row_stop_the_model(models: dict[str, Path]) -> None:
+    h = Harness(models["logreg"], buy_threshold=0.99, sell_threshold=0.01, latency_budget_us=1000)
+    _warm(h)
+    slow = iter([0.0, 1.0])  # one inference of 1 s, then instant ones
+    h.strategy.timer = lambda: next(slow, 0.0)
+    for _ in range(5):
+        h.bar()
+    assert h.strategy.healthy
+    ticks = iter(float(i) for i in range(1000))
+    h.strategy.timer = lambda: next(ticks)
+    h.bar()
+    h.bar()
+    assert h.strategy.healthy
     _unhealthy_within_one_bar(h, "latency")
 
 

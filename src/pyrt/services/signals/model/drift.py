@@ -51,19 +51,39 @@ def psi(ref: Reference, values: Iterable[float]) -> float:
 
 class DriftWindow:
     """The last `size` live values of each named series (features and the prediction),
-    and their PSI against the training references once `min_samples` have been seen."""
+    kept as bin counts against the training references (O(1) per value, O(bins) per PSI),
+    and their PSI once `min_samples` have been seen."""
 
     def __init__(self, references: dict[str, Reference], names: Sequence[str], size: int, min_samples: int) -> None:
         self.references = references
         self.names = [n for n in names if n in references]
         self.min_samples = min_samples
-        self._values: dict[str, deque[float]] = {n: deque(maxlen=size) for n in self.names}
+        self._bins: dict[str, deque[int]] = {n: deque(maxlen=size) for n in self.names}
+        self._counts: dict[str, list[int]] = {n: [0] * (len(references[n].edges) + 1) for n in self.names}
 
     def add(self, values: dict[str, float]) -> None:
         for n in self.names:
-            if n in values:
-                self._values[n].append(values[n])
+            x = values.get(n)
+            if x is None:
+                continue
+            window, counts = self._bins[n], self._counts[n]
+            if len(window) == window.maxlen:
+                counts[window[0]] -= 1
+            b = bisect_right(self.references[n].edges, x)
+            window.append(b)
+            counts[b] += 1
 
     def scores(self) -> dict[str, float]:
         """PSI per series that has at least `min_samples` values."""
-        return {n: psi(self.references[n], vals) for n, vals in self._values.items() if len(vals) >= self.min_samples}
+        out = {}
+        for n, window in self._bins.items():
+            total = len(window)
+            if total < self.min_samples:
+                continue
+            psi_sum = 0.0
+            for c, e in zip(self._counts[n], self.references[n].fractions, strict=True):
+                a = max(c / total, PSI_FLOOR)
+                e = max(e, PSI_FLOOR)
+                psi_sum += (a - e) * math.log(a / e)
+            out[n] = psi_sum
+        return out

@@ -10,7 +10,7 @@ computes features and emits nothing.
 
 Model health: a NaN or infinite output, a missing feature, an expired model (older than
 `max_model_age_days`), PSI at or above `psi_act` for any feature or the predictions, or an
-inference slower than `latency_budget_us` makes the strategy unhealthy: from that bar on
+inference slower than `latency_budget_us` (`latency_strikes` times in a row) makes the strategy unhealthy: from that bar on
 it emits no intent, and it queues a `ModelHealthEvent` the bridge turns into an alert, an
 audit line and reduce-only at the risk manager. A newly attached model starts healthy.
 """
@@ -53,6 +53,7 @@ class OnnxModelParams(OrderSettings, kw_only=True, forbid_unknown_fields=True):
     sample_interval_s: float = 60.0
     max_model_age_days: float | None = None
     latency_budget_us: float = 5_000.0
+    latency_strikes: int = 3  # consecutive inferences over budget that stop the model (one is a hiccup)
     psi_warn: float = 0.1
     psi_act: float = 0.25
     drift_window: int = 200
@@ -68,6 +69,8 @@ class OnnxModelParams(OrderSettings, kw_only=True, forbid_unknown_fields=True):
             raise ValueError("max_model_age_days: must be > 0")
         if self.latency_budget_us <= 0:
             raise ValueError("latency_budget_us: must be > 0")
+        if self.latency_strikes < 1:
+            raise ValueError("latency_strikes: must be >= 1")
         if not 0.0 < self.psi_warn <= self.psi_act:
             raise ValueError("psi_act: need 0 < psi_warn <= psi_act")
         if self.drift_min_samples < 1 or self.drift_window < self.drift_min_samples:
@@ -138,6 +141,7 @@ class OnnxModelStrategy(Strategy):
         self.last_psi: dict[str, float] = {}
         self._warned: set[str] = set()
         self._expires_ns: int | None = None
+        self._slow = 0  # consecutive inferences over the latency budget
         self.timer: Callable[[], float] = time.perf_counter
         self.observer: Callable[[float, float], None] | None = None  # (seconds, probability)
         self.last_features: dict[str, tuple[float, ...]] = {}
@@ -152,6 +156,7 @@ class OnnxModelStrategy(Strategy):
         self.drift = DriftWindow(refs, [*FEATURE_NAMES, "prediction"], p.drift_window, p.drift_min_samples)
         self.healthy, self.unhealthy_reason = True, ""
         self._warned.clear()
+        self._slow = 0
         self.last_psi = {}
         self._expires_ns = None
         if p.max_model_age_days is not None:
@@ -210,9 +215,16 @@ class OnnxModelStrategy(Strategy):
         if not math.isfinite(prob):
             return self._act(ctx, "nan_output", f"model output is {prob!r}")
         if elapsed_s * 1e6 > p.latency_budget_us:
-            return self._act(
-                ctx, "latency", f"inference took {elapsed_s * 1e6:.0f} us (budget {p.latency_budget_us:.0f} us)"
-            )
+            self._slow += 1
+            if self._slow >= p.latency_strikes:
+                return self._act(
+                    ctx,
+                    "latency",
+                    f"{self._slow} inferences in a row over budget, last {elapsed_s * 1e6:.0f} us "
+                    f"(budget {p.latency_budget_us:.0f} us)",
+                )
+        else:
+            self._slow = 0
         assert self.drift is not None
         self.drift.add({**dict(zip(FEATURE_NAMES, row, strict=True)), "prediction": prob})
         self.last_psi = self.drift.scores()
