@@ -99,12 +99,12 @@ class RunResult:
     timeframe: str
     fills: list[FillRow] = field(default_factory=list)
     orders: list[OrderRow] = field(default_factory=list)
-    equity_ts: array = field(default_factory=lambda: array("q"))  # type: ignore[type-arg]
-    equity: array = field(default_factory=lambda: array("d"))  # type: ignore[type-arg]
-    gross_exposure: array = field(default_factory=lambda: array("d"))  # type: ignore[type-arg]
+    equity_ts: array[int] = field(default_factory=lambda: array("q"))
+    equity: array[float] = field(default_factory=lambda: array("d"))
+    gross_exposure: array[float] = field(default_factory=lambda: array("d"))
     prices: dict[str, SymbolPrices] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     bars_processed: int = 0
     # bar closes per symbol for the report's price chart: (bar-close ns, close), in time order.
     # Full resolution or already thinned: the HTML report draws at most ~2000 min/max points.
-    price_series: dict[str, tuple[array, array]] = field(default_factory=dict)  # type: ignore[type-arg]
+    price_series: dict[str, tuple[array[int], array[float]]] = field(default_factory=dict)

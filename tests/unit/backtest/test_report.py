@@ -165,6 +165,13 @@ def test_nothing_is_nan_in_edge_cases(tmp_path: Path) -> None:
     assert report["summary"]["sharpe"] is None
     assert report["summary"]["win_rate"] is None
     assert "NaN" not in text
+    empty = RunResult("0", {}, [], D(1000), D(1000), D(1000), 0, 0, "1Day")
+    write_report(empty, tmp_path / "empty")
+    report = json.loads((tmp_path / "empty" / "report.json").read_text())
+    assert report["summary"]["total_return"] == 0.0
+    assert report["summary"]["annual_return"] is None
+    assert report["summary"]["max_drawdown"] == 0.0
+    assert (tmp_path / "empty" / "fills.csv").read_text().count("\n") == 1  # the header
 
 
 def test_html_is_self_contained(tmp_path: Path) -> None:
