@@ -29,11 +29,16 @@ def _decimal(value: str, flag: str) -> Decimal:
         raise typer.BadParameter(f"expected a number, got {value!r}", param_hint=flag) from None
 
 
+BACKTEST = typer.Typer(
+    help="Backtest the configured strategies on history, with the live strategy, risk and execution cores.",
+    invoke_without_command=True,
+)
+"""`pyrt backtest`; research subcommands (sweep, walk-forward, checks, replay) add themselves
+to it from their own modules (`backtest_*.py` here)."""
+
+
 def register(app: typer.Typer) -> None:
-    bt = typer.Typer(
-        help="Backtest the configured strategies on history, with the live strategy, risk and execution cores.",
-        invoke_without_command=True,
-    )
+    bt = BACKTEST
 
     @bt.callback()
     def backtest(
