@@ -9,6 +9,7 @@ the ONNX graphs are the ones `pyrt model train` ships.
              warm-up; target p99 <= 100 us for the 500-tree model. Floor: a bare
              `session.run` on a preallocated float32 row (ORT itself, nothing of ours).
 - strategy:  one bar through the signal core with the onnx_model strategy (features, model,
+             PSI of 8 series over the default 200-bar window every bar,
              health checks, decision) against the same bars through an ema_crossover core
              (the floor): the difference of the medians is the model's added tick-to-intent time.
 - swap:      bars paced at 1,000/s through the core while the ModelHost swaps models every
@@ -119,7 +120,7 @@ def bench_strategy(path: Path, n: int) -> tuple[float, float, float, float]:
     ml = OnnxModelStrategy(
         "ml",
         ["AAPL"],
-        {"model_path": str(path), "drift_min_samples": 10**6, "drift_window": 10**6, "latency_budget_us": 1e6},
+        {"model_path": str(path), "latency_budget_us": 1e6, "psi_act": 1e9, "psi_warn": 1e9},
     )
     ModelHost([ml], lambda c: None, lambda a, d: None).load_configured()
     model_t = run(ml)

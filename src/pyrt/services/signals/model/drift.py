@@ -60,6 +60,7 @@ class DriftWindow:
         self.min_samples = min_samples
         self._bins: dict[str, deque[int]] = {n: deque(maxlen=size) for n in self.names}
         self._counts: dict[str, list[int]] = {n: [0] * (len(references[n].edges) + 1) for n in self.names}
+        self._expected = {n: [max(e, PSI_FLOOR) for e in references[n].fractions] for n in self.names}
 
     def add(self, values: dict[str, float]) -> None:
         for n in self.names:
@@ -76,14 +77,17 @@ class DriftWindow:
     def scores(self) -> dict[str, float]:
         """PSI per series that has at least `min_samples` values."""
         out = {}
+        log = math.log
         for n, window in self._bins.items():
             total = len(window)
             if total < self.min_samples:
                 continue
             psi_sum = 0.0
-            for c, e in zip(self._counts[n], self.references[n].fractions, strict=True):
-                a = max(c / total, PSI_FLOOR)
-                e = max(e, PSI_FLOOR)
-                psi_sum += (a - e) * math.log(a / e)
+            inv = 1.0 / total
+            for c, e in zip(self._counts[n], self._expected[n]):  # noqa: B905  (equal lengths by construction)
+                a = c * inv
+                if a < PSI_FLOOR:
+                    a = PSI_FLOOR
+                psi_sum += (a - e) * log(a / e)
             out[n] = psi_sum
         return out
