@@ -116,36 +116,39 @@ def _read_csv(path: Path, data: bytes, digest: str) -> RawBars:
 
 
 def _csv_fast(path: Path, data: bytes, digest: str, names: list[str]) -> RawBars | None:
+    """pyarrow's parser: stamps parsed as it reads (text again if any does not parse), no
+    compute kernel on the common path (their first use costs ~50 MB of memory)."""
     import pyarrow as pa  # type: ignore[import-untyped]
     import pyarrow.csv as pcsv  # type: ignore[import-untyped]
 
     has_symbol = "symbol" in names
-    types: dict[str, Any] = {"timestamp": pa.string(), **{c: pa.float64() for c in PRICE_COLUMNS}}
-    if has_symbol:
-        types["symbol"] = pa.dictionary(pa.int32(), pa.string())
     wanted = [c for c in (*REQUIRED, "symbol") if c in names]
-    try:
-        table = pcsv.read_csv(
-            pa.py_buffer(data),
-            read_options=pcsv.ReadOptions(use_threads=True),
-            convert_options=pcsv.ConvertOptions(column_types=types, include_columns=wanted, strings_can_be_null=True),
-        )
-    except pa.ArrowException:  # a value it cannot convert, a ragged row, a header it reads otherwise
+    for ts_type in (pa.timestamp("ns", tz="UTC"), pa.string()):
+        types: dict[str, Any] = {"timestamp": ts_type, **{c: pa.float64() for c in PRICE_COLUMNS}}
+        if has_symbol:
+            types["symbol"] = pa.dictionary(pa.int32(), pa.string())
+        try:
+            table = pcsv.read_csv(
+                pa.py_buffer(data),
+                read_options=pcsv.ReadOptions(use_threads=True),
+                convert_options=pcsv.ConvertOptions(
+                    column_types=types, include_columns=wanted, strings_can_be_null=True
+                ),
+            )
+            break
+        except pa.ArrowException:  # a value it cannot convert, a ragged row, a header it reads otherwise
+            continue
+    else:
         return None
     n = table.num_rows
     bad = np.zeros(n, dtype=bool)
     problems: list[tuple[int, str]] = []
-    cols: dict[str, np.ndarray] = {}
-    for c in PRICE_COLUMNS:
-        arr = table[c]
-        if arr.null_count:
-            nulls = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-            for i in np.flatnonzero(nulls & ~bad):
-                problems.append((int(i), f"{c}: empty value"))
-            bad |= nulls
-        cols[c] = np.asarray(arr.fill_null(math.nan).to_numpy(), dtype=np.float64)
+    cols = {c: _floats(table[c], c, bad, problems) for c in PRICE_COLUMNS}
     stamp_bad, notes = np.zeros(n, dtype=bool), list[tuple[int, str]]()
-    ts_ns = _ts_from_strings(path, table["timestamp"], stamp_bad, notes, lambda i: i + 2, "line")
+    if pa.types.is_timestamp(table["timestamp"].type):
+        ts_ns = _stamps(table["timestamp"], stamp_bad, notes)
+    else:
+        ts_ns = _ts_from_strings(path, table["timestamp"], stamp_bad, notes, lambda i: i + 2, "line")
     if has_symbol:
         codes, sym_names = _symbols_from_dictionary(table["symbol"], stamp_bad, notes)
     else:
@@ -153,6 +156,31 @@ def _csv_fast(path: Path, data: bytes, digest: str, names: list[str]) -> RawBars
     _merge_marks(bad, problems, stamp_bad, notes)
     line = np.arange(2, n + 2, dtype=np.int64)
     return RawBars(path, digest, "csv", line, ts_ns, codes, sym_names, cols, bad, problems, stamp_bad)
+
+
+def _null_mask(column: Any) -> np.ndarray:
+    return np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _floats(column: Any, name: str, bad: np.ndarray, problems: list[tuple[int, str]]) -> np.ndarray:
+    """A float64 column as numpy; nulls (empty cells) are NaN and problems of their rows."""
+    if not column.null_count:
+        return np.asarray(column.to_numpy(), dtype=np.float64)
+    nulls = _null_mask(column)
+    problems.extend((int(i), f"{name}: empty value") for i in np.flatnonzero(nulls & ~bad))
+    bad |= nulls
+    return np.asarray(column.fill_null(math.nan).to_numpy(), dtype=np.float64)
+
+
+def _stamps(column: Any, bad: np.ndarray, problems: list[tuple[int, str]]) -> np.ndarray:
+    """A timestamp[ns, UTC] column as int64 nanoseconds; nulls are problems of their rows."""
+    if column.null_count:
+        nulls = _null_mask(column)
+        problems.extend((int(i), "timestamp: empty value") for i in np.flatnonzero(nulls))
+        bad |= nulls
+        column = column.fill_null(0)
+    values: np.ndarray = np.asarray(column.to_numpy()).astype("datetime64[ns]").view(np.int64)
+    return values
 
 
 def _merge_marks(
@@ -166,24 +194,27 @@ def _merge_marks(
 def _symbols_from_dictionary(
     column: Any, bad: np.ndarray, problems: list[tuple[int, str]]
 ) -> tuple[np.ndarray, list[str]]:
-    """Row codes into a list of cleaned (stripped, upper-case) symbol names; empty symbols are
-    problems of their rows."""
+    """Row codes into a sorted list of cleaned (stripped, upper-case) symbol names, chunk by
+    chunk (each chunk has its own dictionary); empty symbols are problems of their rows."""
     import pyarrow as pa
 
-    combined = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if not pa.types.is_dictionary(combined.type):
-        combined = combined.dictionary_encode()
-    raw_names = [str(s) if s is not None else "" for s in combined.dictionary.to_pylist()]
-    indices = combined.indices
-    nulls = np.asarray(indices.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    raw_codes = np.asarray(indices.fill_null(0).to_numpy(), dtype=np.int64)
-    cleaned = [s.strip().upper() for s in raw_names]
-    sym_names = sorted({s for s in cleaned if s})
-    lookup = np.array([sym_names.index(s) if s else -1 for s in cleaned] or [-1], dtype=np.int64)
-    codes = lookup[raw_codes] if len(raw_codes) else raw_codes
-    empty = nulls | (codes < 0)
-    for i in np.flatnonzero(empty & ~bad):
-        problems.append((int(i), "symbol: empty value"))
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    chunks = [c if pa.types.is_dictionary(c.type) else c.dictionary_encode() for c in chunks]
+    per_chunk = [[str(s or "").strip().upper() for s in c.dictionary.to_pylist()] for c in chunks]
+    sym_names = sorted({s for names in per_chunk for s in names if s})
+    index = {s: k for k, s in enumerate(sym_names)}
+    parts = []
+    for chunk, names in zip(chunks, per_chunk, strict=True):
+        lookup = np.array([index.get(s, -1) for s in names] or [-1], dtype=np.int64)
+        indices = chunk.indices
+        if indices.null_count:
+            raw = np.where(_null_mask(indices), -1, np.asarray(indices.fill_null(0).to_numpy(), dtype=np.int64))
+            parts.append(np.where(raw < 0, -1, lookup[np.maximum(raw, 0)]))
+        else:
+            parts.append(lookup[np.asarray(indices.to_numpy(), dtype=np.int64)])
+    codes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    empty = codes < 0
+    problems.extend((int(i), "symbol: empty value") for i in np.flatnonzero(empty & ~bad))
     bad |= empty
     return np.where(empty, 0, codes).astype(np.int32), sym_names
 

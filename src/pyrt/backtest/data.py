@@ -10,7 +10,7 @@ the load unless `skip_bad=True`, which drops and counts them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -213,12 +213,14 @@ def _ny_midnight_ns(day: date) -> int:
 
 
 def _merge(raws: list[RawBars], timeframe: str, start: date | None, end: date | None, problems: list[str]) -> BarData:
+    """One set of arrays in visibility order. Columns are gathered one at a time and each
+    file's copy is dropped once used, so the peak stays near one copy of the data."""
     tf_ns = TIMEFRAME_NS[timeframe]
     lo = _ny_midnight_ns(start) if start is not None else None
     hi = _ny_midnight_ns(end + timedelta(days=1)) if end is not None else None
     names = sorted({raw.sym_names[c] for raw in raws for c in np.unique(raw.sym_code[~raw.bad])})
     index = {s: k for k, s in enumerate(names)}
-    parts: list[tuple[np.ndarray, ...]] = []
+    kept: list[np.ndarray | None] = []  # per file: the rows taken, None for all of them
     sources: list[DataSource] = []
     for raw in raws:
         keep = ~raw.bad
@@ -226,38 +228,57 @@ def _merge(raws: list[RawBars], timeframe: str, start: date | None, end: date | 
             keep &= raw.ts_ns >= lo
         if hi is not None:
             keep &= raw.ts_ns < hi
-        rows = np.flatnonzero(keep)
+        rows = None if keep.all() else np.flatnonzero(keep)
+        kept.append(rows)
+        codes = raw.sym_code if rows is None else raw.sym_code[rows]
+        taken = tuple(sorted(raw.sym_names[k] for k in np.unique(codes)))
+        n = len(raw) if rows is None else len(rows)
+        sources.append(DataSource(str(raw.path), raw.sha256, n, taken, timeframe, skipped_rows=int(raw.bad.sum())))
+
+    def gather(take: Callable[[RawBars], np.ndarray], dtype: type) -> np.ndarray:
+        pieces = [take(raw) if rows is None else take(raw)[rows] for raw, rows in zip(raws, kept, strict=True)]
+        return np.concatenate(pieces).astype(dtype, copy=False) if pieces else np.zeros(0, dtype=dtype)
+
+    def remapped(raw: RawBars) -> np.ndarray:
         remap = np.array([index.get(s, 0) for s in raw.sym_names] or [0], dtype=np.int32)
-        sym = remap[raw.sym_code[rows]]
-        stamps = raw.ts_ns[rows]
-        if timeframe == "1Day":
-            open_ns, close_ns = _daily_sessions(stamps)
-        else:
-            open_ns, close_ns = stamps, stamps + tf_ns
-        c = raw.cols
-        parts.append((open_ns, close_ns, sym, *(c[k][rows] for k in ("open", "high", "low", "close", "volume"))))
-        taken = tuple(sorted({raw.sym_names[k] for k in np.unique(raw.sym_code[rows])}))
-        sources.append(
-            DataSource(str(raw.path), raw.sha256, len(rows), taken, timeframe, skipped_rows=int(raw.bad.sum()))
-        )
-    cols = [np.concatenate([p[k] for p in parts]) for k in range(8)]
-    order = np.lexsort((cols[2], cols[1]))
-    o_ns, c_ns, sym, op, hi_, low, cl, vol = (col[order] for col in cols)
+        return remap[raw.sym_code]
+
+    sym = gather(remapped, np.int32)
+    stamps = gather(lambda raw: raw.ts_ns, np.int64)
+    if timeframe == "1Day":
+        open_ns, close_ns = _daily_sessions(stamps)
+    else:
+        open_ns, close_ns = stamps, stamps + tf_ns
+    order = None if _in_order(close_ns, sym) else np.lexsort((sym, close_ns))
+    arranged = (lambda a: a) if order is None else (lambda a: a[order])
+    cols: dict[str, np.ndarray] = {}
+    for k in ("open", "high", "low", "close", "volume"):
+        cols[k] = arranged(gather(lambda raw, k=k: raw.cols[k], np.float64))  # type: ignore[misc]
+        for raw in raws:
+            del raw.cols[k]  # free each file's copy before the next column
     return BarData(
         symbols=tuple(names),
         timeframe=timeframe,
         timeframe_ns=tf_ns,
-        open_ns=o_ns.astype(np.int64, copy=False),
-        close_ns=c_ns.astype(np.int64, copy=False),
-        sym=sym.astype(np.int32, copy=False),
-        open=op.astype(np.float64, copy=False),
-        high=hi_.astype(np.float64, copy=False),
-        low=low.astype(np.float64, copy=False),
-        close=cl.astype(np.float64, copy=False),
-        volume=vol.astype(np.float64, copy=False),
+        open_ns=arranged(open_ns),
+        close_ns=arranged(close_ns),
+        sym=arranged(sym),
+        open=cols["open"],
+        high=cols["high"],
+        low=cols["low"],
+        close=cols["close"],
+        volume=cols["volume"],
         sources=sources,
         problems=problems,
     )
+
+
+def _in_order(close_ns: np.ndarray, sym: np.ndarray) -> bool:
+    """True when the bars are already sorted by (close_ns, sym) (one file, one symbol...)."""
+    if len(close_ns) < 2:
+        return True
+    c0, c1 = close_ns[:-1], close_ns[1:]
+    return bool(np.all((c1 > c0) | ((c1 == c0) & (sym[1:] > sym[:-1]))))
 
 
 def _daily_sessions(stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
