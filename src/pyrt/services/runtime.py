@@ -129,8 +129,10 @@ class ServiceRuntime:
     def __enter__(self) -> ServiceRuntime:
         if self.uses_bus:
             self._secure_bus()
-        run_dir = self.cfg.system.paths.run_dir
-        run_dir.mkdir(parents=True, exist_ok=True)
+        paths = self.cfg.system.paths
+        run_dir = paths.run_dir
+        for folder in (paths.logs_dir, paths.data_dir, paths.cache_dir, paths.models_dir, paths.backups_dir, run_dir):
+            folder.mkdir(parents=True, exist_ok=True)  # the runtime folders exist from the first start
         self.cfg.system.paths.ready_file(self.service).unlink(missing_ok=True)
         write_atomic(self.cfg.system.paths.pid_file(self.service), f"{os.getpid()}\n")
         if self.service in SERVICE_NAMES:  # the others' metrics: the gateway's, or none

@@ -38,6 +38,8 @@ def test_run_sim_broker_uses_the_process_lifecycle(tmp_path: Path) -> None:
         assert ready is True and proc.poll() is None, (tmp_path / "sim_broker.out").read_text()[-2000:]
         info = json.loads(paths.ready_file("sim_broker").read_text())
         assert info["service"] == "sim_broker" and info["pid"] == proc.pid and info["port"] > 0
+        for folder in ("logs", "data", "cache", "models", "backups", "run"):  # created by the first start
+            assert (tmp_path / folder).is_dir(), folder
         assert paths.pid_file("sim_broker").read_text().strip() == str(proc.pid)
         url = f"http://127.0.0.1:{info['port']}/v2/account"
         keys = {"APCA-API-KEY-ID": "LIFE-KEY", "APCA-API-SECRET-KEY": "life-secret"}
