@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from pyrt.backtest.report import FILES, build_report, write_report
+from pyrt.backtest.report import (
+    EQUITY_COLUMNS,
+    FILES,
+    FILL_COLUMNS,
+    ORDER_COLUMNS,
+    TRADE_COLUMNS,
+    build_report,
+    write_report,
+)
 from pyrt.backtest.results import (
     REPORT_SCHEMA_VERSION,
     DataSource,
@@ -238,3 +246,18 @@ def test_terminal_summary_prints_the_figures_and_costs() -> None:
     for label in ("Sharpe", "Max drawdown", "Win rate", "Spread", "Slippage", "Fees", "Total"):
         assert label in text
     assert "0.30 %" in text  # total return
+
+
+def test_every_report_field_is_documented() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "backtest-report.md").read_text()
+    named = set(re.findall(r"`([a-z_0-9]+)", doc))
+    report = build_report(small_run())
+    keys = set(report) | set(report["summary"]) | set(report["costs"]) | set(report["period"])
+    keys |= set(report["per_symbol"]["AAPL"]) | set(report["buy_and_hold"]["symbols"]["AAPL"])
+    keys |= set(report["buy_and_hold"]) | set(report["buy_and_hold"]["equal_weight"])
+    keys |= set(report["sources"][0])
+    keys |= set(report["summary"]["best_trade"]) | set(report["summary"]["best_day"])
+    missing = keys - named
+    assert not missing, f"not in docs/backtest-report.md: {sorted(missing)}"
+    for columns in (FILL_COLUMNS, TRADE_COLUMNS, EQUITY_COLUMNS, ORDER_COLUMNS):
+        assert ",".join(columns) in doc
