@@ -28,8 +28,6 @@ from pyrt.backtest.results import (
     RunResult,
     SymbolPrices,
 )
-from pyrt.backtest.stamps import iso_z, iso_z_many
-from pyrt.backtest.svg_charts import MAX_POINTS, minmax_downsample
 from pyrt.backtest.terminal import print_summary
 
 D = Decimal
@@ -212,31 +210,6 @@ def test_html_size_stays_sane_on_a_long_curve(tmp_path: Path) -> None:
     run.price_series = {"AAPL": (run.equity_ts, array("d", (100.0 + (i % 97) / 10 for i in range(n))))}
     write_report(run, tmp_path)
     assert (tmp_path / "report.html").stat().st_size < 400_000
-
-
-def test_minmax_downsample_keeps_extremes() -> None:
-    xs = list(range(10_000))
-    ys = [0.0] * 10_000
-    ys[1234], ys[8765] = 50.0, -50.0
-    dx, dy = minmax_downsample(xs, ys)
-    assert len(dx) <= MAX_POINTS + 2
-    assert (dx[0], dx[-1]) == (0, 9_999)
-    assert max(dy) == 50.0 and min(dy) == -50.0
-    assert dx == sorted(dx)
-
-
-def test_iso_stamps_show_fractions_only_when_there_are_any() -> None:
-    t = _ns("2024-01-02T14:31:00")
-    assert iso_z(t) == "2024-01-02T14:31:00Z"
-    assert iso_z(t + 250_000_000) == "2024-01-02T14:31:00.250000Z"
-    assert iso_z(t + 7) == "2024-01-02T14:31:00.000000007Z"
-    for ns in (0, 951_782_400 * NS, 1_709_164_799 * NS, 4_102_444_800 * NS + 5_000):
-        expected = datetime.fromtimestamp(ns // NS, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        assert iso_z(ns).startswith(expected)
-    stamps = [t, t + 60 * NS, t + 86_400 * NS]
-    assert iso_z_many(stamps) == [iso_z(x) for x in stamps]
-    assert iso_z_many([*stamps, t + 5]) == [iso_z(x) for x in [*stamps, t + 5]]
-    assert iso_z_many([]) == []
 
 
 def test_terminal_summary_prints_the_figures_and_costs() -> None:
