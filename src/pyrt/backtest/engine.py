@@ -379,7 +379,7 @@ class Backtest:
         for ev in self.risk.drain_events():
             name = type(ev).__name__
             if name.startswith("Breaker") or name == "TradingStateChanged":
-                fields = msgspec.structs.asdict(ev)  # type: ignore[arg-type]
+                fields = msgspec.structs.asdict(ev)
                 detail = ", ".join(f"{k}={getattr(v, 'value', v)}" for k, v in fields.items() if k != "ts_ns")
                 self.warnings.append(f"{iso_utc(self.clock._now)} risk {name}: {detail}")
         for sev in self.signals.drain_events():
