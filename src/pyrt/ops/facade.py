@@ -43,6 +43,20 @@ class ActionError(Refused):
 NO_ANSWER = "(is it running?)"
 
 
+def cents(value: Any) -> Any:
+    """A money amount as a string rounded to cents ('1234.57'), not a 28-digit decimal; what
+    is not a number passes through."""
+    from decimal import ROUND_HALF_EVEN, InvalidOperation
+
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return value
+    if not amount.is_finite():
+        return value
+    return str(amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN))
+
+
 def _no_answer(res: wire.ControlResult) -> bool:
     """True when the service did not answer at all (as opposed to refusing)."""
     return res.detail.endswith(NO_ANSWER)
@@ -230,12 +244,17 @@ class ControlFacade:
         try:
             acct = self.reads.broker(("account",), self.venue.account)
             out["account"] = {
-                "cash": str(acct.cash),
-                "equity": str(acct.equity),
-                "buying_power": str(acct.buying_power),
+                "cash": cents(acct.cash),
+                "equity": cents(acct.equity),
+                "buying_power": cents(acct.buying_power),
             }
         except (VenueError, ReadThrottled) as exc:
             out["account"] = {"error": str(exc)}
+        for money in ("total_exposure", "daily_pnl"):
+            if money in out["risk"]:
+                out["risk"][money] = cents(out["risk"][money])
+        if "daily_pnl" in breaker:
+            breaker["daily_pnl"] = cents(breaker["daily_pnl"])
         out["pnl"] = {"daily": breaker.get("daily_pnl")}
         return out
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -67,7 +68,8 @@ def test_reads(client: TestClient, system: OrderPath) -> None:
     assert status["circuit_breaker"]["active"] is False
     assert status["automatic_trading"] is True
     assert status["services"]["risk_manager"]["running"] is True
-    assert status["account"]["cash"]
+    money = [*status["account"].values(), status["pnl"]["daily"], status["risk"]["total_exposure"]]
+    assert all(re.fullmatch(r"-?\d+\.\d\d", m) for m in money), money  # cents, not 28-digit decimals
     assert isinstance(client.get("/api/v1/positions", headers=H).json(), list)
     assert isinstance(client.get("/api/v1/orders", params={"status": "all", "limit": 10}, headers=H).json(), list)
     assert client.get("/api/v1/orders", params={"status": "bogus"}, headers=H).status_code == 422
