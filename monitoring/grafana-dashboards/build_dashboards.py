@@ -222,6 +222,22 @@ def execution() -> Dashboard:
             [(f"sum by (strategy) (rate(signal_bridge_signals_generated_total[{RATE}]))", "signals {{strategy}}"),
              (f"sum by (reason) (rate(signal_bridge_intents_denied_total[{RATE}]))", "denied {{reason}}")], w=12,
             unit="ops")
+    d.row("Model health (onnx_model strategies)")
+    d.panel("stat", "Served model", [("signal_model_info", "{{strategy}} {{model}} v{{version}} {{sha256}}")], w=6,
+            h=5, mappings=[{"type": "value", "options": {"0": {"text": "SWAPPED OUT", "color": "orange"},
+                                                        "1": {"text": "SERVING", "color": "green"}}}])
+    d.panel("stat", "Model healthy", [("signal_model_healthy", "{{strategy}}")], w=6, h=5,
+            mappings=[{"type": "value", "options": {"0": {"text": "STOPPED (reduce-only)", "color": "red"},
+                                                    "1": {"text": "HEALTHY", "color": "green"}}}],
+            description="ModelUnhealthy fires at 0: NaN output, missing feature, expired, drift or slow inference.")
+    d.panel("timeseries", "Model inference (one row)",
+            quantiles("signal_model_inference_seconds", by="strategy", qs=(0.5, 0.99)), w=12, unit="s")
+    d.panel("timeseries", "Drift: PSI against training",
+            [("max by (strategy, series) (signal_model_psi)", "{{strategy}} {{series}}")], w=12,
+            thresholds=[(None, "green"), (0.1, "orange"), (0.25, "red")],
+            description="Warn at 0.1 (ModelDrift after 30 min); at 0.25 the strategy stops and risk goes reduce-only.")
+    d.panel("timeseries", "Predictions P(up)",
+            quantiles("signal_model_prediction", by="strategy", qs=(0.1, 0.5, 0.9)), w=12, minimum=0, maximum=1)
     d.text("Slippage and order book depth",
            "py_rt does not measure slippage or order book depth yet: `src/pyrt/observability/metrics.py` "
            "declares no such metric, so these panels of the guide are left out rather than shown empty. "
