@@ -6,8 +6,9 @@ Two sources, one state:
   reason codes), the risk state, integrity alerts and every service's heartbeat. A fill
   bumps the state at once, so the page shows it as soon as the engine has published it;
 - a refresh every `refresh_s` through the control facade (the same reads as the CLI and
-  REST): processes, breaker, trading state, positions, open orders, audit, limits, and each
-  service's metrics (bus gaps and drops, errors).
+  REST): processes, breaker, trading state, positions, open orders, audit, limits, the
+  account's equity (a point of the day's curve every 5 s), and each service's metrics (bus
+  gaps and drops, errors).
 
 `version` grows with every change; the page's event stream (pyrt.ops.console.web) sends the
 state whenever it has grown. Nothing here acts: actions go through the facade's routes."""
@@ -309,7 +310,6 @@ class ConsoleFeed:
                 return
             elif isinstance(p, wire.PnLUpdate):
                 self._pnl = {"realized": str(p.realized), "unrealized": str(p.unrealized)}
-                self._equity_point(ts_ns, str(p.equity))
                 return
             elif isinstance(p, wire.PositionUpdate):
                 self._wake.set()

@@ -214,7 +214,7 @@ function render(s) {
   rows("audit", s.audit || [], (a) => tr([
     fmtTime(new Date(a.at * 1000).toISOString()), a.who, a.from, a.action, a.reason,
     a.result && a.result.ok === false ? "failed: " + (a.result.error || a.result.detail || "") : "ok",
-  ], { "data-action": a.action }));
+  ], { "data-audit-action": a.action }));
   const m = $("model");
   if (s.model && s.model.strategies) {
     m.replaceChildren(...s.model.strategies.map((x) => el("p", `${x.strategy}: ${x.model_path || "(default model)"}`)));
