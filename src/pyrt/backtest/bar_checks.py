@@ -98,29 +98,34 @@ def ny_date_of_midnight(ts_ns: int) -> date:
 
 
 def infer_timeframe(raw: RawBars) -> str | None:
-    """The timeframe of the file's rows (those whose stamp and symbol parsed): "1Day" when every stamp is New York midnight,
-    else the most common positive gap between a symbol's stamps (1, 5, 15 minutes or an
-    hour). None when no symbol has two rows (nothing to tell). Refuses stamps that fit no
-    timeframe. Daily rows on days without a NYSE session become row problems."""
+    """The timeframe of the file's rows (those whose stamp and symbol parsed).
+
+    A timeframe the file declares (our Parquet cache does) is checked, not inferred: sparse
+    bars of a thin symbol stay what they are. Otherwise "1Day" when every stamp is New York
+    midnight, else the most common positive gap between a symbol's stamps (1, 5, 15
+    minutes or an hour) or, when that is none of them, the greatest common divisor of the
+    gaps if it is one (minute bars with missing minutes). None when no symbol has two rows
+    (nothing to tell). Refuses stamps that fit no timeframe. Daily rows on days without a
+    NYSE session become row problems."""
     good = np.flatnonzero(~raw.stamp_bad)
-    if len(good) == 0:
+    if raw.declared_timeframe is not None:
+        if raw.declared_timeframe not in TIMEFRAME_NS:
+            raise BarDataError(f"{raw.path}: declares the unknown timeframe {raw.declared_timeframe!r}")
+        check_aligned(raw, raw.declared_timeframe)
         return raw.declared_timeframe
+    if len(good) == 0:
+        return None
     ts = raw.ts_ns[good]
     midnight = ny_midnight_flags(ts)
     if midnight.all():
         _mark_closed_days(raw)
         return "1Day"
-    if raw.declared_timeframe == "1Day":
-        i = int(good[np.flatnonzero(~midnight)[0]])
-        raise BarDataError(f"{raw.where(i)}: a daily bar must be stamped at New York midnight (as Alpaca stamps them)")
     gaps = _gaps(raw.sym_code[good], ts)
     if len(gaps) == 0:
-        if raw.declared_timeframe is not None:
-            check_aligned(raw, raw.declared_timeframe)
-        return raw.declared_timeframe
+        return None
     values, counts = np.unique(gaps, return_counts=True)
     gap = int(values[np.argmax(counts)])  # ties: the smallest gap
-    name = INTRADAY.get(gap)
+    name = INTRADAY.get(gap) or INTRADAY.get(int(np.gcd.reduce(values)))
     if name is None:
         hint = ""
         if gap % NS_PER_DAY == 0 or abs(gap - NS_PER_DAY) <= 3600 * NS_PER_S:

@@ -403,3 +403,21 @@ def test_importing_the_loader_imports_neither_pyarrow_nor_alpaca() -> None:
     code = "import sys, pyrt.backtest.data; print(sorted({m.split('.')[0] for m in sys.modules} & {'pyarrow', 'alpaca', 'pandas'}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_minute_bars_with_missing_minutes_are_still_minute_bars(tmp_path: Path) -> None:
+    rows = minute_rows("THIN", "2024-01-02T14:30:00+00:00", 40)
+    sparse = [r for k, r in enumerate(rows) if k % 2 == 0 or k % 7 == 0]  # gaps of 2 minutes mostly, some of 1
+    data = load_bars([write(tmp_path / "thin.csv", *sparse)])
+    assert data.timeframe == "1Min" and len(data) == len(sparse)
+    every_other = [r for k, r in enumerate(rows) if k % 2 == 0]  # only 2-minute gaps: no timeframe says so
+    assert "fit no timeframe" in refused([write(tmp_path / "two.csv", *every_other)])
+
+
+def test_a_declared_timeframe_is_checked_not_inferred(tmp_path: Path) -> None:
+    stamps = [datetime(2024, 1, 2, 14, 30 + 3 * k, tzinfo=UTC) for k in range(4)]  # every third minute
+    arr = pa.array(stamps, type=pa.timestamp("ns", tz="UTC"))
+    path = parquet(tmp_path / "thin.parquet", arr, metadata={b"pyrt_timeframe": b"1Min"})
+    assert load_bars([path]).timeframe == "1Min"
+    daily = parquet(tmp_path / "d.parquet", arr, metadata={b"pyrt_timeframe": b"1Day"})
+    assert f"{daily}, row 1: a daily bar must be stamped at New York midnight" in refused([daily])
