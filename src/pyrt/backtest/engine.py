@@ -364,7 +364,9 @@ class Backtest:
             if isinstance(m, wire.ExecutionReport):
                 risk.on_execution_report(m.event, m.status, m.symbol, m.side, m.fill_qty, m.fill_price, m.intent_id)
                 if m.strategy:
-                    signals.on_report(m.strategy, m.symbol, m.status, m.position_qty, m.intent_id or None)
+                    signals.on_report(
+                        m.strategy, m.symbol, m.status, m.position_qty, m.intent_id or None, m.side.value, m.filled_qty
+                    )
                 ledger.report(m)
             elif isinstance(m, wire.PositionUpdate):
                 risk.on_position(m.symbol, m.qty, m.avg_entry_price)

@@ -140,3 +140,13 @@ def test_bad_settings_name_the_setting() -> None:
         BacktestSettings(volume_share=1.5)
     with pytest.raises(SettingsError, match="fill_at"):
         BacktestSettings(fill_at="later")  # type: ignore[arg-type]
+
+
+def test_two_strategies_on_one_symbol_each_see_their_own_position() -> None:
+    first = scripted(Step(0, "buy", 10), name="one")
+    second = scripted(Step(1, "buy", 3), Step(2, "sell", 1), name="two")
+    data = minute_bars("AAPL", [FLAT] * 5)
+    bt = Backtest([first, second], permissive_limits(), data, BacktestSettings(fees="none", close_at_end=False))
+    bt.run()
+    assert bt.signals.position("one", "AAPL") == D(10)
+    assert bt.signals.position("two", "AAPL") == D(2)

@@ -18,7 +18,7 @@ import msgspec
 from pyrt.domain.clock import Clock
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.market import MINUTE_BAR_NS, Bar, Quote, Trade
-from pyrt.domain.money import to_decimal
+from pyrt.domain.money import ZERO, to_decimal
 from pyrt.domain.orders import OrderState, is_terminal_status
 from pyrt.services.signals.strategy import (
     NO_OUTPUT,
@@ -132,6 +132,7 @@ class SignalCore:
         self._last_quotes: dict[str, Quote] = {}
         self._events: deque[CoreEvent] = deque(maxlen=max_buffered_events)
         self._pending: dict[str, tuple[_Runtime, SymbolBook]] = {}
+        self._filled: dict[str, Decimal] = {}  # intent -> filled qty seen (symbols shared by strategies)
         self._runtimes: dict[str, _Runtime] = {}
         for s in strategies:
             if s.name in self._runtimes:
@@ -302,12 +303,34 @@ class SignalCore:
             self._close_intent(intent_id, status.value if isinstance(status, OrderState) else str(status))
 
     def on_report(
-        self, strategy: str, symbol: str, status: OrderState | str, position_qty: Decimal | None, intent_id: str | None
+        self,
+        strategy: str,
+        symbol: str,
+        status: OrderState | str,
+        position_qty: Decimal | None,
+        intent_id: str | None,
+        side: str | None = None,
+        filled_qty: Decimal | None = None,
     ) -> None:
-        """An execution report as the engine publishes it: the account's position in the
-        symbol is the strategy's only when it owns the symbol (`owners`)."""
-        owned = self.owners.get(symbol) == strategy
-        self.on_execution_report(strategy, symbol, status, position_qty if owned else None, intent_id)
+        """An execution report as the engine publishes it. When the strategy is the only one
+        trading the symbol (`owners`), the account's position is its position; when several
+        strategies share a symbol, each one's position is the sum of its own orders' fills
+        (`filled_qty` is the order's cumulative fill, `side` its side)."""
+        if self.owners.get(symbol) == strategy:
+            self.on_execution_report(strategy, symbol, status, position_qty, intent_id)
+            return
+        position = None
+        rt = self._runtimes.get(strategy)
+        book = rt.books.get(symbol) if rt is not None else None
+        if book is not None and intent_id and filled_qty is not None and side in ("buy", "sell"):
+            before = self._filled.get(intent_id, ZERO)
+            if filled_qty > before:
+                delta = filled_qty - before
+                position = book.position + (delta if side == "buy" else -delta)
+                self._filled[intent_id] = filled_qty
+        if intent_id and is_terminal_status(status):
+            self._filled.pop(intent_id, None)
+        self.on_execution_report(strategy, symbol, status, position, intent_id)
 
     def _close_intent(self, intent_id: str, outcome: str) -> None:
         entry = self._pending.pop(intent_id, None)

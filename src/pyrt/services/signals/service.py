@@ -185,7 +185,9 @@ class SignalBridge:
         for _topic, env in self.reports.recv_batch(0):
             r = env.payload
             if isinstance(r, wire.ExecutionReport) and r.strategy:
-                self.core.on_report(r.strategy, r.symbol, r.status, r.position_qty, r.intent_id or None)
+                self.core.on_report(
+                    r.strategy, r.symbol, r.status, r.position_qty, r.intent_id or None, r.side.value, r.filled_qty
+                )
 
     def _drain_core_events(self) -> None:
         for ev in self.core.drain_events():
