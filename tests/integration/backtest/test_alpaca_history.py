@@ -69,7 +69,7 @@ def test_bars_come_from_the_sim_broker_once_and_then_from_the_cache(
     url, proc = sim_url
     cache = tmp_path / "cache"
     daily = fetch(url, cache, "1Day", date(2024, 11, 1), date(2024, 11, 30))
-    minute = fetch(url, cache, "1Min", date(2024, 11, 27), date(2024, 11, 29))
+    minute = fetch(url, cache, "1Min", date(2024, 11, 25), date(2024, 11, 29))  # more than a page (1,000)
     assert [p.name for p in daily] == [
         "AAPL_1Day_2024-11-01_2024-11-30_iex.parquet",
         "MSFT_1Day_2024-11-01_2024-11-30_iex.parquet",
@@ -81,7 +81,9 @@ def test_bars_come_from_the_sim_broker_once_and_then_from_the_cache(
     assert [s.rows for s in days.sources] == [20, 20]  # November 2024: 21 weekdays, Thanksgiving closed
     minutes = load_bars(minute)
     assert minutes.timeframe == "1Min" and minutes.regular_hours_only()
-    assert [s.rows for s in minutes.sources] == [390 + 210, 390 + 210]  # the 27th, the 29th's early close
+    per_symbol = 3 * 390 + 210  # 25th-27th, Thanksgiving closed, the 29th closes at 13:00
+    assert [s.rows for s in minutes.sources] == [per_symbol, per_symbol]
+    assert len(np.unique(minutes.open_ns)) == per_symbol
     assert np.all(minutes.close_ns - minutes.open_ns == 60_000_000_000)
 
     with pytest.raises(BarFetchError) as bad_key:
