@@ -123,13 +123,25 @@ def emergency_stop(
     cancel: dict[str, Any] = next((s for s in res["steps"] if s["step"] == "cancel_orders"), {})
     if cancel.get("ok") and cancel.get("open_orders_after") == 0:
         typer.echo(f"done in {total:.1f} ms: the broker confirms zero open orders")
+        for line in RESUME_ADVICE:
+            typer.echo(line)
         return
     typer.echo(
         f"!!! after {total:.1f} ms the broker does NOT confirm zero open orders: check "
-        "`pyrt orders` at the broker and retry `pyrt cancel-all`",
+        "`pyrt orders --open` and retry `pyrt cancel-all` (or ./scripts/emergency_stop.sh again)",
         err=True,
     )
     raise typer.Exit(1)
+
+
+RESUME_ADVICE = (
+    "To resume, once the cause is fixed:",
+    "  1. ./scripts/restart_trading_system.sh --safe-mode      the trading services start, automatic trading off",
+    '  2. pyrt breaker deactivate --reason "<why it is safe>"  the breaker stays active across restarts',
+    "  3. ./scripts/health_check.sh                            exit 0 when nothing blocks trading any more",
+    '  4. pyrt trading enable --reason "<why>"                 or POST /api/v1/trading/enable with the token',
+)
+"""What `pyrt emergency-stop` prints after a confirmed stop: the commands that resume."""
 
 
 def cancel_all(
