@@ -117,7 +117,7 @@ def infer_timeframe(raw: RawBars) -> str | None:
         return None
     ts = raw.ts_ns[good]
     midnight = ny_midnight_flags(ts)
-    if midnight.all():
+    if midnight.all() and ts.min() != ts.max():  # one stamp could still be a midnight minute bar
         _mark_closed_days(raw)
         return "1Day"
     gaps = _gaps(raw.sym_code[good], ts)

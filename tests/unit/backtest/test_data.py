@@ -421,3 +421,10 @@ def test_a_declared_timeframe_is_checked_not_inferred(tmp_path: Path) -> None:
     assert load_bars([path]).timeframe == "1Min"
     daily = parquet(tmp_path / "d.parquet", arr, metadata={b"pyrt_timeframe": b"1Day"})
     assert f"{daily}, row 1: a daily bar must be stamped at New York midnight" in refused([daily])
+
+
+def test_a_single_daily_row_takes_the_timeframe_of_the_other_files(tmp_path: Path) -> None:
+    one = write(tmp_path / "one.csv", "2024-11-05T05:00:00Z,ZZZ,10,11,9,10,5")
+    assert "single row" in refused([one])
+    data = load_bars([shared("historical", "AAPL.csv"), one])
+    assert data.timeframe == "1Day" and data.symbols == ("AAPL", "ZZZ") and len(data) == 250
