@@ -126,14 +126,16 @@ def set_model_path(cfg: Any, path: Path | None) -> None:
     tmp.replace(system_json)
 
 
-def _bridge(cfg: Any, action: str, actor: str, reason: str, **args: str) -> tuple[bool | None, str]:
-    """Ask a running signal bridge; (None, "") when it does not run."""
+def _bridge(cfg: Any, strategy: str, path: Path, reason: str) -> tuple[bool | None, str]:
+    """Have a running signal bridge gate and serve `path` in `strategy` (control command
+    model_load); (None, "") when it does not run."""
     from pyrt.ops.facade import ControlFacade
     from pyrt.ops.status import live_pid
 
     if live_pid(cfg, "signal_bridge") is None:
         return None, ""
-    res = ControlFacade(cfg, timeout_ms=10_000).command("signal_bridge", action, None, reason, **args)
+    facade = ControlFacade(cfg, timeout_ms=10_000)
+    res = facade.command("signal_bridge", "model_load", None, reason, None, strategy=strategy, path=str(path))
     return res.ok, res.detail
 
 
@@ -164,7 +166,7 @@ def deploy(cfg: Any, file: Path, actor: str = "cli", reason: str = "") -> Outcom
             write_sidecar(dest, manifest)
     bridge_ok, bridge_detail = None, ""
     for name in _strategy_names(cfg):
-        bridge_ok, bridge_detail = _bridge(cfg, "model_load", actor, reason, strategy=name, path=str(dest))
+        bridge_ok, bridge_detail = _bridge(cfg, name, dest, reason)
         if bridge_ok is False:
             return Outcome(False, f"the signal bridge refused it: {bridge_detail}", bridge=bridge_detail)
     data = read_registry(cfg)
@@ -207,9 +209,7 @@ def rollback(cfg: Any, actor: str = "cli", reason: str = "") -> Outcome:
     path = Path(previous["path"])
     bridge_ok, bridge_detail = None, ""
     for name in _strategy_names(cfg):
-        bridge_ok, bridge_detail = _bridge(
-            cfg, "model_load", actor, reason or "rollback", strategy=name, path=str(path)
-        )
+        bridge_ok, bridge_detail = _bridge(cfg, name, path, reason or "rollback")
         if bridge_ok is False:
             return Outcome(
                 False, f"the signal bridge refused the previous model: {bridge_detail}", bridge=bridge_detail

@@ -121,8 +121,9 @@ def build_dataset(series: dict[str, list[Bar]], horizon: int, data_sha256: str, 
 
     xs, ys, ts = [], [], []
     for bars in series.values():
-        closes = np.array([b.close for b in bars])
-        feats = batch_features([b.high for b in bars], [b.low for b in bars], closes)
+        close_list = [b.close for b in bars]
+        closes = np.array(close_list)
+        feats = batch_features([b.high for b in bars], [b.low for b in bars], close_list)
         n = len(bars)
         if n <= horizon:
             continue
@@ -176,13 +177,13 @@ def next_version(models_dir: Path, name: str) -> int:
 
 def _fit(kind: ModelKind, x: Any, y: Any, trees: int, seed: int) -> Any:
     if kind == "logreg":
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
+        from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+        from sklearn.pipeline import make_pipeline  # type: ignore[import-untyped]
+        from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
 
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     elif kind == "gbm":
-        from sklearn.ensemble import GradientBoostingClassifier
+        from sklearn.ensemble import GradientBoostingClassifier  # type: ignore[import-untyped]
 
         model = GradientBoostingClassifier(n_estimators=trees, max_depth=3, learning_rate=0.05, random_state=seed)
     else:
@@ -195,7 +196,7 @@ def _fit(kind: ModelKind, x: Any, y: Any, trees: int, seed: int) -> Any:
 
 def _metrics(y: Any, p: Any) -> dict[str, float]:
     import numpy as np
-    from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+    from sklearn.metrics import accuracy_score, log_loss, roc_auc_score  # type: ignore[import-untyped]
 
     out = {
         "n_test": float(len(y)),
@@ -208,8 +209,8 @@ def _metrics(y: Any, p: Any) -> dict[str, float]:
 
 
 def _export(model: Any, n_features: int, manifest_text: str, path: Path) -> None:
-    from skl2onnx import to_onnx
-    from skl2onnx.common.data_types import FloatTensorType
+    from skl2onnx import to_onnx  # type: ignore[import-untyped]
+    from skl2onnx.common.data_types import FloatTensorType  # type: ignore[import-untyped]
 
     onx = to_onnx(
         model,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 import typer
 
@@ -63,8 +64,14 @@ def register(app: typer.Typer) -> None:
             dataset = build_dataset(series, horizon, digest, sources)
             target = out_dir or Path(cfg.system.paths.models_dir)  # type: ignore[union-attr]
             result = train(
-                dataset, target, name=name, kind=kind, horizon=horizon, test_fraction=test_fraction, trees=trees
-            )  # type: ignore[arg-type]
+                dataset,
+                target,
+                name=name,
+                kind=cast(Any, kind),
+                horizon=horizon,
+                test_fraction=test_fraction,
+                trees=trees,
+            )
         except (TrainingError, ValueError, OSError) as exc:
             typer.echo(f"training failed: {exc}", err=True)
             raise typer.Exit(EXIT_USAGE) from None

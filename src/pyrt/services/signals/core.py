@@ -382,6 +382,10 @@ class SignalCore:
         """All strategies, enabled or not."""
         return list(self._runtimes)
 
+    def symbols_of(self, strategy: str) -> tuple[str, ...]:
+        """The symbols a strategy trades."""
+        return self._runtimes[strategy].strategy.symbols
+
     @property
     def disabled_strategies(self) -> list[str]:
         """Names of disabled strategies."""

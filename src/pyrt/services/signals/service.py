@@ -93,6 +93,27 @@ class SignalBridge:
                 if isinstance(item, wire.PositionUpdate) and item.symbol in self.core.owners:
                     self.core.set_position(self.core.owners[item.symbol], item.symbol, item.qty)
             log.info("positions loaded from the execution engine: %d", len(snap.items))
+        self._load_shared_positions()
+
+    def _load_shared_positions(self) -> None:
+        """A symbol several strategies trade: each one's position is the net of its own
+        orders' fills, as the engine's journal attributes them."""
+        try:
+            env = self.exec.request(wire.SnapshotRequest("strategy_positions", reason="signal_bridge start"))
+        except RequestTimeout:
+            log.warning("no per-strategy positions from the execution engine: shared symbols start flat")
+            return
+        snap = env.payload
+        if isinstance(snap, wire.Snapshot):
+            names = set(self.core.strategy_names)
+            for item in snap.items:
+                if (
+                    isinstance(item, wire.PositionUpdate)
+                    and item.symbol not in self.core.owners
+                    and item.strategy in names
+                    and item.symbol in self.core.symbols_of(item.strategy)
+                ):
+                    self.core.set_position(item.strategy, item.symbol, item.qty)
 
     # ------------------------------------------------------------------ data in
     def on_market_data(self) -> None:

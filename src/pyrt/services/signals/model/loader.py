@@ -80,7 +80,7 @@ def load_model(path: Path | str) -> LoadedModel:
     ModelRefused: not found, not ONNX (pickles named), no or bad manifest, or a manifest
     beside it whose sha256 does not match the file."""
     import numpy  # noqa: F401  (onnxruntime needs it; imported here, not at start-up)
-    import onnxruntime as ort
+    import onnxruntime as ort  # type: ignore[import-untyped]
 
     path = Path(path)
     t0 = time.perf_counter()

@@ -170,7 +170,8 @@ class OnnxModelStrategy(Strategy):
     # --- data -------------------------------------------------------------------------
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> Sequence[Output]:
-        return self._on_close(ctx, ctx.state(bar.symbol), bar.symbol, bar.high, bar.low, bar.close, bar.ts_ns)
+        state: Any = ctx.state(bar.symbol)  # the ModelState create_state made
+        return self._on_close(ctx, state, bar.symbol, bar.high, bar.low, bar.close, bar.ts_ns)
 
     def on_quote(self, ctx: StrategyContext, quote: Quote) -> Sequence[Output]:
         if not (0.0 < quote.bid_price <= quote.ask_price):
@@ -179,7 +180,8 @@ class OnnxModelStrategy(Strategy):
         closed = state.sampler.update(quote.ts_ns, quote.mid)
         if closed is None:
             return NO_OUTPUT
-        return self._on_close(ctx, state, quote.symbol, *closed, quote.ts_ns)
+        high, low, close = closed
+        return self._on_close(ctx, state, quote.symbol, high, low, close, quote.ts_ns)
 
     def _on_close(
         self, ctx: StrategyContext, state: ModelState, symbol: str, high: float, low: float, close: float, ts_ns: int
