@@ -1,7 +1,7 @@
 // py_rt operator console. No framework, no build step: this file is served as is by the
 // control API (pyrt.ops.console.web). Every read and action is an /api/v1 call with the
 // token in the Authorization header; the token lives in sessionStorage (this tab only).
-// All text goes in through textContent (never innerHTML), so data cannot inject markup.
+// All text goes in through textContent, never as markup, so data cannot inject any.
 "use strict";
 
 const TOKEN_KEY = "pyrt.console.token";
