@@ -96,6 +96,11 @@ def load_bars(
         raise BarDataError("no bar files given")
     wanted = {s.strip().upper() for s in symbols} if symbols else None
     raws = [_read_checked(p, wanted) for p in files]
+    if wanted is not None and not any(len(raw) for raw in raws):
+        found = sorted({s for raw in raws for s in raw.sym_names})
+        raise BarDataError(
+            f"no bars of {', '.join(sorted(wanted))} in {', '.join(map(str, files))} (they hold {', '.join(found) or 'none'})"
+        )
     timeframe = _run_timeframe(raws)
     _cross_file_duplicates(raws)
     problems = [f"{raw.where(i)}: {msg}" for raw in raws for i, msg in sorted(raw.problems)]

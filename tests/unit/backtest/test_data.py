@@ -428,3 +428,9 @@ def test_a_single_daily_row_takes_the_timeframe_of_the_other_files(tmp_path: Pat
     assert "single row" in refused([one])
     data = load_bars([shared("historical", "AAPL.csv"), one])
     assert data.timeframe == "1Day" and data.symbols == ("AAPL", "ZZZ") and len(data) == 250
+
+
+def test_asking_for_symbols_the_files_do_not_hold_says_what_they_hold(tmp_path: Path) -> None:
+    path = write(tmp_path / "x.csv", *minute_rows("AAPL", "2024-01-02T14:30:00+00:00", 3))
+    msg = refused([path], symbols=["TSLA", "NVDA"])
+    assert f"no bars of NVDA, TSLA in {path} (they hold AAPL)" in msg
