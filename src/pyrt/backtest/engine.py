@@ -411,7 +411,7 @@ class Backtest:
             if not qty or not self.ledger.mark[i]:
                 continue
             owner = self.signals.owners.get(sym) or next(
-                (n for n in self.signals.strategy_names if sym in self._strategy_symbols(n)), "backtest"
+                (n for n in self.signals.strategy_names if sym in self.signals.symbols_of(n)), "backtest"
             )
             self._end_seq += 1
             intent = OrderIntent(
@@ -428,9 +428,6 @@ class Backtest:
             self.ledger.intent(intent, None)
             self._feed(sym, self.ledger.mark[i])
             self._execute(intent)
-
-    def _strategy_symbols(self, name: str) -> tuple[str, ...]:
-        return self.signals._runtimes[name].strategy.symbols
 
     def _result(self, n: int) -> RunResult:
         account = self.venue.account()

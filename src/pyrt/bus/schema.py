@@ -340,7 +340,9 @@ class ExecutionReport(msgspec.Struct, tag="exec_report", frozen=True, kw_only=Tr
 
 
 class PositionUpdate(msgspec.Struct, tag="position", frozen=True):
-    """A position after a fill or a mark (qty is signed: negative is short)."""
+    """A position after a fill or a mark (qty is signed: negative is short). `strategy` is
+    set only in a "strategy_positions" snapshot: one strategy's share of the symbol (the
+    net of its own orders' fills)."""
 
     symbol: str
     qty: Decimal
@@ -348,6 +350,7 @@ class PositionUpdate(msgspec.Struct, tag="position", frozen=True):
     market_value: Decimal
     unrealized_pnl: Decimal
     realized_pnl: Decimal
+    strategy: str = ""
 
     def __post_init__(self) -> None:
         _check_finite(

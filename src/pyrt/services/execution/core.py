@@ -788,6 +788,17 @@ class ExecutionCore:
     def snapshot(self, kind: str) -> list[wire.SnapshotItem]:
         if kind == "positions":
             return [self._position(s).message for s in self.proj.positions]
+        if kind == "strategy_positions":
+            net: dict[tuple[str, str], Decimal] = {}
+            for o in self.proj.orders.values():
+                if o.filled_qty and o.strategy:
+                    key = (o.strategy, o.symbol)
+                    net[key] = net.get(key, Decimal(0)) + (o.filled_qty if o.side is OrderSide.BUY else -o.filled_qty)
+            zero = Decimal(0)
+            return [
+                wire.PositionUpdate(symbol, qty, zero, zero, zero, zero, strategy=strategy)
+                for (strategy, symbol), qty in sorted(net.items())
+            ]
         if kind == "orders":
             return [
                 wire.ExecutionReport(

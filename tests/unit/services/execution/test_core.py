@@ -256,3 +256,16 @@ def test_a_broker_refusal_is_final(outcome: str) -> None:
     adm = ex.intent(intent(1))
     settle(ex, broker, clock, seconds=30)
     assert state(ex, adm.client_order_id) is OrderState.REJECTED and broker.posts == [adm.client_order_id]
+
+
+def test_strategy_positions_snapshot_nets_each_strategys_own_fills() -> None:
+    ex, broker, _ = make()
+    for n, (strategy, side, qty) in enumerate([("a", "buy", 5), ("b", "buy", 2), ("a", "sell", 1)]):
+        ex.intent(
+            OrderIntent(intent_id=f"x{n}", strategy=strategy, symbol="AAPL", side=OrderSide(side), qty=Decimal(qty))
+        )
+        stream(ex, broker)
+    items = ex.core.snapshot("strategy_positions")
+    assert [(p.strategy, p.symbol, p.qty) for p in items] == [("a", "AAPL", Decimal(4)), ("b", "AAPL", Decimal(2))]
+    [total] = ex.core.snapshot("positions")
+    assert total.qty == Decimal(6) and total.strategy == ""
