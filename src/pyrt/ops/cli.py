@@ -191,8 +191,11 @@ def up_cmd(
     ready_timeout: float = typer.Option(60.0, help="Seconds each process has to become ready."),
     grace: float = typer.Option(10.0, help="Seconds a process has to exit after SIGTERM before SIGKILL."),
     stop_on_exit: bool = typer.Option(
-        True, "--stop-on-exit/--keep-on-exit", help="Stop everything when one process dies unexpectedly."
+        True,
+        "--stop-on-exit/--keep-on-exit",
+        help="Stop everything when a process cannot be restarted (system.json supervisor: restart limit).",
     ),
+    background: bool = typer.Option(False, "--background", hidden=True, help="The supervisor of `up --detach`."),
     service_module: list[str] = typer.Option([], hidden=True, help="NAME=MODULE: run a fake module (tests)."),
     chaos: str = typer.Option(
         "",
@@ -202,7 +205,8 @@ def up_cmd(
         "rejections) and check the order invariants; `pyrt chaos status`.",
     ),
 ) -> None:
-    """Start the whole system in order (sim broker, market data, risk, execution, signals, control)."""
+    """Start the whole system in order (sim broker, market data, risk, execution, signals, control)
+    and keep it running: a process that dies is restarted with backoff (see `pyrt restart`)."""
     from pyrt.ops.chaos import ChaosRefused, validate
     from pyrt.ops.supervisor import Supervisor, SupervisorOptions
 
@@ -221,6 +225,7 @@ def up_cmd(
         detach=detach,
         modules=_module_overrides(service_module),
         chaos=chaos,
+        background=background,
     )
     raise typer.Exit(Supervisor(cfg, config_dir, opts).run())
 

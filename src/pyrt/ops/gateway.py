@@ -238,13 +238,20 @@ def scrape(url: str, timeout_s: float) -> str | None:
 
 class MetricsGateway:
     """An HTTP server (stdlib, daemon thread) answering GET /metrics with the merged
-    metrics of `targets()` (called at each request, so ports can change). Port 0 picks a
+    metrics of `targets()` (called at each request, so ports can change), then the families
+    of `extra()` when given. Port 0 picks a
     free port; `port` is the bound one. Use as a context manager or call `close()`."""
 
     def __init__(
-        self, targets: Callable[[], list[ScrapeTarget]], host: str = "127.0.0.1", port: int = 0, timeout_s: float = 2.0
+        self,
+        targets: Callable[[], list[ScrapeTarget]],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        timeout_s: float = 2.0,
+        extra: Callable[[], list[Family]] | None = None,
     ) -> None:
         self.targets = targets
+        self.extra = extra  # the gateway's own families besides the services' (the supervisor's)
         self.timeout_s = timeout_s
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gateway-scrape")
         self._server = http.server.ThreadingHTTPServer((host, port), self._handler_class())
@@ -268,7 +275,8 @@ class MetricsGateway:
         results = list(self._pool.map(timed, targets))
         texts = {t.service: text for t, (text, _) in zip(targets, results, strict=True)}
         durations = {t.service: took for t, (_, took) in zip(targets, results, strict=True)}
-        return merge_expositions(texts, durations)
+        merged = merge_expositions(texts, durations)
+        return merged + render_families(self.extra()) if self.extra is not None else merged
 
     def _handler_class(self) -> type[http.server.BaseHTTPRequestHandler]:
         gateway = self

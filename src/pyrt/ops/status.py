@@ -23,6 +23,8 @@ from pyrt.config.system import CONTROL, SERVICE_NAMES, SIM_BROKER, START_ORDER
 from pyrt.ops.gateway import format_value, parse_exposition, scrape
 
 SUPERVISOR = "supervisor"
+SUPERVISOR_STATE = "supervisor.json"
+"""run/supervisor.json: what the running supervisor publishes (see pyrt.ops.service_control)."""
 TARGETS = frozenset(START_ORDER)
 _ALIASES = {"sim-broker": SIM_BROKER, "simbroker": SIM_BROKER, "gateway": CONTROL}
 
@@ -178,6 +180,8 @@ class ProcessStatus:
     metrics_port: int | None = None
     port: int | None = None
     metrics: dict[str, str] = field(default_factory=dict)
+    restarts: int = 0  # by the supervisor since it started
+    supervised: str = ""  # the supervisor's word on a process that is not running: held, restarting
 
 
 def metrics_port_of(cfg: AppConfig, name: str, ready: dict[str, Any] | None) -> int | None:
@@ -242,13 +246,33 @@ def process_status(cfg: AppConfig, name: str, with_metrics: bool = True) -> Proc
 
 
 def system_status(cfg: AppConfig, names: Iterable[str] | None = None) -> list[ProcessStatus]:
-    """The status of every expected target (default: those `pyrt up` starts)."""
-    return [process_status(cfg, n) for n in (names if names is not None else expected_targets(cfg))]
+    """The status of every expected target (default: those `pyrt up` starts), with the
+    supervisor's restart counts and held/restarting states."""
+    statuses = [process_status(cfg, n) for n in (names if names is not None else expected_targets(cfg))]
+    state = supervisor_state(cfg)
+    restarts, states = state.get("restarts") or {}, state.get("states") or {}
+    for s in statuses:
+        s.restarts = int(restarts.get(s.name, 0))
+        if not s.running and states.get(s.name) in ("held", "restarting"):
+            s.supervised = str(states[s.name])
+    return statuses
 
 
 def supervisor_pid(cfg: AppConfig) -> int | None:
     """The pid of a running `pyrt up` supervisor, if any."""
     return live_pid(cfg, SUPERVISOR)
+
+
+def supervisor_state(cfg: AppConfig) -> dict[str, Any]:
+    """The running supervisor's published state: restarts per process, the processes held
+    down on purpose, each process's state ({} when no supervisor runs)."""
+    if supervisor_pid(cfg) is None:
+        return {}
+    try:
+        data = json.loads((run_dir(cfg) / SUPERVISOR_STATE).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def status_json(statuses: list[ProcessStatus], supervisor: int | None) -> str:
@@ -265,23 +289,24 @@ def status_json(statuses: list[ProcessStatus], supervisor: int | None) -> str:
 
 def status_table(statuses: list[ProcessStatus], supervisor: int | None) -> str:
     """`pyrt status` output: one line per process."""
-    rows = [("SERVICE", "STATE", "PID", "UPTIME", "READY", "PORT", "METRICS")]
+    rows = [("SERVICE", "STATE", "PID", "UPTIME", "READY", "PORT", "RESTARTS", "METRICS")]
     for s in statuses:
         port = f":{s.metrics_port}" if s.metrics_port else (f":{s.port}" if s.port else "-")
         rows.append(
             (
                 s.name,
-                "running" if s.running else "stopped",
+                "running" if s.running else ("stopped" if not s.supervised else f"stopped ({s.supervised})"),
                 str(s.pid or "-"),
                 uptime_text(s.uptime_s),
                 ("yes" if s.ready else "no") if s.running else "-",
                 port,
+                str(s.restarts),
                 " ".join(f"{k}={v}" for k, v in s.metrics.items()),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in rows]
     running = sum(s.running for s in statuses)
-    sup = f"supervisor pid {supervisor}" if supervisor else "no supervisor (started detached or by hand)"
+    sup = f"supervisor pid {supervisor}" if supervisor else "no supervisor (started by hand or by systemd)"
     lines.append(f"{running}/{len(statuses)} running; {sup}")
     return "\n".join(line.rstrip() for line in lines)

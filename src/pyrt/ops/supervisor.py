@@ -1,7 +1,11 @@
 """Running the system as processes: `pyrt run <target>` (one process in the foreground, what
 systemd and docker call), `pyrt up` (the supervisor: starts every process in order, each
-after the previous one is ready, then watches them) and `pyrt down` (stops them in reverse
-order: SIGTERM, wait while they drain, SIGKILL after a grace period).
+after the previous one is ready, then watches them: a process that dies is restarted with
+backoff, within the limits of pyrt.ops.restart_policy, else the whole system is stopped and
+an alert sent) and `pyrt down` (stops them in reverse order: SIGTERM, wait while they
+drain, SIGKILL after a grace period). `pyrt up --detach` runs the same supervisor in the
+background (pyrt.ops.supervisor_detach). `pyrt start|stop|restart SERVICE` are requests to
+the running supervisor (pyrt.ops.service_control).
 
 Each child is `python -m pyrt run <target> --config-dir <dir>` in its own session, with
 stdout/stderr in logs/<target>.out. `pyrt down` writes run/stopping while it works, so a
@@ -12,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import importlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,11 +29,14 @@ from typing import IO
 
 from pyrt.config import AppConfig
 from pyrt.domain.errors import NeedsOperator
+from pyrt.ops.restart_policy import RestartPolicy
+from pyrt.ops.service_control import REQUESTS_DIR, answer, pending, write_json_atomic
 from pyrt.ops.status import (
     CONTROL,
     SIM_BROKER,
     START_ORDER,
     SUPERVISOR,
+    SUPERVISOR_STATE,
     canonical_target,
     expected_targets,
     is_pyrt_process,
@@ -209,6 +217,18 @@ def down(cfg: AppConfig, grace_s: float = 10.0, say: Say = print, only: Iterable
     return 1 if failed else 0
 
 
+def _release_emergency_hold(cfg: AppConfig, name: str) -> None:
+    """`pyrt start NAME` after an emergency stop: NAME is no longer held down by it."""
+    path = run_dir(cfg) / EMERGENCY_FILE
+    held = _deliberately_stopped(cfg)
+    if name in held:
+        rest = held - {name}
+        if rest:
+            path.write_text(" ".join(sorted(rest)) + "\n")
+        else:
+            path.unlink(missing_ok=True)
+
+
 def _deliberately_stopped(cfg: AppConfig) -> set[str]:
     try:
         return set((run_dir(cfg) / EMERGENCY_FILE).read_text().split())
@@ -235,6 +255,7 @@ class SupervisorOptions:
     detach: bool = False
     modules: Mapping[str, str] = field(default_factory=dict)
     chaos: str = ""  # a fault profile of pyrt.ops.chaos, applied once everything is ready
+    background: bool = False  # this is the detached supervisor (started by `pyrt up --detach`)
 
 
 @dataclass
@@ -308,6 +329,17 @@ class Supervisor:
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
         self.logs_dir = cfg.system.paths.logs_dir
+        sup = cfg.system.supervisor
+        self.policy = RestartPolicy(
+            sup.restart_delay_s, sup.restart_max_delay_s, sup.restart_limit, sup.restart_window_s
+        )
+        self.held: set[str] = set()  # stopped on purpose (`pyrt stop`): not restarted until `pyrt start`
+        self.pending: dict[str, float] = {}  # process -> monotonic time of its scheduled restart
+        self.starting: dict[str, float] = {}  # (re)started, not ready yet -> its ready deadline
+        self.waiters: dict[str, list[Path]] = {}  # requests answered once the process is ready
+        self.last_exit: dict[str, str] = {}
+        self.gave_up = ""
+        self.began = time.time()
 
     # ------------------------------------------------------------------ reporting
     def say(self, message: str, loud: bool = False) -> None:
@@ -352,6 +384,10 @@ class Supervisor:
         if busy:
             self.say(f"already running: {busy}; run `pyrt down` first", loud=True)
             return 1
+        if self.opts.detach and not self.opts.background:
+            from pyrt.ops.supervisor_detach import run_in_background
+
+            return run_in_background(self.config_dir, self.opts, self.out, self.err)
         self._prepare()
         try:
             try:
@@ -371,10 +407,17 @@ class Supervisor:
                 proc = start_monitor(self.cfg, self.config_dir, self.opts.chaos)
                 self.children["chaos"] = Child("chaos", proc, time.monotonic())
                 self.say(f"chaos profile {self.opts.chaos} on (pid {proc.pid}); `pyrt chaos status` or logs/chaos.log")
-            if self.opts.detach:
-                self.say("system running detached; `pyrt status` to check, `pyrt down` to stop")
-                return 0
-            self.say(f"all {len(self.children)} processes ready; Ctrl-C or `pyrt down` stops them")
+            self.write_state()
+            if self.opts.background:
+                from pyrt.ops.supervisor_detach import detach_output
+
+                self.say(
+                    f"system running detached, supervisor pid {os.getpid()}; "
+                    "`pyrt status` to check, `pyrt down` to stop"
+                )
+                detach_output(self.logs_dir, self.out, self.err)
+            else:
+                self.say(f"all {len(self.children)} processes ready; Ctrl-C or `pyrt down` stops them")
             return self.watch()
         finally:
             pid_file(self.cfg, SUPERVISOR).unlink(missing_ok=True)
@@ -391,6 +434,8 @@ class Supervisor:
         if not down_in_progress(self.cfg):
             (run_dir(self.cfg) / STOPPING_FILE).unlink(missing_ok=True)
         (run_dir(self.cfg) / EMERGENCY_FILE).unlink(missing_ok=True)
+        (run_dir(self.cfg) / SUPERVISOR_STATE).unlink(missing_ok=True)
+        shutil.rmtree(run_dir(self.cfg) / REQUESTS_DIR, ignore_errors=True)
         pid_file(self.cfg, SUPERVISOR).write_text(f"{os.getpid()}\n")
 
     def _env(self) -> dict[str, str]:
@@ -406,7 +451,7 @@ class Supervisor:
         with out_path.open("ab") as out:
             out.write(f"{LAUNCH_HEADER} {' '.join(cmd)} at {time.ctime()} ----\n".encode())
             out.flush()
-            pdeath = None if self.opts.detach or not sys.platform.startswith("linux") else _set_parent_death_signal
+            pdeath = None if self.opts.background or not sys.platform.startswith("linux") else _set_parent_death_signal
             proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.DEVNULL,
@@ -461,38 +506,228 @@ class Supervisor:
 
     def watch(self) -> int:
         """Watch the children until a stop signal (stop all, 0), `pyrt down` (wait for them,
-        0) or an unexpected exit (stop all unless configured otherwise, 1)."""
-        failed = False
-        while not self.stop_requested.wait(0.2):
+        0) or a process that cannot be healed (stop all unless configured otherwise, 1): a
+        process that dies is restarted per the restart policy; requests of `pyrt
+        start|stop|restart` are done in between."""
+        while not self.stop_requested.wait(0.1):
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self.forward_reload()
+            if down_in_progress(self.cfg):
+                self.say("`pyrt down` is stopping the system; waiting for the processes to exit")
+                return self._wait_for_down()
+            now = time.monotonic()
             for name, child in list(self.children.items()):
                 code = child.proc.poll()
-                if code is None:
-                    continue
-                if down_in_progress(self.cfg):
-                    self.say("`pyrt down` is stopping the system; waiting for the processes to exit")
-                    return self._wait_for_down()
-                if name in _deliberately_stopped(self.cfg):
-                    self.say(f"{name} (pid {child.pid}) stopped by the emergency stop; control and the venue stay up")
-                    del self.children[name]
-                    continue
-                failed = True
-                self.say(f"!!! {name} (pid {child.pid}) EXITED UNEXPECTEDLY: {exit_text(code)}", loud=True)
-                self.show_logs(name)
-                del self.children[name]
-                _remove_files(self.cfg, name)
-                if self.opts.stop_on_exit:
-                    self.say("!!! stopping the whole system: a partial system must not trade", loud=True)
-                    self.stop_all()
+                if code is not None and not self.on_exit(name, child, code, now):
                     return 1
-                self.say(f"!!! {name} stays down; the rest keeps running (stop_on_exit is off)", loud=True)
-            if not self.children:
+            self._start_due(now)
+            self._check_starting(now)
+            self.serve_requests()
+            if not self.children and not self.pending and not self._held():
                 return 1
         self.say("stop requested")
         self.stop_all()
-        return 1 if failed else 0
+        return 1 if self.gave_up else 0
+
+    # ------------------------------------------------------------------ healing
+    def _held(self) -> set[str]:
+        return self.held | _deliberately_stopped(self.cfg)
+
+    def on_exit(self, name: str, child: Child, code: int, now: float) -> bool:
+        """A child exited: note a deliberate stop, else schedule its restart. False when
+        the restart policy gives up (the system has then been stopped)."""
+        del self.children[name]
+        self.starting.pop(name, None)
+        if name in self._held():
+            self.say(f"{name} (pid {child.pid}) stopped on purpose; not restarted until `pyrt start {name}`")
+            self._answer_waiters(name, False, f"{name} was stopped before it was ready")
+            self.write_state()
+            return True
+        _remove_files(self.cfg, name)
+        self.last_exit[name] = exit_text(code)
+        self.say(f"!!! {name} (pid {child.pid}) EXITED UNEXPECTEDLY: {exit_text(code)}", loud=True)
+        self.show_logs(name)
+        self._answer_waiters(name, False, f"{name} {exit_text(code)} before it was ready")
+        if name == "chaos":  # the fault monitor is a tool, not a part of the system
+            return True
+        if not self.cfg.system.supervisor.restart:
+            reason = f"{name} {exit_text(code)} and supervisor.restart is off"
+        else:
+            decision = self.policy.on_exit(name, code, now)
+            reason = decision.reason
+            if not decision.give_up:
+                self.pending[name] = decision.at
+                sup = self.cfg.system.supervisor
+                self.say(
+                    f"restarting {name} in {decision.delay_s:g}s "
+                    f"(restart {decision.restarts} of at most {sup.restart_limit} within {sup.restart_window_s:g}s)",
+                    loud=True,
+                )
+                self.write_state()
+                return True
+        return self.give_up(name, reason)
+
+    def give_up(self, name: str, reason: str) -> bool:
+        """The restart policy gave up on `name`: stop the whole system (unless stop_on_exit
+        is off) and send an alert. Returns True only when the rest keeps running."""
+        self.gave_up = reason
+        self.say(f"!!! giving up: {reason}", loud=True)
+        keep = not self.opts.stop_on_exit
+        if keep:
+            self.say(f"!!! {name} stays down; the rest keeps running (stop_on_exit is off)", loud=True)
+        else:
+            self.say("!!! stopping the whole system: a partial system must not trade", loud=True)
+            self.stop_all()
+        self.write_state()
+        self.alert(name, reason, stopped=not keep)
+        return keep
+
+    def alert(self, name: str, reason: str, stopped: bool) -> None:
+        """Tell the operator through the configured channels (webhook, e-mail)."""
+        from pyrt.ops.notify import Alert, notifier_from_config
+
+        notifier = notifier_from_config(self.cfg)
+        if not notifier.channels:
+            self.say("no notification channel configured (notifications in system.json): alert only logged", loud=True)
+            return
+        sup = self.cfg.system.supervisor
+        alert = Alert(
+            kind="supervisor_gave_up",
+            severity="critical",
+            title=f"{name} keeps crashing: {'system stopped' if stopped else f'{name} left down'}",
+            detail=reason,
+            fields={
+                "service": name,
+                "last_exit": self.last_exit.get(name, "-"),
+                "restarts": str(self.policy.totals.get(name, 0)),
+                "limit": f"{sup.restart_limit} within {sup.restart_window_s:g}s",
+                "log": str(self.logs_dir / f"{name}.out"),
+            },
+        )
+        results = notifier.send(alert)
+        for r in results:
+            self.say(f"alert sent to {r.channel}: {'ok' if r.ok else r.error}", loud=not r.ok)
+
+    def _start_due(self, now: float) -> None:
+        for name, at in list(self.pending.items()):
+            if now >= at:
+                del self.pending[name]
+                self._relaunch(name)
+
+    def _relaunch(self, name: str) -> None:
+        ready_file(self.cfg, name).unlink(missing_ok=True)
+        child = self.launch(name)
+        self.starting[name] = child.started + self.opts.ready_timeouts.get(name, self.opts.ready_timeout_s)
+        self.say(f"starting {name:<17} pid {child.pid}")
+        self.write_state()
+
+    def _check_starting(self, now: float) -> None:
+        for name, deadline in list(self.starting.items()):
+            child = self.children.get(name)
+            if child is None:
+                self.starting.pop(name, None)
+            elif self._is_ready(child):
+                del self.starting[name]
+                took = time.monotonic() - child.started
+                self.say(f"started {name:<17} pid {child.pid:<7} ready in {took:.1f}s")
+                self._answer_waiters(name, True, f"{name} started, pid {child.pid}, ready in {took:.1f}s")
+                self.write_state()
+            elif now > deadline:  # its exit goes through the restart policy like any other
+                self.say(f"!!! {name} was not ready within {deadline - child.started:g}s: stopping it", loud=True)
+                stop_pid(name, child.pid, self.opts.stop_grace_s, alive=child.alive)
+
+    def _answer_waiters(self, name: str, ok: bool, message: str) -> None:
+        for path in self.waiters.pop(name, []):
+            answer(path, ok, message)
+
+    # ------------------------------------------------------------------ requests
+    def serve_requests(self) -> None:
+        """Do the waiting `pyrt start|stop|restart` requests."""
+        for path, action, name in pending(self.cfg):
+            if name not in self.targets:
+                answer(path, False, f"{name!r} is not a process of this deployment")
+                continue
+            if action == "stop":
+                answer(path, True, self.stop_one(name))
+            elif action in ("start", "restart"):
+                message = self.start_one(name, restart=action == "restart")
+                if message:
+                    answer(path, True, message)
+                else:
+                    self.waiters.setdefault(name, []).append(path)
+            else:
+                answer(path, False, f"unknown action {action!r}")
+
+    def stop_one(self, name: str) -> str:
+        """`pyrt stop NAME`: hold it down and stop it (SIGTERM, SIGKILL after the grace)."""
+        self.held.add(name)
+        self.pending.pop(name, None)
+        child = self.children.pop(name, None)
+        self.starting.pop(name, None)
+        self._answer_waiters(name, False, f"{name} was stopped before it was ready")
+        if child is None or not child.alive():
+            self.write_state()
+            return f"{name} was not running; held down until `pyrt start {name}`"
+        res = stop_pid(name, child.pid, self.opts.stop_grace_s, alive=child.alive)
+        if res.outcome != "failed":
+            _remove_files(self.cfg, name)
+        self.say(f"pyrt stop: {res.describe(self.opts.stop_grace_s)}", loud=res.outcome in ("killed", "failed"))
+        self.write_state()
+        return f"{res.describe(self.opts.stop_grace_s)}; held down until `pyrt start {name}`"
+
+    def start_one(self, name: str, restart: bool) -> str:
+        """`pyrt start|restart NAME`: release a hold and start it ("" when the answer comes
+        once it is ready). A restart stops the running process first; neither counts as a
+        crash."""
+        self.held.discard(name)
+        _release_emergency_hold(self.cfg, name)
+        child = self.children.get(name)
+        if child is not None and child.alive():
+            if not restart:
+                return f"{name} is already running (pid {child.pid})"
+            del self.children[name]
+            self.starting.pop(name, None)
+            res = stop_pid(name, child.pid, self.opts.stop_grace_s, alive=child.alive)
+            self.say(f"pyrt restart: {res.describe(self.opts.stop_grace_s)}", loud=res.outcome in ("killed", "failed"))
+            if res.outcome == "failed":
+                self.children[name] = child
+                return f"{name} could not be stopped: {res.describe(self.opts.stop_grace_s)}"
+            _remove_files(self.cfg, name)
+        self.pending.pop(name, None)
+        self._relaunch(name)
+        return ""
+
+    def write_state(self) -> None:
+        """Publish run/supervisor.json (restarts, holds, states: `pyrt status`, metrics)."""
+        held = self._held()
+        states = {}
+        for name in self.targets:
+            if name in self.starting:
+                states[name] = "starting"
+            elif name in self.children:
+                states[name] = "running"
+            elif name in self.pending:
+                states[name] = "restarting"
+            elif name in held:
+                states[name] = "held"
+            else:
+                states[name] = "stopped"
+        try:
+            write_json_atomic(
+                run_dir(self.cfg) / SUPERVISOR_STATE,
+                {
+                    "pid": os.getpid(),
+                    "started_at": self.began,
+                    "restarts": dict(self.policy.totals),
+                    "held": sorted(held),
+                    "states": states,
+                    "last_exit": self.last_exit,
+                    "gave_up": self.gave_up,
+                },
+            )
+        except OSError as exc:
+            self.say(f"could not write {SUPERVISOR_STATE}: {exc}", loud=True)
 
     def forward_reload(self) -> None:
         """Pass a SIGHUP (reload the config) on to every running child."""
@@ -522,3 +757,5 @@ class Supervisor:
             if res.outcome != "failed":
                 _remove_files(self.cfg, name)
         self.children.clear()
+        self.pending.clear()
+        self.starting.clear()

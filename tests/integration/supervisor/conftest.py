@@ -3,6 +3,7 @@ runner, and a clean-up that kills every process started for the deployment."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -93,6 +94,14 @@ class Deployment:
 
     def pid_files(self) -> list[str]:
         return sorted(p.name for p in self.run_dir.glob("*.pid")) if self.run_dir.exists() else []
+
+    def set_system(self, **sections: dict[str, object]) -> None:
+        """Replace fields of system.json sections (before `up`)."""
+        path = self.config_dir / "system.json"
+        cfg = json.loads(path.read_text())
+        for name, fields in sections.items():
+            cfg.setdefault(name, {}).update(fields)
+        path.write_text(json.dumps(cfg, indent=2))
 
     def wait_ready(self, *names: str, timeout: float = 20) -> None:
         for name in names:

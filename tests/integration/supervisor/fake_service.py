@@ -5,7 +5,8 @@ ServiceRuntime (pid/ready files, /metrics, signals) and is steered by environmen
 - FAKE_EVENTS: a file where it appends "<event> <service>" lines (start, ready, term, exit);
 - FAKE_FAIL: services that exit with code 3 before they are ready;
 - FAKE_HANG: services that never become ready;
-- FAKE_IGNORE_TERM: services that ignore SIGTERM (they must be SIGKILLed).
+- FAKE_IGNORE_TERM: services that ignore SIGTERM (they must be SIGKILLed);
+- FAKE_CRASH: services that exit with code 1 half a second after they are ready, every time.
 The start event records PYRT_SAFE_MODE as `safe=<value>`.
 """
 
@@ -53,6 +54,10 @@ def run(config_dir: Path) -> int:
         if not _listed("FAKE_HANG", service):
             rt.mark_ready()
             _event("ready", service)
+        if _listed("FAKE_CRASH", service):
+            rt.stop_event.wait(0.5)
+            print(f"fake {service}: crashing on purpose", flush=True)
+            os._exit(1)
         while not rt.stop_event.wait(0.05):
             pass
         _event("term", service)

@@ -132,7 +132,8 @@ def _wait_all_ready(dep: Deployment, proc: subprocess.Popen[str]) -> None:
     wait_for(ready, 20, "the whole system to be ready")
 
 
-def test_foreground_up_stops_everything_when_a_child_dies(deployment: Deployment) -> None:
+def test_foreground_up_without_restarts_stops_everything_when_a_child_dies(deployment: Deployment) -> None:
+    deployment.set_system(supervisor={"restart": False})
     proc = deployment.spawn_up("--grace", "5")  # foreground, as `make run`
     _wait_all_ready(deployment, proc)
     os.kill(deployment.pid("risk_manager"), signal.SIGKILL)
