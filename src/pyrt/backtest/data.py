@@ -10,6 +10,7 @@ the load unless `skip_bad=True`, which drops and counts them."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -18,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from pyrt.backtest.bar_checks import NYSE, TIMEFRAME_NS, check_aligned, check_rows, infer_timeframe
-from pyrt.backtest.bar_files import BarDataError, RawBars, expand_paths, read_file
+from pyrt.backtest.bar_csv import read_csv
+from pyrt.backtest.bar_files import BarDataError, RawBars, expand_paths
+from pyrt.backtest.bar_parquet import read_parquet
 from pyrt.backtest.results import DataSource
 from pyrt.domain.calendar import NEW_YORK, NS_PER_DAY, NS_PER_S
 
@@ -137,7 +140,11 @@ def fetch_alpaca_bars(
 
 
 def _read_checked(path: Path, wanted: set[str] | None) -> RawBars:
-    raw = read_file(path)
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    reader = read_parquet if path.suffix.lower() == ".parquet" else read_csv
+    raw = reader(path, data, digest)
+    del data
     if wanted is not None:
         keep = np.array([s in wanted for s in raw.sym_names] or [False], dtype=bool)[raw.sym_code]
         _take(raw, np.flatnonzero(keep))
