@@ -13,9 +13,11 @@ the running signal bridge without a restart."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import re
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,12 @@ def test_deploy_new_ml_model_as_the_guide_says(ml_system: System, tmp_path: Path
     assert len(loads) == 3 and loads[-1][0].endswith("trading_model_v2.onnx")
     listed = system.pyrt("model", "list").stdout
     assert re.search(r"\* trading_model_v2\.onnx", listed), listed
+
+    # the guide's edit plus SIGHUP instead of a restart: the bridge gates and swaps
+    cfg = json.loads(system_json.read_text())
+    cfg["signals"]["model_path"] = "models/new_model-v2.onnx"
+    system_json.write_text(json.dumps(cfg, indent=2))
+    pid = int((system.root / "run" / "signal_bridge.pid").read_text().split()[0])
+    os.kill(pid, signal.SIGHUP)
+    wait_for(lambda: len(_loads(system)) == 4, timeout=30, what="the model swapped after SIGHUP")
+    assert _loads(system)[-1][0].endswith("new_model-v2.onnx")
