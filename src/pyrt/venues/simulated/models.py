@@ -3,7 +3,6 @@ trade_updates events the matching core emits."""
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -67,7 +66,11 @@ class SimOrder:
         return self.status in (OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
 
     def snapshot(self) -> SimOrder:
-        return copy.copy(self)
+        """A shallow copy (every field is immutable), made without copy.copy's protocol:
+        one per trade update."""
+        new = object.__new__(SimOrder)
+        new.__dict__.update(self.__dict__)
+        return new
 
 
 @dataclass(frozen=True, kw_only=True)
