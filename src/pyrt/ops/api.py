@@ -394,6 +394,29 @@ def _routes(facade: ControlFacade, act: Callable[[Callable[[], Any]], Any]) -> A
         res = facade.emergency_stop(caller, b.reason, b.stop_services)  # never waits behind another action
         return _result(res, bool(res.get("ok")))
 
+    # ------------------------------------------------------------------ processes
+    @r.post(
+        "/services/{name}/{action}",
+        tags=["processes"],
+        responses={
+            409: {"description": "The supervisor could not do it."},
+            422: {"description": "Unknown service (the answer lists the valid ones)."},
+            503: {"description": "The system is not running under `pyrt up`."},
+        },
+    )
+    def service_control(
+        name: str,
+        action: Literal["start", "stop", "restart"],
+        caller: Caller = Depends(caller_of),
+        b: ReasonBody | None = Body(None),
+    ) -> dict[str, Any]:
+        """`pyrt start|stop|restart SERVICE` through the `pyrt up` supervisor (market-data,
+        risk-manager, execution-engine, signal-bridge, control, sim-broker). Answered once
+        done: a start or restart once the process is ready; a stopped service stays down
+        until started. Restarting `control` ends this very answer's connection."""
+        b = b or ReasonBody()
+        return facade.service_control(caller, action, name, b.reason)
+
     return r
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import urllib.error
 import urllib.request
+from typing import Any
 
 from tests.integration.notify.receivers import WebhookReceiver
 from tests.integration.supervisor.conftest import Deployment
@@ -25,6 +27,21 @@ def _restarted(dep: Deployment, name: str, old_pid: int) -> bool:
         return dep.pid(name) != old_pid and dep.ready(name)
     except (FileNotFoundError, ValueError):
         return False
+
+
+def _system(dep: Deployment) -> dict[str, Any]:
+    return dict(json.loads((dep.config_dir / "system.json").read_text()))
+
+
+def _post(url: str, token: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url, data=b"{}", method="POST", headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
 
 
 def test_a_killed_service_is_restarted_and_counted(deployment: Deployment) -> None:
@@ -44,7 +61,7 @@ def test_a_killed_service_is_restarted_and_counted(deployment: Deployment) -> No
         ("market_data", "execution_engine", "signal_bridge", "control"), 0
     )
     assert "RESTARTS" in dep.pyrt("status").stdout
-    port = json.loads((dep.config_dir / "system.json").read_text())["metrics"]["gateway"]
+    port = _system(dep)["metrics"]["gateway"]
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         lines = response.read().decode().splitlines()
     assert 'supervisor_restarts_total{service="risk_manager"} 1' in lines
@@ -114,6 +131,15 @@ def test_stop_start_restart_one_service_of_a_detached_system(deployment: Deploym
     start = dep.pyrt("start", "market-data")
     assert start.returncode == 0, start.stdout + start.stderr
     assert dep.ready("market_data") and _status(dep)["market_data"]["running"]
+
+    # the same through the control API (one facade under both)
+    api = f"http://127.0.0.1:{_system(dep)['api']['port']}/api/v1/services"
+    token = (dep.root / "data" / "api_token").read_text().strip()
+    bridge = dep.pid("signal_bridge")
+    code, body = _post(f"{api}/signal-bridge/restart", token)
+    assert code == 200 and body["service"] == "signal_bridge" and dep.pid("signal_bridge") != bridge, body
+    code, body = _post(f"{api}/signal-brige/restart", token)
+    assert code == 422 and "valid services: market-data" in body["detail"], body
 
     unknown = dep.pyrt("restart", "signal-brige")
     assert unknown.returncode == 2
