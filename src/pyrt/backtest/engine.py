@@ -138,6 +138,10 @@ class Backtest:
         self.regular = s.session == "regular" or (s.session == "auto" and data.regular_hours_only())
         self.calendar = NyseSession()
         self.warnings: list[str] = []
+        if data.problems:
+            shown = data.problems[:20]
+            more = f" (and {len(data.problems) - 20} more)" if len(data.problems) > 20 else ""
+            self.warnings.append(f"data: {len(data.problems)} bad rows skipped{more}: " + "; ".join(shown))
         if s.session == "auto" and not self.regular:
             self.warnings.append(
                 "the data has bars outside regular hours: traded as a 24-hour market (--session regular to apply "
