@@ -106,7 +106,7 @@ def test_deploy_new_ml_model_as_the_guide_says(ml_system: System, tmp_path: Path
     bad = tmp_path / "evil.onnx"
     bad.write_bytes(pickle.dumps({"w": 1}))
     refused = system.pyrt("model", "deploy", str(bad), check=False)
-    assert refused.returncode == 1 and "pickle" in refused.stdout
+    assert refused.returncode == 1 and "pickle" in refused.stderr, refused.stderr
     assert json.loads(system_json.read_text())["signals"]["model_path"] == "models/trading_model_v2.onnx"
 
     # a gated deploy and a rollback swap models in the running bridge (no restart)

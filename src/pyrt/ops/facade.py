@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from pyrt.bus import schema as wire
@@ -214,6 +215,50 @@ class ControlFacade:
         self.reads.forget()  # the next read sees what the action changed
         self.audit.record(caller, action, reason, before, after(), result)
         return result
+
+    # ------------------------------------------------------------------ models
+    def models(self) -> dict[str, Any]:
+        """The model registry (artefacts in models/, deploy history) and what the running
+        signal bridge serves (None when it does not answer)."""
+        from pyrt.ops.model_registry import list_models, read_registry
+
+        res = self.command("signal_bridge", "model_status", timeout_ms=1000)
+        return {
+            "models": list_models(self.cfg),
+            "history": read_registry(self.cfg)["history"],
+            "serving": res.data.get("models") if res.ok else None,
+        }
+
+    def _served_model(self) -> dict[str, Any]:
+        from pyrt.ops.model_registry import served_path
+
+        path = served_path(self.cfg)
+        return {"model_path": str(path) if path else None}
+
+    def deploy_model(self, caller: Caller, path: str, reason: str) -> dict[str, Any]:
+        """Gate a model file, copy it into models/ and serve it (config and a running bridge);
+        a refused model (ActionError 409 with the reason) changes nothing."""
+        from pyrt.ops.model_registry import deploy
+
+        def run() -> dict[str, Any]:
+            out = deploy(self.cfg, Path(path), actor=caller.name, reason=reason)
+            if not out.ok:
+                raise ActionError(out.detail)
+            return {"ok": True, "detail": out.detail, "model_path": out.served, "signal_bridge": out.bridge}
+
+        return self._audited(caller, "model.deploy", reason, self._served_model(), run, self._served_model)
+
+    def rollback_model(self, caller: Caller, reason: str) -> dict[str, Any]:
+        """Serve the previously deployed model again (no restart)."""
+        from pyrt.ops.model_registry import rollback
+
+        def run() -> dict[str, Any]:
+            out = rollback(self.cfg, actor=caller.name, reason=reason)
+            if not out.ok:
+                raise ActionError(out.detail)
+            return {"ok": True, "detail": out.detail, "model_path": out.served, "signal_bridge": out.bridge}
+
+        return self._audited(caller, "model.rollback", reason, self._served_model(), run, self._served_model)
 
     # ------------------------------------------------------------------ reads
     def status(self) -> dict[str, Any]:

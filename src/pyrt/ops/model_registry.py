@@ -63,12 +63,25 @@ def _write_registry(cfg: Any, data: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+def served_path(cfg: Any) -> Path | None:
+    """signals.model_path as config/system.json says now (a long-running process's loaded
+    config may predate a deploy), resolved against the deployment root."""
+    try:
+        value = json.loads((Path(cfg.config_dir) / "system.json").read_text()).get("signals", {}).get("model_path")
+    except (OSError, ValueError):
+        value = cfg.system.signals.model_path
+    if not value:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else Path(cfg.root) / path
+
+
 def list_models(cfg: Any) -> list[dict[str, Any]]:
     """Every artefact in models/ with its manifest summary and whether it is served."""
-    served = cfg.system.signals.model_path
+    served = served_path(cfg)
     out = []
     for path in sorted(models_dir(cfg).glob("*.onnx")):
-        row: dict[str, Any] = {"file": path.name, "served": served is not None and Path(served) == path}
+        row: dict[str, Any] = {"file": path.name, "served": served is not None and served.resolve() == path.resolve()}
         try:
             m = read_sidecar(path)
         except ValueError as exc:
@@ -148,13 +161,13 @@ def deploy(cfg: Any, file: Path, actor: str = "cli", reason: str = "") -> Outcom
     try:
         model = gate_model(file)
     except ModelRefused as exc:
-        return Outcome(False, f"refused: {exc}")
+        return Outcome(False, str(exc))
     dest_dir = models_dir(cfg)
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / file.name
     if file.resolve() != dest.resolve():
         if dest.exists():
-            return Outcome(False, f"refused: {dest} exists (a different file of the same name is never overwritten)")
+            return Outcome(False, f"{dest} exists (a different file of the same name is never overwritten)")
         shutil.copyfile(file, dest)
     side = read_sidecar(dest) if sidecar_path(dest).is_file() else None
     if side is None:
@@ -170,8 +183,8 @@ def deploy(cfg: Any, file: Path, actor: str = "cli", reason: str = "") -> Outcom
         if bridge_ok is False:
             return Outcome(False, f"the signal bridge refused it: {bridge_detail}", bridge=bridge_detail)
     data = read_registry(cfg)
-    current = cfg.system.signals.model_path
-    if not data["history"] and current is not None and Path(current).is_file():
+    current = served_path(cfg)
+    if not data["history"] and current is not None and current.is_file():
         data["history"].append(
             {
                 "path": str(current),

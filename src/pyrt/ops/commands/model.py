@@ -87,16 +87,17 @@ def register(app: typer.Typer) -> None:
         config_dir: Path = CONFIG_DIR_OPTION,
     ) -> None:
         """Gate a model (ONNX, schema, parity, finite), copy it into models/ and serve it."""
-        from pyrt.ops.commands.common import cli_caller
-        from pyrt.ops.model_registry import deploy
+        from pyrt.ops.commands.common import cli_caller, guarded, open_facade
 
-        cfg = load_or_exit(config_dir)
-        out = deploy(cfg, file, actor=cli_caller().name, reason=reason)
-        typer.echo(out.detail if out.ok else f"model refused, the served model is unchanged: {out.detail}")
-        if out.ok:
-            typer.echo(f"signals.model_path = {out.served}")
-            typer.echo(f"signal bridge: {out.bridge or 'not running (it loads the model when it starts)'}")
-        raise typer.Exit(0 if out.ok else EXIT_REFUSED)
+        facade = open_facade(config_dir)
+        try:
+            out = guarded(lambda: facade.deploy_model(cli_caller(), str(file), reason))
+        except typer.Exit:
+            typer.echo("model refused, the served model is unchanged", err=True)
+            raise
+        typer.echo(out["detail"])
+        typer.echo(f"signals.model_path = {out['model_path']}")
+        typer.echo(f"signal bridge: {out['signal_bridge'] or 'not running (it loads the model when it starts)'}")
 
     @model.command("rollback")
     def rollback_cmd(
@@ -104,14 +105,12 @@ def register(app: typer.Typer) -> None:
         config_dir: Path = CONFIG_DIR_OPTION,
     ) -> None:
         """Serve the previously deployed model again (no restart)."""
-        from pyrt.ops.commands.common import cli_caller
-        from pyrt.ops.model_registry import rollback
+        from pyrt.ops.commands.common import cli_caller, guarded, open_facade
 
-        out = rollback(load_or_exit(config_dir), actor=cli_caller().name, reason=reason)
-        typer.echo(out.detail if out.ok else f"rollback refused: {out.detail}")
-        if out.ok:
-            typer.echo(f"signal bridge: {out.bridge or 'not running'}")
-        raise typer.Exit(0 if out.ok else EXIT_REFUSED)
+        facade = open_facade(config_dir)
+        out = guarded(lambda: facade.rollback_model(cli_caller(), reason))
+        typer.echo(out["detail"])
+        typer.echo(f"signal bridge: {out['signal_bridge'] or 'not running'}")
 
     @model.command("list")
     def list_cmd(
