@@ -6,6 +6,7 @@
 - a manual trade's fill appears on the page: the delay from the broker's fill (its
   `filled_at`, the time of its trade update) to the row showing is printed, and only a
   clearly broken page (5 s) fails;
+- a resting order is cancelled from its row (through the engine; the broker says canceled);
 - an unconfirmed action does nothing; trading enabled, then disabled from the page, is seen
   in /api/v1/status and in the audit log (who: admin), on the API and on the page;
 - a viewer (data/api_read_token) sees no action button and gets 403 from every action
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -114,11 +116,37 @@ def test_operator_console(deployment: System, tmp_path: Path) -> None:
         # ---- positions equal the broker's
         wait_for(lambda: page_positions(page) == broker.positions() != {}, 15, "the page's positions = the broker's")
 
+        # ---- one resting order cancelled from its row
+        last = Decimal(broker.get("/v2/positions/AAPL")["current_price"])
+        resting = requests.post(
+            api + "/api/v1/orders",
+            json={
+                "symbol": "AAPL",
+                "side": "buy",
+                "qty": "1",
+                "order_type": "limit",
+                "limit_price": str((last * Decimal("0.97")).quantize(Decimal("0.01"))),
+                "time_in_force": "day",
+                "reason": "console e2e: resting",
+            },
+            headers=auth(admin),
+            timeout=15,
+        )
+        assert resting.status_code == 201, resting.text
+        rcoid = resting.json()["client_order_id"]
+        page.wait_for_selector(f'#orders tr[data-coid="{rcoid}"] button[data-action="cancel-order"]', timeout=15_000)
+        page.click(f'#orders tr[data-coid="{rcoid}"] button[data-action="cancel-order"]')
+        page.fill("#confirm-reason", "console e2e: cancel one")
+        page.click("#confirm-yes")
+        page.wait_for_selector(f'#orders tr[data-coid="{rcoid}"]', state="detached", timeout=15_000)
+        wait_for(lambda: broker.order(rcoid)["status"] == "canceled", 10, "the broker's cancel")
+        page.wait_for_selector('#audit tr[data-audit-action="orders.cancel"]', timeout=10_000)
+
         # ---- an action not confirmed does nothing
         audited = len(requests.get(api + "/api/v1/audit", headers=auth(admin), timeout=10).json())
         page.click('#actions button[data-action="emergency-stop"]')
         page.click("#confirm-no")
-        assert "not confirmed" in page.inner_text("#action-result")
+        page.wait_for_selector('#action-result:has-text("not confirmed")', timeout=5_000)
         assert len(requests.get(api + "/api/v1/audit", headers=auth(admin), timeout=10).json()) == audited
 
         # ---- trading enabled, then disabled, from the page
