@@ -1,4 +1,4 @@
-"""Operator commands on the execution engine (cancel all, liquidate, halt/resume) and the
+"""Operator commands on the execution engine (cancel one, cancel all, liquidate, halt/resume) and the
 dead-man watchdog."""
 
 from __future__ import annotations
@@ -34,6 +34,24 @@ def test_cancel_all_waits_for_the_broker_to_confirm_zero_open_orders(sim: Sim, d
         result = command(client, "cancel_all")
         assert result.ok and result.data["open_orders_after"] == 0
         assert not [o for o in sim.orders() if o["status"] in ("new", "accepted", "partially_filled")]
+
+
+def test_cancel_one_order_by_either_id(sim: Sim, deployment: Path):
+    with running_engine(deployment) as (engine, client):
+        first, second = send(client, resting(40)), send(client, resting(41))
+        wait_for(lambda: sum(o["status"] == "new" for o in sim.orders()) == 2, 10, "orders resting")
+        result = command(client, "cancel", order_id=first.client_order_id)
+        assert result.ok, result.detail
+        assert result.data["client_order_id"] == first.client_order_id
+        status = lambda: {o["client_order_id"]: o["status"] for o in sim.orders()}  # noqa: E731
+        wait_for(lambda: status()[first.client_order_id] == "canceled", 10, "the first order canceled")
+        assert status()[second.client_order_id] == "new"  # the other one untouched
+        wait_for(lambda: not command(client, "cancel", order_id=first.client_order_id).ok, 10, "the engine knows")
+        broker_id = next(o["id"] for o in sim.orders() if o["client_order_id"] == second.client_order_id)
+        assert command(client, "cancel", order_id=broker_id).ok  # by the broker's id too
+        wait_for(lambda: status()[second.client_order_id] == "canceled", 10, "the second order canceled")
+        unknown = command(client, "cancel", order_id="no-such-order")
+        assert not unknown.ok and "no open order" in unknown.detail
 
 
 def test_liquidate_closes_every_position(sim: Sim, deployment: Path):
