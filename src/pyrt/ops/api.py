@@ -83,6 +83,10 @@ class OrderBody(ReasonBody):
     time_in_force: Literal["day", "gtc", "ioc", "fok"] = "day"
 
 
+class ModelDeployBody(ReasonBody):
+    path: str = Field(description="The .onnx file on the control host (with its manifest).")
+
+
 class LiquidateBody(ReasonBody):
     confirm: bool = Field(False, description="Without it only the plan is shown (dry run).")
 
@@ -291,7 +295,23 @@ def _routes(facade: ControlFacade, act: Callable[[Callable[[], Any]], Any]) -> A
         """The newest audit entries, oldest first."""
         return facade.audit.entries(limit)
 
+    @r.get("/models", tags=["read"])
+    def models() -> dict[str, Any]:
+        """The model registry (models/, deploy history) and what the signal bridge serves."""
+        return facade.models()
+
     # ------------------------------------------------------------------ actions
+    @r.post("/models/deploy", tags=["models"], responses={409: {"description": "The model failed a gate (reason)."}})
+    def model_deploy(b: ModelDeployBody, caller: Caller = Depends(caller_of)) -> dict[str, Any]:
+        """`pyrt model deploy`: gate the file (ONNX, schema, parity fixture, finite output), copy
+        it into models/, set signals.model_path and have the running signal bridge serve it."""
+        return act(lambda: facade.deploy_model(caller, b.path, b.reason))
+
+    @r.post("/models/rollback", tags=["models"], responses={409: {"description": "No previous model."}})
+    def model_rollback(caller: Caller = Depends(caller_of), b: ReasonBody | None = Body(None)) -> dict[str, Any]:
+        """`pyrt model rollback`: serve the previously deployed model again, without a restart."""
+        return act(lambda: facade.rollback_model(caller, (b or ReasonBody()).reason))
+
     @r.post("/circuit-breaker/activate", tags=["trading controls"])
     def breaker_activate(caller: Caller = Depends(caller_of), b: ActivateBody | None = Body(None)) -> dict[str, Any]:
         """Activate the circuit breaker (HALTED by default): new orders are refused."""

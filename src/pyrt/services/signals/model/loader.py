@@ -86,8 +86,8 @@ def load_model(path: Path | str) -> LoadedModel:
     t0 = time.perf_counter()
     try:
         data = path.read_bytes()
-    except OSError as exc:
-        raise ModelRefused(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL byte
+        raise ModelRefused(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
     _sniff(path, data)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
