@@ -266,9 +266,9 @@ def risk() -> Dashboard:
               "(sum(trading_realized_pnl_total) + sum(trading_unrealized_pnl))[1d:1m])", "drawdown")],
             w=12, unit="currencyUSD", description="0 at a new high; negative below the best total P&L of the last day.")
     d.panel("timeseries", "Positions (shares, negative = short)",
-            [("sum by (symbol) (trading_position_size)", "{{symbol}}")], w=12)
+            [('sum by (symbol) (trading_position_size{job="execution_engine"})', "{{symbol}}")], w=12)
     d.panel("bargauge", "Position limit utilisation (of max_shares)",
-            [("abs(trading_position_size) / on () group_left () max(risk_max_position_size)", "{{symbol}}")], w=12,
+            [("abs(trading_position_size / risk_max_position_size)", "{{symbol}}")], w=12,
             unit="percentunit", minimum=0, maximum=1, thresholds=[(None, "green"), (0.75, "orange"), (0.9, "red")],
             options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
                      "orientation": "horizontal", "displayMode": "gradient"})

@@ -159,7 +159,8 @@ class RiskMetrics:
 
     checks_performed: Counter  # risk_checks_performed_total
     checks_failed: Counter  # risk_checks_failed_total{reason}
-    max_position_size: Gauge  # risk_max_position_size (shares, position_limits.max_shares)
+    max_position_size: Gauge  # risk_max_position_size{symbol} (shares, position_limits.max_shares)
+    position_size: Gauge  # trading_position_size{symbol}: the risk book's position, beside its limit
     circuit_breaker_active: Gauge  # risk_circuit_breaker_active (0/1)
     circuit_breaker_activations: Counter  # risk_circuit_breaker_activations_total{trigger}
 
@@ -174,7 +175,12 @@ def risk_metrics(registry: CollectorRegistry) -> RiskMetrics:
     return RiskMetrics(
         checks_performed=Counter("risk_checks_performed", "Order intents checked", registry=registry),
         checks_failed=Counter("risk_checks_failed", "Order intents denied by reason", ["reason"], registry=registry),
-        max_position_size=Gauge("risk_max_position_size", "Position limit in shares", registry=registry),
+        # per symbol, beside the risk book's trading_position_size{symbol} with the same labels, so the
+        # guide's `trading_position_size / risk_max_position_size` matches within the risk manager's job
+        max_position_size=Gauge("risk_max_position_size", "Position limit in shares", ["symbol"], registry=registry),
+        position_size=Gauge(
+            "trading_position_size", "Position in shares (negative: short)", ["symbol"], registry=registry
+        ),
         circuit_breaker_active=Gauge(
             "risk_circuit_breaker_active", "1 while the breaker is tripped", registry=registry
         ),

@@ -46,12 +46,21 @@ class RiskProcess:
         return self.proc.wait(15)
 
 
+def limits(shares: int) -> str:
+    """risk_max_position_size of each configured symbol, as exposed."""
+    return "\n".join(f'risk_max_position_size{{symbol="{s}"}} {shares}.0' for s in ("AAPL", "GOOGL", "MSFT"))
+
+
 def test_sighup_reload_and_breaker_persistence(tmp_path: Path):
     config_dir = make_deployment(tmp_path / "root")
     risk_file = config_dir / "risk_limits.toml"
     risk = RiskProcess(config_dir)
     try:
-        assert risk.metric("risk_max_position_size") == "risk_max_position_size 1000.0"
+        assert risk.metric("risk_max_position_size") == limits(1000)
+        # the guide's position utilisation: the same labels on both sides, one series per symbol
+        assert risk.metric("trading_position_size") == "\n".join(
+            f'trading_position_size{{symbol="{s}"}} 0.0' for s in ("AAPL", "GOOGL", "MSFT")
+        )
         assert risk.command("breaker_activate", mode="HALTED").ok
         wait_for(lambda: risk.metric("risk_circuit_breaker_active ") == "risk_circuit_breaker_active 1.0", 5, "breaker")
         # the shell reads the typed event: the activation is counted under its trigger
@@ -61,7 +70,7 @@ def test_sighup_reload_and_breaker_persistence(tmp_path: Path):
         # a valid reload takes effect and leaves the breaker active
         risk_file.write_text(risk_file.read_text().replace("max_shares = 1000", "max_shares = 500"))
         os.kill(risk.proc.pid, signal.SIGHUP)
-        wait_for(lambda: risk.metric("risk_max_position_size") == "risk_max_position_size 500.0", 10, "reloaded limit")
+        wait_for(lambda: risk.metric("risk_max_position_size") == limits(500), 10, "reloaded limit")
         assert 'config_reload_total{status="success"} 1.0' in risk.metric("config_reload_total")
         assert risk.metric("risk_circuit_breaker_active ") == "risk_circuit_breaker_active 1.0"
         # an invalid file is rejected: the old limits stay
@@ -70,7 +79,7 @@ def test_sighup_reload_and_breaker_persistence(tmp_path: Path):
         wait_for(
             lambda: 'config_reload_total{status="failed"} 1.0' in risk.metric("config_reload_total"), 10, "rejected"
         )
-        assert risk.metric("risk_max_position_size") == "risk_max_position_size 500.0"
+        assert risk.metric("risk_max_position_size") == limits(500)
         assert risk.stop() == 0
         log = (tmp_path / "root" / "logs" / "risk_manager.log").read_text()
         assert "config reload rejected" in log and "max_shares" in log

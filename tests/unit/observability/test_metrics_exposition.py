@@ -26,7 +26,7 @@ GUIDE_NAMES = {
     "risk_manager": [
         "risk_checks_performed_total 0.0",
         "# TYPE risk_checks_failed_total counter",
-        "risk_max_position_size 0.0",
+        "# TYPE risk_max_position_size gauge",  # per symbol, beside the risk book's trading_position_size
         "risk_circuit_breaker_active 0.0",
         'risk_circuit_breaker_activations_total{trigger="daily_loss"} 0.0',
     ],

@@ -159,6 +159,26 @@ class RequestBudget:
             self._broker_left = max(0, remaining)
             self._broker_reset_ns = now_ns + int(_clamp_pause(reset_epoch_s, now_ns, now) * 1e9)
 
+    def remaining(self, kind: RequestKind | str = RequestKind.SUBMIT) -> int:
+        """Requests of `kind` that could go now in this minute: the room left in our own
+        windows (the kind's, the shared one, the whole minute) and, while the broker's last
+        X-RateLimit-Remaining holds (until its reset), what the broker has left above the
+        kind's floor; 0 while paused after a 429. `execution_rate_limit_remaining`."""
+        kind = RequestKind(kind)
+        with self._lock:
+            now = self._clock.now_ns()
+            self._prune(now)
+            room = self.per_minute - len(self._all)
+            if kind != RequestKind.CANCEL:
+                if self._paused_until_ns > now:
+                    return 0
+                own = self._reads if kind == RequestKind.READ else self._submits
+                room = min(room, self.per_minute - self.cancel_reserve - len(self._non_cancel))
+                room = min(room, self.limit(kind) - len(own))
+            if self._broker_left is not None:
+                room = min(room, self._broker_left - self.floor(kind))
+            return max(0, room)
+
     def used(self) -> tuple[int, int]:
         """(all requests, reads + submits) in the current window."""
         with self._lock:

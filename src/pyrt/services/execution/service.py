@@ -354,7 +354,7 @@ class ExecutionEngine:
         m = self.exec_metrics
         m.submit_queue_depth.set(core.queued())
         m.submit_queue_oldest_seconds.set(core.oldest_queued_s())
-        m.rate_limit_remaining.set(core.budget.limit("submit") - core.budget.used()[1])
+        m.rate_limit_remaining.set(core.budget.remaining("submit"))  # our windows and the broker's headers
         tm = self.trading_metrics
         proj = core.proj
         pnl = core.pnl()

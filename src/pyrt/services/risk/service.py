@@ -288,8 +288,19 @@ class RiskManager:
         )
 
     def _publish_limits(self) -> None:
-        self.risk_metrics.max_position_size.set(float(self.core.limits.position_limits.max_shares))
         self.risk_metrics.circuit_breaker_active.set(int(self.core.breaker.active))
+        self._publish_positions()
+
+    def _symbols(self) -> list[str]:
+        return sorted(set(self.rt.cfg.system.market_data.symbols) | self.core.book.symbols())
+
+    def _publish_positions(self) -> None:
+        """trading_position_size{symbol} as the risk book has it, for every symbol that has a
+        limit (risk_max_position_size{symbol}): the same labels, so their ratio is a series."""
+        limit = float(self.core.limits.position_limits.max_shares)
+        for symbol in self._symbols():
+            self.risk_metrics.position_size.labels(symbol=symbol).set(float(self.core.book.position_qty(symbol)))
+            self.risk_metrics.max_position_size.labels(symbol=symbol).set(limit)
 
     # ------------------------------------------------------------------ loop
     def resync_positions(self) -> None:
@@ -317,6 +328,7 @@ class RiskManager:
             self.core.on_tick(session_open=self.session.is_open(self.clock.now_ns()))
             self._drain_events()
             self._publish_state()
+            self._publish_positions()
             self.pub.publish(wire.heartbeat("risk_manager"), wire.Heartbeat("risk_manager", "ok", self.clock.now_ns()))
         if self._dirty and now - self._last_save >= 1.0:
             self.save()

@@ -237,3 +237,22 @@ def test_waiting_wait_time_is_enough(script: list[tuple[int, RequestKind]], kind
         assert not b.try_acquire(kind)
     clock.advance(wait + 1e-6)
     assert b.try_acquire(kind)
+
+
+def test_remaining_is_our_room_and_the_brokers_word() -> None:
+    b, clock = budget(per_minute=150, cancel_reserve=30, read_reserve=10)
+    assert b.remaining("submit") == b.limit("submit") == 110  # idle: far above the alert's 10
+    take(b, "submit", 20)
+    assert b.remaining("submit") == 90
+    now = clock.now_ns() / 1e9
+    b.on_headers(200, 45, now + 20, now)  # the key's other users took most of the broker's minute
+    assert b.remaining("submit") == 45 - 30  # above the submit floor (the cancel reserve)
+    assert b.remaining("cancel") == 45
+    take(b, "cancel", 5)
+    assert b.remaining("submit") == 10
+    clock.advance(21)  # the broker's window reset: its count no longer applies
+    assert b.remaining("submit") == 90 - 0 and b.remaining("cancel") == 150 - 25
+    b.on_rate_limited(clock.now_ns() / 1e9 + 5)
+    assert b.remaining("submit") == 0 and b.remaining("cancel") == 125  # paused after a 429; cancels go
+    clock.advance(60)
+    assert b.remaining("submit") == 110
