@@ -1,5 +1,5 @@
-"""Manual trading and positions: `pyrt trade`, `pyrt order`, `pyrt liquidate` and
-`pyrt reconcile` (the implementations behind scripts/manual_trade.py, check_order.py,
+"""Manual trading and positions: `pyrt trade`, `pyrt order`, `pyrt cancel`, `pyrt liquidate`
+and `pyrt reconcile` (the implementations behind scripts/manual_trade.py, check_order.py,
 liquidate_positions.py and reconcile_positions.py). Thin over the control facade, in
 process; every action is audited as cli:<user> from cli@<host>."""
 
@@ -96,6 +96,19 @@ def order(
     typer.echo(f"  filled: {o['filled_qty']} of {o['qty']}, average price: {o['filled_avg_price'] or '-'}")
     for f in o["fills"]:
         typer.echo(f"    fill {f['qty']} @ {f['price']} (execution {f['execution_id']})")
+
+
+def cancel(
+    order_id: str = typer.Option(..., "--order-id", help="Our client_order_id or the broker's order id."),
+    reason: str = typer.Option("", "--reason", help="Why (audited)."),
+    config_dir: Path = CONFIG_DIR_OPTION,
+) -> None:
+    """Cancel one open order (through the execution engine; at the broker when it is down)."""
+    from pyrt.ops.commands.common import cli_caller, guarded, open_facade
+
+    facade = open_facade(config_dir)
+    res = guarded(lambda: facade.cancel_order(cli_caller(), order_id, reason))
+    typer.echo(f"{res['detail']} (via {res['via']})")
 
 
 def liquidate(
@@ -220,5 +233,6 @@ def register(app: typer.Typer) -> None:
     """Add the manual-trading and positions commands to `app`."""
     app.command("trade")(trade)
     app.command("order")(order)
+    app.command("cancel")(cancel)
     app.command("liquidate")(liquidate)
     app.command("reconcile")(reconcile)
