@@ -1,0 +1,1 @@
+"""Research on top of the backtester: sweeps, walk-forward, diagnostics, look-ahead and warm-up checks, replay."""
