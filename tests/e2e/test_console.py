@@ -6,6 +6,8 @@
 - a manual trade's fill appears on the page: the delay from the broker's fill (its
   `filled_at`, the time of its trade update) to the row showing is printed, and only a
   clearly broken page (5 s) fails;
+- `pyrt positions|fills|orders|pnl --json` read the same;
+- a backtest report under results/ is listed and opens through its signed, sandboxed link;
 - a resting order is cancelled from its row (through the engine; the broker says canceled);
 - an unconfirmed action does nothing; trading enabled, then disabled from the page, is seen
   in /api/v1/status and in the audit log (who: admin), on the API and on the page;
@@ -16,6 +18,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -63,6 +66,9 @@ def action_routes(api: str, token: str) -> list[tuple[str, str]]:
 
 def test_operator_console(deployment: System, tmp_path: Path) -> None:
     system = deployment
+    report = system.root / "results" / "ema-2026" / "report.html"
+    report.parent.mkdir(parents=True)
+    report.write_text('<html><body><h1 style="color:teal">Backtest ema-2026</h1></body></html>')
     system.pyrt("up", "--detach", "--safe-mode", timeout=120)
     run_dir = system.root / "run"
     api = api_url(run_dir)
@@ -115,6 +121,22 @@ def test_operator_console(deployment: System, tmp_path: Path) -> None:
 
         # ---- positions equal the broker's
         wait_for(lambda: page_positions(page) == broker.positions() != {}, 15, "the page's positions = the broker's")
+
+        # ---- the CLI views read the same
+        cli_positions = json.loads(system.pyrt("positions", "--json").stdout)
+        assert {r["symbol"]: r["qty"] for r in cli_positions["rows"]} == broker.positions()
+        assert coid in [f["client_order_id"] for f in json.loads(system.pyrt("fills", "--json").stdout)]
+        assert coid in [o["client_order_id"] for o in json.loads(system.pyrt("orders", "--json").stdout)]
+        (today,) = json.loads(system.pyrt("pnl", "--json").stdout)
+        assert today["fills"] != "0"
+
+        # ---- the backtest report: listed, opened through its signed link, sandboxed
+        link = page.wait_for_selector('#reports a:has-text("ema-2026/report.html")', timeout=10_000)
+        href = link.get_attribute("href")
+        opened = requests.get(api + href, timeout=10)
+        assert opened.status_code == 200 and "Backtest ema-2026" in opened.text
+        assert opened.headers["Content-Security-Policy"].startswith("sandbox")
+        assert requests.get(api + href.replace("sig=", "sig=0"), timeout=10).status_code == 403
 
         # ---- one resting order cancelled from its row
         last = Decimal(broker.get("/v2/positions/AAPL")["current_price"])
