@@ -130,3 +130,9 @@ def test_deploy_new_ml_model_as_the_guide_says(ml_system: System, tmp_path: Path
     os.kill(pid, signal.SIGHUP)
     wait_for(lambda: len(_loads(system)) == 4, timeout=30, what="the model swapped after SIGHUP")
     assert _loads(system)[-1][0].endswith("new_model-v2.onnx")
+
+    # a shadow period: the candidate predicts beside the served model, then is promoted
+    shadowed = system.pyrt("model", "deploy", str(home / "new_model-v1.onnx"), "--shadow-bars", "10",
+                           "--min-agreement", "0.9", timeout=120)  # fmt: skip
+    assert re.search(r"after a shadow period: \d+/\d+ bars agreed", shadowed.stdout), shadowed.stdout
+    assert _loads(system)[-1][0].endswith("new_model-v1.onnx")

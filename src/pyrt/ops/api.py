@@ -85,6 +85,8 @@ class OrderBody(ReasonBody):
 
 class ModelDeployBody(ReasonBody):
     path: str = Field(description="The .onnx file on the control host (with its manifest).")
+    shadow_bars: int = Field(0, ge=0, le=100_000, description="Bars it predicts beside the served model first.")
+    min_agreement: float = Field(0.0, ge=0.0, le=1.0, description="Shadow agreement needed for promotion.")
 
 
 class LiquidateBody(ReasonBody):
@@ -305,7 +307,7 @@ def _routes(facade: ControlFacade, act: Callable[[Callable[[], Any]], Any]) -> A
     def model_deploy(b: ModelDeployBody, caller: Caller = Depends(caller_of)) -> dict[str, Any]:
         """`pyrt model deploy`: gate the file (ONNX, schema, parity fixture, finite output), copy
         it into models/, set signals.model_path and have the running signal bridge serve it."""
-        return act(lambda: facade.deploy_model(caller, b.path, b.reason))
+        return act(lambda: facade.deploy_model(caller, b.path, b.reason, b.shadow_bars, b.min_agreement))
 
     @r.post("/models/rollback", tags=["models"], responses={409: {"description": "No previous model."}})
     def model_rollback(caller: Caller = Depends(caller_of), b: ReasonBody | None = Body(None)) -> dict[str, Any]:

@@ -235,13 +235,16 @@ class ControlFacade:
         path = served_path(self.cfg)
         return {"model_path": str(path) if path else None}
 
-    def deploy_model(self, caller: Caller, path: str, reason: str) -> dict[str, Any]:
-        """Gate a model file, copy it into models/ and serve it (config and a running bridge);
-        a refused model (ActionError 409 with the reason) changes nothing."""
+    def deploy_model(
+        self, caller: Caller, path: str, reason: str, shadow_bars: int = 0, min_agreement: float = 0.0
+    ) -> dict[str, Any]:
+        """Gate a model file, copy it into models/ and serve it (config and a running bridge),
+        after `shadow_bars` bars in shadow with at least `min_agreement` when asked; a refused
+        model (ActionError 409 with the reason) changes nothing."""
         from pyrt.ops.model_registry import deploy
 
         def run() -> dict[str, Any]:
-            out = deploy(self.cfg, Path(path), actor=caller.name, reason=reason)
+            out = deploy(self.cfg, Path(path), caller.name, reason, shadow_bars, min_agreement)
             if not out.ok:
                 raise ActionError(out.detail)
             return {"ok": True, "detail": out.detail, "model_path": out.served, "signal_bridge": out.bridge}

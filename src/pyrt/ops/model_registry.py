@@ -20,7 +20,7 @@ from typing import Any
 
 from pyrt.services.signals.model.gates import gate_model
 from pyrt.services.signals.model.loader import ModelRefused
-from pyrt.services.signals.model.manifest import read_sidecar, sidecar_path, write_sidecar
+from pyrt.services.signals.model.manifest import read_sidecar, sha256_file, sidecar_path, write_sidecar
 
 REGISTRY_FILE = "registry.json"
 MODEL_KIND = "onnx_model"
@@ -139,25 +139,61 @@ def set_model_path(cfg: Any, path: Path | None) -> None:
     tmp.replace(system_json)
 
 
-def _bridge(cfg: Any, strategy: str, path: Path, reason: str) -> tuple[bool | None, str]:
-    """Have a running signal bridge gate and serve `path` in `strategy` (control command
-    model_load); (None, "") when it does not run."""
+def _bridge(
+    cfg: Any, strategy: str, path: Path | None, reason: str, action: str = "model_load"
+) -> tuple[bool | None, str, dict[str, Any]]:
+    """Send a model control command (model_load: gate and serve `path`; model_shadow,
+    model_promote, model_status) to a running signal bridge; (None, "", {}) when it does not
+    run."""
     from pyrt.ops.facade import ControlFacade
     from pyrt.ops.status import live_pid
 
     if live_pid(cfg, "signal_bridge") is None:
-        return None, ""
+        return None, "", {}
     facade = ControlFacade(cfg, timeout_ms=10_000)
-    res = facade.command("signal_bridge", "model_load", None, reason, None, strategy=strategy, path=str(path))
-    return res.ok, res.detail
+    res = facade.command("signal_bridge", action, None, reason, None, strategy=strategy, path=str(path) if path else "")
+    return res.ok, res.detail, res.data
+
+
+def _shadow(cfg: Any, strategy: str, path: Path, reason: str, bars: int, timeout_s: float) -> tuple[bool, str]:
+    """Run `path` in shadow in the running bridge until it has predicted `bars` bars; (ok,
+    agreement text or why not)."""
+    import time
+
+    ok, detail, _ = _bridge(cfg, strategy, path, reason, "model_shadow")
+    if ok is None:
+        return False, "a shadow period needs the running signal bridge"
+    if not ok:
+        return False, detail
+    deadline = time.monotonic() + timeout_s
+    while True:
+        _, _, data = _bridge(cfg, strategy, None, reason, "model_status")
+        shadow = (data.get("models") or {}).get(strategy, {}).get("shadow") or {}
+        if shadow.get("bars", 0) >= bars:
+            return True, f"{shadow['agree']}/{shadow['bars']} bars agreed"
+        if time.monotonic() > deadline:
+            _bridge(cfg, strategy, None, reason, "model_shadow")  # stop the shadow
+            return False, f"shadow saw only {shadow.get('bars', 0)} of {bars} bars in {timeout_s:.0f} s"
+        time.sleep(0.2)
 
 
 def _strategy_names(cfg: Any) -> list[str]:
     return [s.name for s in cfg.system.signals.strategies if s.kind == MODEL_KIND and s.enabled]
 
 
-def deploy(cfg: Any, file: Path, actor: str = "cli", reason: str = "") -> Outcome:
-    """Gate `file`, copy it into models/, serve it (config, registry, running bridge)."""
+def deploy(
+    cfg: Any,
+    file: Path,
+    actor: str = "cli",
+    reason: str = "",
+    shadow_bars: int = 0,
+    min_agreement: float = 0.0,
+    shadow_timeout_s: float = 600.0,
+) -> Outcome:
+    """Gate `file`, copy it into models/, serve it (config, registry, running bridge). With
+    `shadow_bars`, the running bridge first runs it beside the served model for that many
+    bars without trading; it is promoted only if the share of bars where both models took the
+    same view is at least `min_agreement`."""
     try:
         model = gate_model(file)
     except ModelRefused as exc:
@@ -166,9 +202,10 @@ def deploy(cfg: Any, file: Path, actor: str = "cli", reason: str = "") -> Outcom
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / file.name
     if file.resolve() != dest.resolve():
-        if dest.exists():
+        if dest.exists() and sha256_file(dest) != model.sha256:
             return Outcome(False, f"{dest} exists (a different file of the same name is never overwritten)")
-        shutil.copyfile(file, dest)
+        if not dest.exists():
+            shutil.copyfile(file, dest)
     side = read_sidecar(dest) if sidecar_path(dest).is_file() else None
     if side is None:
         if sidecar_path(file).is_file() and file.resolve() != dest.resolve():
@@ -177,9 +214,19 @@ def deploy(cfg: Any, file: Path, actor: str = "cli", reason: str = "") -> Outcom
             manifest = model.manifest
             manifest.sha256 = model.sha256
             write_sidecar(dest, manifest)
-    bridge_ok, bridge_detail = None, ""
+    bridge_ok, bridge_detail, agreement = None, "", ""
     for name in _strategy_names(cfg):
-        bridge_ok, bridge_detail = _bridge(cfg, name, dest, reason)
+        action = "model_load"
+        if shadow_bars:
+            ok, agreement = _shadow(cfg, name, dest, reason, shadow_bars, shadow_timeout_s)
+            if not ok:
+                return Outcome(False, f"shadow period failed: {agreement}")
+            agreed, seen = (int(x) for x in agreement.split()[0].split("/"))
+            if agreed < min_agreement * seen:
+                _bridge(cfg, name, None, reason, "model_shadow")  # stop the shadow
+                return Outcome(False, f"shadow agreement {agreement} is below {min_agreement:.0%}: not promoted")
+            action = "model_promote"
+        bridge_ok, bridge_detail, _ = _bridge(cfg, name, dest, reason, action)
         if bridge_ok is False:
             return Outcome(False, f"the signal bridge refused it: {bridge_detail}", bridge=bridge_detail)
     data = read_registry(cfg)
@@ -206,10 +253,12 @@ def deploy(cfg: Any, file: Path, actor: str = "cli", reason: str = "") -> Outcom
             "deployed_at": datetime.now(UTC).isoformat(),
             "actor": actor,
             "reason": reason,
+            **({"shadow": agreement} if agreement else {}),
         }
     )
     _write_registry(cfg, data)
-    return Outcome(True, model.describe().replace("Model loaded", "deployed", 1), str(dest), bridge_detail)
+    shadowed = f" after a shadow period: {agreement}" if agreement else ""
+    return Outcome(True, model.describe().replace("Model loaded", "deployed", 1) + shadowed, str(dest), bridge_detail)
 
 
 def rollback(cfg: Any, actor: str = "cli", reason: str = "") -> Outcome:
@@ -222,7 +271,7 @@ def rollback(cfg: Any, actor: str = "cli", reason: str = "") -> Outcome:
     path = Path(previous["path"])
     bridge_ok, bridge_detail = None, ""
     for name in _strategy_names(cfg):
-        bridge_ok, bridge_detail = _bridge(cfg, name, path, reason or "rollback")
+        bridge_ok, bridge_detail, _ = _bridge(cfg, name, path, reason or "rollback")
         if bridge_ok is False:
             return Outcome(
                 False, f"the signal bridge refused the previous model: {bridge_detail}", bridge=bridge_detail

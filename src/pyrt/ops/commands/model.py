@@ -84,14 +84,18 @@ def register(app: typer.Typer) -> None:
     def deploy_cmd(
         file: Path = typer.Argument(..., help="The .onnx file (with its manifest)."),
         reason: str = typer.Option("", "--reason", help="Why (audited)."),
+        shadow_bars: int = typer.Option(0, "--shadow-bars", min=0, help="Bars in shadow before promotion."),
+        min_agreement: float = typer.Option(0.0, "--min-agreement", min=0.0, max=1.0, help="Shadow agreement needed."),
         config_dir: Path = CONFIG_DIR_OPTION,
     ) -> None:
-        """Gate a model (ONNX, schema, parity, finite), copy it into models/ and serve it."""
+        """Gate a model (ONNX, schema, parity, finite), copy it into models/ and serve it;
+        with --shadow-bars N it first predicts beside the served model for N bars, without
+        trading, and the agreement is reported before promotion."""
         from pyrt.ops.commands.common import cli_caller, guarded, open_facade
 
         facade = open_facade(config_dir)
         try:
-            out = guarded(lambda: facade.deploy_model(cli_caller(), str(file), reason))
+            out = guarded(lambda: facade.deploy_model(cli_caller(), str(file), reason, shadow_bars, min_agreement))
         except typer.Exit:
             typer.echo("model refused, the served model is unchanged", err=True)
             raise

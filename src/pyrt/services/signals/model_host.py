@@ -23,7 +23,7 @@ from pyrt.services.signals.strategy import Strategy
 
 log = logging.getLogger("pyrt.signal_bridge")
 
-MODEL_ACTIONS = frozenset({"model_load", "model_rollback", "model_status"})
+MODEL_ACTIONS = frozenset({"model_load", "model_rollback", "model_status", "model_shadow", "model_promote"})
 
 
 class ModelHost:
@@ -87,6 +87,36 @@ class ModelHost:
             self.metrics.model_info.labels(s.name, model.manifest.name, str(model.version), model.sha256[:12]).set(1)
             self.metrics.model_healthy.labels(s.name).set(1)
 
+    def shadow(self, strategy: str, path: str | Path) -> tuple[bool, str]:
+        """Gate `path` and run it in shadow: it predicts on every bar without trading and its
+        agreement with the served model is counted (model_status) until promoted."""
+        s = self.strategies.get(strategy)
+        if s is None:
+            return False, f"no onnx_model strategy {strategy!r} (have: {sorted(self.strategies)})"
+        if not path:
+            s.shadow = None
+            return True, "shadow stopped"
+        if s.model is None:
+            return False, "no model is served: nothing to compare a shadow with"
+        try:
+            model = gate_model(path, recent_rows=list(s.last_features.values()))
+        except ModelRefused as exc:
+            log.error("Shadow model refused for strategy %s: %s", strategy, exc)
+            return False, f"refused: {exc}"
+        s.start_shadow(model)
+        log.info("Shadow model started: %s strategy=%s (predicts, never trades)", model.path, strategy)
+        return True, f"shadow: {model.describe().removeprefix('Model loaded: ')}"
+
+    def promote(self, strategy: str) -> tuple[bool, str]:
+        """Serve the shadow model (the agreement so far is in the answer)."""
+        s = self.strategies.get(strategy)
+        if s is None or s.shadow is None:
+            return False, f"strategy {strategy!r} runs no shadow model"
+        agreement = f"{s.shadow_agree}/{s.shadow_bars} bars agreed"
+        model, s.shadow = s.shadow, None
+        self._serve(s, model, f"promoted from shadow ({agreement})")
+        return True, f"{model.describe()} ({agreement})"
+
     def rollback(self, strategy: str | None = None) -> tuple[bool, str]:
         """Serve the model each strategy served before its current one (kept in memory)."""
         names = [strategy] if strategy else list(self.strategies)
@@ -123,9 +153,13 @@ class ModelHost:
             return wire.ControlResult(True, data=self.status())
         if cmd.action == "model_rollback":
             ok, detail = self.rollback(strategy or None)
+        elif not strategy:
+            return wire.ControlResult(False, f"args.strategy: which one of {sorted(self.strategies)}?")
+        elif cmd.action == "model_shadow":
+            ok, detail = self.shadow(strategy, cmd.args.get("path", ""))
+        elif cmd.action == "model_promote":
+            ok, detail = self.promote(strategy)
         else:
-            if not strategy:
-                return wire.ControlResult(False, f"args.strategy: which one of {sorted(self.strategies)}?")
             ok, detail = self.load(strategy, cmd.args.get("path", ""), why=f"control by {cmd.actor or 'operator'}")
         return wire.ControlResult(ok, detail, self.status())
 
@@ -142,6 +176,9 @@ class ModelHost:
                 "unhealthy_reason": s.unhealthy_reason,
                 "psi": {k: round(v, 4) for k, v in s.last_psi.items()},
                 "previous": str(prev.path) if prev else None,
+                "shadow": None
+                if s.shadow is None
+                else {"path": str(s.shadow.path), "bars": s.shadow_bars, "agree": s.shadow_agree},
             }
         return {"models": out}
 

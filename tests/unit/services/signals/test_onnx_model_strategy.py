@@ -208,3 +208,20 @@ def test_a_refused_model_leaves_the_served_one_serving(models: dict[str, Path]) 
     assert any(a == "model.refused" for a, _ in h.audit)
     status = h.host.control(wire.ControlCommand("model_status")).data["models"]["ml"]
     assert status["sha256"] == served.sha256 and status["healthy"]
+
+
+def test_a_shadow_model_predicts_without_trading_and_reports_agreement(models: dict[str, Path]) -> None:
+    h = Harness(models["logreg"], buy_threshold=0.0, sell_threshold=0.0)
+    assert not h.host.shadow("ml", models["nan"])[0]  # the gates apply to a shadow too
+    ok, _ = h.host.shadow("ml", models["gbm"])
+    assert ok
+    for _ in range(WARMUP_BARS + 20):
+        h.bar()
+    assert len(h.intents) == 1  # only the served model trades
+    status = h.host.control(wire.ControlCommand("model_status")).data["models"]["ml"]["shadow"]
+    assert status["bars"] == 21 and status["agree"] == 21  # thresholds 0: every view is long
+    served = h.strategy.model.sha256
+    result = h.host.control(wire.ControlCommand("model_promote", {"strategy": "ml"}))
+    assert result.ok and "21/21 bars agreed" in result.detail
+    assert h.strategy.model.manifest.model_kind.startswith("gbm") and h.strategy.shadow is None
+    assert h.host.rollback("ml")[0] and h.strategy.model.sha256 == served

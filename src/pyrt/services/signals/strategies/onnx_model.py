@@ -145,6 +145,9 @@ class OnnxModelStrategy(Strategy):
         self.timer: Callable[[], float] = time.perf_counter
         self.observer: Callable[[float, float], None] | None = None  # (seconds, probability)
         self.last_features: dict[str, tuple[float, ...]] = {}
+        self.shadow: Any = None  # a candidate model: predicts on every bar, never trades
+        self.shadow_bars = 0
+        self.shadow_agree = 0
 
     # --- the model ------------------------------------------------------------------
 
@@ -162,6 +165,19 @@ class OnnxModelStrategy(Strategy):
         if p.max_model_age_days is not None:
             created = datetime.fromisoformat(model.manifest.created_at)
             self._expires_ns = int(created.timestamp() * 1e9) + int(p.max_model_age_days * NS_PER_DAY)
+
+    def start_shadow(self, model: Any) -> None:
+        """Run `model` beside the served one from the next bar on, counting agreement."""
+        self.shadow, self.shadow_bars, self.shadow_agree = model, 0, 0
+
+    def view(self, prob: float) -> SignalDirection | None:
+        """The view a probability gives under this strategy's thresholds (None: no view)."""
+        p: OnnxModelParams = self.params
+        if prob >= p.buy_threshold:
+            return SignalDirection.LONG
+        if prob <= p.sell_threshold:
+            return SignalDirection.SHORT if p.allow_short else SignalDirection.FLAT
+        return None
 
     def create_state(self, symbol: str) -> ModelState:
         p: OnnxModelParams = self.params
@@ -199,6 +215,10 @@ class OnnxModelStrategy(Strategy):
             self.observer(elapsed, prob)
         if not self._check_output(ctx, prob, elapsed, row):
             return NO_OUTPUT
+        if self.shadow is not None:
+            shadow_prob = self.shadow.predict_proba(row)
+            self.shadow_bars += 1
+            self.shadow_agree += self.view(shadow_prob) is self.view(prob)
         return self._decide(ctx, state, symbol, prob, close, ts_ns, row)
 
     # --- health -----------------------------------------------------------------------
@@ -276,14 +296,8 @@ class OnnxModelStrategy(Strategy):
         ts_ns: int,
         row: tuple[float, ...],
     ) -> Sequence[Output]:
-        p: OnnxModelParams = self.params
         out: list[Output] = []
-        if prob >= p.buy_threshold:
-            want = SignalDirection.LONG
-        elif prob <= p.sell_threshold:
-            want = SignalDirection.SHORT if p.allow_short else SignalDirection.FLAT
-        else:
-            want = None
+        want = self.view(prob)
         if want is not None and want is not state.direction:
             state.direction = state.target = want
             strength = abs(prob - 0.5) * 2.0
