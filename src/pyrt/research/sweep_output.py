@@ -99,9 +99,9 @@ def heatmap_html(rows: Sequence[Mapping[str, Any]], metric: str, title: str) -> 
     esc = html.escape
     out = [
         "<!doctype html><html><head><meta charset='utf-8'><title>" + esc(title) + "</title>",
-        "<style>body{font:13px system-ui,sans-serif;margin:20px}table{border-collapse:collapse}"
+        ("<style>body{font:13px system-ui,sans-serif;margin:20px}table{border-collapse:collapse}"
         "td,th{border:1px solid #fff;padding:4px 6px;text-align:right;min-width:44px}"
-        "th{background:#f4f4f4}caption{text-align:left;margin-bottom:8px}</style></head><body>",
+        "th{background:#f4f4f4}caption{text-align:left;margin-bottom:8px}</style></head><body>"),
         f"<h1>{esc(title)}</h1>",
         f"<p>{esc(metric)} by {esc(xs_name)} (columns)" + (f" and {esc(ys_name)} (rows)" if ys_name else "")
         + (f"; the best over {esc(', '.join(names[2:]))}" if len(names) > 2 else "")
