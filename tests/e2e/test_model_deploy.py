@@ -136,3 +136,42 @@ def test_deploy_new_ml_model_as_the_guide_says(ml_system: System, tmp_path: Path
                            "--min-agreement", "0.9", timeout=120)  # fmt: skip
     assert re.search(r"after a shadow period: \d+/\d+ bars agreed", shadowed.stdout), shadowed.stdout
     assert _loads(system)[-1][0].endswith("new_model-v1.onnx")
+
+
+def test_an_expired_model_stops_its_strategy_and_puts_risk_in_reduce_only(tmp_path: Path) -> None:
+    """A model fault in the real processes: the model expires (max_model_age_days far below
+    its age), so on its first ready bar the strategy stops, the bridge logs the alert, the
+    risk manager's breaker goes REDUCING, and both actions are in the audit log."""
+    from pyrt.config import load_config
+    from pyrt.ops.facade import ControlFacade
+
+    home = tmp_path / "home"
+    root = tmp_path / "root"
+    expiring = {**ML_FAST, "params": {**ML_FAST["params"], "max_model_age_days": 1e-9}}
+    config_dir = make_deployment(
+        root,
+        system={
+            "signals": {"strategies": [expiring], "model_path": str(home / "new_model-v1.onnx")},
+            "sim_broker": {"quotes_per_second": 20, "seed": 5},
+        },
+    )
+    system = System(root, config_dir)
+    try:
+        system.pyrt("model", "train", "--data", str(historical_files("AAPL")[0]), "--name", "new_model",
+                    "--out-dir", str(home), timeout=180)  # fmt: skip
+        system.pyrt("up", "--detach", timeout=180)
+        assert _loads(system)
+        wait_for(lambda: "ALERT model unhealthy" in _log(system), timeout=60, what="the model-health alert")
+        assert "expired" in _log(system)
+        facade = ControlFacade(load_config(config_dir), timeout_ms=3000)
+        breaker = wait_for(
+            lambda: (b := facade.command("risk_manager", "status").data.get("breaker", {})).get("active") and b,
+            timeout=20,
+            what="the risk manager's breaker active",
+        )
+        assert breaker["mode"] == "REDUCING" and "model health" in breaker["reason"]
+        actions = [e["action"] for e in facade.audit.entries(200)]
+        assert "breaker_activate" in actions and "model.unhealthy" in actions
+        assert not re.search(r"intent approved intent=\S+ buy", _log(system))  # it never traded
+    finally:
+        system.pyrt("down", "--grace", "5", check=False, timeout=90)
