@@ -127,6 +127,19 @@ class ReconnectConfig(StrictModel):
         return self
 
 
+class RecordConfig(StrictModel):
+    """`market_data.record`: the market-data service writes what it publishes (quotes,
+    trades, bars) to Parquet under `path`, one folder per New York date, in batches of
+    `flush_rows` rows or every `flush_interval_s` seconds (off the publishing path). Beyond
+    `max_disk_mb` the oldest files are deleted. `pyrt backtest replay` reads them."""
+
+    enabled: bool = False
+    path: RelPath = "data/market_data"  # type: ignore[assignment]
+    max_disk_mb: Annotated[float, Field(gt=0)] = 1024
+    flush_rows: Annotated[int, Field(gt=0, le=1_000_000)] = 20_000
+    flush_interval_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
+
+
 class MarketDataConfig(StrictModel):
     """The market-data service."""
 
@@ -139,6 +152,7 @@ class MarketDataConfig(StrictModel):
     bars_to_keep: PositiveInt = 500
     # after each (re)connect, fetch the minute bars missed since the newest one kept (REST)
     gap_fill: bool = True
+    record: RecordConfig = Field(default_factory=RecordConfig)
 
     @model_validator(mode="after")
     def _unique(self) -> MarketDataConfig:
