@@ -32,7 +32,7 @@ from tests.support.deploy import wait_for
 
 from .conftest import System
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]  # one system start for every check
 
 FILL_SHOWN_DEADLINE_MS = 5_000  # the target is 1 s; only a clearly broken page fails
 

@@ -11,7 +11,9 @@ Two sources, one state:
   gaps and drops, errors).
 
 `version` grows with every change; the page's event stream (pyrt.ops.console.web) sends the
-state whenever it has grown. Nothing here acts: actions go through the facade's routes."""
+state whenever it has grown. While no page watches (no stream, no state read for
+IDLE_AFTER_S) the refresh slows to IDLE_REFRESH_S: an unwatched console costs the broker's
+rate limit next to nothing. Nothing here acts: actions go through the facade's routes."""
 
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ MAX_ALERTS = 50
 MAX_EQUITY_POINTS = 2_000
 EQUITY_EVERY_NS = 5 * 10**9
 METRICS_EVERY_S = 2.0
+IDLE_AFTER_S = 10.0
+IDLE_REFRESH_S = 15.0
 COUNTERS = ("bus_seq_gaps_total", "bus_messages_dropped_total", "trading_errors_total")
 
 
@@ -81,7 +85,7 @@ class ConsoleFeed:
         self._metrics: dict[str, dict[str, float]] = {}
         self._metrics_at = 0.0
         self._pnl: dict[str, str] = {}
-        self._strategies = {s.name for s in cfg.system.signals.strategies}
+        self._watched_at = 0.0
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> ConsoleFeed:
@@ -108,8 +112,19 @@ class ConsoleFeed:
         return bool(self._threads) and not self._stop.is_set()
 
     # ------------------------------------------------------------------ the state
+    def touch(self) -> None:
+        """A page watches: refresh at full rate (at once if the feed was idle)."""
+        if self.idle:
+            self._wake.set()
+        self._watched_at = time.monotonic()
+
+    @property
+    def idle(self) -> bool:
+        return time.monotonic() - self._watched_at > IDLE_AFTER_S
+
     def state(self) -> dict[str, Any]:
         """The whole console state (a copy), with its version."""
+        self.touch()
         if not self.running and "trading" not in self._parts:
             self.refresh()  # not started (an API built without a running feed): read once
         with self._lock:
@@ -149,7 +164,7 @@ class ConsoleFeed:
                 self.refresh()
             except Exception as exc:  # noqa: BLE001 - keep refreshing; the page shows the last state
                 log.warning("console refresh failed: %s: %s", type(exc).__name__, exc)
-            self._wake.wait(self.refresh_s)
+            self._wake.wait(IDLE_REFRESH_S if self.idle else self.refresh_s)
             self._wake.clear()
 
     def refresh(self) -> None:
@@ -269,7 +284,7 @@ class ConsoleFeed:
                 return
             if isinstance(p, wire.ExecutionReport):
                 if p.fill_qty is None or p.fill_price is None:
-                    self._wake.set()
+                    self._poke()
                     return
                 self._fills.append(
                     {
@@ -306,15 +321,20 @@ class ConsoleFeed:
                         {"time": views.iso_ns(ts_ns), "kind": "circuit_breaker", "symbol": "", "detail": p.reason}
                     )
                     self._parts["breaker"] = {**self._parts.get("breaker", {}), "active": True}
-                self._wake.set()
+                self._poke()
                 return
             elif isinstance(p, wire.PnLUpdate):
                 self._pnl = {"realized": str(p.realized), "unrealized": str(p.unrealized)}
                 return
             elif isinstance(p, wire.PositionUpdate):
-                self._wake.set()
+                self._poke()
                 return
             else:
                 return
             self._bump()
-        self._wake.set()
+        self._poke()
+
+    def _poke(self) -> None:
+        """Refresh now, if a page watches (an idle feed keeps its slow pace)."""
+        if not self.idle:
+            self._wake.set()

@@ -172,6 +172,7 @@ async def _stream(feed: ConsoleFeed, request: Request) -> AsyncIterator[str]:
     seen = -1
     last_sent = time.monotonic()
     while not await request.is_disconnected():
+        feed.touch()
         if feed.version != seen:
             state = await asyncio.to_thread(feed.state) if not feed.running else feed.state()
             seen = state["version"]

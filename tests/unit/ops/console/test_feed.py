@@ -102,7 +102,11 @@ def test_a_report_without_a_fill_only_wakes_the_refresh() -> None:
         client_order_id="c", symbol="AAPL", side=OrderSide.BUY, event=ReportEvent.NEW, status="new", qty=Decimal(1)
     )
     f.on_message(report, T)
-    assert f.version == 0 and f._wake.is_set()
+    assert f.version == 0 and not f._wake.is_set()  # nobody watches: no refresh
+    f.touch()
+    f._wake.clear()
+    f.on_message(report, T)
+    assert f._wake.is_set()  # a page watches: refresh now
 
 
 def test_denials_alerts_and_heartbeats() -> None:
