@@ -25,6 +25,7 @@ from pyrt.backtest.results import REPORT_SCHEMA_VERSION, RunResult
 from pyrt.backtest.stamps import iso_z, iso_z_many
 from pyrt.backtest.summary import build_summary
 from pyrt.backtest.trades import Trade, round_trips
+from pyrt.research.diagnostics import diagnose_run
 
 FLOAT_DIGITS = 8
 FILES = ("report.json", "fills.csv", "trades.csv", "equity.csv", "orders.csv", "report.html")
@@ -78,6 +79,7 @@ def build_report(run: RunResult, trades: list[Trade] | None = None) -> dict[str,
             "bars": run.bars_processed,
         },
         warnings=list(run.warnings),
+        diagnostics=diagnose_run(run, trades),
         files=list(FILES),
     )
     return clean(body)
