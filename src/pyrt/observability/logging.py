@@ -8,6 +8,13 @@ authorization are replaced by `***` (also inside nested dicts), and every string
 registered with `register_secret` is replaced by `***` wherever it appears in a line,
 including lines from other libraries and rendered tracebacks.
 
+Errors carry a kind: a line at ERROR or above (or any line given an `error_kind`) starts its
+message with `Error: <Kind>: `, so the guide's `grep -o "Error: [^:]*" logs/*.log | sort |
+uniq -c` counts them by type. The kind is the `error_kind` given to the call
+(`log.error(..., extra={"error_kind": "JournalWriteFailed"})`, or a structlog key), else the
+class of the exception being logged, else the component's (`pyrt.execution.core` ->
+`ExecutionError`).
+
 No control character reaches a log line raw: a NUL, an ESC or a line separator in a
 message, a field name or a value (a strategy name, a broker's error text) could truncate,
 forge or split lines, or drive the terminal of whoever tails the file. The formatter
@@ -106,6 +113,49 @@ def _add_time_and_logger(_logger: Any, _method: str, event_dict: MutableMapping[
     return event_dict
 
 
+ERROR_KIND = "error_kind"
+_KIND_WORD = re.compile(r"[^A-Za-z0-9]+")
+
+
+def _component_kind(logger_name: str) -> str:
+    """`pyrt.execution.core` -> `ExecutionError`, `pyrt.market_data` -> `MarketDataError`."""
+    parts = [p for p in logger_name.split(".") if p and p != "pyrt"]
+    words = _KIND_WORD.split(parts[0]) if parts else ["Unknown"]
+    return "".join(w[:1].upper() + w[1:] for w in words if w) + "Error"
+
+
+def add_error_kind(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Prefix the message of an error (or of any event given an `error_kind`) with
+    `Error: <Kind>: `."""
+    record = event_dict.get("_record")
+    kind = event_dict.pop(ERROR_KIND, None) or (getattr(record, ERROR_KIND, None) if record is not None else None)
+    level = str(event_dict.get("level", "")).lower()
+    if kind is None and level not in ("error", "critical", "exception", "fatal"):
+        return event_dict
+    exc_info = event_dict.get("exc_info") or (record.exc_info if record is not None else None)
+    if exc_info is True:  # structlog's log.exception(): the exception being handled
+        exc_info = sys.exc_info()
+    if kind is None and isinstance(exc_info, tuple) and exc_info[0] is not None:
+        kind = exc_info[0].__name__
+    elif kind is None and isinstance(exc_info, BaseException):
+        kind = type(exc_info).__name__
+    if kind is None:
+        kind = _component_kind(str(event_dict.get("logger") or (record.name if record is not None else "")))
+    event_dict["event"] = f"{_TOKEN}{_KIND_WORD.sub('', str(kind))}{_TOKEN_END}{event_dict.get('event', '')}"
+    return event_dict
+
+
+_TOKEN, _TOKEN_END = "\x1eError: ", "\x1f: "
+"""Mark our token until the line is finished: every other "Error: " in a line (a traceback's
+`ValueError: ...`, a broker's text) becomes "Error - ", so the guide's grep counts tokens only."""
+
+
+def mark_error_tokens(line: str) -> str:
+    """The finished line: our token as `Error: <Kind>: `, any other `Error: ` as `Error - `."""
+    line = line.replace("Error: ", "Error - ")
+    return line.replace("\x1eError - ", "Error: ").replace(_TOKEN_END, ": ")
+
+
 def _format_value(value: Any) -> str:
     if isinstance(value, (dict, list, tuple)):
         return jsonlib.dumps(value, default=str, ensure_ascii=False)
@@ -144,7 +194,7 @@ class _ScrubbingFormatter(structlog.stdlib.ProcessorFormatter):
     and escapes its control characters (the one place for both, for every logger)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return escape_controls(scrub(super().format(record)))
+        return escape_controls(scrub(mark_error_tokens(super().format(record))))
 
 
 class _StderrHandler(logging.StreamHandler[Any]):
@@ -171,6 +221,7 @@ def setup_logging(service: str, logs_dir: Path, level: str | int = "INFO", json:
         processors=[
             structlog.stdlib.add_log_level,
             _add_time_and_logger,
+            add_error_kind,
             structlog.processors.format_exc_info,
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             redact_secrets,

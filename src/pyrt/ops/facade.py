@@ -764,7 +764,7 @@ class ControlFacade:
             out["duration_ms"] = round((time.monotonic() - t0) * 1000, 1)
             out["step"] = name
             steps.append(out)
-            log.error("emergency stop step %s: %s", name, out)
+            (log.warning if out.get("ok") else log.error)("emergency stop step %s: %s", name, out)
             return out
 
         def halt() -> dict[str, Any]:

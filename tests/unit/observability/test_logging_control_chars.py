@@ -77,4 +77,5 @@ def test_stdlib_logger_messages_and_tracebacks_are_escaped(tmp_path: Path) -> No
         logging.getLogger("pyrt.test").exception("failed \x07")
     first, second = _lines(tmp_path, "execution_engine")
     assert "symbol AA\\u001bPL\\u0000 rejected logger=alpaca.common" in first
-    assert "failed \\u0007" in second and "ValueError: bad\\u0000value" in second
+    assert "failed \\u0007" in second and "ValueError - bad\\u0000value" in second  # only the kind token says Error:
+    assert re.findall(r"Error: [^:]*", second) == ["Error: ValueError"]  # the guide's grep finds the kind only

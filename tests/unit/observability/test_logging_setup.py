@@ -44,7 +44,7 @@ def test_each_event_is_one_greppable_line_in_the_service_file(
     assert all(LINE.match(line) for line in lines), lines
     assert ' INFO  market_data websocket disconnected reason="connection reset" attempt=3' in lines[0]
     assert re.search("websocket.*disconnect", lines[0]) and re.search("websocket.*error", lines[1])
-    assert 'ERROR market_data websocket error detail="line1\\nline2"' in lines[1]
+    assert 'ERROR market_data Error: MarketDataError: websocket error detail="line1\\nline2"' in lines[1]
     assert capsys.readouterr().err.splitlines() == lines
 
 
@@ -70,8 +70,8 @@ def test_exceptions_stay_on_one_line(tmp_path: Path) -> None:
     except RuntimeError:
         log.exception("order submit failed", symbol="AAPL")
     (line,) = read(tmp_path, "execution_engine")
-    assert LINE.match(line) and "ERROR execution_engine order submit failed symbol=AAPL" in line
-    assert "RuntimeError: Error: broker unavailable" in line
+    assert LINE.match(line) and "ERROR execution_engine Error: RuntimeError: order submit failed symbol=AAPL" in line
+    assert "RuntimeError - Error - broker unavailable" in line
 
 
 def test_json_format(tmp_path: Path) -> None:

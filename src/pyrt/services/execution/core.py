@@ -468,12 +468,18 @@ class ExecutionCore:
         order = outcome.order
         effects: list[Effect] = []
         if outcome.applied:
-            if record.kind == RecordKind.ACK and order.state is OrderState.REJECTED:
+            if (
+                order.state is OrderState.REJECTED
+                and "state" in outcome.changed
+                and record.kind in (RecordKind.ACK, RecordKind.STATUS)
+            ):  # the POST's answer, or a trade update / REST status later: every broker rejection
                 log.warning(
-                    "order rejected by the broker coid=%s symbol=%s reason=%s",
+                    "order rejected by the broker coid=%s symbol=%s reason=%s via=%s",
                     order.client_order_id,
                     order.symbol,
                     order.reason,
+                    "submit" if record.kind == RecordKind.ACK else "trade_updates",
+                    extra={"error_kind": "BrokerRejection"},
                 )
                 effects.append(Count("orders_rejected", "broker"))
             if "state" in outcome.changed:

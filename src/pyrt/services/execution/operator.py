@@ -34,7 +34,8 @@ class OperatorCommands:
         log.warning("operator command %s from %s: %s", cmd.action, cmd.actor or "?", cmd.reason)
         if cmd.action == "halt":
             self.core.halt(f"operator halt: {cmd.reason or 'no reason given'}")
-            log.error("trading HALTED by the operator (%s): %s", cmd.actor or "?", cmd.reason)
+            # an operator's action that succeeded: WARNING (ERROR is for what went wrong)
+            log.warning("trading HALTED by the operator (%s): %s", cmd.actor or "?", cmd.reason)
             return wire.ControlResult(True, "execution halted", self.core.status())
         if cmd.action == "resume":
             if not cmd.reason.strip():

@@ -269,3 +269,27 @@ def test_strategy_positions_snapshot_nets_each_strategys_own_fills() -> None:
     assert [(p.strategy, p.symbol, p.qty) for p in items] == [("a", "AAPL", Decimal(4)), ("b", "AAPL", Decimal(2))]
     [total] = ex.core.snapshot("positions")
     assert total.qty == Decimal(6) and total.strategy == ""
+
+
+def test_every_broker_rejection_is_logged_and_counted_however_it_arrives(caplog: pytest.LogCaptureFixture) -> None:
+    from dataclasses import replace
+
+    ex, broker, _ = make()
+    broker.script.append("422")  # refused in the POST's answer
+    first = ex.intent(intent(1))
+    second = ex.intent(
+        intent(2, qty=1),
+    )
+    # accepted by the POST, then rejected on trade_updates (a venue's late refusal)
+    order = broker.order(second.client_order_id)
+    broker.updates.clear()
+    ex.handle(TradeUpdateSeen(TradeUpdateReport("rejected", replace(order, status="rejected"), "t")))
+    assert state(ex, first.client_order_id) is OrderState.REJECTED
+    assert state(ex, second.client_order_id) is OrderState.REJECTED
+    assert [c for c in ex.counts if c.name == "orders_rejected"] == [
+        c for c in ex.counts if c.name == "orders_rejected" and c.label == "broker"
+    ]
+    assert len([c for c in ex.counts if c.name == "orders_rejected" and c.label == "broker"]) == 2
+    lines = [r for r in caplog.records if r.getMessage().startswith("order rejected by the broker")]
+    assert [r.getMessage().rsplit("via=", 1)[1] for r in lines] == ["submit", "trade_updates"]
+    assert all(getattr(r, "error_kind", None) == "BrokerRejection" for r in lines)
