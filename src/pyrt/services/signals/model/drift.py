@@ -51,43 +51,71 @@ def psi(ref: Reference, values: Iterable[float]) -> float:
 
 class DriftWindow:
     """The last `size` live values of each named series (features and the prediction),
-    kept as bin counts against the training references (O(1) per value, O(bins) per PSI),
-    and their PSI once `min_samples` have been seen."""
+    kept as bin counts against the training references, and their PSI once `min_samples`
+    have been seen. Once a window is full its PSI is kept up to date in O(1) per value (a
+    value changes two bins' terms), recomputed in full every `size` values against rounding."""
 
     def __init__(self, references: dict[str, Reference], names: Sequence[str], size: int, min_samples: int) -> None:
         self.references = references
         self.names = [n for n in names if n in references]
         self.min_samples = min_samples
+        self.size = size
         self._bins: dict[str, deque[int]] = {n: deque(maxlen=size) for n in self.names}
         self._counts: dict[str, list[int]] = {n: [0] * (len(references[n].edges) + 1) for n in self.names}
         self._expected = {n: [max(e, PSI_FLOOR) for e in references[n].fractions] for n in self.names}
+        self._terms: dict[str, list[float]] = {n: [0.0] * len(self._counts[n]) for n in self.names}
+        self._psi: dict[str, float | None] = dict.fromkeys(self.names)  # None: recompute in full
+        self._since_full = 0
+
+    def _term(self, n: str, b: int, total: int) -> float:
+        a = self._counts[n][b] / total
+        if a < PSI_FLOOR:
+            a = PSI_FLOOR
+        e = self._expected[n][b]
+        return (a - e) * math.log(a / e)
 
     def add(self, values: dict[str, float]) -> None:
+        self._since_full += 1
+        refresh = self._since_full >= self.size
+        if refresh:
+            self._since_full = 0
         for n in self.names:
             x = values.get(n)
             if x is None:
                 continue
             window, counts = self._bins[n], self._counts[n]
-            if len(window) == window.maxlen:
-                counts[window[0]] -= 1
+            full = len(window) == window.maxlen
+            old = window[0] if full else -1
+            if full:
+                counts[old] -= 1
             b = bisect_right(self.references[n].edges, x)
             window.append(b)
             counts[b] += 1
+            psi_now = self._psi[n]
+            if not full or refresh or psi_now is None:
+                self._psi[n] = None
+                continue
+            terms = self._terms[n]
+            for k in (old, b) if old != b else (b,):
+                t = self._term(n, k, self.size)
+                psi_now += t - terms[k]
+                terms[k] = t
+            self._psi[n] = psi_now
 
     def scores(self) -> dict[str, float]:
         """PSI per series that has at least `min_samples` values."""
         out = {}
-        log = math.log
         for n, window in self._bins.items():
             total = len(window)
             if total < self.min_samples:
                 continue
-            psi_sum = 0.0
-            inv = 1.0 / total
-            for c, e in zip(self._counts[n], self._expected[n]):  # noqa: B905  (equal lengths by construction)
-                a = c * inv
-                if a < PSI_FLOOR:
-                    a = PSI_FLOOR
-                psi_sum += (a - e) * log(a / e)
-            out[n] = psi_sum
+            value = self._psi[n]
+            if value is None:
+                terms = self._terms[n]
+                for k in range(len(terms)):
+                    terms[k] = self._term(n, k, total)
+                value = math.fsum(terms)
+                if total == self.size:
+                    self._psi[n] = value
+            out[n] = value
         return out
