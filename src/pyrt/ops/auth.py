@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyrt.config.secrets import MIN_TOKEN_LENGTH
+
 TOKEN_FILE = "api_token"
 READ_TOKEN_FILE = "api_read_token"
-MIN_TOKEN_CHARS = 32
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,8 @@ def _file_token(path: Path, create: bool, env_var: str) -> str | None:
     if mode & 0o077:
         raise PermissionError(f"{path} is readable by others (mode {mode:o}); chmod 600 it")
     token = path.read_text().strip()
-    if len(token) < MIN_TOKEN_CHARS:
-        raise ValueError(f"{path}: token too short (at least {MIN_TOKEN_CHARS} characters; or set {env_var})")
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ValueError(f"{path}: token too short (at least {MIN_TOKEN_LENGTH} characters; or set {env_var})")
     return token
 
 

@@ -83,3 +83,9 @@ def test_the_page_stays_light_and_loads_nothing_from_elsewhere() -> None:
         assert "http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text, f
         assert "innerHTML" not in text and "eval(" not in text, f
     assert "<script>" not in (ASSETS / "console.html").read_text()  # no inline script (CSP)
+
+
+def test_the_page_refuses_tokens_shorter_than_any_the_api_accepts() -> None:
+    from pyrt.config.secrets import MIN_TOKEN_LENGTH
+
+    assert f"const MIN_TOKEN = {MIN_TOKEN_LENGTH};" in (ASSETS / "console.js").read_text()

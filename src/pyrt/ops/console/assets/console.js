@@ -5,7 +5,7 @@
 "use strict";
 
 const TOKEN_KEY = "pyrt.console.token";
-const MIN_TOKEN = 32;
+const MIN_TOKEN = 32; // pyrt.config.secrets.MIN_TOKEN_LENGTH: every token the API accepts is at least this long
 const API = "/api/v1";
 const shownAt = new Map(); // fill key -> Date.now() when the page first showed it
 let role = null;
