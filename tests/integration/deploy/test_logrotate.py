@@ -44,6 +44,9 @@ def test_config_settings() -> None:
         assert needed in directives
     assert "copytruncate" not in directives
     assert not any(d.startswith(("postrotate", "prerotate")) for d in directives)
+    out_block = text[text.index("/opt/RustAlgorithmTrading/logs/*.out {") :]
+    for needed in ("su trading trading", "daily", "rotate 14", "compress", "copytruncate"):
+        assert needed in out_block  # the children's stdout files are never reopened: copy and truncate
 
 
 def test_dry_run_finds_and_would_rotate_the_logs(deployment: tuple[Path, Path]) -> None:
@@ -63,7 +66,7 @@ def test_dry_run_finds_and_would_rotate_the_logs(deployment: tuple[Path, Path]) 
         assert f"considering log {path}" in out
         assert f"renaming {path} to {path}.1" in out
     assert f"considering log {logs}/idle.log" in out and "log is empty" in out  # notifempty
-    assert "market_data.out" not in out
+    assert f"rotating pattern: {logs}/*.out" in out and f"considering log {logs}/market_data.out" in out
     # a dry run changes nothing
     assert sorted(p.name for p in logs.iterdir()) == sorted([*(f"{n}.log" for n in LOGS), "idle.log",
                                                             "market_data.out"])
@@ -91,3 +94,18 @@ def test_rotation_keeps_every_line_of_a_running_service(deployment: tuple[Path, 
     assert "after first rotation" in previous and "before first" not in previous
     assert "before first rotation" in oldest
     assert (logs / "market_data.log").stat().st_mode & 0o777 == 0o640
+
+
+def test_a_childs_out_file_is_rotated_while_the_child_keeps_writing(deployment: tuple[Path, Path]) -> None:
+    """As the supervisor does: one append-mode file handed to the child; after a forced
+    rotation the child's next line lands in the (truncated) current file, none is lost."""
+    root, config = deployment
+    out = root / "logs" / "execution_engine.out"
+    with out.open("ab") as child_stdout:
+        child_stdout.write(b"before rotation\n")
+        child_stdout.flush()
+        logrotate(config, root / "state", "-f")
+        child_stdout.write(b"after rotation\n")
+        child_stdout.flush()
+    assert out.read_text() == "after rotation\n"
+    assert (root / "logs" / "execution_engine.out.1").read_text() == "before rotation\n"
