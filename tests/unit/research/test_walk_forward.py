@@ -3,6 +3,7 @@ resume file's torn last line."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def test_windows_roll_forward_and_stay_inside_the_data() -> None:
     assert w[-1].test[1] <= 250 and w[-1].test[1] + 20 > 250
     assert len(w) == 9
     tests = [x.test for x in w]
-    assert all(a[1] == b[0] for a, b in zip(tests, tests[1:], strict=False))  # stitched without gaps
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(tests))  # stitched without gaps
     gapped = plan_windows(100, WalkSpec(50, 10, 25))
     assert [x.test for x in gapped] == [(50, 60), (75, 85)]
     with pytest.raises(SettingsError, match="fewer than train"):
