@@ -140,6 +140,11 @@ class ModelHost:
         for spec in strategy_specs(cfg):
             s = self.strategies.get(spec["name"])
             path = spec["params"].get("model_path") if spec["kind"] == OnnxModelStrategy.kind else None
+            if s is None and path and spec["enabled"]:
+                log.warning(
+                    "onnx_model strategy %s was idle at start (no model_path): restart the signal bridge to run it",
+                    spec["name"],
+                )
             if s is None or not path:
                 continue
             if s.model is None or Path(path).resolve() != Path(s.model.path).resolve():
