@@ -103,6 +103,7 @@ class DaskPool:
         self.address = address
         self.retries = retries
         self.connect_timeout_s = connect_timeout_s
+        self.replicas = 0
 
     def describe(self) -> str:
         return f"the Dask cluster at {self.address}"
@@ -112,9 +113,10 @@ class DaskPool:
 
         with Client(self.address, timeout=self.connect_timeout_s, set_as_default=False) as client:
             shipped = client.scatter(job, broadcast=True, hash=False)
+            self.replicas = len(client.who_has([shipped]).get(shipped.key, ()))  # workers holding the job
             futures = [client.submit(_run_on_dask_worker, shipped, t, pure=False, retries=self.retries) for t in tasks]
             try:
-                for f in as_completed(futures):
+                for f in as_completed(futures, loop=client.loop):
                     on_done(f.result())
             except BaseException:
                 client.cancel(futures)
