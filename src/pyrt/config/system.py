@@ -41,6 +41,16 @@ assert set(TRADING_SERVICES) == set(SERVICE_NAMES), "START_ORDER must hold every
 
 ALPACA_REQUESTS_PER_MINUTE = 200
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "GOOGL")
+SIM_LISTED_SYMBOLS = (
+    "AAPL", "ABBV", "ABNB", "ADBE", "AMD", "AMZN", "AVGO", "BA", "BAC", "C", "CAT", "COST", "CRM", "CSCO",
+    "CVX", "DIA", "DIS", "GE", "GOOG", "GOOGL", "GS", "HD", "IBM", "INTC", "IWM", "JNJ", "JPM", "KO", "LLY",
+    "LOW", "MA", "MCD", "META", "MMM", "MRK", "MS", "MSFT", "NFLX", "NKE", "NVDA", "ORCL", "PEP", "PFE", "PG",
+    "PYPL", "QCOM", "QQQ", "SBUX", "SPY", "T", "TGT", "TSLA", "TXN", "UBER", "UNH", "V", "VZ", "WFC", "WMT",
+    "XOM",
+)  # fmt: skip
+"""What the sim broker lists (its /v2/assets) besides the symbols it is configured to serve:
+a symbol outside both is refused by the config check and a reload, as a venue that does not
+list it would refuse it; one inside is learnt by a running sim broker when it is subscribed to."""
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -91,6 +101,7 @@ class SimBrokerConfig(StrictModel):
     data_dir: RelPath = "data/sim_broker"  # type: ignore[assignment]
     seed: int = 42  # of the synthetic market, ids and faults
     symbols: tuple[Symbol, ...] | None = None  # None: the market_data symbols (see `served_symbols`)
+    listed_symbols: tuple[Symbol, ...] = SIM_LISTED_SYMBOLS  # also tradable, learnt when first subscribed
     allow_shorting: bool = False
     latency_ms: NonNegativeFloat = 0  # simulated order latency before matching
     slippage_bps: NonNegativeFloat = 0  # on market fills
@@ -111,6 +122,10 @@ class SimBrokerConfig(StrictModel):
         """The tradable symbols: `symbols`, else the market-data default (a SystemConfig
         fills `symbols` from market_data.symbols)."""
         return self.symbols or DEFAULT_SYMBOLS
+
+    def lists(self, symbol: str) -> bool:
+        """Whether this sim broker lists `symbol` (serves it, or may learn it)."""
+        return symbol in self.listed_symbols or symbol in self.served_symbols
 
 
 class ReconnectConfig(StrictModel):
@@ -408,10 +423,16 @@ class SystemConfig(StrictModel):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> SystemConfig:
+        unlisted = [s for s in self.market_data.symbols if not self.sim_broker.lists(s)]
         if self.sim_broker.symbols is None:
             sim = self.sim_broker.model_copy(update={"symbols": self.market_data.symbols})
             object.__setattr__(self, "sim_broker", sim)
-        problems = [*self._symbol_problems(), *self._listener_problems(), *self._timeout_problems()]
+        listing = (
+            [("market_data.symbols", f"{unlisted} not listed by the venue (the sim broker's listed_symbols)")]
+            if unlisted and self.venue.kind == "sim"
+            else []
+        )
+        problems = [*listing, *self._symbol_problems(), *self._listener_problems(), *self._timeout_problems()]
         if problems:
             raise problems_error(problems)
         return self

@@ -170,6 +170,24 @@ class SimBroker:
         self.engine.market_open = self.is_open(self.clock.now_ns())
         log.info("sim broker state loaded: %d orders, %d positions", loaded, len(self.engine.account.positions))
 
+    # ---------------------------------------------------------------- symbols
+    def learn_symbol(self, symbol: str) -> bool:
+        """Serve `symbol` from now on if this broker lists it (sim_broker.listed_symbols), as
+        a real venue streams any listed symbol asked for: quotes, bars and orders. Returns
+        whether it is served."""
+        if symbol in self.symbols:
+            return True
+        if not self.config.lists(symbol):
+            return False
+        add = getattr(getattr(self.market, "market", self.market), "add_symbol", None)
+        if add is None:  # a replay serves what its files hold
+            return False
+        add(symbol)
+        self.engine.add_symbol(symbol)
+        self.symbols = (*self.symbols, symbol)
+        log.info("sim broker: now serving %s (listed, first subscribed or ordered)", symbol)
+        return True
+
     # ---------------------------------------------------------------- auth
     def check_key(self, key_id: str | None, secret: str | None) -> bool:
         return key_id is not None and secret is not None and self.keys.get(key_id) == secret

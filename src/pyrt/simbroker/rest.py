@@ -130,6 +130,7 @@ async def get_account(request: Request, broker: SimBroker) -> Response:
 
 async def post_order(request: Request, broker: SimBroker) -> Response:
     req = parse_new_order(await _body(request))
+    broker.learn_symbol(req.symbol)  # a listed symbol nobody streamed yet is tradable too
     now = broker.clock.now_ns()
     reject = broker.faults.take_reject()
     if reject is not None and reject.mode == "http":
@@ -250,12 +251,12 @@ def _asset(symbol: str) -> dict[str, Any]:
 
 
 async def list_assets(request: Request, broker: SimBroker) -> Response:
-    return json_response([_asset(s) for s in broker.symbols])
+    return json_response([_asset(s) for s in dict.fromkeys([*broker.symbols, *broker.config.listed_symbols])])
 
 
 async def get_asset(request: Request, broker: SimBroker) -> Response:
     symbol = request.path_params["symbol"].upper()
-    if symbol not in broker.symbols:
+    if symbol not in broker.symbols and not broker.config.lists(symbol):
         raise Rejection(404, 40410000, "asset not found")
     return json_response(_asset(symbol))
 

@@ -212,6 +212,7 @@ async def data_stream(ws: WebSocket, broker: SimBroker) -> None:
                 symbols = {str(s).upper() for s in (msg.get(name) or [])}
                 target: set[str] = getattr(conn, name)
                 if action == "subscribe":
+                    symbols = {s for s in symbols if broker.learn_symbol(s)}  # a listed symbol is learnt
                     target |= symbols
                 else:
                     target -= symbols

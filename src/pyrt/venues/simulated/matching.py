@@ -157,6 +157,13 @@ class MatchingEngine:
         self._hold: dict[str, Decimal] = {}  # open buy (or short-sell) order id -> price held
 
     # ----------------------------------------------------------------- queries
+
+    def add_symbol(self, symbol: str) -> None:
+        """Trade `symbol` too (a venue that lists it learnt it: the sim broker, on subscription)."""
+        if symbol not in self._symbols:
+            self._symbols.add(symbol)
+            self._books[symbol] = _Book()
+
     def quote(self, symbol: str) -> Quote | None:
         book = self._books.get(symbol)
         return book.quote if book else None
