@@ -13,6 +13,7 @@ service that updates it. Each service process builds its own CollectorRegistry w
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -124,8 +125,26 @@ class MarketDataMetrics:
     messages_received: Counter  # market_data_messages_received_total{type}
     latency: Histogram  # market_data_latency_seconds (event time to receipt)
     symbols: Gauge  # market_data_symbols (number of configured symbols)
+    symbols_streaming: Gauge  # market_data_symbols_streaming{symbol} 1 per subscribed symbol (set_symbols)
     websocket_reconnects: Counter  # market_data_websocket_reconnects_total{reason}
     bars_gap_filled: Counter  # market_data_bars_gap_filled_total (missed bars fetched after a (re)connect)
+
+    def set_symbols(self, symbols: Iterable[str]) -> None:
+        """The subscribed symbols: their count (market_data_symbols) and one series each
+        (market_data_symbols_streaming{symbol} 1; a removed symbol's series goes), so
+        `curl .../metrics | grep market_data_symbols` shows which."""
+        wanted = set(symbols)
+        self.symbols.set(len(wanted))
+        for labels in list(_label_values(self.symbols_streaming)):
+            if labels not in wanted:
+                self.symbols_streaming.remove(labels)
+        for symbol in sorted(wanted):
+            self.symbols_streaming.labels(symbol=symbol).set(1)
+
+
+def _label_values(gauge: Gauge, label: str = "symbol") -> list[str]:
+    """The value of `label` of each series of `gauge`."""
+    return [sample.labels[label] for metric in gauge.collect() for sample in metric.samples]
 
 
 def market_data_metrics(registry: CollectorRegistry) -> MarketDataMetrics:
@@ -142,6 +161,12 @@ def market_data_metrics(registry: CollectorRegistry) -> MarketDataMetrics:
             "market_data_latency_seconds", "Event time to receipt", buckets=FEED_LATENCY_BUCKETS, registry=registry
         ),
         symbols=Gauge("market_data_symbols", "Number of configured symbols", registry=registry),
+        symbols_streaming=Gauge(
+            "market_data_symbols_streaming",
+            "1 for each symbol subscribed on the feed (what market_data_symbols counts)",
+            ["symbol"],
+            registry=registry,
+        ),
         websocket_reconnects=Counter(
             "market_data_websocket_reconnects", "Feed reconnects by reason", ["reason"], registry=registry
         ),

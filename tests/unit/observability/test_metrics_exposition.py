@@ -141,3 +141,18 @@ def test_serve_metrics_on_an_ephemeral_port() -> None:
         assert "market_data_websocket_connected 1.0" in body
     finally:
         server.close()
+
+
+def test_market_data_symbols_shows_which_symbols() -> None:
+    from pyrt.observability.metrics import market_data_metrics, new_registry
+
+    registry = new_registry()
+    md = market_data_metrics(registry)
+    md.set_symbols(["AAPL", "MSFT", "GOOGL"])
+    md.set_symbols(["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA"])  # the guide's edit, then a reload
+    md.set_symbols(["AAPL", "MSFT", "GOOGL", "NVDA"])  # and one removed again
+    lines = [line for line in generate_latest(registry).decode().splitlines() if line.startswith("market_data_symbols")]
+    assert lines == [
+        "market_data_symbols 4.0",
+        *(f'market_data_symbols_streaming{{symbol="{s}"}} 1.0' for s in ("AAPL", "GOOGL", "MSFT", "NVDA")),
+    ]
