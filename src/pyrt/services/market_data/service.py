@@ -45,6 +45,7 @@ from pyrt.services.market_data.core import (
     gaps_to_fill,
     should_log,
 )
+from pyrt.services.market_data.recorder import Recorder
 from pyrt.services.runtime import ServiceRuntime
 from pyrt.venues.alpaca.data_stream import BackoffPolicy, BatchStockDataStream
 from pyrt.venues.alpaca.feed import MalformedFeedMessage, decode_data_frame, normalize, normalize_rest_bar, unpack_frame
@@ -117,6 +118,9 @@ class MarketDataService:
         self._feed = cfg.system.venue.feed
         self._bars_client: Any = None
         self._fill_task: asyncio.Task[None] | None = None
+        self.record_config = md.record
+        self.recorder = Recorder.from_config(md.record) if md.record.enabled else None
+        self._record_failures = 0
 
     # ------------------------------------------------------------------ main thread
     def serve(self) -> int:
@@ -156,9 +160,12 @@ class MarketDataService:
 
     async def _main(self) -> None:
         self._load_cache(self.symbols)
-        self.metrics.symbols.set(len(self.symbols))
+        self.metrics.set_symbols(self.symbols)  # count and one series per symbol
         self.metrics.websocket_connected.set(0)
         self.log.info("market data publishing on %s symbols=%s", self.publish_address, sorted(self.symbols))
+        if self.recorder is not None:
+            self.log.info("market data recording to %s (at most %d MB)", self.recorder.root,
+                          self.recorder.max_bytes // (1024 * 1024))  # fmt: skip
         stream_task = asyncio.create_task(self.stream.run_until_stopped())
         periodic = asyncio.create_task(self._periodic())
         stop = asyncio.create_task(self._stopping.wait())
@@ -177,6 +184,8 @@ class MarketDataService:
             self.metrics.websocket_connected.set(0)
             self.publisher.publish(heartbeat(SERVICE), Heartbeat(SERVICE, "stopping", time.time_ns()))
             self._flush_cache(self.bars.take_dirty() | set(self.bars.symbols()))
+            if self.recorder is not None:
+                self._write_recording(self.recorder.take(time.monotonic()), close=True)
         self.log.info("market data stopped")
 
     async def _periodic(self) -> None:
@@ -197,6 +206,9 @@ class MarketDataService:
                     self._last_flush = now
                     payloads = {s: self.bars.encode(s) for s in self.bars.take_dirty()}
                     await asyncio.get_running_loop().run_in_executor(None, self._write_cache, payloads)
+                if self.recorder is not None and self.recorder.due(now):
+                    rows = self.recorder.take(now)
+                    await asyncio.get_running_loop().run_in_executor(None, self._write_recording, rows)
             except Exception:
                 self.common.error("periodic")
                 self.log.exception("market data periodic task failed")
@@ -229,6 +241,7 @@ class MarketDataService:
         clock.frozen_ns = recv_ns
         publish_quote, publish = self.publisher.publish_quote, self.publisher.publish
         symbols, seen = self.symbols, self.staleness.seen
+        record = self.recorder.add if self.recorder is not None else None
         quotes = trades = bars = 0
         first_event_ns = 0
         try:
@@ -238,6 +251,8 @@ class MarketDataService:
                     self.unexpected_symbol += 1
                     continue
                 kind = type(payload)
+                if record is not None:
+                    record(payload)
                 if kind is QuoteMsg:
                     publish_quote(payload)
                     quotes += 1
@@ -298,7 +313,7 @@ class MarketDataService:
             code, text = msg.get("code"), str(msg.get("msg"))
             self.stream.note_server_error(code, text)
             self.common.error("feed_error")
-            self.log.error("websocket error code=%s msg=%s", code, text)
+            self.log.error("websocket error code=%s msg=%s", code, text, extra={"error_kind": "FeedError"})
         # "success", statuses ("s"), LULD, corrections ...: not subscribed to, ignored
 
     def _on_subscribed(self, msg: dict[str, Any]) -> None:
@@ -327,7 +342,12 @@ class MarketDataService:
             fetched = await self.loop.run_in_executor(None, self._fetch_bars, newest, until, limit)
         except Exception as exc:  # noqa: BLE001 - a failed fill is reported, never fatal
             self.common.error("gap_fill")
-            self.log.warning("bar gap fill failed: %s: %s", type(exc).__name__, exc)
+            self.log.error(  # the missed bars stay missing: data lost
+                "bar gap fill failed, missed bars not recovered: %s: %s",
+                type(exc).__name__,
+                exc,
+                extra={"error_kind": "GapFillFailed"},
+            )
             return
         for symbol, raw_bars in fetched.items():
             parsed = []
@@ -343,6 +363,8 @@ class MarketDataService:
                     continue  # a live bar got there first: never publish out of order
                 self.bars.add(bar)
                 self.publisher.publish(md_bar(symbol), bar, bar.ts_ns)
+                if self.recorder is not None:
+                    self.recorder.add(bar)
                 published += 1
             if published:
                 self.metrics.bars_gap_filled.inc(published)
@@ -370,8 +392,12 @@ class MarketDataService:
         self.malformed += 1
         self.common.error("malformed_feed")
         if should_log(self.malformed):
-            self.log.warning(
-                "malformed feed message dropped count=%d error=%s message=%.200r", self.malformed, exc, msg
+            self.log.error(  # a message lost
+                "malformed feed message dropped count=%d error=%s message=%.200r",
+                self.malformed,
+                exc,
+                msg,
+                extra={"error_kind": "MalformedFeedMessage"},
             )
 
     # ------------------------------------------------------------------ FeedListener
@@ -380,8 +406,9 @@ class MarketDataService:
         self.common.error("malformed_feed")
         if should_log(self.malformed):
             raw = frame if isinstance(frame, bytes) else str(frame).encode()
-            self.log.warning("malformed feed frame dropped count=%d len=%d sha256=%s error=%s",
-                             self.malformed, len(raw), frame_hash(raw), error)  # fmt: skip
+            self.log.error("malformed feed frame dropped count=%d len=%d sha256=%s error=%s",
+                           self.malformed, len(raw), frame_hash(raw), error,
+                           extra={"error_kind": "MalformedFeedFrame"})  # fmt: skip  # a frame lost
 
     def on_connected(self) -> None:
         """Authenticated; the gauge waits for the subscription acknowledgement."""
@@ -414,7 +441,7 @@ class MarketDataService:
                 for symbol in removed:
                     self.publisher.publish(md_status(symbol), SymbolStatus(symbol, True, "unsubscribed"))
                 self._load_cache(added)
-                self.metrics.symbols.set(len(self.symbols))
+                self.metrics.set_symbols(self.symbols)  # count and one series per symbol
                 self.log.info("market data symbols updated added=%s removed=%s", added, removed)
             self.staleness.stale_after_s = md.stale_after_seconds
             self.gap_fill = md.gap_fill
@@ -426,6 +453,8 @@ class MarketDataService:
                 self.cache_dir,
             ):
                 self.log.warning("market data: publish address, data stream url and cache dir change after a restart")
+            if md.record != self.record_config:
+                self.log.warning("market data: the record section changes after a restart")
         except Exception:
             self.common.error("reload")
             self.log.exception("market data reload failed")
@@ -452,6 +481,27 @@ class MarketDataService:
         except OSError as exc:
             self.common.error("bar_cache")
             self.log.error("bar cache write failed in %s: %s", self.cache_dir, exc)
+
+    # ------------------------------------------------------------------ recorder
+    def _write_recording(self, rows: list[Any], close: bool = False) -> None:
+        """Executor thread (or the loop at stop, `close`: the files are closed after): one
+        batch to Parquet, then the disk bound. A failed write loses that batch only; it is
+        counted and logged."""
+        assert self.recorder is not None
+        try:
+            result = self.recorder.write(rows, time.time_ns())
+            if close:
+                self.recorder.close()
+        except Exception as exc:  # noqa: BLE001 - a full disk must not stop publishing
+            self._record_failures += 1
+            self.common.error("record")
+            if should_log(self._record_failures):
+                self.log.error("market data recording failed, %d rows lost: %s: %s", len(rows), type(exc).__name__, exc)
+            return
+        if result.deleted:
+            self.log.info("market data recording over %d MB: deleted the %d oldest files",
+                          self.recorder.max_bytes // (1024 * 1024), len(result.deleted))  # fmt: skip
+        self.log.debug("market data recorded rows=%d files=%d", result.rows, len(result.files))
 
     def _flush_cache(self, symbols: set[str]) -> None:
         if symbols:
