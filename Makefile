@@ -16,6 +16,13 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
+	@echo "py_rt on the built-in simulated broker (no keys, no network). What you will see:"
+	@echo "  - within ~20 s: 'started ...' for the sim broker, the four services and control, then 'all 6 processes ready'"
+	@echo "  - quotes stream at once; the shipped strategies (config/system.json) warm up for ~25 s and send"
+	@echo "    their first orders within about a minute (logs/signal_bridge.log, logs/execution_engine.log)"
+	@echo "  - in another terminal: .venv/bin/pyrt status | health | orders | positions, .venv/bin/pyrt logs -f"
+	@echo "  - metrics: curl -s localhost:9090/metrics; control API: http://127.0.0.1:8080/docs (token in data/api_token)"
+	@echo "  - Ctrl-C here stops everything gracefully"
 	$(VENV)/bin/pyrt up
 
 # The guards that keep the architecture as the review left it (docs: pyproject.toml's [tool.ruff] and

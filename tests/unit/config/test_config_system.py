@@ -27,15 +27,15 @@ def test_shipped_config_is_valid_and_complete(cfg: Any) -> None:
     assert kinds["ema_cross"] == (
         "ema_crossover",
         ("AAPL", "MSFT"),
-        {"fast": 12, "slow": 26, "source": "quote", "sample_interval_s": 5},
+        {"fast": 5, "slow": 12, "source": "quote", "sample_interval_s": 2},  # warm in 24 s: trades within a minute
     )
     assert kinds["rsi_revert"][0:2] == ("rsi_mean_reversion", ("GOOGL",))
     assert kinds["rsi_revert"][2] == {
-        "period": 14,
-        "oversold": 30,
-        "overbought": 70,
+        "period": 7,
+        "oversold": 35,
+        "overbought": 65,
         "source": "quote",
-        "sample_interval_s": 5,
+        "sample_interval_s": 2,
     }
     # every key of the shipped file is explicit: the file equals a dump of the defaults
     assert set(cfg.system()) == set(SystemConfig.model_fields)
