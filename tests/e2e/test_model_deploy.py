@@ -170,8 +170,11 @@ def test_an_expired_model_stops_its_strategy_and_puts_risk_in_reduce_only(tmp_pa
             what="the risk manager's breaker active",
         )
         assert breaker["mode"] == "REDUCING" and "model health" in breaker["reason"]
-        actions = [e["action"] for e in facade.audit.entries(200)]
-        assert "breaker_activate" in actions and "model.unhealthy" in actions
+        wait_for(
+            lambda: {"breaker_activate", "model.unhealthy"} <= {e["action"] for e in facade.audit.entries(200)},
+            timeout=10,
+            what="both actions in the audit log",
+        )
         assert not re.search(r"intent approved intent=\S+ buy", _log(system))  # it never traded
     finally:
         system.pyrt("down", "--grace", "5", check=False, timeout=90)
