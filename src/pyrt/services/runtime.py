@@ -178,11 +178,17 @@ class ServiceRuntime:
         self.cfg.system.paths.ready_file(self.service).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ bus health
-    def gap_handler(self, on_gap: Any = None) -> Any:
+    def gap_handler(self, on_gap: Any = None, on_restart: Any = None) -> Any:
         """A GapHandler for subscribers: counts real gaps in bus_seq_gaps_total, logs them,
-        and calls `on_gap(info)` so the service can ask for a snapshot."""
+        and calls `on_gap(info)` so the service can ask for a snapshot; `on_restart(info)`
+        when a publisher restarted (a new epoch: what it sent just before dying, or before
+        this subscriber reconnected, may be lost)."""
 
         def handle(info: Any) -> None:
+            if info.kind == "restart" and on_restart is not None:
+                self.log.info("bus: %s restarted (topic %s)", info.publisher, info.topic)
+                on_restart(info)
+                return
             if info.kind != "gap":
                 return
             self.metrics.common.bus_seq_gaps.inc()

@@ -70,10 +70,13 @@ class RiskManager:
         self.md = ZmqSubscriber(cfg.system.market_data.zmq_publish_address, [wire.MD_QUOTE_PREFIX], conflate=True)
         self._md_due = Every(MD_DRAIN_S)
         self._resync = False
+        self._engine_restart = False
         self.reports = ZmqSubscriber(
             cfg.system.execution.report_publish_address,
             [wire.EXEC_PREFIX],
-            on_gap=rt.gap_handler(lambda info: setattr(self, "_resync", True)),
+            # a gap, or a restarted engine (the reports it sent before a kill may be lost):
+            # positions from the engine's snapshot
+            on_gap=rt.gap_handler(lambda info: setattr(self, "_resync", True), on_restart=self._engine_restarted),
         )
         self.session = _session_calendar(cfg)
         self._dirty = True
@@ -303,15 +306,34 @@ class RiskManager:
             self.risk_metrics.max_position_size.labels(symbol=symbol).set(limit)
 
     # ------------------------------------------------------------------ loop
+    def _engine_restarted(self, info: Any) -> None:
+        self._resync = self._engine_restart = True
+
     def resync_positions(self) -> None:
-        """After a gap in the execution reports: positions from the engine's snapshot."""
-        self._resync = False
+        """After a gap in the execution reports: positions from the engine's snapshot. After
+        a restart of the engine also the intents it has finished: those not among its
+        unfinished orders are released (the engine replayed its journal and the forward of
+        an intent is synchronous, so none is on its way; a report lost with the killed engine
+        would otherwise hold them for ever)."""
+        restart, self._resync, self._engine_restart = self._engine_restart, False, False
         try:
-            env = self.exec.request(wire.SnapshotRequest("positions", reason="risk_manager saw a gap"))
+            orders = (
+                self.exec.request(wire.SnapshotRequest("orders", reason="risk_manager resync")) if restart else None
+            )
+            env = self.exec.request(wire.SnapshotRequest("positions", reason="risk_manager resync"))
         except RequestTimeout:
             log.warning("no position snapshot from the execution engine after a gap; will retry")
-            self._resync = True
+            self._resync, self._engine_restart = True, restart
             return
+        if orders is not None and isinstance(orders.payload, wire.Snapshot):
+            unfinished = {item.intent_id for item in orders.payload.items if isinstance(item, wire.ExecutionReport)}
+            done = [i for i in self.core.book.pending if i not in unfinished]
+            for intent_id in done:
+                self.core.on_order_closed(intent_id)
+            if done:
+                log.info(
+                    "released %d intents the restarted execution engine has finished: %s", len(done), ", ".join(done)
+                )
         if isinstance(env.payload, wire.Snapshot):
             for item in env.payload.items:
                 if isinstance(item, wire.PositionUpdate):
