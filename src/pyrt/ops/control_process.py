@@ -28,6 +28,7 @@ from pyrt.ops.console.feed import ConsoleFeed
 from pyrt.ops.facade import ControlFacade
 from pyrt.ops.gateway import MetricsGateway, ScrapeTarget
 from pyrt.ops.notify import notifier_from_config
+from pyrt.ops.replay_metrics import replay_families
 from pyrt.ops.service_control import supervisor_families
 from pyrt.ops.status import local_host, metrics_port_of, read_ready_info
 from pyrt.services.runtime import ServiceRuntime
@@ -69,7 +70,10 @@ class ControlProcess:
         self.runtime.__enter__()
         m = self.cfg.system.metrics
         self.gateway = MetricsGateway(
-            lambda: scrape_targets(self.cfg), m.host, m.gateway, extra=lambda: supervisor_families(self.cfg)
+            lambda: scrape_targets(self.cfg),
+            m.host,
+            m.gateway,
+            extra=lambda: supervisor_families(self.cfg) + replay_families(self.cfg),
         )
         notifier = notifier_from_config(self.cfg)
         facade = ControlFacade(self.cfg, notifier=notifier)
