@@ -131,7 +131,7 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def rank_rows(rows: Sequence[Mapping[str, Any]], metric: str) -> list[Mapping[str, Any]]:
+def rank_rows(rows: Sequence[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
     """The "ok" rows best first by `metric` (max_drawdown: the shallowest first); rows
     without the figure last; ties by parameter label, so the order is reproducible."""
     if metric not in RANKABLE:
@@ -192,7 +192,7 @@ def build_job(
         {"sources": [(s.sha256, s.rows) for s in bars.sources], "config": base, "spec": spec_base,
          "params": spec.get("params")}
     )  # fmt: skip
-    return SweepJob(spec, str(sdir) if sdir else None, cfg.risk, ex, settings, bars, base, key)
+    return SweepJob(spec, str(sdir), cfg.risk, ex, settings, bars, base, key)
 
 
 def check_sets(job: SweepJob, sets: Sequence[ParamSet]) -> tuple[list[ParamSet], list[str]]:

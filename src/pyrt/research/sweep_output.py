@@ -17,8 +17,8 @@ TOP_SHOWN = 10
 
 
 def write_parquet(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     names: list[str] = []
     for r in rows:
@@ -89,7 +89,7 @@ def heatmap_html(rows: Sequence[Mapping[str, Any]], metric: str, title: str) -> 
     for r in ok:
         k = (r["params"].get(xs_name), r["params"].get(ys_name) if ys_name else "")
         v = r.get(metric)
-        cur = cells.get(k)
+        cur: Mapping[str, Any] | None = cells.get(k)
         if cur is None or (v is not None and (cur.get(metric) is None or v > cur[metric])):
             cells[k] = r
     xs = sorted({k[0] for k in cells}, key=_sort_key)
@@ -112,9 +112,13 @@ def heatmap_html(rows: Sequence[Mapping[str, Any]], metric: str, title: str) -> 
     for y in ys:
         tds = []
         for x in xs:
-            r = cells.get((x, y))
-            v = None if r is None else r.get(metric)
-            tip = "" if r is None else f"{set_label(r['params'])}: {metric} {_fmt(v)}, trades {_fmt(r.get('trades'))}"
+            cell = cells.get((x, y))
+            v = None if cell is None else cell.get(metric)
+            tip = (
+                ""
+                if cell is None
+                else f"{set_label(cell['params'])}: {metric} {_fmt(v)}, trades {_fmt(cell.get('trades'))}"
+            )
             tds.append(f"<td style='background:{_colour(v, lo, hi)}' title='{esc(tip)}'>{_fmt(v)}</td>")
         out.append(f"<tr><th>{esc(str(y))}</th>{''.join(tds)}</tr>")
     out.append("</table></body></html>\n")
