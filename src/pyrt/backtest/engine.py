@@ -39,7 +39,7 @@ from pyrt.bus import schema as wire
 from pyrt.config.risk import RiskLimits
 from pyrt.domain.calendar import NyseSession
 from pyrt.domain.clock import ManualClock, iso_utc
-from pyrt.domain.enums import OrderSide, OrderType, TimeInForce
+from pyrt.domain.enums import OrderSide, OrderType, TimeInForce, TradingState
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.market import Bar, Quote
 from pyrt.services.execution.budget import RequestBudget
@@ -182,6 +182,7 @@ class Backtest:
         spread = self.settings.spread_bps
         bar_readers = {sym for st in self.strategies if st.wants_bars for sym in st.symbols}
         quote_readers = {sym for st in self.strategies if st.wants_quotes for sym in st.symbols}
+        watch_models = any(hasattr(st, "drain_health_events") for st in self.strategies)
         sample_ts = -1
         n = 0
         for chunk in self.data.chunks():
@@ -205,6 +206,8 @@ class Backtest:
                     outputs = on_bar(Bar(sym, o, h, lo, c, v, o_ns))
                     if outputs:
                         self._decide(outputs, sym, c)
+                if watch_models:  # a model turned unhealthy on this bar: act now, as the bridge does
+                    self._drain_events()
                 if sym in quote_readers:
                     bid, ask = spread_sides(c, spread)
                     outputs = on_quote(Quote(sym, bid, UNLIMITED_SIZE, ask, UNLIMITED_SIZE, c_ns))
@@ -223,6 +226,7 @@ class Backtest:
             n += len(chunk[0])
             if progress is not None:
                 progress(n)
+        self._drain_events()
         if sample_ts >= 0:
             self._finish()
             ledger.sample(sample_ts)
@@ -388,6 +392,13 @@ class Backtest:
                 fields = msgspec.structs.asdict(ev)
                 detail = ", ".join(f"{k}={getattr(v, 'value', v)}" for k, v in fields.items() if k != "ts_ns")
                 self.warnings.append(f"{iso_utc(self.clock._now)} risk {name}: {detail}")
+        for st in self.strategies:  # a model strategy's health, as the signal bridge acts on it
+            drain = getattr(st, "drain_health_events", None)
+            for hev in drain() if drain is not None else ():
+                when = iso_utc(self.clock._now)
+                self.warnings.append(f"{when} model {hev.level} {hev.strategy}: {hev.check}: {hev.detail}")
+                if hev.level == "act":
+                    self.risk.breaker.activate(f"model health: {hev.check}: {hev.detail}"[:300], TradingState.REDUCING)
         for sev in self.signals.drain_events():
             if not isinstance(sev, IntentDropped):
                 self.warnings.append(f"{iso_utc(self.clock._now)} signals {type(sev).__name__}: {sev}")

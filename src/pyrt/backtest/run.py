@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pyrt.backtest.engine import Backtest, ExecutionSettings
+from pyrt.backtest.models import attach_models
 from pyrt.backtest.results import RunResult
 from pyrt.backtest.settings import BacktestSettings, SettingsError
 from pyrt.services.signals.strategies.registry import build_strategies, strategies_dir, strategy_specs
@@ -93,16 +94,20 @@ def build_backtest(req: RunRequest, cfg: Any | None = None) -> Backtest:
     if missing:
         files = ", ".join(src.path for src in data.sources)
         raise SettingsError(f"data: no bars for {', '.join(missing)} (traded by the chosen strategies) in {files}")
+    models, model_warnings = attach_models(strategies, int(data.open_ns[0]), int(data.close_ns[-1]))
     ex = ExecutionSettings.of(cfg.system.execution)
     config = {
         "strategies": specs,
+        "models": models,
         "risk_limits": cfg.risk.model_dump(mode="json"),
         "execution": dict(vars(ex)),
         "settings": req.settings.to_dict(),
         "range": {"from": req.start.isoformat() if req.start else None, "to": req.end.isoformat() if req.end else None},
         "config_sha256": config_digest(Path(cfg.config_dir)),
     }
-    return Backtest(strategies, cfg.risk, data, req.settings, ex, config)
+    engine = Backtest(strategies, cfg.risk, data, req.settings, ex, config)
+    engine.warnings.extend(model_warnings)
+    return engine
 
 
 def run(req: RunRequest, progress: Callable[[int], None] | None = None) -> RunResult:
