@@ -56,40 +56,11 @@ def register(app: typer.Typer) -> None:
 
 def _replay(cfg: Any, day: Any, names: list[str], out: Path | None, window: float, gap_bps: float, gap_s: float,
             max_mismatches: int) -> tuple[dict[str, Any], Path]:  # fmt: skip
-    from pyrt.backtest.engine import Backtest, ExecutionSettings
-    from pyrt.backtest.run import chosen_specs
-    from pyrt.backtest.settings import BacktestSettings
     from pyrt.ops.replay_metrics import write_last_replay
-    from pyrt.persistence.journal import Journal
-    from pyrt.research.recording import has_quotes, recorded_bars
-    from pyrt.research.replay import Thresholds, backtest_intents, diff, live_intents
-    from pyrt.services.signals.strategies.registry import build_strategies, strategies_dir
+    from pyrt.research.replay import Thresholds
+    from pyrt.research.replay_run import run_replay
 
-    thresholds = Thresholds(window, gap_bps, gap_s, max_mismatches)
-    specs = chosen_specs(cfg, names)
-    strategies = build_strategies(specs, strategies_dir(cfg))
-    symbols = sorted({s for st in strategies for s in st.symbols})
-    record_dir = Path(cfg.system.market_data.record.path)
-    data = recorded_bars(record_dir, day, symbols)
-    journal_path = Path(cfg.system.execution.journal_path)
-    if not journal_path.is_file():
-        raise ValueError(f"no journal at {journal_path} (execution.journal_path)")
-    cash = cfg.system.sim_broker.initial_cash if cfg.system.venue.kind == "sim" else None
-    # live, a decision on a bar is sent at once and fills at the quote of that moment: the bar's close
-    settings = BacktestSettings(fill_at="close", fees="none", close_at_end=False, **({"cash": cash} if cash else {}))
-    run = Backtest(strategies, cfg.risk, data, settings, ExecutionSettings.of(cfg.system.execution)).run()
-    with Journal(journal_path, read_only=True) as journal:
-        live = live_intents(journal.iter_records(), day)
-    result = diff(day, [i for i in live if i.strategy in {s.name for s in strategies}], backtest_intents(run),
-                  thresholds)  # fmt: skip
-    quote_readers = [s.name for s in strategies if s.wants_quotes]
-    if quote_readers:
-        result.notes.append(
-            f"{', '.join(quote_readers)} read quotes: the backtester gives them quotes made from the recorded bars "
-            f"(at each bar's close), not the {'recorded ' if has_quotes(record_dir, day) else ''}quotes the live "
-            f"system saw, so their decisions can differ"
-        )
-    payload = {"strategies": [s.name for s in strategies], "bars": len(data), **result.to_dict()}
+    result, payload = run_replay(cfg, day, names, Thresholds(window, gap_bps, gap_s, max_mismatches))
     path = out or Path(cfg.system.paths.data_dir) / "replay" / f"{day.isoformat()}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2) + "\n")
