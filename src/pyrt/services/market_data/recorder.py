@@ -157,10 +157,11 @@ class _OpenFile:
 
 
 def _table(kind: str, items: list[Any]) -> Any:
-    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow as pa
 
     ts = pa.array([r.ts_ns for r in items], type=pa.int64()).cast(pa.timestamp("ns", tz="UTC"))
     cols: dict[str, Any] = {"timestamp": ts, "symbol": pa.array([r.symbol for r in items], type=pa.string())}
+    names: tuple[str, ...]
     if kind == "quotes":
         names = ("bid_price", "bid_size", "ask_price", "ask_size")
     elif kind == "trades":
