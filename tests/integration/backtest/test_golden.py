@@ -23,7 +23,7 @@ from pyrt.backtest.engine import Backtest
 from pyrt.backtest.report import write_report
 from pyrt.backtest.settings import BacktestSettings
 from pyrt.bootstrap import load_app
-from pyrt.services.signals.strategies.registry import build_strategies, strategy_specs
+from pyrt.services.signals.strategies.registry import build_strategies
 from tests.support.backtest import ROOT, SHARED
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -32,24 +32,26 @@ REFERENCE = {"fast": 10, "slow": 20, "trade_size": 10}
 
 
 def cases() -> dict[str, dict[str, Any]]:
-    shipped = {s["name"]: s for s in strategy_specs(load_app(ROOT / "config"))}
+    """Each bundled strategy with pinned params (not the shipped config's, which may be tuned
+    for the live demo without touching these): on bars, sized by the shipped sizing."""
+    sizing = {"order_qty": 10, "max_position_shares": 100}
     return {
-        "ema_crossover": shipped["ema_cross"],
-        "rsi_mean_reversion": shipped["rsi_revert"],
+        "ema_crossover": {
+            "name": "ema", "kind": "ema_crossover", "symbols": ["AAPL", "MSFT"],
+            "params": {"fast": 12, "slow": 26, **sizing},
+        },
+        "rsi_mean_reversion": {
+            "name": "rsi", "kind": "rsi_mean_reversion", "symbols": ["GOOGL"],
+            "params": {"period": 14, "oversold": 30.0, "overbought": 70.0, **sizing},
+        },
         "benchmark_every_n": {"name": "bench", "kind": "benchmark_every_n", "symbols": ["AAPL"], "params": {}},
         "ema_cross_long_only": {
-            "name": "ref_long",
-            "kind": "ema_cross_long_only",
-            "symbols": ["AAPL", "MSFT", "GOOGL"],
-            "params": REFERENCE,
+            "name": "ref_long", "kind": "ema_cross_long_only", "symbols": ["AAPL", "MSFT", "GOOGL"], "params": REFERENCE,
         },
         "ema_cross_reversal": {
-            "name": "ref_rev",
-            "kind": "ema_cross_reversal",
-            "symbols": ["AAPL", "MSFT", "GOOGL"],
-            "params": REFERENCE,
+            "name": "ref_rev", "kind": "ema_cross_reversal", "symbols": ["AAPL", "MSFT", "GOOGL"], "params": REFERENCE,
         },
-    }
+    }  # fmt: skip
 
 
 def pinned(kind: str, spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
