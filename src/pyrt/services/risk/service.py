@@ -31,7 +31,7 @@ from pyrt.observability import stages
 from pyrt.observability.metrics import required
 from pyrt.persistence.files import write_atomic
 from pyrt.services.risk.core import EXECUTION_TIMEOUT, RiskCore
-from pyrt.services.risk.events import BREAKER_EVENTS, BreakerTripped, describe
+from pyrt.services.risk.events import BREAKER_EVENTS, BreakerDeactivated, BreakerTripped, describe
 from pyrt.services.runtime import READ_ONLY_ACTIONS, Every, ServiceRuntime, run_service
 
 log = logging.getLogger("pyrt.risk_manager")
@@ -257,7 +257,13 @@ class RiskManager:
             elif isinstance(p, wire.PnLUpdate):
                 core.on_pnl(p.realized, p.unrealized, p.equity)
             elif isinstance(p, wire.IntegrityAlert):
-                log.error("integrity alert from execution: %s %s %s", p.kind, p.symbol, p.detail)
+                log.error(
+                    "integrity alert from execution: %s %s %s",
+                    p.kind,
+                    p.symbol,
+                    p.detail,
+                    extra={"error_kind": "IntegrityViolation"},
+                )
                 core.on_integrity_violation(p.kind, f"{p.symbol}: {p.detail}")
                 self._dirty = True
         self._drain_events()
@@ -265,10 +271,17 @@ class RiskManager:
     def _drain_events(self) -> None:
         for ev in self.core.drain_events():
             if isinstance(ev, BreakerTripped):
-                log.error("circuit breaker %s: %s", "activated" if ev.manual else "tripped", describe(ev))
+                if ev.manual:  # an operator's action that succeeded: not an error
+                    log.warning("circuit breaker activated: %s", describe(ev))
+                else:
+                    log.error(
+                        "circuit breaker tripped: %s", describe(ev), extra={"error_kind": "CircuitBreakerTripped"}
+                    )
                 self.risk_metrics.circuit_breaker_activations.labels(trigger=ev.trigger.value).inc()
+            elif isinstance(ev, BreakerDeactivated):
+                log.warning("%s: %s", ev.name, describe(ev))  # an operator lifted it, with a reason
             elif isinstance(ev, BREAKER_EVENTS):
-                log.error("%s: %s", ev.name, describe(ev))
+                log.error("%s: %s", ev.name, describe(ev), extra={"error_kind": "CircuitBreakerEscalated"})
             else:
                 log.info("risk event %s: %s", ev.name, describe(ev))
             self._dirty = True
