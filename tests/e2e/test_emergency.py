@@ -144,7 +144,7 @@ def test_safe_mode_liquidation_emergency_stop_and_breaker_restart(
     res = op.curl(
         'curl -s -X POST -H "Authorization: Bearer $(cat data/api_token)" localhost:<api>/api/v1/trading/enable'
     )
-    assert json.loads(res.stdout) == {"ok": True, "detail": "trading enabled"}, res
+    assert json.loads(res.stdout) == {"ok": True, "detail": "trading enabled", "blocked_by": [], "next_steps": []}, res
     wait_for(lambda: op.intents() >= 1, 60, "the strategies to trade", 0.2)
 
     # liquidation: automatic trading off, two positions of our own, then close everything
