@@ -14,6 +14,7 @@ from typing import Any
 
 from click.testing import Result
 
+from pyrt.ops.commands.control import RESUME_ADVICE
 from pyrt.ops.commands.trading import reconcile_lines
 from pyrt.ops.facade import ControlFacade
 from tests.integration.api.order_path import OrderPath
@@ -127,7 +128,8 @@ def test_cancel_all_and_emergency_stop(pyrt: Pyrt, system: OrderPath) -> None:
         assert [line.split()[1] for line in lines[1:4]] == ["halt_trading", "cancel_orders", "notify"]
         assert all(line.split()[3] == "ms" and line.split()[4] == "ok" for line in lines[1:4])
         assert "0 open orders left at the broker" in lines[2]
-        assert lines[-1].endswith("the broker confirms zero open orders")
+        assert lines[4].endswith("the broker confirms zero open orders")
+        assert lines[5:] == list(RESUME_ADVICE)  # then how to resume
         assert system.open_order_ids() == []
         assert last_audit(system)["action"] == "emergency_stop"
     finally:
