@@ -163,7 +163,7 @@ def restore_cmd(
             typer.echo("restore now? [y/N] (answer on stdin, or pass --yes)")
             confirmed = sys.stdin.readline().strip().lower() in ("y", "yes")
         if not confirmed:
-            typer.echo("not confirmed; nothing changed", err=True)
+            typer.echo("not confirmed (answer y, or pass --yes); nothing changed", err=True)
             raise typer.Exit(1)
     try:
         result = restore_backup(layout, chosen, include_models=with_models, include_venue=with_venue)
