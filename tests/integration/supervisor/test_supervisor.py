@@ -140,7 +140,7 @@ def test_foreground_up_without_restarts_stops_everything_when_a_child_dies(deplo
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 1, out + err
     assert "risk_manager" in err and "EXITED UNEXPECTEDLY: killed by SIGKILL" in err
-    assert _stopped(out) == ["control", "signal_bridge", "execution_engine", "market_data"]
+    assert _stopped(out) == ["control", "signal_bridge", "execution_engine", "market_data"], out
     assert [s for kind, s in deployment.event_list() if kind == "exit"] == [
         "signal_bridge",
         "execution_engine",

@@ -101,11 +101,15 @@ class ConsoleFeed:
             self._threads.append(t)
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 1.0) -> None:
+        """Stop the threads. A refresh may be waiting on a service that is gone (its request
+        times out later): the threads are daemons, so the process never waits longer than
+        `timeout_s` in all for them (a stopping control process must stop within its grace)."""
         self._stop.set()
         self._wake.set()
+        deadline = time.monotonic() + timeout_s
         for t in self._threads:
-            t.join(5)
+            t.join(max(0.0, deadline - time.monotonic()))
 
     @property
     def running(self) -> bool:
