@@ -215,10 +215,12 @@ def read_snapshot(journal_path: Path, venue: Any) -> tuple[JournalView, BrokerVi
 def engine_halt_reason(cfg: Any, timeout_ms: int = 2000) -> str | None:
     """The execution engine's halt reason ("" when trading), None when it does not answer."""
     from pyrt.bus import schema as wire
+    from pyrt.bus.security import for_config
     from pyrt.bus.zmq import RequestClient, RequestTimeout
 
+    endpoint = cfg.system.execution.order_endpoint
     try:
-        with RequestClient(cfg.system.execution.order_endpoint, timeout_ms=timeout_ms, client_id="invariants") as c:
+        with RequestClient(endpoint, timeout_ms=timeout_ms, client_id="invariants", security=for_config(cfg)) as c:
             res = c.request(wire.ControlCommand("status", {}, "invariant check", "invariants")).payload
     except RequestTimeout:
         return None
