@@ -11,9 +11,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import requests
 
+from pyrt.config.system import SIM_LISTED_SYMBOLS
 from tests.support.deploy import wait_for
 from tests.support.sim import HEADERS
 
@@ -70,3 +73,15 @@ def test_the_guides_log_greps_and_symbol_update(deployment: System) -> None:
     assert "market_data_symbols 5" in shown and 'market_data_symbols_streaming{symbol="AMZN"} 1' in shown
     nvda = wait_for(lambda: (c := manual(system, "NVDA")) and status_of(system, c) == "filled" and c, 30, "NVDA", 1)
     assert nvda
+
+    # a symbol the running venue does not list: the reload is refused, naming it (our config
+    # check lets it through here only because the file claims the sim broker lists it)
+    cfg["market_data"]["symbols"].append("ZZZQ")
+    cfg["sim_broker"]["listed_symbols"] = [*SIM_LISTED_SYMBOLS, "ZZZQ"]
+    path.write_text(json.dumps(cfg, indent=2))
+    os.kill(int((system.root / "run" / "market_data.pid").read_text()), signal.SIGHUP)
+    log = system.root / "logs" / "market_data.log"
+    refused = "config reload refused: market_data.symbols ['ZZZQ'] not listed by the venue"
+    wait_for(lambda: refused in log.read_text(), 30, "the refused reload", 0.3)
+    metrics = op.curl("curl -s http://localhost:<metrics>/metrics | grep market_data_symbols").stdout
+    assert "market_data_symbols 5" in metrics and "ZZZQ" not in metrics

@@ -428,12 +428,35 @@ class MarketDataService:
         self.log.info("websocket reconnect attempt=%d delay_s=%.2f reason=%s", attempt, delay_s, reason)
 
     # ------------------------------------------------------------------ reload
+    def _unlisted(self, cfg: AppConfig, symbols: list[str]) -> list[str]:
+        """Executor thread: the symbols the venue does not list (its /v2/assets)."""
+        from pyrt.venues.alpaca.adapter import AlpacaVenue
+
+        venue = AlpacaVenue(
+            cfg.venue.trading_url,
+            self._secrets.api_key_id.get_secret_value(),
+            self._secrets.api_secret_key.get_secret_value(),
+            timeout_s=5.0,
+        )
+        return venue.unlisted(symbols)
+
     async def _apply_config(self, cfg: AppConfig) -> None:
         """A reloaded config: symbols, staleness, backoff and bar count apply live."""
         try:
             md = cfg.system.market_data
             wanted = list(md.symbols)
             if set(wanted) != self.symbols:
+                new = [s for s in wanted if s not in self.symbols]
+                unlisted = await self.loop.run_in_executor(None, self._unlisted, cfg, new) if new else []
+                if unlisted:  # the venue would never stream them: keep the running symbols
+                    self.common.error("reload")
+                    self.log.error(
+                        "config reload refused: market_data.symbols %s not listed by the venue; keeping symbols=%s",
+                        unlisted,
+                        sorted(self.symbols),
+                        extra={"error_kind": "UnlistedSymbol"},
+                    )
+                    return
                 added, removed = await self.stream.update_symbols(wanted)
                 self.symbols = set(wanted)
                 for status in self.staleness.set_symbols(wanted, time.time_ns()):

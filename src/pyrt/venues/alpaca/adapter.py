@@ -11,7 +11,7 @@ through a response hook on alpaca-py's requests session."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -167,6 +167,21 @@ class AlpacaVenue:
             if mutating:
                 raise OutcomeUnknown(detail) from None
             raise VenueUnavailable(detail) from None
+
+    # ------------------------------------------------------------- assets
+    def unlisted(self, symbols: Iterable[str]) -> list[str]:
+        """The symbols this venue does not list as tradable (GET /v2/assets/{symbol}: 404, or
+        `tradable` false), in the order given. Other failures raise VenueError."""
+        missing = []
+        for symbol in symbols:
+            try:
+                asset = self._call(self.client.get_asset, symbol)
+            except NotFound:
+                missing.append(symbol)
+                continue
+            if isinstance(asset, dict) and asset.get("tradable") is False:
+                missing.append(symbol)
+        return missing
 
     # ------------------------------------------------------------- orders
     def submit_order(self, client_order_id: str, intent: OrderIntent) -> BrokerOrder:
