@@ -22,6 +22,8 @@ from pyrt.research.sweep_run import run_sweep
 from tests.support.backtest import ROOT, SHARED
 
 distributed = pytest.importorskip("distributed")
+# a loaded machine can make the workers' scratch folders slow to create: a warning, not a failure
+pytestmark = pytest.mark.filterwarnings("ignore:Creating scratch directories is taking a surprisingly long time")
 DAILY = SHARED / "data" / "historical"
 
 
