@@ -8,6 +8,8 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+
 from pyrt.backtest.data import BarData, load_bars
 from pyrt.domain.errors import BadInput
 from pyrt.services.market_data.recorder import TIMEFRAME_META, day_dir, day_files
@@ -52,3 +54,29 @@ def recorded_bars(root: Path, day: date, symbols: list[str] | None = None) -> Ba
 
 def has_quotes(root: Path, day: date) -> bool:
     return bool(day_files(root, day, "quotes"))
+
+
+def recorded_quotes(root: Path, day: date, symbols: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The day's recorded quotes per symbol: (time ns, bid, ask), in time order ({} when
+    none were recorded; unreadable files are skipped: quotes only refine the report)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = []
+    for f in day_files(root, day, "quotes"):
+        try:
+            tables.append(pq.read_table(f, columns=["timestamp", "symbol", "bid_price", "ask_price"]))
+        except (pa.ArrowInvalid, OSError):
+            continue
+    if not tables:
+        return {}
+    table = pa.concat_tables(tables)
+    ts = table["timestamp"].cast(pa.int64()).to_numpy()
+    sym = np.array(table["symbol"].to_pylist())
+    bid, ask = table["bid_price"].to_numpy(), table["ask_price"].to_numpy()
+    out = {}
+    for s in symbols:
+        rows = np.flatnonzero(sym == s)
+        order = rows[np.argsort(ts[rows], kind="stable")]
+        out[s] = (ts[order], bid[order], ask[order])
+    return out

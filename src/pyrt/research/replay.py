@@ -74,6 +74,7 @@ class Pair:
     backtest: Intent
     price_gap_bps: float | None = None
     time_gap_s: float | None = None
+    quote_gap_bps: float | None = None  # the live fill against the recorded quote it crossed (adverse +)
 
 
 @dataclass
@@ -107,6 +108,7 @@ class ReplayDiff:
     def to_dict(self) -> dict[str, Any]:
         gaps = [p.price_gap_bps for p in self.matched if p.price_gap_bps is not None]
         times = [p.time_gap_s for p in self.matched if p.time_gap_s is not None]
+        quoted = [p.quote_gap_bps for p in self.matched if p.quote_gap_bps is not None]
         return {
             "date": self.day,
             "passed": self.passed,
@@ -116,6 +118,7 @@ class ReplayDiff:
             "matched": len(self.matched),
             "price_gap_bps": {"median": median(gaps) if gaps else None, "max_abs": max(map(abs, gaps), default=None)},
             "time_gap_s": {"median": median(times) if times else None, "max_abs": max(map(abs, times), default=None)},
+            "fill_vs_quote_bps": {"median": median(quoted) if quoted else None, "fills": len(quoted)},
             "missed": [_intent_dict(i) for i in self.missed],
             "extra": [_intent_dict(i) for i in self.extra],
             "pairs": [
@@ -124,6 +127,7 @@ class ReplayDiff:
                     "backtest": _intent_dict(p.backtest),
                     "price_gap_bps": p.price_gap_bps,
                     "time_gap_s": p.time_gap_s,
+                    "fill_vs_quote_bps": p.quote_gap_bps,
                 }
                 for p in self.matched
             ],
@@ -220,3 +224,27 @@ def _pair(live: Intent, bt: Intent) -> Pair:
     if live.fill_ns is not None and bt.fill_ns is not None:
         pair.time_gap_s = round((live.fill_ns - bt.fill_ns) / 1e9, 3)
     return pair
+
+
+Quotes = dict[str, tuple[Any, Any, Any]]  # symbol -> (time ns, bid, ask) arrays in time order
+
+
+def quote_gaps(result: ReplayDiff, quotes: Quotes) -> None:
+    """Each matched live fill against the last recorded quote at or before it: what a buy
+    paid above the ask or a sell got below the bid, in bps (the venue's slippage, apart from
+    how far the price moved since the bar's close)."""
+    from bisect import bisect_right
+
+    for p in result.matched:
+        live = p.live
+        got = quotes.get(live.symbol)
+        if got is None or live.fill_price is None or live.fill_ns is None:
+            continue
+        ts, bid, ask = got
+        i = bisect_right(ts, live.fill_ns) - 1
+        if i < 0:
+            continue
+        ref = float(ask[i]) if live.side == "buy" else float(bid[i])
+        if ref > 0:
+            gap = (float(live.fill_price) - ref) / ref * 1e4
+            p.quote_gap_bps = round(gap if live.side == "buy" else -gap, 3)

@@ -12,8 +12,8 @@ from pyrt.backtest.engine import Backtest, ExecutionSettings
 from pyrt.backtest.results import RunResult
 from pyrt.backtest.run import chosen_specs
 from pyrt.backtest.settings import BacktestSettings
-from pyrt.research.recording import has_quotes, recorded_bars
-from pyrt.research.replay import ReplayDiff, Thresholds, backtest_intents, diff, live_intents
+from pyrt.research.recording import has_quotes, recorded_bars, recorded_quotes
+from pyrt.research.replay import ReplayDiff, Thresholds, backtest_intents, diff, live_intents, quote_gaps
 from pyrt.services.signals.strategies.registry import build_strategies, strategies_dir
 from pyrt.services.signals.strategy import Strategy
 
@@ -45,6 +45,7 @@ def run_replay(cfg: Any, day: date, names: list[str], thresholds: Thresholds) ->
         live = live_intents(journal.iter_records(), day)
     ours = {s.name for s in strategies}
     result = diff(day, [i for i in live if i.strategy in ours], backtest_intents(run), thresholds)
+    quote_gaps(result, recorded_quotes(Path(cfg.system.market_data.record.path), day, sorted({i.symbol for i in live})))
     quote_readers = [s.name for s in strategies if s.wants_quotes]
     if quote_readers:
         recorded = "recorded " if has_quotes(Path(cfg.system.market_data.record.path), day) else ""

@@ -9,13 +9,14 @@ from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from pyrt.backtest.results import FillRow, OrderRow, RunResult
 from pyrt.domain.events import JournalRecord
 from pyrt.ops.gateway import render_families
 from pyrt.ops.replay_metrics import replay_families, write_last_replay
-from pyrt.research.replay import Intent, Thresholds, backtest_intents, diff, live_intents
+from pyrt.research.replay import Intent, Thresholds, backtest_intents, diff, live_intents, quote_gaps
 
 S = 1_000_000_000
 BAR = 1_704_207_600 * S  # 2024-01-02 10:00 New York
@@ -114,3 +115,16 @@ def test_the_last_replay_becomes_gauges_of_the_control_process(tmp_path: Path) -
     assert "backtest_replay_passed 0" in text and "# TYPE backtest_replay_mismatches gauge" in text
     (tmp_path / "run" / "last_replay.json").write_text("{ not json")
     assert replay_families(cfg) == []  # a broken file: no gauges, the scrape goes on
+
+
+def test_live_fills_against_the_recorded_quote_they_crossed() -> None:
+    buy = Intent("ema", "AAPL", "buy", Decimal(1), "market", None, None, BAR, "a", Decimal("100.05"), BAR + 10 * S)
+    sell = Intent("ema", "AAPL", "sell", Decimal(1), "market", None, None, BAR, "b", Decimal("99.90"), BAR + 20 * S)
+    bt = [Intent("ema", "AAPL", s, Decimal(1), "market", None, None, BAR, r) for s, r in (("buy", "1"), ("sell", "2"))]
+    result = diff(DAY, [buy, sell], bt, Thresholds())
+    ts = np.array([BAR, BAR + 9 * S, BAR + 15 * S, BAR + 30 * S])
+    quotes = {"AAPL": (ts, np.array([99.0, 99.99, 99.95, 1.0]), np.array([99.1, 100.0, 99.97, 2.0]))}
+    quote_gaps(result, quotes)
+    gaps = [p.quote_gap_bps for p in result.matched]
+    assert gaps == [pytest.approx(5.0), pytest.approx(5.003, abs=1e-3)]  # buy above the ask, sell below the bid
+    assert result.to_dict()["fill_vs_quote_bps"] == {"median": pytest.approx(5.0015, abs=1e-3), "fills": 2}

@@ -79,6 +79,10 @@ def _print_table(r: dict[str, Any], path: Path) -> None:
         typer.echo(
             f"fill price gap (live vs backtest, adverse +): median {px['median']:.2f} bps, max |{px['max_abs']:.2f}| bps"
         )
+    fq = r["fill_vs_quote_bps"]
+    if fq["median"] is not None:
+        typer.echo(f"live fills against the recorded quote (slippage, adverse +): median {fq['median']:.2f} bps "
+                   f"over {fq['fills']} fills")  # fmt: skip
     if ts["median"] is not None:
         typer.echo(f"fill time gap: median {ts['median']:.1f} s, max |{ts['max_abs']:.1f}| s")
     for i in r["missed"][:10]:
