@@ -39,14 +39,16 @@ TARGETS = {"long_only": 200_000, "reversal": 150_000, "data": 1_000_000}
 
 
 def limits() -> object:
-    """The shipped limits with room for 100-share orders on every bar (risk stays on)."""
+    """The shipped limits with room for 100-share orders on every bar of ten symbols and their
+    losses (every check still runs: risk stays on)."""
     from pyrt.config.risk import RiskLimits
 
     raw = tomllib.loads((REPO / "config" / "risk_limits.toml").read_text())
     raw["position_limits"].update(max_notional_per_position=1e9, max_total_exposure=1e9, allow_shorting=True)
     raw["position_limits"]["max_open_positions"] = 100
     raw["order_validation"].update(max_order_value=1e9)
-    raw["circuit_breaker"].update(max_trades_per_day=10**6, max_consecutive_losses=10**6)
+    raw["circuit_breaker"].update(max_trades_per_day=10**6, max_consecutive_losses=10**6, daily_loss_threshold=10**9)
+    raw["loss_limits"].update(max_daily_loss=10**9, max_loss_per_trade=10**9, drawdown_threshold_percent=99.0)
     raw["throttle"].update(max_orders_per_minute=10**4, max_orders_per_symbol_per_minute=10**4)
     return RiskLimits.model_validate(raw)
 

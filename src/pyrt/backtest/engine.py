@@ -359,6 +359,7 @@ class Backtest:
                 if self.settings.volume_share is not None:
                     self._left[f.symbol] = self._left.get(f.symbol, 0.0) - float(f.qty)
         self._route()
+        venue.forget_finished()
         self._resting.update(o.symbol for o in venue.engine.open_orders_unsorted())
 
     def _route(self) -> None:

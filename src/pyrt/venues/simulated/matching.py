@@ -182,6 +182,13 @@ class MatchingEngine:
     def open_orders_unsorted(self) -> list[SimOrder]:
         return [self.orders[oid] for book in self._books.values() for oid in book.open_ids]
 
+    def forget(self, order_id: str) -> None:
+        """Drop a finished order from memory (the account already holds its effects)."""
+        order = self.orders.get(order_id)
+        if order is not None and not order.is_open:
+            del self.orders[order_id]
+            self.by_client_id.pop(order.client_order_id, None)
+
     def has_any_open(self) -> bool:
         return any(book.open_ids for book in self._books.values())
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pyrt.domain.clock import Clock, iso_utc
-from pyrt.domain.enums import OrderType
+from pyrt.domain.enums import OrderStatus, OrderType
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.market import Quote
 from pyrt.domain.money import round_price
@@ -39,6 +39,7 @@ from pyrt.venues.simulated.models import DuplicateClientId, Fill, NewOrder, Reje
 from pyrt.venues.simulated.valuation import value_account, value_positions
 
 MAX_LIST_LIMIT = 500  # Alpaca's page size cap for GET /v2/orders
+FINAL_STATUSES = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED})
 
 
 @contextmanager
@@ -110,6 +111,7 @@ class SimulatedVenue:
         self.clock = clock
         self._updates: list[TradeUpdateReport] = []
         self._fills: list[Fill] = []
+        self._finished: list[str] = []
 
     # ------------------------------------------------------------- market side (the driver)
     def on_quote(self, symbol: str, bid: float, ask: float, bid_size: float = 100.0, ask_size: float = 100.0) -> None:
@@ -153,6 +155,16 @@ class SimulatedVenue:
         out, self._fills = self._fills, []
         return out
 
+    def forget_finished(self) -> int:
+        """Drop the orders that reached a final state since the last call (and whose trade
+        updates and fills have been drained): a long backtest need not hold every order
+        it ever matched. The account, positions and open orders are untouched; a finished
+        order is then unknown to lookups, as one past a broker's retention is."""
+        done, self._finished = self._finished, []
+        for oid in done:
+            self.engine.forget(oid)
+        return len(done)
+
     def resting(self, symbol: str) -> list[SimOrder]:
         """The open orders of a symbol in time priority (what the next quotes may fill)."""
         return self.engine.open_orders_of(symbol)
@@ -161,6 +173,7 @@ class SimulatedVenue:
         if not events:
             return
         self._updates.extend(update_report(u) for u in events)
+        self._finished.extend(u.order.id for u in events if u.order.status in FINAL_STATUSES)
         self._fills.extend(self.engine.take_changes().fills)  # nothing persists the rest here
 
     # ------------------------------------------------------------- orders
