@@ -55,7 +55,11 @@ def test_a_bad_strategy_spec_names_file_field_and_reason(cfg: Any, changes: dict
 
 def test_a_valid_config_loads_as_an_app(cfg: Any) -> None:
     assert app_problems(cfg.path, env={}) == []
-    assert [s.name for s in load_app(cfg.path, env={}).system.signals.strategies] == ["ema_cross", "rsi_revert", "ml_model"]
+    assert [s.name for s in load_app(cfg.path, env={}).system.signals.strategies] == [
+        "ema_cross",
+        "rsi_revert",
+        "ml_model",
+    ]
 
 
 def test_verify_config_and_pyrt_run_report_a_bad_strategy(cfg: Any, monkeypatch: pytest.MonkeyPatch) -> None:
