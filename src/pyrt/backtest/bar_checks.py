@@ -173,8 +173,9 @@ def _gaps(codes: np.ndarray, ts: np.ndarray) -> np.ndarray:
     order = np.lexsort((ts, codes))
     c, t = codes[order], ts[order]
     same = c[1:] == c[:-1]
-    d = (t[1:] - t[:-1])[same]
-    return d[d > 0]
+    d: np.ndarray = (t[1:] - t[:-1])[same]
+    out: np.ndarray = d[d > 0]
+    return out
 
 
 def _span(ns: int) -> str:

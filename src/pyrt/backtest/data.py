@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -253,7 +254,8 @@ def _merge(raws: list[RawBars], timeframe: str, start: date | None, end: date | 
 
     def remapped(raw: RawBars) -> np.ndarray:
         remap = np.array([index.get(s, 0) for s in raw.sym_names] or [0], dtype=np.int32)
-        return remap[raw.sym_code]
+        out: np.ndarray = remap[raw.sym_code]
+        return out
 
     sym = gather(remapped, np.int32)
     stamps = gather(lambda raw: raw.ts_ns, np.int64)
@@ -262,10 +264,13 @@ def _merge(raws: list[RawBars], timeframe: str, start: date | None, end: date | 
     else:
         open_ns, close_ns = stamps, stamps + tf_ns
     order = None if _in_order(close_ns, sym) else np.lexsort((sym, close_ns))
-    arranged = (lambda a: a) if order is None else (lambda a: a[order])
+
+    def arranged(a: np.ndarray) -> np.ndarray:
+        return a if order is None else a[order]
+
     cols: dict[str, np.ndarray] = {}
     for k in ("open", "high", "low", "close", "volume"):
-        cols[k] = arranged(gather(lambda raw, k=k: raw.cols[k], np.float64))  # type: ignore[misc]
+        cols[k] = arranged(gather(partial(_column, name=k), np.float64))
         for raw in raws:
             del raw.cols[k]  # free each file's copy before the next column
     return BarData(
@@ -307,3 +312,7 @@ def _daily_sessions(stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         bounds.append(session)
     arr = np.array(bounds, dtype=np.int64)
     return arr[inverse, 0], arr[inverse, 1]
+
+
+def _column(raw: RawBars, name: str) -> np.ndarray:
+    return raw.cols[name]

@@ -82,7 +82,8 @@ def build_report(run: RunResult, trades: list[Trade] | None = None) -> dict[str,
         diagnostics=diagnose_run(run, trades),
         files=list(FILES),
     )
-    return clean(body)
+    cleaned: dict[str, Any] = clean(body)
+    return cleaned
 
 
 def clean(obj: Any) -> Any:
