@@ -13,6 +13,10 @@ Targets (issue 10, this machine): 2 processes under 60 s; Dask within 15 % of th
 of the same size. Floors printed beside them: the 1-process time halved (perfect scaling on
 2 cores) and the local 2-process time (for Dask).
 
+On a machine shared with other work the figures swing by tens of percent from one minute to
+the next: the cases run in turn within each repeat, so `--repeat 3` (medians) compares them
+under the same conditions.
+
 Usage: python benchmarks/sweep.py [--sets 100] [--repeat 1]
 """
 
