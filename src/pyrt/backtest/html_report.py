@@ -69,6 +69,11 @@ def render_html(run: RunResult, report: dict[str, Any], trades: Sequence[Trade])
         "<h2>Denials</h2>",
         _denials_table(run),
     ]
+    checks = report.get("diagnostics", {}).get("warnings", [])
+    if checks:
+        parts.append("<h2>Overfitting and data checks</h2><ul>")
+        parts += [f"<li>{escape(w)}</li>" for w in checks]
+        parts.append("</ul>")
     if report["warnings"]:
         parts.append("<h2>Warnings</h2><ul>")
         parts += [f"<li>{escape(w)}</li>" for w in report["warnings"]]

@@ -36,5 +36,7 @@ def print_summary(report: dict[str, Any], console: Console | None = None) -> Non
     console = console or Console()
     console.print(summary_table(report))
     console.print(costs_table(report))
+    for check in report.get("diagnostics", {}).get("warnings", []):
+        console.print(Text.assemble(("check: ", "magenta"), check))
     for warning in report.get("warnings", []):
         console.print(Text.assemble(("warning: ", "yellow"), warning))
