@@ -89,17 +89,18 @@ def test_restore_from_critical_failure(deployment: System) -> None:
     # 5-6: safe mode; the engine halts on the positions it cannot explain: the health check
     # fails with its own code and names the command
     system.script("start_trading_system.sh", "--safe-mode", check=False, timeout=120)
+    # (the engine halts first; the risk manager's breaker trips when its integrity alert lands)
     health = wait_for(
         lambda: (
             (h := system.script("health_check.sh", check=False)).returncode == 4
             and f"→ Next: adopt the broker's positions: {ADOPT}" in h.stdout
+            and "✗ Trading blocked: circuit breaker active (position_mismatch" in h.stdout
             and h
         ),
         30,
-        "the health check to name the adoption",
+        "the health check to name the breaker and the adoption",
         0.5,
     )
-    assert "✗ Trading blocked: circuit breaker active (position_mismatch" in health.stdout
     adopted = system.script("reconcile_positions.py", "--apply", "--yes")  # the command it named
     assert adopted.stdout.splitlines()[-1] == "Status: OK", adopted.stdout
     health = wait_for(
