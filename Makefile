@@ -43,9 +43,11 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format $(CHECK_PATHS)
 	$(VENV)/bin/ruff check --fix $(CHECK_PATHS)
 
+# two workers (the machine has 2 cores; most e2e time is waiting on processes and clocks), a
+# test file's tests on one worker (module fixtures such as a running system are shared)
 test: check
 	@bash scripts/dev/install_tools.sh >/dev/null
-	$(PY) -m pytest tests -p no:cacheprovider
+	$(PY) -m pytest tests -p no:cacheprovider -n 2 --dist loadfile
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
