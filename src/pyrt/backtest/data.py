@@ -26,7 +26,7 @@ from pyrt.backtest.bar_parquet import read_parquet
 from pyrt.backtest.results import DataSource
 from pyrt.domain.calendar import NEW_YORK, NS_PER_DAY, NS_PER_S
 
-__all__ = ["BarData", "BarDataError", "fetch_alpaca_bars", "load_bars"]
+__all__ = ["BarData", "BarDataError", "load_bars"]
 
 PROBLEMS_SHOWN = 10  # in the error that refuses a load
 Chunk = tuple[list[int], list[int], list[int], list[float], list[float], list[float], list[float], list[float]]
@@ -116,28 +116,6 @@ def load_bars(
             f"\n  {shown}{more}"
         )
     return _merge(raws, timeframe, start, end, problems)
-
-
-def fetch_alpaca_bars(
-    symbols: Sequence[str],
-    start: date,
-    end: date,
-    timeframe: str,
-    *,
-    data_url: str,
-    key_id: str,
-    secret_key: str,
-    feed: str,
-    cache_dir: Path,
-) -> list[Path]:
-    """Alpaca historical bars as cached Parquet files for `load_bars` (see `alpaca_history`;
-    alpaca-py is imported only when this is called)."""
-    from pyrt.backtest.alpaca_history import fetch_alpaca_bars as fetch
-
-    return fetch(
-        symbols, start, end, timeframe,
-        data_url=data_url, key_id=key_id, secret_key=secret_key, feed=feed, cache_dir=cache_dir,
-    )  # fmt: skip
 
 
 def _read_checked(path: Path, wanted: set[str] | None) -> RawBars:

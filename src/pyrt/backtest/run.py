@@ -57,7 +57,7 @@ def _data_paths(cfg: Any, req: RunRequest, symbols: Sequence[str]) -> list[Path]
         if not item.startswith(ALPACA_PREFIX):
             paths.append(Path(item))
             continue
-        from pyrt.backtest.data import fetch_alpaca_bars
+        from pyrt.backtest.alpaca_history import fetch_alpaca_bars
 
         wanted = [s for s in item[len(ALPACA_PREFIX) :].split(",") if s] or list(symbols)
         if req.start is None or req.end is None:

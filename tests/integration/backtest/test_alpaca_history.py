@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pyrt.backtest.alpaca_history import BarFetchError
-from pyrt.backtest.data import fetch_alpaca_bars, load_bars
+from pyrt.backtest.alpaca_history import BarFetchError, fetch_alpaca_bars
+from pyrt.backtest.data import load_bars
 from pyrt.config import load_config
 from pyrt.domain.errors import Retryable
 from tests.support.deploy import make_deployment, wait_for
