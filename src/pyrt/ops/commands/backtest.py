@@ -3,31 +3,24 @@ the report files (report.json, fills.csv, trades.csv, equity.csv, orders.csv, re
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from pyrt.ops.commands.backtest_flags import (
+    CASH_OPTION,
+    FEES_OPTION,
+    FILL_AT_OPTION,
+    FROM_OPTION,
+    SLIPPAGE_OPTION,
+    SPREAD_OPTION,
+    TO_OPTION,
+    parse_date,
+    parse_decimal,
+    run_settings,
+)
 from pyrt.ops.commands.common import CONFIG_DIR_OPTION, EXIT_USAGE
-
-
-def _date(value: str | None, flag: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"expected YYYY-MM-DD, got {value!r}", param_hint=flag) from None
-
-
-def _decimal(value: str, flag: str) -> Decimal:
-    try:
-        return Decimal(value)
-    except InvalidOperation:
-        raise typer.BadParameter(f"expected a number, got {value!r}", param_hint=flag) from None
-
 
 BACKTEST = typer.Typer(
     help="Backtest the configured strategies on history, with the live strategy, risk and execution cores.",
@@ -47,15 +40,15 @@ def register(app: typer.Typer) -> None:
         data: list[str] = typer.Option(
             [], "--data", help="CSV/Parquet bar files or folders; or alpaca:SYM,SYM (downloaded once, cached)."
         ),
-        start: str | None = typer.Option(None, "--from", help="First trading date (YYYY-MM-DD, New York)."),
-        end: str | None = typer.Option(None, "--to", help="Last trading date (YYYY-MM-DD, New York)."),
-        fill_at: str = typer.Option("next_open", "--fill-at", help="next_open (default) or close."),
-        cash: str = typer.Option("100000", "--cash", help="Starting cash (USD)."),
-        fees: str = typer.Option("alpaca", "--fees", help="alpaca (SEC and FINRA fees on sells) or none."),
+        start: str | None = FROM_OPTION,
+        end: str | None = TO_OPTION,
+        fill_at: str = FILL_AT_OPTION,
+        cash: str = CASH_OPTION,
+        fees: str = FEES_OPTION,
         fee_per_share: str = typer.Option("0", "--fee-per-share", help="Commission per share (USD)."),
         fee_per_order: str = typer.Option("0", "--fee-per-order", help="Commission per order (USD)."),
-        spread_bps: float = typer.Option(0.0, "--spread-bps", help="Full bid-ask spread around bar prices."),
-        slippage_bps: str = typer.Option("0", "--slippage-bps", help="Slippage against each fill."),
+        spread_bps: float = SPREAD_OPTION,
+        slippage_bps: str = SLIPPAGE_OPTION,
         volume_share: float | None = typer.Option(None, "--volume-share", help="Max share of a bar's volume filled."),
         session: str = typer.Option("auto", "--session", help="auto, regular (Alpaca's hours) or 24h."),
         strategy: list[str] = typer.Option([], "--strategy", help="Strategy name in system.json (repeatable)."),
@@ -72,22 +65,21 @@ def register(app: typer.Typer) -> None:
         if out is None:
             raise typer.BadParameter("the folder for the report files is required", param_hint="--out")
         from pyrt.backtest.run import RunRequest
-        from pyrt.backtest.settings import BacktestSettings
         from pyrt.domain.errors import BadInput
         from pyrt.ops.commands.common import load_or_exit
 
         cfg = load_or_exit(config_dir)
         try:
-            settings = BacktestSettings(
-                fill_at=fill_at,  # type: ignore[arg-type]
-                cash=_decimal(cash, "--cash"),
-                fees=fees,  # type: ignore[arg-type]
-                fee_per_share=_decimal(fee_per_share, "--fee-per-share"),
-                fee_per_order=_decimal(fee_per_order, "--fee-per-order"),
-                spread_bps=spread_bps,
-                slippage_bps=_decimal(slippage_bps, "--slippage-bps"),
+            settings = run_settings(
+                cash,
+                fill_at,
+                fees,
+                spread_bps,
+                slippage_bps,
+                fee_per_share=parse_decimal(fee_per_share, "--fee-per-share"),
+                fee_per_order=parse_decimal(fee_per_order, "--fee-per-order"),
                 volume_share=volume_share,
-                session=session,  # type: ignore[arg-type]
+                session=session,
                 allow_shorting=not no_shorting,
                 not_shortable=frozenset(s.strip() for s in not_shortable.split(",") if s.strip()),
                 close_at_end=not keep_open,
@@ -97,8 +89,8 @@ def register(app: typer.Typer) -> None:
                 data=tuple(data),
                 settings=settings,
                 strategies=tuple(strategy),
-                start=_date(start, "--from"),
-                end=_date(end, "--to"),
+                start=parse_date(start, "--from"),
+                end=parse_date(end, "--to"),
                 skip_bad_rows=skip_bad_rows,
                 timeframe=timeframe,
             )

@@ -11,13 +11,11 @@ from typing import Any
 
 import typer
 
+from pyrt.ops.commands.backtest_flags import FILL_AT_OPTION, FROM_OPTION, TO_OPTION, parse_date
 from pyrt.ops.commands.common import CONFIG_DIR_OPTION, EXIT_REFUSED, EXIT_USAGE
 
 DATA_OPTION = typer.Option([], "--data", help="CSV/Parquet bar files or folders.")
 STRATEGY_OPTION = typer.Option([], "--strategy", help="Strategy name in system.json (repeatable; default: enabled).")
-FROM_OPTION = typer.Option(None, "--from", help="First trading date (YYYY-MM-DD, New York).")
-TO_OPTION = typer.Option(None, "--to", help="Last trading date (YYYY-MM-DD, New York).")
-FILL_AT_OPTION = typer.Option("next_open", "--fill-at", help="next_open (default) or close.")
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON.")
 
 
@@ -31,7 +29,6 @@ class _Setup:
         from pyrt.backtest.engine import ExecutionSettings
         from pyrt.backtest.run import chosen_specs
         from pyrt.backtest.settings import BacktestSettings, SettingsError
-        from pyrt.ops.commands.backtest import _date
         from pyrt.ops.commands.common import load_or_exit
         from pyrt.services.signals.strategies.registry import build_strategies, strategies_dir
 
@@ -41,7 +38,7 @@ class _Setup:
         self.specs = chosen_specs(self.cfg, strategies)
         self._build, self._dir = build_strategies, strategies_dir(self.cfg)
         symbols = sorted({s for spec in self.specs for s in spec["symbols"]})
-        self.data = load_bars(data, start=_date(start, "--from"), end=_date(end, "--to"), symbols=symbols)
+        self.data = load_bars(data, start=parse_date(start, "--from"), end=parse_date(end, "--to"), symbols=symbols)
         # decisions only: positions left at the end are not closed (those intents are the engine's)
         self.settings = BacktestSettings(fill_at=fill_at, close_at_end=False)  # type: ignore[arg-type]
         self.execution = ExecutionSettings.of(self.cfg.system.execution)

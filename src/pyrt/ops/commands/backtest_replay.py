@@ -34,11 +34,11 @@ def register(app: typer.Typer) -> None:
         """Replay a recorded day through the backtester and diff it against the journal:
         missed or extra intents, fill price gaps (bps) and fill time gaps."""
         from pyrt.domain.errors import BadInput
-        from pyrt.ops.commands.backtest import _date
+        from pyrt.ops.commands.backtest_flags import parse_date
         from pyrt.ops.commands.common import load_or_exit
 
         cfg = load_or_exit(config_dir)
-        when = _date(day, "--date")
+        when = parse_date(day, "--date")
         assert when is not None
         try:
             result, path = _replay(cfg, when, strategy, out, match_window_s, max_price_gap_bps, max_time_gap_s,

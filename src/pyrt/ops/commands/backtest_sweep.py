@@ -5,31 +5,25 @@ command there resumes (finished runs are kept in runs.jsonl)."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from pyrt.ops.commands.backtest_flags import (
+    CASH_OPTION,
+    FEES_OPTION,
+    FILL_AT_OPTION,
+    FROM_OPTION,
+    SLIPPAGE_OPTION,
+    SPREAD_OPTION,
+    TO_OPTION,
+    parse_date,
+    run_settings,
+)
 from pyrt.ops.commands.common import CONFIG_DIR_OPTION, EXIT_USAGE
 
 DASK_ENV = "PYRT_DASK_SCHEDULER"
-
-
-def _settings(cash: str, fill_at: str, fees: str, spread_bps: float, slippage_bps: str) -> Any:
-    from pyrt.backtest.settings import BacktestSettings
-
-    try:
-        cash_d, slip_d = Decimal(cash), Decimal(slippage_bps)
-    except InvalidOperation:
-        raise typer.BadParameter(f"expected numbers, got --cash {cash!r} --slippage-bps {slippage_bps!r}") from None
-    return BacktestSettings(
-        fill_at=fill_at,  # type: ignore[arg-type]
-        cash=cash_d,
-        fees=fees,  # type: ignore[arg-type]
-        spread_bps=spread_bps,
-        slippage_bps=slip_d,
-    )
 
 
 def _plan(job: Any, grid: str, random_n: int | None, seed: int) -> tuple[list[Any], list[str], dict[str, Any]]:
@@ -77,13 +71,13 @@ def register(app: typer.Typer) -> None:
         ),
         workers: int | None = typer.Option(None, "--workers", help="Local processes (default: every core)."),
         dask: str | None = typer.Option(None, "--dask", envvar=DASK_ENV, help="Dask scheduler, tcp://HOST:8786."),
-        start: str | None = typer.Option(None, "--from", help="First trading date (YYYY-MM-DD)."),
-        end: str | None = typer.Option(None, "--to", help="Last trading date (YYYY-MM-DD)."),
-        cash: str = typer.Option("100000", "--cash", help="Starting cash (USD)."),
-        fill_at: str = typer.Option("next_open", "--fill-at", help="next_open (default) or close."),
-        fees: str = typer.Option("alpaca", "--fees", help="alpaca or none."),
-        spread_bps: float = typer.Option(0.0, "--spread-bps", help="Full bid-ask spread around bar prices."),
-        slippage_bps: str = typer.Option("0", "--slippage-bps", help="Slippage against each fill."),
+        start: str | None = FROM_OPTION,
+        end: str | None = TO_OPTION,
+        cash: str = CASH_OPTION,
+        fill_at: str = FILL_AT_OPTION,
+        fees: str = FEES_OPTION,
+        spread_bps: float = SPREAD_OPTION,
+        slippage_bps: str = SLIPPAGE_OPTION,
         out: Path = typer.Option(..., "--out", help="Folder for the results (a rerun there resumes)."),
         as_json: bool = typer.Option(False, "--json", help="Print sweep.json / walk_forward.json's summary as JSON."),
     ) -> None:
@@ -106,13 +100,13 @@ def register(app: typer.Typer) -> None:
         rank: str = typer.Option("sharpe", "--rank", help="Metric choosing each window's winner."),
         workers: int | None = typer.Option(None, "--workers", help="Local processes (default: every core)."),
         dask: str | None = typer.Option(None, "--dask", envvar=DASK_ENV, help="Dask scheduler, tcp://HOST:8786."),
-        start: str | None = typer.Option(None, "--from", help="First trading date (YYYY-MM-DD)."),
-        end: str | None = typer.Option(None, "--to", help="Last trading date (YYYY-MM-DD)."),
-        cash: str = typer.Option("100000", "--cash", help="Starting cash (USD)."),
-        fill_at: str = typer.Option("next_open", "--fill-at", help="next_open (default) or close."),
-        fees: str = typer.Option("alpaca", "--fees", help="alpaca or none."),
-        spread_bps: float = typer.Option(0.0, "--spread-bps", help="Full bid-ask spread around bar prices."),
-        slippage_bps: str = typer.Option("0", "--slippage-bps", help="Slippage against each fill."),
+        start: str | None = FROM_OPTION,
+        end: str | None = TO_OPTION,
+        cash: str = CASH_OPTION,
+        fill_at: str = FILL_AT_OPTION,
+        fees: str = FEES_OPTION,
+        spread_bps: float = SPREAD_OPTION,
+        slippage_bps: str = SLIPPAGE_OPTION,
         out: Path = typer.Option(..., "--out", help="Folder for the results (a rerun there resumes)."),
         as_json: bool = typer.Option(False, "--json", help="Print walk_forward.json as JSON."),
     ) -> None:
@@ -128,13 +122,12 @@ def _sweep(a: dict[str, Any]) -> None:
 
     from pyrt.backtest.data import BarDataError
     from pyrt.domain.errors import BadInput
-    from pyrt.ops.commands.backtest import _date
     from pyrt.ops.commands.common import load_or_exit
     from pyrt.research.sweep import build_job
 
     cfg = load_or_exit(a["config_dir"])
     try:
-        settings = _settings(a["cash"], a["fill_at"], a["fees"], a["spread_bps"], a["slippage_bps"])
+        settings = run_settings(a["cash"], a["fill_at"], a["fees"], a["spread_bps"], a["slippage_bps"])
         wf = None
         if a["walk_forward"]:
             from pyrt.research.walk_forward import parse_walk_forward
@@ -146,8 +139,8 @@ def _sweep(a: dict[str, Any]) -> None:
             a["data"],
             a["strategy"],
             settings,
-            _date(a["start"], "--from"),
-            _date(a["end"], "--to"),
+            parse_date(a["start"], "--from"),
+            parse_date(a["end"], "--to"),
             cfg,
         )
         sets, refused, search = _plan(job, a["grid"], a["random_n"], a["seed"])
