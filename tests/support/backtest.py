@@ -3,6 +3,9 @@ trades a script."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tomllib
 from collections.abc import Sequence
 from decimal import Decimal
@@ -126,3 +129,17 @@ class Scripted(Strategy):
 
 def scripted(*steps: Step, symbols: Sequence[str] = ("AAPL",), name: str = "script") -> Scripted:
     return Scripted(name, list(symbols), {"steps": [msgspec.structs.asdict(s) for s in steps]})
+
+
+def run_pyrt(cwd: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """`pyrt ARGS` as a user runs it, from `cwd` (tests.support importable: a test's own
+    strategies may live there)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pyrt", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

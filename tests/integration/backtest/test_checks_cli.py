@@ -6,31 +6,15 @@ its warm-up."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.backtest import ROOT, SHARED
+from tests.support.backtest import ROOT, SHARED, run_pyrt
 
 DAILY = SHARED / "data" / "historical"
 REFERENCE = ROOT / "examples" / "reference"
-
-
-def pyrt(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the peeking strategy lives in tests.support
-    return subprocess.run(
-        [sys.executable, "-m", "pyrt", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -51,25 +35,25 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_reference_strategies_pass_and_a_peeking_one_fails_naming_its_decision(config: Path) -> None:
     base = ("backtest", "check-lookahead", "--config-dir", str(config), "--data", str(DAILY), "--cuts", "4")
-    ok = pyrt(config.parent, *base, "--strategy", "ref_long", "--strategy", "ref_reversal")
+    ok = run_pyrt(config.parent, *base, "--strategy", "ref_long", "--strategy", "ref_reversal")
     assert ok.returncode == 0, ok.stderr
     assert "look-ahead check passed: ref_long, ref_reversal" in ok.stdout
-    bad = pyrt(config.parent, *base, "--strategy", "peeker", "--to", "2025-01-31", "--json")
+    bad = run_pyrt(config.parent, *base, "--strategy", "peeker", "--to", "2025-01-31", "--json")
     assert bad.returncode == 1, bad.stderr
     report = json.loads(bad.stdout)
     assert report["cuts_failed"] == report["cuts_checked"] == 4
     first = report["first_difference"]
     assert first["strategy"] == "peeker" and first["symbol"] == "MSFT" and first["bar_ns"] == first["cut_ns"]
-    text = pyrt(config.parent, *base, "--strategy", "peeker", "--to", "2025-01-31")
+    text = run_pyrt(config.parent, *base, "--strategy", "peeker", "--to", "2025-01-31")
     assert text.returncode == 1
     assert "LOOK-AHEAD: 4 of 4 cuts" in text.stdout and "strategy peeker, symbol MSFT" in text.stdout
 
 
 def test_warmup_of_ema20_and_bad_input(config: Path) -> None:
-    out = pyrt(config.parent, "backtest", "check-warmup", "--config-dir", str(config), "--data", str(DAILY),
+    out = run_pyrt(config.parent, "backtest", "check-warmup", "--config-dir", str(config), "--data", str(DAILY),
                "--strategy", "ref_long", "--starts", "4", "--json")  # fmt: skip
     assert out.returncode == 0, out.stderr
     (ema,) = json.loads(out.stdout)["strategies"]
     assert ema["strategy"] == "ref_long" and ema["silent_bars"] == 20 and ema["warmup_bars"] >= 20
-    missing = pyrt(config.parent, "backtest", "check-warmup", "--config-dir", str(config))
+    missing = run_pyrt(config.parent, "backtest", "check-warmup", "--config-dir", str(config))
     assert missing.returncode == 2 and "--data" in missing.stderr

@@ -5,23 +5,15 @@ giving a byte-identical report.json, and bad input refused with a message naming
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.backtest import SHARED
+from tests.support.backtest import SHARED, run_pyrt
 from tests.support.deploy import make_deployment
 
 DAILY = SHARED / "data" / "historical"
 FILES = ("report.json", "report.html", "fills.csv", "trades.csv", "equity.csv", "orders.csv")
-
-
-def pyrt(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pyrt", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +22,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(f"{DAILY} not found")
     root = tmp_path_factory.mktemp("bt")
     config = make_deployment(root)
-    assert pyrt(root, "strategy", "new", "breakout", "--config-dir", str(config)).returncode == 0
+    assert run_pyrt(root, "strategy", "new", "breakout", "--config-dir", str(config)).returncode == 0
     system = json.loads((config / "system.json").read_text())
     system["signals"]["strategies"].append(
         {
@@ -48,7 +40,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_users_strategy_backtests_into_every_report_file_reproducibly(deployment: Path) -> None:
     root = deployment.parent
     args = ("backtest", "--config-dir", str(deployment), "--strategy", "breakout", "--data", str(DAILY))
-    first = pyrt(root, *args, "--out", "out1")
+    first = run_pyrt(root, *args, "--out", "out1")
     assert first.returncode == 0, first.stderr
     assert "Sharpe" in first.stdout and "Spread" in first.stdout
     for name in FILES:
@@ -56,7 +48,7 @@ def test_a_users_strategy_backtests_into_every_report_file_reproducibly(deployme
     assert (root / "out1" / "fills.csv").read_text().startswith("timestamp,symbol,side,qty,price")
     report = json.loads((root / "out1" / "report.json").read_text())
     assert report["summary"]["fills"] > 0
-    second = pyrt(root, *args, "--out", "out2", "--json")
+    second = run_pyrt(root, *args, "--out", "out2", "--json")
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["fills"] == report["summary"]["fills"]
     assert (root / "out1" / "report.json").read_bytes() == (root / "out2" / "report.json").read_bytes()
@@ -72,11 +64,11 @@ def test_an_unknown_strategy_and_a_bad_file_are_refused_by_name(deployment: Path
         "2024-01-02T14:30:00Z,AAPL,100,101,99,100.5,1000\n"
         "2024-01-02T14:31:00Z,AAPL,100,99,101,100.5,1000\n"
     )
-    run = pyrt(
+    run = run_pyrt(
         root, "backtest", "--config-dir", str(deployment), "--strategy", "nope", "--data", str(DAILY), "--out", "o"
     )
     assert run.returncode == 2 and "nope" in run.stderr
-    run = pyrt(
+    run = run_pyrt(
         root, "backtest", "--config-dir", str(deployment), "--strategy", "breakout", "--data", str(bad), "--out", "o"
     )
     assert run.returncode == 2

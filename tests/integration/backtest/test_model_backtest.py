@@ -6,23 +6,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.backtest import SHARED
+from tests.support.backtest import SHARED, run_pyrt
 from tests.support.deploy import make_deployment
 from tests.support.models import train_tiny
 
 DAILY = SHARED / "data" / "historical"
-
-
-def pyrt(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pyrt", *args], cwd=cwd, capture_output=True, text=True, timeout=180, check=False
-    )
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +42,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_model_backtests_like_it_serves(deployment: Path) -> None:
     root = deployment.parent
     args = ("backtest", "--config-dir", str(deployment), "--data", str(DAILY / "AAPL.csv"))
-    first = pyrt(root, *args, "--out", "m1")
+    first = run_pyrt(root, *args, "--out", "m1")
     assert first.returncode == 0, first.stderr
     report = json.loads((root / "m1" / "report.json").read_text())
     [model] = report["config"]["models"]
     assert model["strategy"] == "ml" and len(model["sha256"]) == 64
     assert report["summary"]["orders"] > 0  # the model traded
     assert any("in-sample" in w for w in report["warnings"])  # trained on this very file
-    second = pyrt(root, *args, "--out", "m2")
+    second = run_pyrt(root, *args, "--out", "m2")
     assert second.returncode == 0, second.stderr
     assert (root / "m1" / "report.json").read_bytes() == (root / "m2" / "report.json").read_bytes()
 
@@ -71,6 +63,6 @@ def test_a_model_the_gates_refuse_is_refused_by_name(deployment: Path, tmp_path:
     cfg = tmp_path / "config"
     shutil.copytree(deployment, cfg)
     (cfg / "system.json").write_text(json.dumps(system))
-    run = pyrt(root, "backtest", "--config-dir", str(cfg), "--data", str(DAILY / "AAPL.csv"), "--out", "m3")
+    run = run_pyrt(root, "backtest", "--config-dir", str(cfg), "--data", str(DAILY / "AAPL.csv"), "--out", "m3")
     assert run.returncode == 2
     assert "ml" in run.stderr and "bad.onnx" in run.stderr

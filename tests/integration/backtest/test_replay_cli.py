@@ -6,9 +6,6 @@ that traded as the backtest does reports zero mismatches and passes, one whose b
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -23,18 +20,13 @@ from pyrt.ops.replay_metrics import replay_families
 from pyrt.persistence.journal import Journal
 from pyrt.research.replay_run import replay_backtest
 from pyrt.services.market_data.recorder import Recorder
+from tests.support.backtest import run_pyrt
 from tests.support.deploy import make_deployment
 
-ROOT = Path(__file__).resolve().parents[3]
 DAY = date(2024, 1, 2)
 OPEN = 1_704_205_800_000_000_000  # 09:30 New York
 MIN = 60_000_000_000
 S = 1_000_000_000
-
-
-def pyrt(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pyrt", *args], cwd=cwd, capture_output=True, text=True, timeout=120,
-                          check=False, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})  # fmt: skip
 
 
 def record_day(folder: Path) -> None:
@@ -83,7 +75,7 @@ def test_replay_of_a_recorded_day_against_the_journal(tmp_path: Path) -> None:
     orders = write_journal(journal, config, Decimal(0))
     assert orders >= 4
 
-    same = pyrt(tmp_path, "backtest", "replay", "--date", "2024-01-02", "--config-dir", str(config))
+    same = run_pyrt(tmp_path, "backtest", "replay", "--date", "2024-01-02", "--config-dir", str(config))
     assert same.returncode == 0, same.stdout + same.stderr
     assert "PASS: 0 mismatch(es)" in same.stdout
     report = json.loads((tmp_path / "data" / "replay" / "2024-01-02.json").read_text())
@@ -92,7 +84,7 @@ def test_replay_of_a_recorded_day_against_the_journal(tmp_path: Path) -> None:
     assert report["bars"] == 120
 
     write_journal(journal, config, Decimal(5))
-    worse = pyrt(tmp_path, "backtest", "replay", "--date", "2024-01-02", "--config-dir", str(config),
+    worse = run_pyrt(tmp_path, "backtest", "replay", "--date", "2024-01-02", "--config-dir", str(config),
                  "--max-price-gap-bps", "2", "--json")  # fmt: skip
     assert worse.returncode == 1, worse.stderr
     result = json.loads(worse.stdout)
@@ -102,5 +94,5 @@ def test_replay_of_a_recorded_day_against_the_journal(tmp_path: Path) -> None:
     gauges = render_families(replay_families(load_app(config)))
     assert f'backtest_replay_mismatches{{kind="price_gap"}} {len(buys)}' in gauges
 
-    missing = pyrt(tmp_path, "backtest", "replay", "--date", "2024-01-03", "--config-dir", str(config))
+    missing = run_pyrt(tmp_path, "backtest", "replay", "--date", "2024-01-03", "--config-dir", str(config))
     assert missing.returncode == 2 and "no recorded bars for 2024-01-03" in missing.stderr
