@@ -37,6 +37,7 @@ from pyrt.backtest.results import RunResult, SymbolPrices
 from pyrt.backtest.settings import BacktestSettings
 from pyrt.bus import schema as wire
 from pyrt.config.risk import RiskLimits
+from pyrt.config.system import ExecutionConfig
 from pyrt.domain.calendar import NyseSession
 from pyrt.domain.clock import ManualClock, iso_utc
 from pyrt.domain.enums import OrderSide, OrderType, TimeInForce, TradingState
@@ -60,32 +61,19 @@ RECONCILE_NS = 3600 * 1_000_000_000  # the execution core's timer (reconciliatio
 NO_CLOSE = 2**62
 
 
-class ExecutionSettings:
-    """The execution engine's settings a backtest uses (system.json's `execution`)."""
+EXECUTION_FIELDS = (
+    "request_budget_per_minute",
+    "cancel_reserve_per_minute",
+    "read_reserve_per_minute",
+    "max_resend_age_s",
+    "submit_timeout_s",
+)
+"""The execution engine's settings (system.json's `execution`) a backtest uses."""
 
-    def __init__(
-        self,
-        request_budget_per_minute: int = 150,
-        cancel_reserve_per_minute: int = 30,
-        read_reserve_per_minute: int = 10,
-        max_resend_age_s: float = 30.0,
-        submit_timeout_s: float = 10.0,
-    ) -> None:
-        self.request_budget_per_minute = request_budget_per_minute
-        self.cancel_reserve_per_minute = cancel_reserve_per_minute
-        self.read_reserve_per_minute = read_reserve_per_minute
-        self.max_resend_age_s = max_resend_age_s
-        self.submit_timeout_s = submit_timeout_s
 
-    @classmethod
-    def of(cls, ex: object) -> ExecutionSettings:
-        return cls(
-            ex.request_budget_per_minute,  # type: ignore[attr-defined]
-            ex.cancel_reserve_per_minute,  # type: ignore[attr-defined]
-            ex.read_reserve_per_minute,  # type: ignore[attr-defined]
-            ex.max_resend_age_s,  # type: ignore[attr-defined]
-            ex.submit_timeout_s,  # type: ignore[attr-defined]
-        )
+def execution_record(ex: ExecutionConfig) -> dict[str, object]:
+    """The execution settings a run used, for its report."""
+    return {name: getattr(ex, name) for name in EXECUTION_FIELDS}
 
 
 class Backtest:
@@ -95,7 +83,7 @@ class Backtest:
         limits: RiskLimits,
         data: BarData,
         settings: BacktestSettings,
-        execution: ExecutionSettings | None = None,
+        execution: ExecutionConfig | None = None,
         config: dict[str, object] | None = None,
     ) -> None:
         if len(data) == 0:
@@ -103,7 +91,7 @@ class Backtest:
         self.data = data
         self.settings = settings
         self.config = config or {}
-        ex = execution or ExecutionSettings()
+        ex = execution or ExecutionConfig()
         self.symbols = data.symbols
         self.clock = ManualClock(int(data.open_ns[0]))
         self.strategies = list(strategies)

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pyrt.backtest.engine import Backtest, ExecutionSettings
+from pyrt.backtest.engine import Backtest, execution_record
 from pyrt.backtest.models import attach_models
 from pyrt.backtest.results import RunResult
 from pyrt.backtest.settings import BacktestSettings, SettingsError
@@ -95,12 +95,12 @@ def build_backtest(req: RunRequest, cfg: Any | None = None) -> Backtest:
         files = ", ".join(src.path for src in data.sources)
         raise SettingsError(f"data: no bars for {', '.join(missing)} (traded by the chosen strategies) in {files}")
     models, model_warnings = attach_models(strategies, int(data.open_ns[0]), int(data.close_ns[-1]))
-    ex = ExecutionSettings.of(cfg.system.execution)
+    ex = cfg.system.execution
     config = {
         "strategies": specs,
         "models": models,
         "risk_limits": cfg.risk.model_dump(mode="json"),
-        "execution": dict(vars(ex)),
+        "execution": execution_record(ex),
         "settings": req.settings.to_dict(),
         "range": {"from": req.start.isoformat() if req.start else None, "to": req.end.isoformat() if req.end else None},
         "config_sha256": config_digest(Path(cfg.config_dir)),

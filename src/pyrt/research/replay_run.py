@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pyrt.backtest.data import BarData
-from pyrt.backtest.engine import Backtest, ExecutionSettings
+from pyrt.backtest.engine import Backtest
 from pyrt.backtest.results import RunResult
 from pyrt.backtest.run import chosen_specs
 from pyrt.backtest.settings import BacktestSettings
@@ -30,7 +30,7 @@ def replay_backtest(cfg: Any, day: date, names: list[str]) -> tuple[RunResult, l
     strategies = build_strategies(chosen_specs(cfg, names), strategies_dir(cfg))
     symbols = sorted({s for st in strategies for s in st.symbols})
     data = recorded_bars(Path(cfg.system.market_data.record.path), day, symbols)
-    engine = Backtest(strategies, cfg.risk, data, replay_settings(cfg), ExecutionSettings.of(cfg.system.execution))
+    engine = Backtest(strategies, cfg.risk, data, replay_settings(cfg), cfg.system.execution)
     return engine.run(), strategies, data
 
 

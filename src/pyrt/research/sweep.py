@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from pyrt.backtest.data import BarData
-from pyrt.backtest.engine import Backtest, ExecutionSettings
+from pyrt.backtest.engine import Backtest, execution_record
 from pyrt.backtest.results import RunResult
 from pyrt.backtest.settings import BacktestSettings, SettingsError
 from pyrt.config.risk import RiskLimits
+from pyrt.config.system import ExecutionConfig
 from pyrt.research.diagnostics import daily_returns, sharpe, t_test
 from pyrt.research.grid import ParamSet, set_label
 
@@ -41,7 +42,7 @@ class SweepJob:
     spec: dict[str, Any]  # the swept strategy's entry in system.json (its params the base)
     strategies_dir: str | None
     limits: RiskLimits
-    execution: ExecutionSettings
+    execution: ExecutionConfig
     settings: BacktestSettings
     data: BarData
     base_config: dict[str, Any]  # the report's config section, without "strategies"
@@ -178,11 +179,11 @@ def build_job(
     missing = [s for s in symbols if s not in bars.symbols]
     if missing:
         raise SettingsError(f"data: no bars for {', '.join(missing)} in {', '.join(s.path for s in bars.sources)}")
-    ex = ExecutionSettings.of(cfg.system.execution)
+    ex = cfg.system.execution
     digest = config_digest(Path(cfg.config_dir))
     base = {
         "risk_limits": cfg.risk.model_dump(mode="json"),
-        "execution": dict(vars(ex)),
+        "execution": execution_record(ex),
         "settings": settings.to_dict(),
         "range": {"from": start.isoformat() if start else None, "to": end.isoformat() if end else None},
         "config_sha256": digest,

@@ -26,7 +26,6 @@ class _Setup:
     def __init__(self, config_dir: Path, data: list[str], strategies: list[str], start: str | None,
                  end: str | None, fill_at: str) -> None:  # fmt: skip
         from pyrt.backtest.data import load_bars
-        from pyrt.backtest.engine import ExecutionSettings
         from pyrt.backtest.run import chosen_specs
         from pyrt.backtest.settings import BacktestSettings, SettingsError
         from pyrt.ops.commands.common import load_or_exit
@@ -41,7 +40,7 @@ class _Setup:
         self.data = load_bars(data, start=parse_date(start, "--from"), end=parse_date(end, "--to"), symbols=symbols)
         # decisions only: positions left at the end are not closed (those intents are the engine's)
         self.settings = BacktestSettings(fill_at=fill_at, close_at_end=False)  # type: ignore[arg-type]
-        self.execution = ExecutionSettings.of(self.cfg.system.execution)
+        self.execution = self.cfg.system.execution
 
     def run(self, data: Any, specs: list[dict[str, Any]] | None = None) -> Any:
         from pyrt.backtest.engine import Backtest
