@@ -154,7 +154,7 @@ class Backtest:
     def run(self, progress: Callable[[int], None] | None = None) -> RunResult:
         """Run every bar; the hot loop, so it keeps to local names and skips what a bar does
         not need (no strategy reads the symbol, nothing waits or rests at the venue)."""
-        clock = self.clock
+        set_clock = self.clock.set
         symbols = self.symbols
         ledger = self.ledger
         pos, mark = ledger.pos, ledger.mark
@@ -187,7 +187,7 @@ class Backtest:
                 active = sym in waiting or sym in resting
                 if active:
                     self._open_phase(sym, o_ns, o)
-                clock._now = c_ns
+                set_clock(c_ns)
                 if active and sym in resting:  # only decisions place orders: none rest unless active
                     self._touch(sym, o, h, lo, c)
                 if sym in bar_readers:
@@ -222,8 +222,8 @@ class Backtest:
 
     # ================================================================== phases
     def _open_phase(self, sym: str, o_ns: int, o: float) -> None:
-        if o_ns > self.clock._now:
-            self.clock._now = o_ns
+        if o_ns > self.clock.now_ns():
+            self.clock.set(o_ns)
         self._feed(sym, o)
         if self.regular and not self.venue.engine.market_open and self.calendar.is_open(o_ns):
             self.venue.set_market_open(True)
@@ -248,7 +248,7 @@ class Backtest:
                 continue
             intent: OrderIntent = out
             bid, ask = spread_sides(close, self.settings.spread_bps)
-            now = self.clock._now
+            now = self.clock.now_ns()
             self.risk.on_quote(Quote(intent.symbol, bid, 100.0, ask, 100.0, now))
             decision = self.risk.check(intent)
             self.ledger.intent(intent, decision)
@@ -267,7 +267,7 @@ class Backtest:
         """A decision filled at the close trades at the closing instant: the session that
         ends then is still open for it."""
         if self.regular and not self.venue.engine.market_open:
-            now = self.clock._now
+            now = self.clock.now_ns()
             if self.calendar.is_open(now - 1):
                 self.venue.set_market_open(True)
                 self._session_close = now
@@ -312,7 +312,7 @@ class Backtest:
         bid, ask = spread_sides(price, self.settings.spread_bps) if spread else (price, price)
         size = self._left.get(sym, UNLIMITED_SIZE) if self.settings.volume_share is not None else UNLIMITED_SIZE
         self._quote_px[sym] = (price, bid, ask)
-        self.venue.on_quote_event(Quote(sym, bid, size, ask, size, self.clock._now))
+        self.venue.on_quote_event(Quote(sym, bid, size, ask, size, self.clock.now_ns()))
         self._drain()
 
     def _execute(self, intent: OrderIntent) -> None:
@@ -338,7 +338,7 @@ class Backtest:
         fills = venue.drain_fills()
         if fills:
             orders = venue.engine.orders
-            now = self.clock._now
+            now = self.clock.now_ns()
             for f in fills:
                 mid, bid, ask = self._quote_px.get(f.symbol, (float(f.price),) * 3)
                 self.ledger.fill(
@@ -380,17 +380,17 @@ class Backtest:
             if name.startswith("Breaker") or name == "TradingStateChanged":
                 fields = msgspec.structs.asdict(ev)
                 detail = ", ".join(f"{k}={getattr(v, 'value', v)}" for k, v in fields.items() if k != "ts_ns")
-                self.warnings.append(f"{iso_utc(self.clock._now)} risk {name}: {detail}")
+                self.warnings.append(f"{iso_utc(self.clock.now_ns())} risk {name}: {detail}")
         for st in self.strategies:  # a model strategy's health, as the signal bridge acts on it
             drain = getattr(st, "drain_health_events", None)
             for hev in drain() if drain is not None else ():
-                when = iso_utc(self.clock._now)
+                when = iso_utc(self.clock.now_ns())
                 self.warnings.append(f"{when} model {hev.level} {hev.strategy}: {hev.check}: {hev.detail}")
                 if hev.level == "act":
                     self.risk.breaker.activate(f"model health: {hev.check}: {hev.detail}"[:300], TradingState.REDUCING)
         for sev in self.signals.drain_events():
             if not isinstance(sev, IntentDropped):
-                self.warnings.append(f"{iso_utc(self.clock._now)} signals {type(sev).__name__}: {sev}")
+                self.warnings.append(f"{iso_utc(self.clock.now_ns())} signals {type(sev).__name__}: {sev}")
 
     # ================================================================== the end
     def _finish(self) -> None:
@@ -426,7 +426,7 @@ class Backtest:
                 qty=abs(qty),
                 order_type=OrderType.MARKET,
                 time_in_force=TimeInForce.DAY,
-                ts_ns=self.clock._now,
+                ts_ns=self.clock.now_ns(),
                 reason="end of data",
             )
             self.ledger.intent(intent, None)
