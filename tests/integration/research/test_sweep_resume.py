@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from pyrt.research.grid import grid_sets, parse_grid
 from pyrt.research.store import RUNS_FILE
 from pyrt.research.sweep import build_job, make_task
 from tests.support.backtest import ROOT, SHARED
+from tests.support.deploy import wait_for
 
 DAILY = SHARED / "data" / "historical"
 GRID = "fast=2..11,slow=22..37:5"  # 40 sets, all valid
@@ -41,14 +41,6 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text().splitlines() if x.endswith("}")]
 
 
-def _wait(cond: Any, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 @pytest.fixture(autouse=True)
 def _data() -> None:
     if not DAILY.is_dir():
@@ -60,7 +52,7 @@ def test_interrupted_sweep_keeps_its_runs_and_a_rerun_resumes(tmp_path: Path) ->
     runs = out / RUNS_FILE
     proc = subprocess.Popen(_cmd(out, "--workers", "1"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait(lambda: len(_lines(runs)) >= 3 or proc.poll() is not None, "three finished runs")
+        wait_for(lambda: len(_lines(runs)) >= 3 or proc.poll() is not None, 60, "three finished runs", 0.02)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
