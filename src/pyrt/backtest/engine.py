@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 TIMER_NS = 300 * 1_000_000_000  # marks and P&L to the risk core, in simulated time
 RECONCILE_NS = 3600 * 1_000_000_000  # the execution core's timer (reconciliation reads)
 NO_CLOSE = 2**62
+END_OF_DATA_PREFIX = "end-"  # the intent ids of the closing orders at the end of the data
 
 
 EXECUTION_FIELDS = (
@@ -145,7 +146,6 @@ class Backtest:
         self._reconcile_ns = max(RECONCILE_NS, data.timeframe_ns)
         self._next_reconcile = 0
         self._end_seq = 0
-        self._prices: dict[str, list[float]] = {}
         self.venue.set_market_open(not self.regular)
         self.execution.run(self.core.start_accepting())
         self._route()
@@ -201,7 +201,7 @@ class Backtest:
                     outputs = on_quote(Quote(sym, bid, UNLIMITED_SIZE, ask, UNLIMITED_SIZE, c_ns))
                     if outputs:
                         self._decide(outputs, sym, c)
-                p = pos[si]
+                p = pos[si]  # the bar closes: the ledger marks the symbol at its close
                 if p:
                     d = c - mark[si]
                     ledger.value += p * d
@@ -419,7 +419,7 @@ class Backtest:
             )
             self._end_seq += 1
             intent = OrderIntent(
-                intent_id=f"end-{self._end_seq}",
+                intent_id=f"{END_OF_DATA_PREFIX}{self._end_seq}",
                 strategy=owner,
                 symbol=sym,
                 side=OrderSide.SELL if qty > 0 else OrderSide.BUY,

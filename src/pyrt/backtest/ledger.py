@@ -111,15 +111,6 @@ class Ledger:
         )
 
     # ------------------------------------------------------------------ marks
-    def mark_close(self, i: int, close: float) -> None:
-        """A bar of symbol `i` closed at `close`."""
-        p = self.pos[i]
-        if p:
-            d = close - self.mark[i]
-            self.value += p * d
-            self.gross += abs(p) * d
-        self.mark[i] = close
-
     def sample(self, ts_ns: int) -> None:
         """One point of the equity curve (after every bar closing at `ts_ns`)."""
         self.equity_ts.append(ts_ns)

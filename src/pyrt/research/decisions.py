@@ -15,10 +15,9 @@ from typing import NamedTuple
 import numpy as np
 
 from pyrt.backtest.data import BarData
+from pyrt.backtest.engine import END_OF_DATA_PREFIX
 from pyrt.backtest.results import OrderRow, RunResult
 from pyrt.domain.clock import iso_utc
-
-END_OF_DATA_PREFIX = "end-"  # the engine's own closing intents (engine.Backtest._finish)
 
 Runner = Callable[[BarData], RunResult]
 """Runs the backtest on the given bars with fresh strategies (they keep state)."""

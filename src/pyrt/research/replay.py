@@ -21,11 +21,11 @@ from decimal import Decimal
 from statistics import median
 from typing import Any
 
+from pyrt.backtest.engine import END_OF_DATA_PREFIX
 from pyrt.backtest.results import OrderRow, RunResult
 from pyrt.domain.calendar import NEW_YORK
 from pyrt.domain.clock import iso_utc
 from pyrt.domain.events import JournalRecord, RecordKind
-from pyrt.research.decisions import END_OF_DATA_PREFIX
 
 MISMATCH_KINDS = ("missed", "extra", "price_gap", "time_gap")
 
