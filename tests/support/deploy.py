@@ -3,7 +3,10 @@ the shipped files) with every port free and every path inside the root."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import random
 import socket
 import time
 from collections.abc import Callable
@@ -14,24 +17,57 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 
 
-def free_port() -> int:
+# Ports for the services a test starts are taken below the kernel's ephemeral range: a port
+# picked from that range (bind to port 0, close, hand the number to a service) can be taken in
+# the meantime as the source port of any outgoing connection on the machine, and with the
+# suite running in two xdist workers that happened (a service failed with EADDRINUSE). Each
+# worker draws from its own slice, in order from a random start, and every port is checked
+# free before it is handed out.
+_LOW, _HIGH = 20000, 32000
+
+
+def _ephemeral_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _worker_slice() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    high = min(_HIGH, _ephemeral_floor())
+    width = (high - _LOW) // count
+    start = _LOW + (index % count) * width
+    return range(start, start + width)
+
+
+_SLICE = _worker_slice()
+_cursor = itertools.count(random.randrange(len(_SLICE)))
+
+
+def _is_free(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A free loopback port no other test worker and no outgoing connection will take."""
+    for _ in range(len(_SLICE)):
+        port = _SLICE[next(_cursor) % len(_SLICE)]
+        if _is_free(port):
+            return port
+    raise RuntimeError(f"no free port in {_SLICE.start}-{_SLICE.stop - 1}")
 
 
 def free_ports(n: int) -> list[int]:
-    """n distinct free ports (all held open while choosing, so none repeats)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+    """n distinct free ports."""
+    return [free_port() for _ in range(n)]
 
 
 def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
