@@ -295,6 +295,8 @@ class SignalBridgeMetrics:
 
     signals_generated: Counter  # signal_bridge_signals_generated_total{strategy}
     intents_denied: Counter  # signal_bridge_intents_denied_total{reason}
+    risk_timeouts: Counter  # signal_bridge_risk_timeouts_total: requests the risk manager left unanswered
+    intents_unanswered: Gauge  # signal_bridge_intents_unanswered: intents kept pending, asked again
     model_info: Gauge  # signal_model_info{strategy,model,version,sha256} = 1 for the served model
     model_inference: Histogram  # signal_model_inference_seconds{strategy}: one row, in the bridge
     model_prediction: Histogram  # signal_model_prediction{strategy}: P(up) distribution
@@ -310,6 +312,16 @@ def signal_bridge_metrics(registry: CollectorRegistry) -> SignalBridgeMetrics:
         ),
         intents_denied=Counter(
             "signal_bridge_intents_denied", "Intents the risk manager denied, by reason", ["reason"], registry=registry
+        ),
+        risk_timeouts=Counter(
+            "signal_bridge_risk_timeouts",
+            "Intent requests the risk manager did not answer in time (the intent stays pending and is asked again)",
+            registry=registry,
+        ),
+        intents_unanswered=Gauge(
+            "signal_bridge_intents_unanswered",
+            "Intents whose risk decision is unknown: pending, asked again until answered",
+            registry=registry,
         ),
         model_info=Gauge(
             "signal_model_info", "The served model", ["strategy", "model", "version", "sha256"], registry=registry

@@ -43,3 +43,49 @@ def test_unknown_outcome_keeps_the_intent_pending_until_its_report() -> None:
     assert core.pending_intents() == [now, before]
     core.on_execution_report("l", "AAPL", OrderState.FILLED, None, before.intent_id)
     assert core.pending_intents() == [now] and closed[-1][0] == before.intent_id
+
+
+def test_an_unanswered_intent_stays_pending_and_is_asked_again_with_backoff() -> None:
+    """No answer from the risk manager is no denial: the request may still be on its way, or
+    the order sent. The intent stays pending, the same intent is due again after 1 s, then 2 s,
+    4 s ... up to 30 s, until an answer or a final report ends it."""
+    strategy = Buyer("l", ["AAPL"])
+    clock = ManualClock()
+    core = SignalCore([strategy], clock)
+    intent = core.on_quote(Quote("AAPL", 100.0, 1, 100.02, 1, 0))[0]
+    core.on_risk_unanswered(intent.intent_id)
+    assert core.pending_intents() == [intent] and strategy.closed == []
+    assert core.unanswered == 1 and core.reask_due() == []
+    delays = []
+    for _ in range(8):
+        waited = 0.0
+        while not core.reask_due():
+            clock.advance(0.5)
+            waited += 0.5
+        assert core.reask_due() == [intent]  # the same intent, the same id
+        delays.append(waited)
+        core.on_risk_unanswered(intent.intent_id)  # asked again, still no answer
+    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+    assert core.pending_intents() == [intent] and strategy.closed == []
+
+
+def test_an_answer_or_a_final_report_ends_the_asking() -> None:
+    strategy = Buyer("l", ["AAPL"])
+    clock = ManualClock()
+    core = SignalCore([strategy], clock)
+    approved, denied, reported = (core.on_quote(Quote("AAPL", 100.0, 1, 100.02, 1, 0))[0] for _ in range(3))
+    for intent in (approved, denied, reported):
+        core.on_risk_unanswered(intent.intent_id)
+    core.on_risk_decision(approved.intent_id, True, "OK")
+    core.on_risk_decision(denied.intent_id, False, "MAX_ORDER_VALUE")
+    core.on_execution_report("l", "AAPL", OrderState.FILLED, None, reported.intent_id)
+    clock.advance(60)
+    assert core.unanswered == 0 and core.reask_due() == []
+    assert core.pending_intents() == [approved]
+    assert strategy.closed == [(denied.intent_id, "denied"), (reported.intent_id, "filled")]
+
+
+def test_an_unanswered_intent_that_is_no_longer_pending_is_not_asked() -> None:
+    core = SignalCore([Buyer("l", ["AAPL"])], ManualClock())
+    core.on_risk_unanswered("never-sent")
+    assert core.unanswered == 0

@@ -33,6 +33,9 @@ from pyrt.services.signals.strategy import (
 
 # risk reason codes that mean "the order may exist", never "denied"
 OUTCOME_UNKNOWN_CODES = frozenset({"EXECUTION_TIMEOUT"})
+# an intent the risk manager did not answer is asked again after these delays (doubling)
+REASK_FIRST_S = 1.0
+REASK_MAX_S = 30.0
 
 
 class StrategyError(msgspec.Struct, frozen=True, kw_only=True):
@@ -133,6 +136,7 @@ class SignalCore:
         self._events: deque[CoreEvent] = deque(maxlen=max_buffered_events)
         self._pending: dict[str, tuple[_Runtime, SymbolBook]] = {}
         self._filled: dict[str, Decimal] = {}  # intent -> filled qty seen (symbols shared by strategies)
+        self._unanswered: dict[str, tuple[int, float]] = {}  # intent -> (ask again at ns, delay s)
         self._runtimes: dict[str, _Runtime] = {}
         for s in strategies:
             if s.name in self._runtimes:
@@ -280,8 +284,34 @@ class SignalCore:
         outcome (EXECUTION_TIMEOUT: the engine may have sent the order; a risk manager of
         before review D5 sent it as a denial) is no denial: the intent stays pending until
         its reports end it, so the strategy does not send it again."""
+        self._unanswered.pop(intent_id, None)
         if not approved and reason_code not in OUTCOME_UNKNOWN_CODES:
             self._close_intent(intent_id, "denied")
+
+    def on_risk_unanswered(self, intent_id: str) -> None:
+        """The risk manager did not answer in time. It may have approved the intent and the
+        engine sent the order (the request can also still be on its way), so this is no
+        denial: the intent stays pending (the strategy does not send it again) and is asked
+        again, the same intent with the same id, after 1 s, then doubling up to 30 s, until
+        an answer or a final report ends it. Asking again is safe: the risk manager answers a
+        repeated intent id with its first decision, and the engine refuses a second order for
+        an intent it has journalled (the client order id is derived from the intent id)."""
+        if intent_id not in self._pending:
+            return
+        before = self._unanswered.get(intent_id)
+        delay = REASK_FIRST_S if before is None else min(before[1] * 2, REASK_MAX_S)
+        self._unanswered[intent_id] = (self.clock.now_ns() + int(delay * 1e9), delay)
+
+    def reask_due(self) -> list[OrderIntent]:
+        """The unanswered intents to ask the risk manager about again now (oldest first)."""
+        now = self.clock.now_ns()
+        due = [i for i, (at, _) in self._unanswered.items() if at <= now and i in self._pending]
+        return [self._pending[i][1].pending[i] for i in due]
+
+    @property
+    def unanswered(self) -> int:
+        """Intents whose risk decision is unknown (asked again until answered)."""
+        return len(self._unanswered)
 
     def on_execution_report(
         self,
@@ -333,6 +363,7 @@ class SignalCore:
         self.on_execution_report(strategy, symbol, status, position, intent_id)
 
     def _close_intent(self, intent_id: str, outcome: str) -> None:
+        self._unanswered.pop(intent_id, None)
         entry = self._pending.pop(intent_id, None)
         if entry is None:
             return

@@ -179,14 +179,25 @@ class SignalBridge:
     def _send_intent(self, intent: OrderIntent, tick_ns: int) -> None:
         stages.mark("signal_in", intent.intent_id, self._batch_ns)
         stages.mark("signal_out", intent.intent_id)
+        self._ask_risk(intent, tick_ns)
+
+    def _ask_risk(self, intent: OrderIntent, tick_ns: int) -> None:
         try:
             env = self.risk.request(wire.OrderIntentMsg(intent), correlation_id=intent.intent_id, ts_event=tick_ns)
         except RequestTimeout:
+            # never a denial: the risk manager may have approved it and the engine sent the
+            # order; a strategy told "denied" would send it again and double the position
+            self.core.on_risk_unanswered(intent.intent_id)
+            self.bridge_metrics.risk_timeouts.inc()
+            self.bridge_metrics.intents_unanswered.set(self.core.unanswered)
             log.error(
-                "risk manager did not answer intent %s in time: treated as denied (RISK_TIMEOUT)", intent.intent_id
+                "risk manager did not answer intent %s (%s %s %s) in time: outcome unknown, kept pending "
+                "and asked again with the same intent id (answered once, never sent twice)",
+                intent.intent_id,
+                intent.side.value,
+                intent.qty,
+                intent.symbol,
             )
-            self.core.on_risk_decision(intent.intent_id, False, "RISK_TIMEOUT")
-            self.bridge_metrics.intents_denied.labels(reason="RISK_TIMEOUT").inc()
             return
         payload = env.payload
         decision = payload.decision if isinstance(payload, wire.RiskDecisionMsg) else None
@@ -194,6 +205,7 @@ class SignalBridge:
             self.core.on_risk_decision(intent.intent_id, False, "BAD_REPLY")
             return
         self.core.on_risk_decision(intent.intent_id, decision.approved, decision.reason_code)
+        self.bridge_metrics.intents_unanswered.set(self.core.unanswered)
         if decision.approved:
             log.info(
                 "intent approved intent=%s %s %s %s", intent.intent_id, intent.side.value, intent.qty, intent.symbol
@@ -201,6 +213,12 @@ class SignalBridge:
         else:
             self.bridge_metrics.intents_denied.labels(reason=decision.reason_code).inc()
             log.info("intent denied intent=%s reason=%s", intent.intent_id, decision.reason_code)
+
+    def reask_risk(self) -> None:
+        """Ask again about the intents the risk manager left unanswered (when they are due)."""
+        for intent in self.core.reask_due():
+            log.warning("asking the risk manager again about unanswered intent %s", intent.intent_id)
+            self._ask_risk(intent, self.clock.now_ns())
 
     def on_reports(self) -> None:
         for _topic, env in self.reports.recv_batch(0):
@@ -263,6 +281,7 @@ class SignalBridge:
             "suppressed_intents": c.suppressed_intents,
             "disabled_strategies": list(c.disabled_strategies),
             "stale_symbols": sorted(self.stale),
+            "intents_unanswered": c.unanswered,
             **self.models.status(),
         }
 
@@ -280,6 +299,8 @@ class SignalBridge:
                 self.on_market_data()
             if self.control_server in ready:
                 self.on_control()
+            if self.core.unanswered:
+                self.reask_risk()
             if self._resync:
                 self._resync = False
                 self._load_positions()  # a gap in the reports: take the engine's positions
