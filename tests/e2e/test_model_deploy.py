@@ -138,10 +138,11 @@ def test_deploy_new_ml_model_as_the_guide_says(ml_system: System, tmp_path: Path
     assert _loads(system)[-1][0].endswith("new_model-v1.onnx")
 
 
-def test_an_expired_model_stops_its_strategy_and_puts_risk_in_reduce_only(tmp_path: Path) -> None:
+def test_an_expired_model_stops_its_strategy_and_makes_it_reduce_only(tmp_path: Path) -> None:
     """A model fault in the real processes: the model expires (max_model_age_days far below
     its age), so on its first ready bar the strategy stops, the bridge logs the alert, the
-    risk manager's breaker goes REDUCING, and both actions are in the audit log."""
+    risk manager holds that strategy (only it: the breaker stays off) to reducing orders,
+    and both actions are in the audit log."""
     from pyrt.config import load_config
     from pyrt.ops.facade import ControlFacade
 
@@ -164,14 +165,18 @@ def test_an_expired_model_stops_its_strategy_and_puts_risk_in_reduce_only(tmp_pa
         wait_for(lambda: "ALERT model unhealthy" in _log(system), timeout=60, what="the model-health alert")
         assert "expired" in _log(system)
         facade = ControlFacade(load_config(config_dir), timeout_ms=3000)
-        breaker = wait_for(
-            lambda: (b := facade.command("risk_manager", "status").data.get("breaker", {})).get("active") and b,
+        held = wait_for(
+            lambda: (
+                facade.command("risk_manager", "status").data.get("reduce_only_strategies", {}).get(expiring["name"])
+            ),
             timeout=20,
-            what="the risk manager's breaker active",
+            what="the model's strategy reduce-only at the risk manager",
         )
-        assert breaker["mode"] == "REDUCING" and "model health" in breaker["reason"]
+        assert held.startswith("model health") and "expired" in held
+        status = facade.command("risk_manager", "status").data
+        assert not status["breaker"]["active"] and status["trading_state"] == "ACTIVE"  # the others trade on
         wait_for(
-            lambda: {"breaker_activate", "model.unhealthy"} <= {e["action"] for e in facade.audit.entries(200)},
+            lambda: {"strategy_reduce_only", "model.unhealthy"} <= {e["action"] for e in facade.audit.entries(200)},
             timeout=10,
             what="both actions in the audit log",
         )

@@ -40,7 +40,7 @@ from pyrt.config.risk import RiskLimits
 from pyrt.config.system import ExecutionConfig
 from pyrt.domain.calendar import NyseSession
 from pyrt.domain.clock import ManualClock, iso_utc
-from pyrt.domain.enums import OrderSide, OrderType, TimeInForce, TradingState
+from pyrt.domain.enums import OrderSide, OrderType, TimeInForce
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.market import Bar, Quote
 from pyrt.services.execution.budget import RequestBudget
@@ -387,7 +387,9 @@ class Backtest:
                 when = iso_utc(self.clock.now_ns())
                 self.warnings.append(f"{when} model {hev.level} {hev.strategy}: {hev.check}: {hev.detail}")
                 if hev.level == "act":
-                    self.risk.breaker.activate(f"model health: {hev.check}: {hev.detail}"[:300], TradingState.REDUCING)
+                    reason = f"model health: {hev.check}: {hev.detail}"[:300]
+                    self.risk.set_strategy_reduce_only(hev.strategy, True, reason)
+                    self.warnings.append(f"{when} risk strategy {hev.strategy} reduce-only: {reason}")
         for sev in self.signals.drain_events():
             if not isinstance(sev, IntentDropped):
                 self.warnings.append(f"{iso_utc(self.clock.now_ns())} signals {type(sev).__name__}: {sev}")

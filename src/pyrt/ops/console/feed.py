@@ -195,6 +195,7 @@ class ConsoleFeed:
                 "automatic": status.get("automatic_trading"),
                 "safe_mode": status.get("automatic_trading") is False,
                 "execution": status.get("execution", {}),
+                "reduce_only_strategies": risk.get("reduce_only_strategies", {}),
             },
             "breaker": breaker,
             "account": account,

@@ -95,6 +95,7 @@ class _Order:
     order_type: OrderType
     qty: Decimal
     prices: tuple[Decimal, ...]  # its own limit and stop prices
+    strategy: str
 
     @classmethod
     def parse(cls, intent: OrderIntent) -> _Order:
@@ -116,7 +117,7 @@ class _Order:
                 if price <= 0:
                     raise ValueError(f"{name} must be positive, got {price}")
                 prices.append(price)
-        return cls(intent.symbol, side, order_type, qty, tuple(prices))
+        return cls(intent.symbol, side, order_type, qty, tuple(prices), intent.strategy)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ class RiskCore:
         self.book = Book()
         self.trading_state = TradingState.ACTIVE
         self.trading_state_reason = ""
+        self.reduce_only_strategies: dict[str, str] = {}  # strategy -> why (its model is unhealthy ...)
         self._day = trading_day(clock.now_ns())
         self._day_ends_ns = next_ny_midnight(clock.now_ns())
         self._quotes: dict[str, _Market] = {}
@@ -255,8 +257,15 @@ class RiskCore:
         return None
 
     def _check_reduce_only(self, ctx: _Context) -> Denial | None:
-        if self.trading_state is TradingState.REDUCING and not ctx.reduces:
+        if ctx.reduces:
+            return None
+        if self.trading_state is TradingState.REDUCING:
             return Reason.REDUCE_ONLY, "trading is reduce-only and this order does not reduce exposure"
+        why = self.reduce_only_strategies.get(ctx.order.strategy)
+        if why is not None:
+            return Reason.REDUCE_ONLY, (
+                f"strategy {ctx.order.strategy} is reduce-only ({why}) and this order does not reduce exposure"
+            )
         return None
 
     def _check_market_data(self, ctx: _Context) -> Denial | None:
@@ -473,6 +482,20 @@ class RiskCore:
         self._events.append(TradingStateChanged(old=old, new=new, reason=reason.strip(), ts_ns=self._clock.now_ns()))
         return CommandResult(True, f"trading state {new.value}")
 
+    def set_strategy_reduce_only(self, strategy: str, on: bool, reason: str) -> CommandResult:
+        """One strategy may only reduce exposure (on) or trade normally again (off); the rest
+        of the system trades on. What a sick model asks for its own strategy."""
+        if not strategy or not strategy.strip():
+            return CommandResult(False, "a strategy name is required")
+        if not reason or not reason.strip():
+            return CommandResult(False, "a reason is required to change a strategy's mode")
+        if on:
+            self.reduce_only_strategies[strategy] = reason.strip()
+            return CommandResult(True, f"strategy {strategy} reduce-only")
+        if self.reduce_only_strategies.pop(strategy, None) is None:
+            return CommandResult(True, f"strategy {strategy} was not reduce-only")
+        return CommandResult(True, f"strategy {strategy} trades normally again")
+
     def _sync_day(self, now: int) -> None:
         if now < self._day_ends_ns:  # every input calls this: no date arithmetic inside the day
             return
@@ -538,7 +561,7 @@ class RiskCore:
             "trading_state_reason": self.trading_state_reason,
             "breaker": self.breaker.snapshot(),
             "book": self.book.to_dict(),
-        }
+        } | ({"reduce_only_strategies": dict(self.reduce_only_strategies)} if self.reduce_only_strategies else {})
 
     def restore(self, data: dict[str, Any]) -> None:
         """Load a snapshot(); daily counters reset at once if the trading day has changed
@@ -551,6 +574,7 @@ class RiskCore:
         self.trading_state_reason = data.get("trading_state_reason", "")
         self.breaker.restore(data["breaker"])
         self.book = Book.from_dict(data["book"])
+        self.reduce_only_strategies = {str(k): str(v) for k, v in data.get("reduce_only_strategies", {}).items()}
         self._sync_day(self._clock.now_ns())
 
 

@@ -224,6 +224,11 @@ class RiskManager:
             result = core.breaker.activate(cmd.reason or "manual", mode)
         elif cmd.action == "breaker_deactivate":
             result = core.breaker.deactivate(cmd.reason, force=cmd.args.get("force") == "true")
+        elif cmd.action == "strategy_reduce_only":
+            on = cmd.args.get("on", "true") == "true"
+            result = core.set_strategy_reduce_only(cmd.args.get("strategy", ""), on, cmd.reason)
+            if result.ok:
+                log.warning("%s by %s: %s", result.message, cmd.actor or "operator", cmd.reason)
         else:
             return wire.ControlResult(False, f"unknown action {cmd.action!r}")
         self._drain_events()
@@ -234,7 +239,8 @@ class RiskManager:
     def status(self) -> dict[str, Any]:
         g = self.core.gauges()
         return {k: str(v) if isinstance(v, Decimal) else v for k, v in g.items()} | {
-            "breaker": {k: str(v) if isinstance(v, Decimal) else v for k, v in self.core.breaker.status().items()}
+            "breaker": {k: str(v) if isinstance(v, Decimal) else v for k, v in self.core.breaker.status().items()},
+            "reduce_only_strategies": dict(self.core.reduce_only_strategies),
         }
 
     # ------------------------------------------------------------------ inputs

@@ -3,7 +3,8 @@ deploy gates (at start, on a config reload and on the control commands `model_lo
 `model_rollback`, `model_status`), swaps it in between two batches (no bar is dropped and
 the feature state is kept), keeps the previous model for an instant rollback, exports the
 model metrics, and turns a strategy's model-health events into an alert line, an audit
-line and reduce-only at the risk manager (its circuit breaker in REDUCING mode).
+line and reduce-only for that strategy at the risk manager (the other strategies trade on);
+serving a model (a deploy, a rollback, a promotion, a start) lifts its strategy's reduce-only.
 
 A model that fails a gate is refused with the reason and the one serving keeps serving.
 """
@@ -86,6 +87,22 @@ class ModelHost:
                 self.metrics.model_info.remove(s.name, old.manifest.name, str(old.version), old.sha256[:12])
             self.metrics.model_info.labels(s.name, model.manifest.name, str(model.version), model.sha256[:12]).set(1)
             self.metrics.model_healthy.labels(s.name).set(1)
+        self._strategy_mode(s.name, False, f"model {model.manifest.name} v{model.version} served ({why})")
+
+    def _strategy_mode(self, strategy: str, reduce_only: bool, reason: str) -> bool:
+        """Ask the risk manager to make `strategy` reduce-only, or to lift that; True once done."""
+        cmd = wire.ControlCommand(
+            "strategy_reduce_only",
+            {"strategy": strategy, "on": "true" if reduce_only else "false"},
+            reason[:300],
+            "signal_bridge",
+        )
+        result = self._send_risk(cmd)
+        ok = bool(getattr(result, "ok", False))
+        if not ok:
+            what = "make it reduce-only" if reduce_only else "lift its reduce-only"
+            log.error("risk manager did not confirm (%s) for strategy %s: %s", what, strategy, result)
+        return ok
 
     def shadow(self, strategy: str, path: str | Path) -> tuple[bool, str]:
         """Gate `path` and run it in shadow: it predicts on every bar without trading and its
@@ -212,14 +229,10 @@ class ModelHost:
         if ev.level == "warn":
             log.warning("model health warning: %s", what)
             return
-        log.error("ALERT model unhealthy, strategy stops new intents, risk to reduce-only: %s", what)
+        log.error("ALERT model unhealthy, strategy stops new intents and becomes reduce-only: %s", what)
         if self.metrics is not None:
             self.metrics.model_healthy.labels(ev.strategy).set(0)
-        reason = f"model health: {what}"[:300]
-        result = self._send_risk(wire.ControlCommand("breaker_activate", {"mode": "REDUCING"}, reason, "signal_bridge"))
-        ok = bool(getattr(result, "ok", False))
-        if not ok:
-            log.error("risk manager did not confirm reduce-only for the unhealthy model: %s", result)
+        ok = self._strategy_mode(ev.strategy, True, f"model health: {what}")
         self._audit(
             "model.unhealthy",
             {"strategy": ev.strategy, "check": ev.check, "detail": ev.detail, "reduce_only": ok},

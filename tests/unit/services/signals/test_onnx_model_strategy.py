@@ -49,7 +49,7 @@ class Harness:
 
     def _risk(self, cmd: wire.ControlCommand) -> wire.ControlResult:
         self.risk_commands.append(cmd)
-        return wire.ControlResult(True, "circuit breaker active (REDUCING)")
+        return wire.ControlResult(True, "strategy ml reduce-only")
 
     def bar(self, shift: float = 0.0) -> list[OrderIntent]:
         """The next shared daily bar (its close scaled by 1 + shift); fills every intent."""
@@ -69,7 +69,9 @@ class Harness:
         return out
 
     def reduce_only_asked(self) -> bool:
-        return any(c.action == "breaker_activate" and c.args == {"mode": "REDUCING"} for c in self.risk_commands)
+        """The last word to the risk manager made this strategy (and only it) reduce-only."""
+        modes = [c for c in self.risk_commands if c.action == "strategy_reduce_only"]
+        return bool(modes) and modes[-1].args == {"strategy": "ml", "on": "true"}
 
 
 class Shifted:
@@ -179,6 +181,19 @@ def test_fault_features_shifted_by_two_sigma_is_drift(models: dict[str, Path]) -
         assert bars <= 200, "drift not detected within one window"
     assert h.strategy.unhealthy_reason.startswith("drift: PSI of")
     _unhealthy_within_one_bar(h, "drift")
+
+
+def test_serving_a_healthy_model_lifts_the_strategys_reduce_only(models: dict[str, Path]) -> None:
+    """A sick model makes only its own strategy reduce-only; deploying another model (or a
+    rollback) serves it and asks the risk manager to let the strategy trade again."""
+    h = Harness(models["logreg"], buy_threshold=0.99, sell_threshold=0.01)
+    _warm(h)
+    h.strategy.model.predict_proba = lambda row: float("nan")
+    _unhealthy_within_one_bar(h, "nan_output")
+    ok, _ = h.host.load("ml", models["gbm"], why="deploy")
+    assert ok and h.strategy.healthy
+    last = [c for c in h.risk_commands if c.action == "strategy_reduce_only"][-1]
+    assert last.args == {"strategy": "ml", "on": "false"} and "served (deploy)" in last.reason
 
 
 def test_hot_swap_keeps_every_bar_and_rollback_restores_the_previous_model(models: dict[str, Path]) -> None:

@@ -178,6 +178,10 @@ function render(s) {
   $("breaker-detail").textContent = b.active
     ? `Breaker trigger: ${b.trigger || "?"} · reason: ${b.reason || "-"} · since ${fmtTime(b.activated_at)}`
     : `Daily P&L ${b.daily_pnl || "0"} · trades today ${b.trades_today ?? 0}`;
+  const held = Object.entries(t.reduce_only_strategies || {});
+  if (held.length) {
+    $("breaker-detail").textContent += " · reduce-only: " + held.map(([k, v]) => `${k} (${v})`).join("; ");
+  }
 
   rows("services", s.services || [], (x) => tr(
     [x.name, x.up ? "up" : "DOWN", fmtAge(x.uptime_s), x.heartbeat_age_s === null ? "-" : `${fmtAge(x.heartbeat_age_s)} ago (${x.heartbeat})`, x.bus_gaps, x.bus_drops, x.errors],
