@@ -86,10 +86,14 @@ class Backtest:
         settings: BacktestSettings,
         execution: ExecutionConfig | None = None,
         config: dict[str, object] | None = None,
+        warmup: BarData | None = None,
     ) -> None:
         if len(data) == 0:
             raise ValueError("no bars to run on (check --from/--to and --data)")
+        if warmup is not None and len(warmup) and int(warmup.close_ns[-1]) > int(data.close_ns[0]):
+            raise ValueError("warm-up bars must end before the run's first bar")
         self.data = data
+        self.warmup = warmup
         self.settings = settings
         self.config = config or {}
         ex = execution or ExecutionConfig()
@@ -171,6 +175,7 @@ class Backtest:
         bar_readers = {sym for st in self.strategies if st.wants_bars for sym in st.symbols}
         quote_readers = {sym for st in self.strategies if st.wants_quotes for sym in st.symbols}
         watch_models = any(hasattr(st, "drain_health_events") for st in self.strategies)
+        self._warm_up(bar_readers, quote_readers)
         sample_ts = -1
         n = 0
         for chunk in self.data.chunks():
@@ -219,6 +224,30 @@ class Backtest:
             self._finish()
             ledger.sample(sample_ts)
         return self._result(n)
+
+    def _warm_up(self, bar_readers: set[str], quote_readers: set[str]) -> None:
+        """The warm-up bars, before the run: each reaches the strategies at its close as in
+        the loop (a bar, or its close as a quote), so indicators start warm; every intent is
+        dropped (`SignalCore.warm_up`), nothing reaches risk, the venue or the ledger."""
+        if self.warmup is None or not len(self.warmup):
+            return
+        symbols, set_clock, warm, spread = (
+            self.warmup.symbols,
+            self.clock.set,
+            self.signals.warm_up,
+            self.settings.spread_bps,
+        )
+        for chunk in self.warmup.chunks():
+            for o_ns, c_ns, si, o, h, lo, c, v in zip(*chunk, strict=True):
+                sym = symbols[si]
+                set_clock(c_ns)
+                if sym in bar_readers:
+                    warm(Bar(sym, o, h, lo, c, v, o_ns))
+                if sym in quote_readers:
+                    bid, ask = spread_sides(c, spread)
+                    warm(Quote(sym, bid, UNLIMITED_SIZE, ask, UNLIMITED_SIZE, c_ns))
+        self.clock.set(int(self.data.open_ns[0]))
+        self._drain_events()
 
     # ================================================================== phases
     def _open_phase(self, sym: str, o_ns: int, o: float) -> None:

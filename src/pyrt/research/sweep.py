@@ -59,16 +59,26 @@ class Task:
     tag: str = ""  # "w3/train", "w3/test" in a walk-forward
     keep_returns: bool = False  # the row carries the daily returns (stitching a walk-forward)
     key: str = field(default="", compare=False)
+    warm_from: int | None = None  # bars [warm_from, window[0]) warm the strategy up first (never traded)
 
 
-def task_key(job_key: str, params: Mapping[str, Any], window: tuple[int, int] | None, keep: bool) -> str:
-    text = json.dumps([job_key, dict(params), list(window) if window else None, keep], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+def task_key(
+    job_key: str, params: Mapping[str, Any], window: tuple[int, int] | None, keep: bool, warm_from: int | None = None
+) -> str:
+    parts: list[Any] = [job_key, dict(params), list(window) if window else None, keep]
+    if warm_from is not None:
+        parts.append(warm_from)
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def make_task(job: SweepJob, params: ParamSet, window: tuple[int, int] | None = None, tag: str = "",
-              keep_returns: bool = False) -> Task:  # fmt: skip
-    return Task(dict(params), window, tag, keep_returns, task_key(job.key, params, window, keep_returns))
+              keep_returns: bool = False, warm_from: int | None = None) -> Task:  # fmt: skip
+    if warm_from is not None and (window is None or not 0 <= warm_from <= window[0]):
+        raise ValueError(f"warm-up start {warm_from} is not before the window {window}")
+    if warm_from is not None and window is not None and warm_from == window[0]:
+        warm_from = None  # nothing before the window to warm up on
+    key = task_key(job.key, params, window, keep_returns, warm_from)
+    return Task(dict(params), window, tag, keep_returns, key, warm_from)
 
 
 def slice_bars(data: BarData, lo: int, hi: int) -> BarData:
@@ -83,14 +93,17 @@ def slice_bars(data: BarData, lo: int, hi: int) -> BarData:
     )  # fmt: skip
 
 
-def backtest_of(job: SweepJob, params: Mapping[str, Any], window: tuple[int, int] | None = None) -> Backtest:
+def backtest_of(
+    job: SweepJob, params: Mapping[str, Any], window: tuple[int, int] | None = None, warm_from: int | None = None
+) -> Backtest:
     from pyrt.services.signals.strategies.registry import build_strategies
 
     spec = job.spec_with(params)
     strategies = build_strategies([spec], Path(job.strategies_dir) if job.strategies_dir else None)
     data = job.data if window is None else slice_bars(job.data, *window)
+    warmup = slice_bars(job.data, warm_from, window[0]) if window is not None and warm_from is not None else None
     config = {**job.base_config, "strategies": [spec]}
-    return Backtest(strategies, job.limits, data, job.settings, job.execution, config)
+    return Backtest(strategies, job.limits, data, job.settings, job.execution, config, warmup=warmup)
 
 
 def run_task(job: SweepJob, task: Task) -> dict[str, Any]:
@@ -99,7 +112,7 @@ def run_task(job: SweepJob, task: Task) -> dict[str, Any]:
     row: dict[str, Any] = {"key": task.key, "params": dict(task.params), "tag": task.tag}
     row["window"] = list(task.window) if task.window else None
     try:
-        run = backtest_of(job, task.params, task.window).run()
+        run = backtest_of(job, task.params, task.window, task.warm_from).run()
     except Exception as exc:  # noqa: BLE001 - reported in the row
         return {**row, "status": "error", "error": f"{type(exc).__name__}: {exc}"}
     return {**row, "status": "ok", **figures(run, keep_returns=task.keep_returns)}

@@ -4,8 +4,10 @@
 
 Windows are counted in trading days of the data (`train=60d,test=20d,step=20d`; `step`
 defaults to `test` and may not be shorter, so the stitched test windows never overlap).
-Each window's backtest starts flat and cold (indicators warm up inside the window, in and
-out of sample alike).
+Each window's backtest starts flat and warm: the `train` trading days of bars right before
+it (for a test window, its own training window; none before the first one) run through the
+strategy first with every intent dropped (`SignalCore.warm_up`), so its indicators are
+ready on the window's first bar instead of spending the window's start warming up.
 
 Walk-forward efficiency (Pardo): the OOS mean daily return over the in-sample (IS) one,
 both pooled over all windows (None when the in-sample return is not positive). Parameter
@@ -139,7 +141,12 @@ def run_walk_forward(
     def bars(d: tuple[int, int]) -> tuple[int, int]:
         return starts[d[0]], starts[d[1]]
 
-    train_tasks = [make_task(job, p, bars(w.train), f"w{w.n}/train") for w in windows for p in sets]
+    def warm(d: tuple[int, int]) -> int:
+        return starts[max(0, d[0] - spec.train)]
+
+    train_tasks = [
+        make_task(job, p, bars(w.train), f"w{w.n}/train", warm_from=warm(w.train)) for w in windows for p in sets
+    ]
     rows, _ = run_tasks(job, train_tasks, executor, store, label="walk-forward train", quiet=quiet)
     by_window: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -151,7 +158,7 @@ def run_walk_forward(
             raise SettingsError(f"walk-forward: no parameter set ran on training window {w.n} (see runs.jsonl)")
         winners.append(ranked[0])
     test_tasks = [
-        make_task(job, win["params"], bars(w.test), f"w{w.n}/test", keep_returns=True)
+        make_task(job, win["params"], bars(w.test), f"w{w.n}/test", keep_returns=True, warm_from=warm(w.test))
         for w, win in zip(windows, winners, strict=True)
     ]
     tests, _ = run_tasks(job, test_tasks, executor, store, label="walk-forward test", quiet=quiet)

@@ -150,3 +150,39 @@ def test_two_strategies_on_one_symbol_each_see_their_own_position() -> None:
     bt.run()
     assert bt.signals.position("one", "AAPL") == D(10)
     assert bt.signals.position("two", "AAPL") == D(2)
+
+
+def test_warm_up_bars_ready_the_strategy_and_never_trade() -> None:
+    """Bars before the run reach the strategy (its EMAs are ready on the run's first bar) and
+    every intent they yield is dropped: no order, no fill, no ledger row before the run."""
+    from pyrt.research.sweep import slice_bars
+    from pyrt.services.signals.strategies.registry import build_strategies
+
+    rising = [(100 + i, 100.5 + i, 99.5 + i, 100.2 + i, 1e4) for i in range(40)]
+    data = minute_bars("AAPL", rising)
+    spec = {
+        "name": "ref",
+        "kind": "ema_cross_long_only",
+        "symbols": ["AAPL"],
+        "params": {"fast": 3, "slow": 20, "trade_size": 10},
+    }
+    settings = BacktestSettings(fees="none", cash=D(1_000_000), close_at_end=False, fill_at="close")
+
+    def backtest(warm: bool):  # the last 15 bars, warmed on the 25 before them or cold
+        strategies = build_strategies([spec])
+        warmup = slice_bars(data, 0, 25) if warm else None
+        return Backtest(strategies, permissive_limits(), slice_bars(data, 25, 40), settings, warmup=warmup).run()
+
+    assert backtest(warm=False).fills == []  # cold: 20 bars of warm-up do not fit in 15
+    warm = backtest(warm=True)
+    [fill] = warm.fills  # flat and fast >= slow on the first bar of the run: one buy
+    assert fill.price == D("125.2") and fill.ts_ns == OPEN_2024_01_02 + 26 * MINUTE
+    assert len(warm.orders) == 1
+
+
+def test_warm_up_bars_must_come_before_the_run() -> None:
+    from pyrt.research.sweep import slice_bars
+
+    data = minute_bars("AAPL", [FLAT] * 4)
+    with pytest.raises(ValueError, match="warm-up bars must end before"):
+        Backtest([scripted()], permissive_limits(), slice_bars(data, 0, 2), BacktestSettings(), warmup=data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -80,3 +81,18 @@ def test_store_keeps_whole_rows_and_drops_a_torn_last_line(tmp_path: Path) -> No
     again.add({"key": "c", "x": 3})
     lines = (tmp_path / RUNS_FILE).read_text().splitlines()
     assert [json.loads(x)["key"] for x in lines] == ["a", "b", "c"]
+
+
+def test_a_window_task_names_its_warm_up_and_the_key_says_so() -> None:
+    from types import SimpleNamespace
+
+    from pyrt.research.sweep import make_task
+
+    job: Any = SimpleNamespace(key="job")
+    cold = make_task(job, {"fast": 3}, (100, 200))
+    warm = make_task(job, {"fast": 3}, (100, 200), warm_from=40)
+    assert (cold.warm_from, warm.warm_from) == (None, 40)
+    assert cold.key != warm.key  # a warmed run is another run (a resume never mixes them)
+    assert make_task(job, {"fast": 3}, (100, 200), warm_from=100).key == cold.key  # nothing before: cold
+    with pytest.raises(ValueError, match="not before the window"):
+        make_task(job, {"fast": 3}, (100, 200), warm_from=150)

@@ -33,6 +33,7 @@ from pyrt.services.signals.strategy import (
 
 # risk reason codes that mean "the order may exist", never "denied"
 OUTCOME_UNKNOWN_CODES = frozenset({"EXECUTION_TIMEOUT"})
+WARM_UP = "warm-up: history before the start, never traded"
 # an intent the risk manager did not answer is asked again after these delays (doubling)
 REASK_FIRST_S = 1.0
 REASK_MAX_S = 30.0
@@ -188,6 +189,19 @@ class SignalCore:
                 finally:
                     self._replaying = ""
         return self._run(routes, "on_bar", bar, bar.symbol)
+
+    def warm_up(self, event: Bar | Quote) -> None:
+        """History before the start (bars before a walk-forward window, a cache of recent
+        bars): the strategies see it as they would live, so their indicators are warm, and
+        every intent it yields is dropped (IntentDropped "warm-up"): history never trades."""
+        self._replaying = WARM_UP
+        try:
+            if isinstance(event, Bar):
+                self.on_bar(event)
+            else:
+                self.on_quote(event)
+        finally:
+            self._replaying = ""
 
     def _run(self, routes: list[Route], hook: str, event: Any, symbol: str) -> Sequence[Output]:
         outputs: list[Output] | None = None
