@@ -297,11 +297,18 @@ class RiskDecisionMsg(msgspec.Struct, tag="risk_decision", frozen=True):
     ``outcome`` is "" when ``decision`` says it all, or ``OUTCOME_UNKNOWN`` when risk
     approved and forwarded the intent but the execution engine's accept did not arrive in
     time: the order may have been journalled and sent (``client_order_id``), so it is
-    neither denied nor to be resent; its reports tell the outcome."""
+    neither denied nor to be resent; its reports tell the outcome.
+
+    ``strategy``, ``symbol``, ``side`` and ``qty`` name the order decided on (for readers of
+    the broadcast, such as the operator console, that never saw the intent)."""
 
     decision: RiskDecision
     outcome: str = ""
     client_order_id: str = ""
+    strategy: str = ""
+    symbol: str = ""
+    side: str = ""
+    qty: Decimal | None = None
 
 
 class ExecutionReport(msgspec.Struct, tag="exec_report", frozen=True, kw_only=True):

@@ -93,3 +93,37 @@ def test_sighup_reload_and_breaker_persistence(tmp_path: Path):
     finally:
         if risk.proc.poll() is None:
             risk.stop()
+
+
+def test_the_broadcast_decision_names_the_order(tmp_path: Path):
+    """A denial on `risk.decision` says which order it was (the console shows it): strategy,
+    symbol, side and quantity, not only the intent id."""
+    import itertools
+    import time
+    from decimal import Decimal
+
+    from pyrt.bus.zmq import ZmqSubscriber
+    from pyrt.domain.enums import OrderSide
+    from pyrt.domain.intents import OrderIntent
+
+    config_dir = make_deployment(tmp_path / "root")
+    risk = RiskProcess(config_dir)
+    sub = ZmqSubscriber(risk.cfg.system.risk.publish_address, [wire.risk_decision()], security=for_config(risk.cfg))
+    try:
+        got: list[wire.RiskDecisionMsg] = []
+        ids = itertools.count()
+        deadline = time.monotonic() + 20
+        with RequestClient(risk.cfg.system.risk.intent_endpoint, timeout_ms=5000, security=for_config(risk.cfg)) as c:
+            while not got and time.monotonic() < deadline:  # until the subscription is up
+                intent = OrderIntent(
+                    intent_id=f"t{next(ids)}", strategy="ema_cross", symbol="MSFT", side=OrderSide.BUY, qty=Decimal(7)
+                )
+                c.request(wire.OrderIntentMsg(intent), correlation_id=intent.intent_id)
+                got += [e.payload for _, e in sub.recv_batch(200) if isinstance(e.payload, wire.RiskDecisionMsg)]
+        assert got, "no decision broadcast"
+        msg = got[0]
+        assert not msg.decision.approved and msg.decision.reason_code == "NO_MARKET_DATA"
+        assert (msg.strategy, msg.symbol, msg.side, msg.qty) == ("ema_cross", "MSFT", "buy", Decimal(7))
+    finally:
+        sub.close()
+        risk.stop()

@@ -311,6 +311,8 @@ class ConsoleFeed:
                     {
                         "time": views.iso_ns(d.ts_ns or ts_ns),
                         "intent_id": d.intent_id,
+                        "strategy": p.strategy,
+                        "order": " ".join(x for x in (p.side, str(p.qty or ""), p.symbol) if x),
                         "reason_code": d.reason_code,
                         "message": d.message,
                     }

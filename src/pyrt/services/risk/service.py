@@ -18,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+import msgspec
+
 from pyrt.bus import schema as wire
 from pyrt.bus.poller import Poller
 from pyrt.bus.zmq import ReplyServer, RequestClient, RequestTimeout, ZmqPublisher, ZmqSubscriber
@@ -165,6 +167,9 @@ class RiskManager:
         self._dirty = True
         self.metrics.common.messages_processed.inc()
         self.metrics.common.processing_latency.observe(time.perf_counter() - t0)
+        msg = msgspec.structs.replace(
+            msg, strategy=intent.strategy, symbol=intent.symbol, side=intent.side.value, qty=intent.qty
+        )
         self.pub.publish(wire.risk_decision(), msg, correlation_id=intent.intent_id)
         self._drain_events()
         return msg

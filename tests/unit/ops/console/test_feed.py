@@ -114,7 +114,11 @@ def test_denials_alerts_and_heartbeats() -> None:
     f.on_message(wire.RiskDecisionMsg(RiskDecision(intent_id="i1", approved=True, reason_code="OK")), T)
     f.on_message(
         wire.RiskDecisionMsg(
-            RiskDecision(intent_id="i2", approved=False, reason_code="MAX_ORDER_VALUE", message="big")
+            RiskDecision(intent_id="i2", approved=False, reason_code="MAX_ORDER_VALUE", message="big"),
+            strategy="ema_cross",
+            symbol="AAPL",
+            side="buy",
+            qty=Decimal(500),
         ),
         T,
     )
@@ -124,6 +128,7 @@ def test_denials_alerts_and_heartbeats() -> None:
     f.on_message(wire.Heartbeat("risk_manager", "ok", T), T)
     state = f.state()
     assert [d["reason_code"] for d in state["denials"]] == ["MAX_ORDER_VALUE"]
+    assert state["denials"][0]["strategy"] == "ema_cross" and state["denials"][0]["order"] == "buy 500 AAPL"
     assert [a["kind"] for a in state["alerts"]] == ["circuit_breaker", "overfill"]  # newest first
     risk = next(s for s in state["services"] if s["name"] == "risk_manager")
     assert risk["heartbeat"] == "ok" and risk["heartbeat_age_s"] is not None

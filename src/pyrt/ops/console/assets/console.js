@@ -217,7 +217,7 @@ function render(s) {
     return tr([fmtTime(f.time), f.symbol, f.side, f.qty, f.price, f.strategy, f.client_order_id],
       { "data-coid": f.client_order_id, "data-shown-at": String(shownAt.get(key)) });
   });
-  rows("denials", s.denials || [], (d) => tr([fmtTime(d.time), d.reason_code, d.message], { "data-reason": d.reason_code }));
+  rows("denials", s.denials || [], (d) => tr([fmtTime(d.time), d.strategy || "-", d.order || "-", d.reason_code, d.message], { "data-reason": d.reason_code }));
   rows("alerts", s.alerts || [], (a) => tr([fmtTime(a.time), a.kind, (a.symbol ? a.symbol + ": " : "") + a.detail]));
   rows("audit", s.audit || [], (a) => tr([
     fmtTime(new Date(a.at * 1000).toISOString()), a.who, a.from, a.action, a.reason,
