@@ -140,22 +140,39 @@ class SignalCore:
         self._unanswered: dict[str, tuple[int, float]] = {}  # intent -> (ask again at ns, delay s)
         self._runtimes: dict[str, _Runtime] = {}
         for s in strategies:
-            if s.name in self._runtimes:
-                raise ValueError(f"strategy {s.name!r}: name: duplicate strategy name")
-            books = {sym: SymbolBook(sym) for sym in s.symbols}
-            states = {sym: s.create_state(sym) for sym in s.symbols}
-            ctx = StrategyContext(s.name, clock, books, states, self._last_quotes, self._ids)
-            self._runtimes[s.name] = _Runtime(s, ctx, books, states)
+            self._add_runtime(s)
+        self.owners: dict[str, str] = {}
+        self._quote_routes: dict[str, list[Route]] = {}
+        self._trade_routes: dict[str, list[Route]] = {}
+        self._bar_routes: dict[str, list[Route]] = {}
+        self._rebuild_owners()
+        self._rebuild_routes()
+
+    def _add_runtime(self, s: Strategy) -> None:
+        if s.name in self._runtimes:
+            raise ValueError(f"strategy {s.name!r}: name: duplicate strategy name")
+        books = {sym: SymbolBook(sym) for sym in s.symbols}
+        states = {sym: s.create_state(sym) for sym in s.symbols}
+        ctx = StrategyContext(s.name, self.clock, books, states, self._last_quotes, self._ids)
+        self._runtimes[s.name] = _Runtime(s, ctx, books, states)
+
+    def _rebuild_owners(self) -> None:
+        # positions are per account and symbol: a report's position belongs to a strategy
+        # only when it is the one strategy trading the symbol
         owners: dict[str, list[str]] = {}
         for name, rt in self._runtimes.items():
             for sym in rt.strategy.symbols:
                 owners.setdefault(sym, []).append(name)
-        # positions are per account and symbol: a report's position belongs to a strategy
-        # only when it is the one strategy trading the symbol
-        self.owners: dict[str, str] = {sym: names[0] for sym, names in owners.items() if len(names) == 1}
-        self._quote_routes: dict[str, list[Route]] = {}
-        self._trade_routes: dict[str, list[Route]] = {}
-        self._bar_routes: dict[str, list[Route]] = {}
+        self.owners = {sym: names[0] for sym, names in owners.items() if len(names) == 1}
+
+    def add_strategy(self, strategy: Strategy) -> None:
+        """Start a strategy while running (one that was idle at start, such as a model
+        strategy given its first model). It starts flat and cold. A symbol it shares with a
+        strategy that traded it alone becomes shared: from now on each one's position is the
+        net of its own fills, starting from the position it has. Raises ValueError for a
+        name already running."""
+        self._add_runtime(strategy)
+        self._rebuild_owners()
         self._rebuild_routes()
 
     # --- market data (hot path) -----------------------------------------------------

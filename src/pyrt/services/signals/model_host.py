@@ -30,7 +30,9 @@ MODEL_ACTIONS = frozenset({"model_load", "model_rollback", "model_status", "mode
 class ModelHost:
     """`send_risk(cmd)` delivers a ControlCommand to the risk manager (None: no answer);
     `audit(action, detail)` writes an audit line; `metrics` is the bridge's
-    SignalBridgeMetrics (or None)."""
+    SignalBridgeMetrics (or None); `start_idle(name, path)` builds and starts a configured
+    model strategy that was idle at start (no model path then) with the model at `path`, or
+    returns None when `name` is no such strategy."""
 
     def __init__(
         self,
@@ -38,12 +40,14 @@ class ModelHost:
         send_risk: Callable[[wire.ControlCommand], Any],
         audit: Callable[[str, dict[str, Any]], None],
         metrics: Any = None,
+        start_idle: Callable[[str, str], Strategy | None] | None = None,
     ) -> None:
         self.strategies = {s.name: s for s in strategies if isinstance(s, OnnxModelStrategy)}
         self.previous: dict[str, LoadedModel | None] = {}
         self._send_risk = send_risk
         self._audit = audit
         self.metrics = metrics
+        self._start_idle = start_idle
         for s in self.strategies.values():
             s.observer = self._observer(s.name)
 
@@ -58,16 +62,21 @@ class ModelHost:
     def load(self, strategy: str, path: str | Path, why: str) -> tuple[bool, str]:
         """Gate `path` and serve it in `strategy`; (ok, detail)."""
         s = self.strategies.get(strategy)
-        if s is None:
-            return False, f"no onnx_model strategy {strategy!r} (have: {sorted(self.strategies)})"
-        current = s.model
+        current = s.model if s is not None else None
         try:
-            model = gate_model(path, recent_rows=list(s.last_features.values()))
+            model = gate_model(path, recent_rows=list(s.last_features.values()) if s is not None else None)
         except ModelRefused as exc:
             serving = current.describe().removeprefix("Model loaded: ") if current else "none"
             log.error("Model refused for strategy %s: %s; still serving: %s", strategy, exc, serving)
             self._audit("model.refused", {"strategy": strategy, "path": str(path), "reason": str(exc)})
             return False, f"refused: {exc}"
+        if s is None:  # idle at start: its first model starts it
+            started = self._start_idle(strategy, str(path)) if self._start_idle is not None else None
+            if not isinstance(started, OnnxModelStrategy):
+                return False, f"no onnx_model strategy {strategy!r} (have: {sorted(self.strategies)})"
+            s = self.strategies[strategy] = started
+            s.observer = self._observer(strategy)
+            log.info("onnx_model strategy %s started (idle until now: it had no model)", strategy)
         self._serve(s, model, why)
         return True, model.describe()
 
@@ -157,15 +166,10 @@ class ModelHost:
         for spec in strategy_specs(cfg):
             s = self.strategies.get(spec["name"])
             path = spec["params"].get("model_path") if spec["kind"] == OnnxModelStrategy.kind else None
-            if s is None and path and spec["enabled"]:
-                log.warning(
-                    "onnx_model strategy %s was idle at start (no model_path): restart the signal bridge to run it",
-                    spec["name"],
-                )
-            if s is None or not path:
+            if not path or (s is None and not spec["enabled"]):
                 continue
-            if s.model is None or Path(path).resolve() != Path(s.model.path).resolve():
-                self.load(s.name, path, why="config reload")
+            if s is None or s.model is None or Path(path).resolve() != Path(s.model.path).resolve():
+                self.load(spec["name"], path, why="config reload")
 
     # --- control ------------------------------------------------------------------
 

@@ -25,8 +25,9 @@ from pyrt.observability import stages
 from pyrt.services.runtime import Every, ServiceRuntime, run_service
 from pyrt.services.signals.core import IntentDropped, SignalCore, StrategyDisabled, StrategyError
 from pyrt.services.signals.model_host import MODEL_ACTIONS, ModelHost
+from pyrt.services.signals.strategies.onnx_model import OnnxModelStrategy
 from pyrt.services.signals.strategies.registry import build_strategies, strategies_dir, strategy_specs
-from pyrt.services.signals.strategy import Signal, SignalDirection
+from pyrt.services.signals.strategy import Signal, SignalDirection, Strategy
 
 log = logging.getLogger("pyrt.signal_bridge")
 
@@ -76,7 +77,9 @@ class SignalBridge:
         self._batch_ns = 0
         self._heartbeat_due = Every(1.0)
         self._load_positions()
-        self.models = ModelHost(strategies, self._risk_control, self._audit_model, self.bridge_metrics)
+        self.models = ModelHost(
+            strategies, self._risk_control, self._audit_model, self.bridge_metrics, start_idle=self._start_idle
+        )
         self.models.load_configured()
 
     def _load_positions(self) -> None:
@@ -314,6 +317,22 @@ class SignalBridge:
                 )
             if (new_cfg := self.rt.try_reload()) is not None:
                 self.models.on_config(new_cfg)  # a changed signals.model_path: gate and swap
+
+    def _start_idle(self, name: str, model_path: str) -> Strategy | None:
+        """Build and start `name`, a model strategy of the running config that was idle at
+        start (it had no model path), with the model at `model_path`; None when `name` is no
+        such strategy (unknown, disabled in the config, another kind, or running already)."""
+        cfg = self.rt.cfg
+        entry = next((s for s in cfg.system.signals.strategies if s.name == name), None)
+        if entry is None or not entry.enabled or name in self.core.strategy_names:
+            return None
+        spec = next(sp for sp in strategy_specs(cfg) if sp["name"] == name)
+        if spec["kind"] != OnnxModelStrategy.kind:
+            return None
+        spec = {**spec, "enabled": True, "params": {**spec["params"], "model_path": model_path}}
+        [strategy] = build_strategies([spec], strategies_dir(cfg))
+        self.core.add_strategy(strategy)
+        return strategy
 
     def _risk_control(self, cmd: wire.ControlCommand) -> Any:
         try:

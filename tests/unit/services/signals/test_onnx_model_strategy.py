@@ -240,3 +240,36 @@ def test_a_shadow_model_predicts_without_trading_and_reports_agreement(models: d
     assert result.ok and "21/21 bars agreed" in result.detail
     assert h.strategy.model.manifest.model_kind.startswith("gbm") and h.strategy.shadow is None
     assert h.host.rollback("ml")[0] and h.strategy.model.sha256 == served
+
+
+def test_a_model_strategy_idle_at_start_is_started_by_its_first_model(models: dict[str, Path]) -> None:
+    """A model strategy with no model at start is not running; loading its first model (a
+    deploy, or the config's model_path after SIGHUP) builds it, adds it to the core and
+    serves the model. A refused model starts nothing."""
+    other = OnnxModelStrategy("other", ["AAPL"], {"model_path": None})
+    core = SignalCore([other], ManualClock())
+    started: list[str] = []
+
+    def start_idle(name: str, path: str) -> OnnxModelStrategy | None:
+        if name != "ml":
+            return None
+        s = OnnxModelStrategy("ml", ["AAPL", "MSFT"], {"model_path": path})
+        core.add_strategy(s)
+        started.append(name)
+        return s
+
+    host = ModelHost([other], lambda cmd: wire.ControlResult(True, "ok"), lambda a, d: None, start_idle=start_idle)
+    ok, detail = host.load("ml", models["nan"], why="deploy")
+    assert not ok and "parity fixture" in detail and started == [] and "ml" not in core.strategy_names
+    ok, detail = host.load("ml", models["logreg"], why="deploy")
+    assert ok and started == ["ml"] and "ml" in core.strategy_names
+    assert host.strategies["ml"].model is not None and host.status()["models"]["ml"]["healthy"]
+    assert core.owners == {"MSFT": "ml"}  # AAPL is shared with "other" now
+    assert not host.load("nobody", models["logreg"], why="deploy")[0]
+
+
+def test_add_strategy_refuses_a_running_name() -> None:
+    s = OnnxModelStrategy("ml", ["AAPL"], {"model_path": None})
+    core = SignalCore([s], ManualClock())
+    with pytest.raises(ValueError, match="duplicate strategy name"):
+        core.add_strategy(OnnxModelStrategy("ml", ["AAPL"], {"model_path": None}))
