@@ -421,9 +421,9 @@ def _routes(facade: ControlFacade, act: Callable[[Callable[[], Any]], Any]) -> A
         "/services/{name}/{action}",
         tags=["processes"],
         responses={
-            409: {"description": "The supervisor could not do it."},
+            409: {"description": "No `pyrt up` supervisor runs, or it could not do it."},
             422: {"description": "Unknown service (the answer lists the valid ones)."},
-            503: {"description": "The system is not running under `pyrt up`."},
+            503: {"description": "The supervisor did not answer in time."},
         },
     )
     def service_control(

@@ -844,8 +844,8 @@ class ControlFacade:
     def service_control(self, caller: Caller, action: str, service: str, reason: str = "") -> dict[str, Any]:
         """`pyrt start|stop|restart SERVICE` (POST /services/{name}/{action}): a request to the
         running `pyrt up` supervisor, answered once done (a start or restart: once the process
-        is ready). 422 for an unknown service (the answer lists the valid ones), 503 when the
-        system is not running, 409 when the supervisor could not do it."""
+        is ready). 422 for an unknown service (the answer lists the valid ones), 409 when no
+        `pyrt up` supervisor runs or it could not do it, 503 when it did not answer."""
         from pyrt.ops import service_control as sc
 
         def run() -> dict[str, Any]:
@@ -854,6 +854,8 @@ class ControlFacade:
                 detail = sc.request(self.cfg, action, name)
             except sc.UnknownService as exc:
                 raise ActionError(str(exc), 422) from None
+            except sc.NoSupervisor as exc:
+                raise ActionError(str(exc), 409) from None
             except sc.NotRunning as exc:
                 raise ActionError(str(exc), 503) from None
             except sc.ControlRefused as exc:

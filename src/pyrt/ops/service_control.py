@@ -46,7 +46,12 @@ class UnknownService(BadInput, ValueError):
 
 
 class NotRunning(Retryable, RuntimeError):
-    """No `pyrt up` supervisor runs for this deployment."""
+    """The `pyrt up` supervisor did not answer (it exited, or took too long)."""
+
+
+class NoSupervisor(NotRunning):
+    """No `pyrt up` supervisor runs for this deployment (stopped, or run another way, such
+    as systemd units): asking again will not help until one is started."""
 
 
 class ControlRefused(Refused, RuntimeError):
@@ -114,8 +119,9 @@ def request(cfg: AppConfig, action: str, service: str, timeout_s: float = DEFAUL
     target = valid_service(cfg, service)
     pid = supervisor_pid(cfg)
     if pid is None:
-        raise NotRunning(
-            f"the system is not running (no `pyrt up` supervisor for {run_dir(cfg)}): start it with `pyrt up`"
+        raise NoSupervisor(
+            f"the system is not running under `pyrt up` (no supervisor for {run_dir(cfg)}): start it with "
+            "`pyrt up`; services run as systemd units are controlled with systemctl"
         )
     folder = run_dir(cfg) / REQUESTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
