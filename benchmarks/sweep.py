@@ -82,7 +82,12 @@ def main() -> int:
     times: dict[str, list[float]] = {"local 1 process": [], "local 2 processes": [], "dask 2 workers": []}
     t0 = time.perf_counter()
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", scheduler_port=0, dashboard_address=None
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        scheduler_port=0,
+        dashboard_address="127.0.0.1:0",  # a free port (8787 is the sim broker's default)
     ) as cluster:
         startup = time.perf_counter() - t0
         for _ in range(args.repeat):

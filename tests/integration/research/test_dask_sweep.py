@@ -37,7 +37,14 @@ def job() -> SweepJob:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", scheduler_port=0, dashboard_address=None
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        scheduler_port=0,
+        # the scheduler's HTTP server on a free port: without an address it tries 8787 first,
+        # the sim broker's default port (taken by `make run` or another test)
+        dashboard_address="127.0.0.1:0",
     ) as c:
         yield c
 

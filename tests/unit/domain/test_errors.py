@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import typer
 
+from pyrt.bus.bar_cache import MalformedBarCache
 from pyrt.bus.schema import BusError, RequestTimeout, WireError
 from pyrt.bus.security import BusSecurityError
 from pyrt.config.errors import ConfigError
@@ -21,7 +22,6 @@ from pyrt.ops.reads import ReadThrottled
 from pyrt.ops.supervisor import StartFailed, TargetUnavailable
 from pyrt.persistence.journal import JournalError, JournalWriteError
 from pyrt.services.execution.lock import AccountLockHeld
-from pyrt.services.market_data.core import MalformedBarCache
 from pyrt.services.signals.strategy import StrategyConfigError
 from pyrt.simbroker.replay import ReplayDataError
 from pyrt.venues.alpaca.feed import MalformedFeedMessage

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 from pyrt.domain.clock import ManualClock
@@ -16,8 +17,11 @@ from pyrt.services.signals.strategy import Signal, SignalDirection
 DAY_NS = 86_400 * 10**9
 
 
+_DAYS = itertools.count()  # bar times only move forward, across calls too (a core runs each bar once)
+
+
 def bars(symbol: str, closes: list[float]) -> list[Bar]:
-    return [Bar(symbol, c, c, c, c, 1000.0, i * DAY_NS) for i, c in enumerate(closes)]
+    return [Bar(symbol, c, c, c, c, 1000.0, next(_DAYS) * DAY_NS) for c in closes]
 
 
 def ramp(start: float, end: float, n: int) -> list[float]:
@@ -57,7 +61,7 @@ def test_crossover_target_waits_for_pending_intent_then_acts() -> None:
     assert [o.direction for o in out if isinstance(o, Signal)] == [SignalDirection.FLAT]
     assert not [o for o in out if isinstance(o, OrderIntent)]
     core.on_execution_report("ema", "X", OrderState.FILLED, Decimal(5), buy.intent_id)
-    out = core.on_bar(Bar("X", 6, 6, 6, 6, 1, 0))
+    out = core.on_bar(bars("X", [6])[0])
     assert [(o.side, o.qty) for o in out if isinstance(o, OrderIntent)] == [(OrderSide.SELL, 5)]
 
 
@@ -104,7 +108,7 @@ def test_no_new_entry_while_intent_pending() -> None:
     assert len(intents) == 1  # never filled, so never re-sent
     assert len([o for o in out if isinstance(o, Signal)]) > 5
     core.on_risk_decision(intents[0].intent_id, False, "MAX_ORDER_VALUE")
-    out = core.on_bar(Bar("X", 69, 69, 69, 69, 1, 99 * DAY_NS))
+    out = core.on_bar(bars("X", [69])[0])
     assert len([o for o in out if isinstance(o, OrderIntent)]) == 1  # denial frees the slot
 
 

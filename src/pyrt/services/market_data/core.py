@@ -3,8 +3,8 @@ wire format: Alpaca's frames are decoded in ``pyrt.venues.alpaca.feed``, and the
 see only the bus payloads):
 
 - ``StalenessTracker``: which symbols had no quote for too long, as status transitions.
-- ``BarHistory``: the last N bars per symbol and their JSON form for the cache files
-  (``MalformedBarCache`` for a file that is not one).
+- ``BarHistory``: the last N bars per symbol, loaded from and encoded for the cache files
+  (their format: ``pyrt.bus.bar_cache``).
 - ``gaps_to_fill`` / ``bars_to_fill``: after a (re)connect, which symbols can have missed
   a bar and which fetched bars to publish.
 - ``should_log``: throttle for repetitive warnings.
@@ -17,17 +17,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 
-import msgspec
-
+from pyrt.bus.bar_cache import decode_bars, encode_bars
 from pyrt.bus.schema import BarMsg, SymbolStatus
-from pyrt.domain.errors import BadInput
 from pyrt.domain.market import MINUTE_BAR_NS
 
 NO_QUOTE_YET = "no quote yet"
-
-
-class MalformedBarCache(BadInput, ValueError):
-    """A bar cache file whose content is not a list of bars."""
 
 
 # --------------------------------------------------------------------------- gap planning
@@ -123,9 +117,6 @@ class StalenessTracker:
 
 # --------------------------------------------------------------------------- bar history
 
-_bars_encoder = msgspec.json.Encoder()
-_bars_decoder = msgspec.json.Decoder(list[BarMsg])
-
 
 class BarHistory:
     """The most recent ``bars_to_keep`` bars per symbol, oldest first. A bar with the time
@@ -174,17 +165,12 @@ class BarHistory:
         return dirty
 
     def encode(self, symbol: str) -> bytes:
-        """The cache file content of ``symbol``: a JSON list of bars."""
-        return _bars_encoder.encode(self.bars(symbol))
+        """The cache file content of ``symbol``."""
+        return encode_bars(self.bars(symbol))
 
     def load(self, symbol: str, data: bytes) -> int:
         """Replace ``symbol``'s bars by a cache file's content (only bars of that symbol,
         in time order, the newest ``bars_to_keep``). Returns how many were kept; raises
         MalformedBarCache for content that is not a list of bars."""
-        try:
-            loaded = _bars_decoder.decode(data)
-        except msgspec.DecodeError as exc:
-            raise MalformedBarCache(f"bar cache of {symbol}: {exc}") from None
-        bars = sorted((b for b in loaded if b.symbol == symbol), key=lambda b: b.ts_ns)
-        self._bars[symbol] = deque(bars, maxlen=self.bars_to_keep)
+        self._bars[symbol] = deque(decode_bars(symbol, data), maxlen=self.bars_to_keep)
         return len(self._bars[symbol])

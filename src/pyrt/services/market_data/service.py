@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pyrt.bus.bar_cache import MalformedBarCache, cache_file
 from pyrt.bus.schema import (
     BarMsg,
     Heartbeat,
@@ -39,7 +40,6 @@ from pyrt.observability.metrics import required
 from pyrt.persistence.files import write_atomic
 from pyrt.services.market_data.core import (
     BarHistory,
-    MalformedBarCache,
     StalenessTracker,
     bars_to_fill,
     gaps_to_fill,
@@ -485,7 +485,7 @@ class MarketDataService:
     # ------------------------------------------------------------------ bar cache
     def _load_cache(self, symbols: set[str] | list[str]) -> None:
         for symbol in symbols:
-            path = self.cache_dir / f"{symbol}.json"
+            path = cache_file(self.cache_dir, symbol)
             try:
                 count = self.bars.load(symbol, path.read_bytes())
             except FileNotFoundError:
@@ -500,7 +500,7 @@ class MarketDataService:
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             for symbol, data in payloads.items():
-                write_atomic(self.cache_dir / f"{symbol}.json", data)
+                write_atomic(cache_file(self.cache_dir, symbol), data)
         except OSError as exc:
             self.common.error("bar_cache")
             self.log.error("bar cache write failed in %s: %s", self.cache_dir, exc)

@@ -132,6 +132,8 @@ class SignalCore:
         self.dropped_intents = 0
         self.sent_intents = 0
         self.signals = 0
+        self.repeated_bars = 0
+        self._last_bar_ns: dict[str, int] = {}  # symbol -> open time of the newest bar run
         self._ids = IntentIdFactory(intent_epoch) if intent_epoch else IntentIdFactory.from_clock(clock)
         self._last_quotes: dict[str, Quote] = {}
         self._events: deque[CoreEvent] = deque(maxlen=max_buffered_events)
@@ -165,6 +167,11 @@ class SignalCore:
                 owners.setdefault(sym, []).append(name)
         self.owners = {sym: names[0] for sym, names in owners.items() if len(names) == 1}
 
+    @property
+    def bar_symbols(self) -> list[str]:
+        """The symbols whose bars some running strategy reads."""
+        return sorted(self._bar_routes)
+
     def add_strategy(self, strategy: Strategy) -> None:
         """Start a strategy while running (one that was idle at start, such as a model
         strategy given its first model). It starts flat and cold. A symbol it shares with a
@@ -193,10 +200,17 @@ class SignalCore:
         return self._run(routes, "on_trade", trade, trade.symbol)
 
     def on_bar(self, bar: Bar) -> Sequence[Output]:
-        """Run subscribed strategies' `on_bar`."""
+        """Run subscribed strategies' `on_bar`. A bar not newer than the last one of its
+        symbol (a repeat after a warm-up from the bar cache, a corrected bar) is not run:
+        strategies see each bar once, in time order (counted in `repeated_bars`)."""
         routes = self._bar_routes.get(bar.symbol)
         if routes is None:
             return NO_OUTPUT
+        last = self._last_bar_ns
+        if bar.ts_ns <= last.get(bar.symbol, -1):
+            self.repeated_bars += 1
+            return NO_OUTPUT
+        last[bar.symbol] = bar.ts_ns
         if self.max_bar_age_ns is not None:
             age_ns = self.clock.now_ns() - (bar.ts_ns + MINUTE_BAR_NS)
             if age_ns > self.max_bar_age_ns:

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pyrt.bus import schema as wire
+from pyrt.bus.bar_cache import MalformedBarCache, cache_file, decode_bars
 from pyrt.bus.poller import Poller
 from pyrt.bus.zmq import ReplyServer, RequestClient, RequestTimeout, ZmqPublisher, ZmqSubscriber
-from pyrt.domain.clock import WallClock
+from pyrt.domain.clock import WallClock, iso_utc
 from pyrt.domain.intents import OrderIntent
 from pyrt.domain.market import Quote, Trade
 from pyrt.observability import stages
@@ -77,6 +78,7 @@ class SignalBridge:
         self._batch_ns = 0
         self._heartbeat_due = Every(1.0)
         self._load_positions()
+        self._warm_up_from_bar_cache(cfg)
         self.models = ModelHost(
             strategies, self._risk_control, self._audit_model, self.bridge_metrics, start_idle=self._start_idle
         )
@@ -117,6 +119,39 @@ class SignalBridge:
                     and item.symbol in self.core.symbols_of(item.strategy)
                 ):
                     self.core.set_position(item.strategy, item.symbol, item.qty)
+
+    def _warm_up_from_bar_cache(self, cfg: Any) -> None:
+        """Bar strategies start warm: the bars market data keeps in its cache (the last
+        `market_data.bars_to_keep` per symbol, across restarts) run through them first, in
+        time order, and every intent they yield is dropped. A bar the bus brings later that
+        is not newer is not run again (`SignalCore.on_bar`)."""
+        symbols = self.core.bar_symbols
+        cache_dir = Path(cfg.system.market_data.cache_dir)
+        bars: list[wire.BarMsg] = []
+        for symbol in symbols:
+            path = cache_file(cache_dir, symbol)
+            try:
+                bars += decode_bars(symbol, path.read_bytes())
+            except FileNotFoundError:
+                continue
+            except (OSError, MalformedBarCache) as exc:
+                self.metrics.common.error("bar_cache")
+                log.warning("bar cache unreadable, %s starts cold: %s (%s)", symbol, path, exc)
+        if not bars:
+            if symbols:
+                log.info("no cached bars in %s: the bar strategies warm up on live bars", cache_dir)
+            return
+        bars.sort(key=lambda b: (b.ts_ns, b.symbol))
+        for bar in bars:
+            self.core.warm_up(bar.to_domain())
+        self._drain_core_events(quiet_drops=True)
+        log.info(
+            "warm-up: %d cached bars of %s (%s to %s) run through the bar strategies, their intents dropped",
+            len(bars),
+            ", ".join(sorted({b.symbol for b in bars})),
+            iso_utc(bars[0].ts_ns),
+            iso_utc(bars[-1].ts_ns),
+        )
 
     # ------------------------------------------------------------------ data in
     def on_market_data(self) -> None:
@@ -231,7 +266,7 @@ class SignalBridge:
                     r.strategy, r.symbol, r.status, r.position_qty, r.intent_id or None, r.side.value, r.filled_qty
                 )
 
-    def _drain_core_events(self) -> None:
+    def _drain_core_events(self, quiet_drops: bool = False) -> None:
         for ev in self.core.drain_events():
             if isinstance(ev, StrategyError):
                 self.metrics.common.error("strategy")
@@ -246,7 +281,7 @@ class SignalBridge:
                 )
             elif isinstance(ev, StrategyDisabled):
                 log.error("strategy disabled strategy=%s reason=%s", ev.strategy, ev.reason)
-            elif isinstance(ev, IntentDropped):
+            elif isinstance(ev, IntentDropped) and not quiet_drops:
                 log.info("intent dropped strategy=%s symbol=%s reason=%s", ev.strategy, ev.symbol, ev.reason)
 
     # ------------------------------------------------------------------ control
@@ -285,6 +320,7 @@ class SignalBridge:
             "disabled_strategies": list(c.disabled_strategies),
             "stale_symbols": sorted(self.stale),
             "intents_unanswered": c.unanswered,
+            "repeated_bars": c.repeated_bars,
             **self.models.status(),
         }
 

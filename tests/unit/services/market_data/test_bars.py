@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from pyrt.bus.bar_cache import MalformedBarCache
 from pyrt.bus.schema import BarMsg
-from pyrt.services.market_data.core import BarHistory, MalformedBarCache, bars_to_fill, gaps_to_fill, should_log
+from pyrt.services.market_data.core import BarHistory, bars_to_fill, gaps_to_fill, should_log
 
 
 def bar(ts: int, close: float = 1.0, symbol: str = "AAPL") -> BarMsg:
