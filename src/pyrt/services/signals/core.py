@@ -140,6 +140,7 @@ class SignalCore:
         self._pending: dict[str, tuple[_Runtime, SymbolBook]] = {}
         self._filled: dict[str, Decimal] = {}  # intent -> filled qty seen (symbols shared by strategies)
         self._unanswered: dict[str, tuple[int, float]] = {}  # intent -> (ask again at ns, delay s)
+        self._sent_ns: dict[str, int] = {}  # pending intent -> when it was sent
         self._runtimes: dict[str, _Runtime] = {}
         for s in strategies:
             self._add_runtime(s)
@@ -300,6 +301,7 @@ class SignalCore:
         assert book is not None
         book.pending[intent.intent_id] = intent
         self._pending[intent.intent_id] = (rt, book)
+        self._sent_ns[intent.intent_id] = self.clock.now_ns()
         self.sent_intents += 1
         return True
 
@@ -407,8 +409,26 @@ class SignalCore:
             self._filled.pop(intent_id, None)
         self.on_execution_report(strategy, symbol, status, position, intent_id)
 
+    def overdue_intents(self, older_than_s: float) -> list[str]:
+        """Intents the risk manager answered that are still pending `older_than_s` after they
+        were sent: their order may have ended with its final report lost on the way."""
+        cutoff = self.clock.now_ns() - int(older_than_s * 1e9)
+        return [i for i, t in self._sent_ns.items() if t <= cutoff and i not in self._unanswered]
+
+    def settle_overdue(self, open_intents: set[str], older_than_s: float) -> list[str]:
+        """End the overdue intents whose order the engine no longer holds open (`open_intents`:
+        the intent ids of its unfinished orders): their order ended and the final report never
+        came, so the strategy is told "ended" instead of waiting for ever. An approved intent
+        is journalled before the approval leaves the engine, so one it does not hold open has
+        ended. Returns the ended intent ids."""
+        ended = [i for i in self.overdue_intents(older_than_s) if i not in open_intents]
+        for intent_id in ended:
+            self._close_intent(intent_id, "ended")
+        return ended
+
     def _close_intent(self, intent_id: str, outcome: str) -> None:
         self._unanswered.pop(intent_id, None)
+        self._sent_ns.pop(intent_id, None)
         entry = self._pending.pop(intent_id, None)
         if entry is None:
             return

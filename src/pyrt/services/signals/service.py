@@ -39,6 +39,8 @@ _WIRE_DIRECTION: dict[SignalDirection, Literal["long", "short", "flat"]] = {
 }
 
 SAFE_MODE_ENV = "PYRT_SAFE_MODE"
+OVERDUE_S = 60.0  # an answered intent pending this long is checked against the engine's open orders
+OVERDUE_CHECK_S = 15.0
 
 
 class SignalBridge:
@@ -77,6 +79,7 @@ class SignalBridge:
         self.stale: set[str] = set()
         self._batch_ns = 0
         self._heartbeat_due = Every(1.0)
+        self._overdue_due = Every(OVERDUE_CHECK_S)
         self._load_positions()
         self._warm_up_from_bar_cache(cfg)
         self.models = ModelHost(
@@ -252,6 +255,28 @@ class SignalBridge:
             self.bridge_metrics.intents_denied.labels(reason=decision.reason_code).inc()
             log.info("intent denied intent=%s reason=%s", intent.intent_id, decision.reason_code)
 
+    def settle_overdue(self) -> None:
+        """Intents pending for long: end those whose order the engine no longer holds open
+        (their final report was lost), and take the engine's positions again."""
+        try:
+            env = self.exec.request(wire.SnapshotRequest("orders", reason="signal_bridge overdue intents"))
+        except RequestTimeout:
+            log.warning("no order snapshot from the execution engine: overdue intents stay pending")
+            return
+        snap = env.payload
+        if not isinstance(snap, wire.Snapshot):
+            return
+        open_intents = {o.intent_id for o in snap.items if isinstance(o, wire.ExecutionReport) and o.intent_id}
+        ended = self.core.settle_overdue(open_intents, OVERDUE_S)
+        if ended:
+            log.warning(
+                "%d intent(s) ended without their final report reaching the bridge (the engine holds no open "
+                "order for them): %s; positions taken from the engine again",
+                len(ended),
+                ", ".join(ended),
+            )
+            self._load_positions()
+
     def reask_risk(self) -> None:
         """Ask again about the intents the risk manager left unanswered (when they are due)."""
         for intent in self.core.reask_due():
@@ -319,6 +344,7 @@ class SignalBridge:
             "suppressed_intents": c.suppressed_intents,
             "disabled_strategies": list(c.disabled_strategies),
             "stale_symbols": sorted(self.stale),
+            "intents_pending": len(c.pending_intents()),
             "intents_unanswered": c.unanswered,
             "repeated_bars": c.repeated_bars,
             **self.models.status(),
@@ -340,6 +366,8 @@ class SignalBridge:
                 self.on_control()
             if self.core.unanswered:
                 self.reask_risk()
+            if self._overdue_due.due() and self.core.overdue_intents(OVERDUE_S):
+                self.settle_overdue()
             if self._resync:
                 self._resync = False
                 self._load_positions()  # a gap in the reports: take the engine's positions

@@ -254,8 +254,9 @@ class Strategy:
         return NO_OUTPUT
 
     def on_intent_closed(self, ctx: StrategyContext, intent: OrderIntent, outcome: str) -> None:
-        """An intent finished: outcome is "denied" or the order's final state
-        ("filled", "canceled", "expired", "rejected", "replaced")."""
+        """An intent finished: outcome is "denied", the order's final state ("filled",
+        "canceled", "expired", "rejected", "replaced"), or "ended" when the order ended and
+        its final report never arrived (the position is then read from the engine)."""
 
     # --- helpers for subclasses --------------------------------------------------
 
