@@ -402,7 +402,7 @@ class OrderAck(msgspec.Struct, tag="order_ack", frozen=True, kw_only=True):
     """The execution engine's answer on the order path: `accepted` means the intent is
     journalled (durable) and will be submitted exactly once; otherwise `reason_code` says
     why not (EXECUTION_HALTED, NOT_READY, JOURNAL_WRITE_FAILED, SYMBOL_HALTED, ...).
-    `duplicate` marks an intent seen before (the earlier order stands)."""
+    `duplicate` marks an intent seen before (the earlier order stands, in `state`)."""
 
     intent_id: str
     client_order_id: str
@@ -410,6 +410,7 @@ class OrderAck(msgspec.Struct, tag="order_ack", frozen=True, kw_only=True):
     reason_code: str = "OK"
     message: str = ""
     duplicate: bool = False
+    state: str = ""
 
 
 class IntegrityAlert(msgspec.Struct, tag="integrity_alert", frozen=True):

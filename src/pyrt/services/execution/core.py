@@ -117,6 +117,7 @@ class Admission:
     message: str = ""
     duplicate: bool = False
     entries: tuple[Entry, ...] = ()
+    state: str = ""  # a duplicate's order state (the earlier order stands)
 
     def journal_failed(self) -> Admission:
         """The answer once the journal write of an accepted intent failed: refused, not sent."""
@@ -145,6 +146,7 @@ def admit(
             DUPLICATE,
             f"intent already journalled ({existing.state.value})",
             duplicate=True,
+            state=existing.state.value,
         )
     if not accepting:
         return Admission(coid, False, NOT_READY, "execution engine is starting (reconciling)")

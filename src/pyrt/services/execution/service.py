@@ -260,6 +260,7 @@ class ExecutionEngine:
             reason_code=adm.reason_code,
             message=adm.message,
             duplicate=adm.duplicate,
+            state=adm.state,
         )
         self.server.reply(identity, ack, env.correlation_id)
         if not adm.accepted:

@@ -29,6 +29,7 @@ from pyrt.domain.enums import TradingState
 from pyrt.domain.ids import client_order_id
 from pyrt.domain.intents import OrderIntent, RiskDecision
 from pyrt.domain.market import Quote
+from pyrt.domain.orders import is_terminal_status
 from pyrt.observability import stages
 from pyrt.observability.metrics import required
 from pyrt.persistence.files import write_atomic
@@ -198,6 +199,10 @@ class RiskManager:
             )
         ack = env.payload
         if isinstance(ack, wire.OrderAck) and ack.accepted:
+            if ack.duplicate and ack.state and is_terminal_status(ack.state):
+                # asked again (the signal bridge had no answer) after the order already ended:
+                # nothing of it stays open, so nothing stays pending here either
+                self.core.on_order_closed(intent.intent_id)
             return wire.RiskDecisionMsg(decision)
         code = getattr(ack, "reason_code", "EXECUTION_REFUSED")
         self.core.on_order_closed(intent.intent_id)

@@ -293,3 +293,15 @@ def test_every_broker_rejection_is_logged_and_counted_however_it_arrives(caplog:
     lines = [r for r in caplog.records if r.getMessage().startswith("order rejected by the broker")]
     assert [r.getMessage().rsplit("via=", 1)[1] for r in lines] == ["submit", "trade_updates"]
     assert all(getattr(r, "error_kind", None) == "BrokerRejection" for r in lines)
+
+
+def test_an_intent_seen_before_is_a_duplicate_naming_its_orders_state() -> None:
+    """Asked again (a caller that had no answer): the earlier order stands, nothing is sent
+    twice, and the answer says the order's state (the risk manager releases an ended one)."""
+    ex, broker, clock = make()
+    first = ex.intent(intent(1))
+    settle(ex, broker, clock, seconds=5)
+    assert is_terminal_status(state(ex, first.client_order_id))
+    again = ex.intent(intent(1))
+    assert again.duplicate and again.accepted and again.client_order_id == first.client_order_id
+    assert again.state == state(ex, first.client_order_id).value and broker.posts == [first.client_order_id]
