@@ -1,6 +1,10 @@
-"""Review D5 in the signal core: an unknown outcome (EXECUTION_TIMEOUT: the engine may have
-sent the order) keeps the intent pending, whether the risk manager sent it as an approval
-(now) or as a denial (a risk manager of before D5); only the order's reports end it."""
+"""Intents whose outcome the signal core does not know yet, and how each one ends:
+- review D5: EXECUTION_TIMEOUT (the engine may have sent the order) keeps the intent pending,
+  whether the risk manager sent it as an approval (now) or as a denial (before D5); only the
+  order's reports end it;
+- no answer from the risk manager: pending, asked again with backoff until an answer;
+- an answered intent whose final report never arrives: ended once overdue when the engine
+  no longer holds its order open."""
 
 from __future__ import annotations
 
@@ -89,3 +93,36 @@ def test_an_unanswered_intent_that_is_no_longer_pending_is_not_asked() -> None:
     core = SignalCore([Buyer("l", ["AAPL"])], ManualClock())
     core.on_risk_unanswered("never-sent")
     assert core.unanswered == 0
+
+
+# An answered intent whose final report never arrives would keep its strategy waiting for
+# ever: once overdue it is checked against the engine's open orders and ended ("ended")
+# when the engine no longer holds its order open.
+
+
+def test_an_overdue_intent_the_engine_no_longer_holds_open_ends() -> None:
+    strategy = Buyer("b", ["AAPL"])
+    clock = ManualClock()
+    core = SignalCore([strategy], clock)
+    ended, still_open, unanswered = (core.on_quote(Quote("AAPL", 100.0, 1, 100.02, 1, 0))[0] for _ in range(3))
+    core.on_risk_decision(ended.intent_id, True, "OK")
+    core.on_risk_decision(still_open.intent_id, True, "OK")
+    core.on_risk_unanswered(unanswered.intent_id)
+    clock.advance(30)
+    assert core.overdue_intents(60) == [] and core.settle_overdue(set(), 60) == []  # not overdue yet
+    clock.advance(31)
+    assert core.overdue_intents(60) == [ended.intent_id, still_open.intent_id]  # the unanswered one is asked again
+    assert core.settle_overdue({still_open.intent_id}, 60) == [ended.intent_id]
+    assert strategy.closed == [(ended.intent_id, "ended")]
+    assert core.pending_intents() == [still_open, unanswered]
+
+
+def test_a_final_report_ends_the_watch() -> None:
+    strategy = Buyer("b", ["AAPL"])
+    clock = ManualClock()
+    core = SignalCore([strategy], clock)
+    intent = core.on_quote(Quote("AAPL", 100.0, 1, 100.02, 1, 0))[0]
+    core.on_risk_decision(intent.intent_id, True, "OK")
+    core.on_execution_report("b", "AAPL", OrderState.FILLED, Decimal(1), intent.intent_id)
+    clock.advance(120)
+    assert core.overdue_intents(60) == [] and strategy.closed == [(intent.intent_id, "filled")]

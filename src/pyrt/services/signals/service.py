@@ -87,41 +87,41 @@ class SignalBridge:
         )
         self.models.load_configured()
 
+    def _engine_snapshot(self, kind: str, reason: str, unanswered: str) -> list[Any] | None:
+        """The execution engine's `kind` snapshot items, or None (logged: `unanswered`) when
+        it does not answer (it may not be up yet)."""
+        try:
+            env = self.exec.request(wire.SnapshotRequest(kind, reason=reason))
+        except RequestTimeout:
+            log.warning("no %s snapshot from the execution engine: %s", kind, unanswered)
+            return None
+        snap = env.payload
+        return list(snap.items) if isinstance(snap, wire.Snapshot) else None
+
     def _load_positions(self) -> None:
         """Start from the execution engine's positions (it may not be up yet: then they
         arrive with the first reports)."""
-        try:
-            env = self.exec.request(wire.SnapshotRequest("positions", reason="signal_bridge start"))
-        except RequestTimeout:
-            log.warning("no position snapshot from the execution engine: assuming flat until reports arrive")
-            return
-        snap = env.payload
-        if isinstance(snap, wire.Snapshot):
-            for item in snap.items:
+        items = self._engine_snapshot("positions", "signal_bridge start", "assuming flat until reports arrive")
+        if items is not None:
+            for item in items:
                 if isinstance(item, wire.PositionUpdate) and item.symbol in self.core.owners:
                     self.core.set_position(self.core.owners[item.symbol], item.symbol, item.qty)
-            log.info("positions loaded from the execution engine: %d", len(snap.items))
+            log.info("positions loaded from the execution engine: %d", len(items))
         self._load_shared_positions()
 
     def _load_shared_positions(self) -> None:
         """A symbol several strategies trade: each one's position is the net of its own
         orders' fills, as the engine's journal attributes them."""
-        try:
-            env = self.exec.request(wire.SnapshotRequest("strategy_positions", reason="signal_bridge start"))
-        except RequestTimeout:
-            log.warning("no per-strategy positions from the execution engine: shared symbols start flat")
-            return
-        snap = env.payload
-        if isinstance(snap, wire.Snapshot):
-            names = set(self.core.strategy_names)
-            for item in snap.items:
-                if (
-                    isinstance(item, wire.PositionUpdate)
-                    and item.symbol not in self.core.owners
-                    and item.strategy in names
-                    and item.symbol in self.core.symbols_of(item.strategy)
-                ):
-                    self.core.set_position(item.strategy, item.symbol, item.qty)
+        items = self._engine_snapshot("strategy_positions", "signal_bridge start", "shared symbols start flat")
+        names = set(self.core.strategy_names)
+        for item in items or ():
+            if (
+                isinstance(item, wire.PositionUpdate)
+                and item.symbol not in self.core.owners
+                and item.strategy in names
+                and item.symbol in self.core.symbols_of(item.strategy)
+            ):
+                self.core.set_position(item.strategy, item.symbol, item.qty)
 
     def _warm_up_from_bar_cache(self, cfg: Any) -> None:
         """Bar strategies start warm: the bars market data keeps in its cache (the last
@@ -258,15 +258,10 @@ class SignalBridge:
     def settle_overdue(self) -> None:
         """Intents pending for long: end those whose order the engine no longer holds open
         (their final report was lost), and take the engine's positions again."""
-        try:
-            env = self.exec.request(wire.SnapshotRequest("orders", reason="signal_bridge overdue intents"))
-        except RequestTimeout:
-            log.warning("no order snapshot from the execution engine: overdue intents stay pending")
+        items = self._engine_snapshot("orders", "signal_bridge overdue intents", "overdue intents stay pending")
+        if items is None:
             return
-        snap = env.payload
-        if not isinstance(snap, wire.Snapshot):
-            return
-        open_intents = {o.intent_id for o in snap.items if isinstance(o, wire.ExecutionReport) and o.intent_id}
+        open_intents = {o.intent_id for o in items if isinstance(o, wire.ExecutionReport) and o.intent_id}
         ended = self.core.settle_overdue(open_intents, OVERDUE_S)
         if ended:
             log.warning(
