@@ -256,7 +256,7 @@ class ServiceRuntime:
         return new
 
 
-READ_ONLY_ACTIONS = frozenset({"status"})
+READ_ONLY_ACTIONS = frozenset({"status", "recent_denials"})
 """Control actions that change nothing: not audited (the API does not audit reads either)."""
 
 

@@ -89,17 +89,37 @@ class ConsoleFeed:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> ConsoleFeed:
-        """Load the recent fills from the journal, then follow the bus and refresh."""
-        try:
-            for f in self.facade.journal_fills()[-MAX_FILLS:]:
-                self._fills.append(f.row())
-        except Exception as exc:  # noqa: BLE001 - an unreadable journal must not stop the console
-            log.warning("console: could not read recent fills from the journal: %s", exc)
+        """Load what happened before this process started, then follow the bus and refresh."""
+        self.load_history()
         for name, target in (("console-bus", self._follow_bus), ("console-refresh", self._refresh_loop)):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
         return self
+
+    def load_history(self) -> None:
+        """The recent fills from the journal and the risk manager's recent denials (this
+        process starts with neither; both panels would be empty after its restart)."""
+        try:
+            for f in self.facade.journal_fills()[-MAX_FILLS:]:
+                self._fills.append(f.row())
+        except Exception as exc:  # noqa: BLE001 - an unreadable journal must not stop the console
+            log.warning("console: could not read recent fills from the journal: %s", exc)
+        self._load_denials()
+
+    def _load_denials(self) -> None:
+        res = self._safe(lambda: self.facade.command("risk_manager", "recent_denials", timeout_ms=1000), None)
+        for d in (getattr(res, "data", None) or {}).get("denials", []) if getattr(res, "ok", False) else []:
+            self._denials.append(
+                {
+                    "time": views.iso_ns(int(d["ts_ns"])),
+                    "intent_id": d["intent_id"],
+                    "strategy": d["strategy"],
+                    "order": " ".join(x for x in (d["side"], d["qty"], d["symbol"]) if x),
+                    "reason_code": d["reason_code"],
+                    "message": d["message"],
+                }
+            )
 
     def stop(self, timeout_s: float = 1.0) -> None:
         """Stop the threads. A refresh may be waiting on a service that is gone (its request

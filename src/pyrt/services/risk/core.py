@@ -538,6 +538,29 @@ class RiskCore:
             "breaker_activations_by_trigger": dict(self.breaker.activations_by_trigger),
         }
 
+    def recent_denials(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The last `limit` denied intents, oldest first, each with its order and reason (what
+        the operator console shows after its own restart)."""
+        out: list[dict[str, Any]] = []
+        for intent, decision in reversed(self._recent.values()):
+            if decision.approved:
+                continue
+            out.append(
+                {
+                    "ts_ns": decision.ts_ns,
+                    "intent_id": intent.intent_id,
+                    "strategy": intent.strategy,
+                    "symbol": intent.symbol,
+                    "side": intent.side.value,
+                    "qty": str(intent.qty),
+                    "reason_code": decision.reason_code,
+                    "message": decision.message,
+                }
+            )
+            if len(out) == limit:
+                break
+        return out[::-1]
+
     def gauges(self) -> dict[str, Any]:
         """Current values: trading state, breaker, exposure, open positions and intents."""
         return {

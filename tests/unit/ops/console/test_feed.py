@@ -42,6 +42,12 @@ class FakeFacade:
     def journal_fills(self) -> list[Any]:
         return []
 
+    def command(self, service: str, action: str, timeout_ms: int | None = None) -> wire.ControlResult:
+        assert (service, action) == ("risk_manager", "recent_denials")
+        denial = {"ts_ns": T, "intent_id": "i0", "strategy": "ema", "symbol": "MSFT", "side": "sell", "qty": "3",
+                  "reason_code": "REDUCE_ONLY", "message": "held"}  # fmt: skip
+        return wire.ControlResult(True, data={"denials": [denial]})
+
 
 def feed() -> ConsoleFeed:
     limits = SimpleNamespace(
@@ -162,3 +168,12 @@ trading_errors_total{service="x",kind="a"} 4.0
         "bus_messages_dropped_total": 3.0,
         "trading_errors_total": 4.0,
     }
+
+
+def test_a_started_feed_shows_the_risk_managers_recent_denials() -> None:
+    """After a restart of the control process its own list is empty: it starts from the
+    denials the risk manager keeps."""
+    f = feed()
+    f.load_history()  # what start() does first
+    [d] = f.state()["denials"]
+    assert (d["strategy"], d["order"], d["reason_code"]) == ("ema", "sell 3 MSFT", "REDUCE_ONLY")

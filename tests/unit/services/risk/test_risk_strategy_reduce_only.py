@@ -1,6 +1,7 @@
 """One strategy reduce-only (what a sick model asks for its own strategy): its orders that
 do not reduce exposure are denied, the other strategies trade on, the mode survives a
-restart (the saved state) and is lifted with a reason."""
+restart (the saved state) and is lifted with a reason. The risk core keeps the recent
+denials with their orders (the console reads them after its own restart)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,18 @@ def test_the_mode_survives_a_restart(make_env: type[Env]) -> None:
     assert _check(restarted, "ml", side="buy", qty=1).reason_code == Reason.REDUCE_ONLY
     restarted.core.set_strategy_reduce_only("ml", False, "served")
     assert "reduce_only_strategies" not in restarted.core.snapshot()  # the saved format is unchanged without one
+
+
+def test_recent_denials_name_their_orders_oldest_first(make_env: type[Env]) -> None:
+    env = make_env()
+    env.quote()
+    env.core.set_strategy_reduce_only("ml", True, "model health")
+    _check(env, "ml", side="buy", qty=1)
+    assert _check(env, "ema", side="buy", qty=2).approved
+    _check(env, "ml", side="buy", qty=3)
+    denials = env.core.recent_denials()
+    assert [(d["strategy"], d["side"], d["qty"], d["reason_code"]) for d in denials] == [
+        ("ml", "buy", "1", "REDUCE_ONLY"),
+        ("ml", "buy", "3", "REDUCE_ONLY"),
+    ]
+    assert env.core.recent_denials(limit=1) == denials[-1:]
