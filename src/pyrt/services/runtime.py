@@ -256,7 +256,7 @@ class ServiceRuntime:
         return new
 
 
-READ_ONLY_ACTIONS = frozenset({"status", "recent_denials"})
+READ_ONLY_ACTIONS = frozenset({"status", "recent"})
 """Control actions that change nothing: not audited (the API does not audit reads either)."""
 
 

@@ -124,7 +124,7 @@ def test_the_broadcast_decision_names_the_order(tmp_path: Path):
         msg = got[0]
         assert not msg.decision.approved and msg.decision.reason_code == "NO_MARKET_DATA"
         assert (msg.strategy, msg.symbol, msg.side, msg.qty) == ("ema_cross", "MSFT", "buy", Decimal(7))
-        kept = risk.command("recent_denials").data["denials"]  # what the console loads at its start
+        kept = risk.command("recent").data["denials"]  # what the console loads at its start
         assert kept and (kept[-1]["strategy"], kept[-1]["symbol"], kept[-1]["qty"]) == ("ema_cross", "MSFT", "7")
     finally:
         sub.close()

@@ -98,8 +98,8 @@ class ConsoleFeed:
         return self
 
     def load_history(self) -> None:
-        """The recent fills from the journal and the risk manager's recent denials (this
-        process starts with neither; both panels would be empty after its restart)."""
+        """The recent fills from the journal, the risk manager's recent denials and breaker
+        trips (this process starts with none: the panels would be empty after its restart)."""
         try:
             for f in self.facade.journal_fills()[-MAX_FILLS:]:
                 self._fills.append(f.row())
@@ -108,8 +108,10 @@ class ConsoleFeed:
         self._load_denials()
 
     def _load_denials(self) -> None:
-        res = self._safe(lambda: self.facade.command("risk_manager", "recent_denials", timeout_ms=1000), None)
-        for d in (getattr(res, "data", None) or {}).get("denials", []) if getattr(res, "ok", False) else []:
+        """The risk manager's recent denials and breaker trips (it keeps them)."""
+        res = self._safe(lambda: self.facade.command("risk_manager", "recent", timeout_ms=1000), None)
+        data = (getattr(res, "data", None) or {}) if getattr(res, "ok", False) else {}
+        for d in data.get("denials", []):
             self._denials.append(
                 {
                     "time": views.iso_ns(int(d["ts_ns"])),
@@ -119,6 +121,11 @@ class ConsoleFeed:
                     "reason_code": d["reason_code"],
                     "message": d["message"],
                 }
+            )
+        for a in data.get("alerts", []):
+            detail = f"{a['mode']}: {a['reason']}"
+            self._alerts.append(
+                {"time": views.iso_ns(int(a["ts_ns"])), "kind": a["kind"], "symbol": "", "detail": detail}
             )
 
     def stop(self, timeout_s: float = 1.0) -> None:

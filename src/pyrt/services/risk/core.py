@@ -26,7 +26,13 @@ from pyrt.domain.market import Quote
 from pyrt.domain.money import ZERO, to_decimal
 from pyrt.domain.orders import is_terminal_status
 from pyrt.services.risk.breaker import CircuitBreaker, CommandResult
-from pyrt.services.risk.events import RiskEvent, TradingDayStarted, TradingStateChanged
+from pyrt.services.risk.events import (
+    BreakerEscalated,
+    BreakerTripped,
+    RiskEvent,
+    TradingDayStarted,
+    TradingStateChanged,
+)
 from pyrt.services.risk.state import Book, PendingOrder
 
 SNAPSHOT_SCHEMA = 1
@@ -35,6 +41,7 @@ RATE_WINDOW_NS = 60 * NS_PER_SECOND
 # decisions remembered to answer a re-sent intent the same way (a retry comes within seconds);
 # bounded so memory stays flat: 2,000 is over half an hour of intents at one a second
 RECENT_DECISIONS = 2_000
+RECENT_ALERTS = 50
 
 
 class Reason:
@@ -149,6 +156,7 @@ class RiskCore:
         self._approvals: deque[int] = deque()
         self._approvals_by_symbol: dict[str, deque[int]] = {}
         self._recent: OrderedDict[str, tuple[OrderIntent, RiskDecision]] = OrderedDict()
+        self._alerts: deque[dict[str, Any]] = deque(maxlen=RECENT_ALERTS)  # breaker trips, newest last
         self._counts: dict[str, int] = {"checks_performed": 0, "approved": 0, "denied": 0, "duplicate_intents": 0}
         self._counts.update({"fills_without_open_intent": 0, "quotes_ignored": 0})
         self._denials: dict[str, int] = dict.fromkeys(DENIAL_REASONS, 0)
@@ -527,7 +535,15 @@ class RiskCore:
         shell to log, publish and alert on."""
         events = list(self._events)
         self._events.clear()  # the same list the breaker emits into
+        for ev in events:
+            if isinstance(ev, (BreakerTripped, BreakerEscalated)):
+                detail = {"mode": ev.mode.value, "reason": ev.reason}
+                self._alerts.append({"ts_ns": ev.ts_ns, "kind": f"circuit_breaker {ev.trigger.value}", **detail})
         return events
+
+    def recent_alerts(self) -> list[dict[str, Any]]:
+        """The last breaker trips and escalations (integrity alerts trip it too), oldest first."""
+        return list(self._alerts)
 
     def counters(self) -> dict[str, Any]:
         """Monotonic counts since start: checks, approvals, denials by reason code,

@@ -227,8 +227,8 @@ class RiskManager:
         core = self.core
         if cmd.action == "status":
             return wire.ControlResult(True, data=self.status())
-        if cmd.action == "recent_denials":
-            return wire.ControlResult(True, data={"denials": core.recent_denials()})
+        if cmd.action == "recent":  # what the operator console shows after its own restart
+            return wire.ControlResult(True, data={"denials": core.recent_denials(), "alerts": core.recent_alerts()})
         if cmd.action == "set_trading_state":
             result = core.set_trading_state(cmd.args.get("state", ""), cmd.reason)
         elif cmd.action == "breaker_activate":

@@ -43,10 +43,11 @@ class FakeFacade:
         return []
 
     def command(self, service: str, action: str, timeout_ms: int | None = None) -> wire.ControlResult:
-        assert (service, action) == ("risk_manager", "recent_denials")
+        assert (service, action) == ("risk_manager", "recent")
         denial = {"ts_ns": T, "intent_id": "i0", "strategy": "ema", "symbol": "MSFT", "side": "sell", "qty": "3",
                   "reason_code": "REDUCE_ONLY", "message": "held"}  # fmt: skip
-        return wire.ControlResult(True, data={"denials": [denial]})
+        alert = {"ts_ns": T, "kind": "circuit_breaker daily_loss", "mode": "HALTED", "reason": "lost 101"}
+        return wire.ControlResult(True, data={"denials": [denial], "alerts": [alert]})
 
 
 def feed() -> ConsoleFeed:
@@ -170,10 +171,13 @@ trading_errors_total{service="x",kind="a"} 4.0
     }
 
 
-def test_a_started_feed_shows_the_risk_managers_recent_denials() -> None:
-    """After a restart of the control process its own list is empty: it starts from the
-    denials the risk manager keeps."""
+def test_a_started_feed_shows_the_risk_managers_recent_denials_and_breaker_trips() -> None:
+    """After a restart of the control process its own lists are empty: it starts from the
+    denials and breaker trips the risk manager keeps."""
     f = feed()
     f.load_history()  # what start() does first
-    [d] = f.state()["denials"]
+    state = f.state()
+    [d] = state["denials"]
     assert (d["strategy"], d["order"], d["reason_code"]) == ("ema", "sell 3 MSFT", "REDUCE_ONLY")
+    [a] = state["alerts"]
+    assert a["kind"] == "circuit_breaker daily_loss" and a["detail"] == "HALTED: lost 101"

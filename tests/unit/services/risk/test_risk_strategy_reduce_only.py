@@ -9,6 +9,7 @@ import json
 
 import msgspec
 
+from pyrt.domain.enums import TradingState
 from pyrt.services.risk.core import Reason
 
 from .conftest import Env
@@ -69,3 +70,13 @@ def test_recent_denials_name_their_orders_oldest_first(make_env: type[Env]) -> N
         ("ml", "buy", "3", "REDUCE_ONLY"),
     ]
     assert env.core.recent_denials(limit=1) == denials[-1:]
+
+
+def test_recent_alerts_keep_the_breaker_trips(make_env: type[Env]) -> None:
+    env = make_env()
+    env.core.breaker.activate("drill", TradingState.HALTED)
+    env.core.on_integrity_violation("overfill", "AAPL: filled 3 of 2")
+    env.core.drain_events()  # the shell drains them; the core keeps the trips
+    kinds = [(a["kind"], a["mode"]) for a in env.core.recent_alerts()]
+    assert kinds[0] == ("circuit_breaker manual", "HALTED")
+    assert all(k.startswith("circuit_breaker") for k, _ in kinds)
