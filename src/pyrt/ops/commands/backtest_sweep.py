@@ -25,6 +25,15 @@ from pyrt.ops.commands.common import CONFIG_DIR_OPTION, EXIT_USAGE
 
 DASK_ENV = "PYRT_DASK_SCHEDULER"
 
+# the options sweep and walk-forward share (besides the run flags of backtest_flags)
+DATA_OPTION = typer.Option([], "--data", help="CSV/Parquet bar files or folders.")
+STRATEGY_OPTION = typer.Option(None, "--strategy", help="Strategy in system.json (default: the enabled one).")
+RANDOM_OPTION = typer.Option(None, "--random", help="Run N sets drawn from the grid (seeded).")
+SEED_OPTION = typer.Option(42, "--seed", help="Seed of the random search.")
+WORKERS_OPTION = typer.Option(None, "--workers", help="Local processes (default: every core).")
+DASK_OPTION = typer.Option(None, "--dask", envvar=DASK_ENV, help="Dask scheduler, tcp://HOST:8786.")
+OUT_OPTION = typer.Option(..., "--out", help="Folder for the results (a rerun there resumes).")
+
 
 def _plan(job: Any, grid: str, random_n: int | None, seed: int) -> tuple[list[Any], list[str], dict[str, Any]]:
     from pyrt.research.grid import grid_sets, grid_size, parse_grid, random_sets
@@ -58,19 +67,17 @@ def register(app: typer.Typer) -> None:
     @BACKTEST.command("sweep")
     def sweep(
         config_dir: Path = CONFIG_DIR_OPTION,
-        data: list[str] = typer.Option([], "--data", help="CSV/Parquet bar files or folders."),
-        strategy: str | None = typer.Option(
-            None, "--strategy", help="Strategy in system.json (default: the enabled one)."
-        ),
+        data: list[str] = DATA_OPTION,
+        strategy: str | None = STRATEGY_OPTION,
         grid: str = typer.Option(..., "--grid", help="Parameter space: 'fast=5..20,slow=20..60:5', 'size=50|100'."),
-        random_n: int | None = typer.Option(None, "--random", help="Run N sets drawn from the grid (seeded)."),
-        seed: int = typer.Option(42, "--seed", help="Seed of the random search."),
+        random_n: int | None = RANDOM_OPTION,
+        seed: int = SEED_OPTION,
         rank: str = typer.Option("sharpe", "--rank", help="Metric ranking the sets (sharpe, total_return, ...)."),
         walk_forward: str | None = typer.Option(
             None, "--walk-forward", help="Walk-forward windows in trading days: train=60d,test=20d,step=20d."
         ),
-        workers: int | None = typer.Option(None, "--workers", help="Local processes (default: every core)."),
-        dask: str | None = typer.Option(None, "--dask", envvar=DASK_ENV, help="Dask scheduler, tcp://HOST:8786."),
+        workers: int | None = WORKERS_OPTION,
+        dask: str | None = DASK_OPTION,
         start: str | None = FROM_OPTION,
         end: str | None = TO_OPTION,
         cash: str = CASH_OPTION,
@@ -78,7 +85,7 @@ def register(app: typer.Typer) -> None:
         fees: str = FEES_OPTION,
         spread_bps: float = SPREAD_OPTION,
         slippage_bps: str = SLIPPAGE_OPTION,
-        out: Path = typer.Option(..., "--out", help="Folder for the results (a rerun there resumes)."),
+        out: Path = OUT_OPTION,
         as_json: bool = typer.Option(False, "--json", help="Print sweep.json / walk_forward.json's summary as JSON."),
     ) -> None:
         """Run every parameter set of one strategy (or walk forward over windows)."""
@@ -87,19 +94,17 @@ def register(app: typer.Typer) -> None:
     @BACKTEST.command("walk-forward")
     def walk_forward_cmd(
         config_dir: Path = CONFIG_DIR_OPTION,
-        data: list[str] = typer.Option([], "--data", help="CSV/Parquet bar files or folders."),
-        strategy: str | None = typer.Option(
-            None, "--strategy", help="Strategy in system.json (default: the enabled one)."
-        ),
+        data: list[str] = DATA_OPTION,
+        strategy: str | None = STRATEGY_OPTION,
         grid: str = typer.Option(..., "--grid", help="Parameter space: 'fast=5..20,slow=20..60:5'."),
         windows: str = typer.Option(
             "train=60d,test=20d,step=20d", "--windows", help="Windows in trading days: train=60d,test=20d,step=20d."
         ),
-        random_n: int | None = typer.Option(None, "--random", help="Run N sets drawn from the grid (seeded)."),
-        seed: int = typer.Option(42, "--seed", help="Seed of the random search."),
+        random_n: int | None = RANDOM_OPTION,
+        seed: int = SEED_OPTION,
         rank: str = typer.Option("sharpe", "--rank", help="Metric choosing each window's winner."),
-        workers: int | None = typer.Option(None, "--workers", help="Local processes (default: every core)."),
-        dask: str | None = typer.Option(None, "--dask", envvar=DASK_ENV, help="Dask scheduler, tcp://HOST:8786."),
+        workers: int | None = WORKERS_OPTION,
+        dask: str | None = DASK_OPTION,
         start: str | None = FROM_OPTION,
         end: str | None = TO_OPTION,
         cash: str = CASH_OPTION,
@@ -107,7 +112,7 @@ def register(app: typer.Typer) -> None:
         fees: str = FEES_OPTION,
         spread_bps: float = SPREAD_OPTION,
         slippage_bps: str = SLIPPAGE_OPTION,
-        out: Path = typer.Option(..., "--out", help="Folder for the results (a rerun there resumes)."),
+        out: Path = OUT_OPTION,
         as_json: bool = typer.Option(False, "--json", help="Print walk_forward.json as JSON."),
     ) -> None:
         """Walk forward: optimise on each training window, test the winner on the next one
